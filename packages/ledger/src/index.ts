@@ -1,0 +1,10 @@
+export type {
+  CreateResult,
+  LedgerStore,
+  ListOrdersQuery,
+  NewOrder,
+  OrderPage,
+  OrderPatch,
+  TransitionCommand,
+  TransitionResult,
+} from './ledger-store.ts';
