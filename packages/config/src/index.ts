@@ -1,1 +1,13 @@
-export {};
+export { type ApiKey, type ApiRole, apiKeys } from './api-keys.ts';
+export {
+  ConfigError,
+  logLevel,
+  onOff,
+  optionalString,
+  parseEnv,
+  port,
+  positiveInt,
+  redisUrl,
+  secondsList,
+  url,
+} from './env.ts';

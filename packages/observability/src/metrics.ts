@@ -1,0 +1,40 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * One registry per process with the families every part shares. Labels are bounded sets
+ * (provider, operator code, state, outcome): never an order id or a phone number.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly ordersTotal: Counter<'provider' | 'operator' | 'status'>;
+  readonly providerRequestDuration: Histogram<'provider' | 'endpoint' | 'outcome'>;
+  readonly httpRequestsTotal: Counter<'route' | 'method' | 'status'>;
+}
+
+export function createMetrics(part: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ part });
+  collectDefaultMetrics({ register: registry, prefix: 'rechargeflow_process_' });
+  return {
+    registry,
+    ordersTotal: new Counter({
+      name: 'rechargeflow_orders_total',
+      help: 'Order transitions into each state, by provider and operator code.',
+      labelNames: ['provider', 'operator', 'status'],
+      registers: [registry],
+    }),
+    providerRequestDuration: new Histogram({
+      name: 'rechargeflow_provider_request_duration_seconds',
+      help: 'Provider HTTP calls by endpoint and outcome class (success, failed, pending, not_sent, ambiguous).',
+      labelNames: ['provider', 'endpoint', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    httpRequestsTotal: new Counter({
+      name: 'rechargeflow_http_requests_total',
+      help: 'HTTP requests answered by the ingest API, by route pattern, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { RechargeflowError } from '@rechargeflow/domain';
+
+/**
+ * - `worker`: BullMQ workers block on Redis; they must retry forever (`maxRetriesPerRequest: null`).
+ * - `producer`: the API adds jobs; when Redis is away it must fail fast so the caller can answer
+ *   (the order is already in the ledger and the recovery sweep enqueues it later).
+ */
+export type ConnectionRole = 'worker' | 'producer';
+
+export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
+  const common = { connectionName: `rechargeflow:${name}`, lazyConnect: false };
+  return role === 'worker'
+    ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
+    : new Redis(url, {
+        ...common,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        connectTimeout: 2_000,
+        retryStrategy: (times) => Math.min(times * 200, 2_000),
+      });
+}
+
+export class RedisEvictionPolicyError extends RechargeflowError {}
+
+/**
+ * BullMQ and the Redis ledger lose data silently if Redis evicts keys: refuse to start unless the
+ * policy is `noeviction`. Falls back to INFO where CONFIG is disabled (managed Redis).
+ */
+export async function assertNoEviction(redis: Redis): Promise<void> {
+  if (typeof redis.status === 'string') await waitForRedis(redis);
+  let policy: string | undefined;
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    policy = reply[1];
+  } catch (error) {
+    if (!/unknown command|NOPERM|disabled/i.test(String(error))) throw error;
+    const info = await redis.info('memory');
+    policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+  }
+  if (policy !== 'noeviction') {
+    throw new RedisEvictionPolicyError(
+      `Redis maxmemory-policy is "${policy ?? 'unknown'}"; Rechargeflow needs "noeviction" (set maxmemory-policy noeviction in redis.conf or CONFIG SET), otherwise queued jobs and ledger entries can be evicted`,
+      { context: { policy } },
+    );
+  }
+}
+
+/** Waits until the connection is ready or fails with the reason (bounded). */
+export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,72 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RechargeflowError } from '@rechargeflow/domain';
+import { JOB_CATALOGUE, type JobName, type JobPayload } from './job-catalogue.ts';
+
+export interface JobContext {
+  readonly jobId: string;
+  /** 1-based number of this run of the job. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly isFinalAttempt: boolean;
+}
+
+export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<void>;
+
+export interface ConsumerSettings {
+  readonly prefix: string;
+  readonly concurrency: number;
+  /** How long a job's lock lasts without renewal before it counts as stalled. */
+  readonly lockDurationMs?: number | undefined;
+  readonly onError?: ((error: Error) => void) | undefined;
+  readonly onFailed?: ((jobId: string | undefined, error: Error) => void) | undefined;
+}
+
+/**
+ * A BullMQ worker for one catalogue job: the payload is parsed at dequeue (a bad payload is never
+ * retried), and only errors marked `retryable` are retried; every other error ends the job.
+ */
+export function createJobConsumer<N extends JobName>(
+  name: N,
+  handler: JobHandler<N>,
+  connection: Redis,
+  settings: ConsumerSettings,
+): Worker {
+  const entry = JOB_CATALOGUE[name];
+  const worker = new Worker(
+    entry.queue,
+    async (job: Job) => {
+      if (job.name !== name) throw new UnrecoverableError(`unexpected job name ${job.name} on ${entry.queue}`);
+      const parsed = entry.schema.safeParse(job.data);
+      if (!parsed.success) {
+        throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+      }
+      const maxAttempts = job.opts.attempts ?? 1;
+      const attempt = job.attemptsStarted || job.attemptsMade + 1;
+      try {
+        await handler(parsed.data as JobPayload<N>, {
+          jobId: job.id ?? '',
+          attempt,
+          maxAttempts,
+          isFinalAttempt: attempt >= maxAttempts,
+        });
+      } catch (error) {
+        if (error instanceof RechargeflowError && error.retryable) throw error;
+        if (error instanceof UnrecoverableError) throw error;
+        throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      }
+    },
+    {
+      connection,
+      prefix: settings.prefix,
+      concurrency: settings.concurrency,
+      lockDuration: settings.lockDurationMs ?? 30_000,
+      // A stalled job is handed to another worker once; the handler itself guarantees the
+      // provider is not called twice (the ledger's inFlight flag), so retries are safe.
+      maxStalledCount: 1,
+    },
+  );
+  if (settings.onError) worker.on('error', settings.onError);
+  if (settings.onFailed) worker.on('failed', (job, error) => settings.onFailed?.(job?.id, error));
+  return worker;
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { ID_PATTERN, type OrderKey, orderKeyId } from '@rechargeflow/domain';
+
+const orderKeySchema = z
+  .object({
+    clientId: z.string().regex(ID_PATTERN),
+    orderId: z.string().regex(ID_PATTERN),
+  })
+  .strict();
+
+/**
+ * Every job Rechargeflow runs: its queue, payload schema (parsed again when dequeued), attempts
+ * and back-off. Payloads carry keys only — never a phone number, amount detail or secret; the
+ * worker reads the order from the ledger.
+ */
+export const JOB_CATALOGUE = {
+  recharge: {
+    queue: 'recharges',
+    schema: orderKeySchema,
+    /** Attempts only repeat calls that provably never left (not_sent); see the worker. */
+    attempts: 6,
+    backoff: { type: 'exponential', delay: 2_000 },
+  },
+} as const;
+
+export type JobName = keyof typeof JOB_CATALOGUE;
+export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOGUE)[N]['schema']>;
+export type QueueName = (typeof JOB_CATALOGUE)[JobName]['queue'];
+
+/** The BullMQ job id of an order's recharge job: one job per order, ever (PRODUCT.md rule 1). */
+export function rechargeJobId(key: OrderKey): string {
+  return `recharge-${orderKeyId(key)}`;
+}

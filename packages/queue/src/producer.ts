@@ -1,0 +1,50 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName } from './job-catalogue.ts';
+
+export interface QueueSettings {
+  /** BullMQ key prefix; tests use their own. */
+  readonly prefix: string;
+}
+
+/** Typed producer over the catalogue: one BullMQ Queue per catalogue queue, created lazily. */
+export class JobProducer {
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  readonly #queues = new Map<QueueName, Queue>();
+
+  constructor(connection: Redis, settings: QueueSettings) {
+    this.#connection = connection;
+    this.#prefix = settings.prefix;
+  }
+
+  queue(name: QueueName): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /**
+   * Adds a job whose id is `jobId`. BullMQ ignores an add whose id already exists, which is what
+   * makes re-enqueueing after a crash safe.
+   */
+  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+    const entry = JOB_CATALOGUE[name];
+    const data = entry.schema.parse(payload);
+    await this.queue(entry.queue).add(name, data, {
+      jobId,
+      attempts: entry.attempts,
+      backoff: { ...entry.backoff },
+      removeOnComplete: { age: 24 * 3600, count: 100_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    this.#queues.clear();
+  }
+}

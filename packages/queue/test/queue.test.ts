@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RechargeflowError } from '@rechargeflow/domain';
+import {
+  assertNoEviction,
+  createJobConsumer,
+  createRedisConnection,
+  JobProducer,
+  RedisEvictionPolicyError,
+  rechargeJobId,
+} from '../src/index.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `rf-test-queue-${randomUUID().slice(0, 8)}`;
+const connections: Redis[] = [];
+
+function connect(role: 'worker' | 'producer') {
+  const c = createRedisConnection(REDIS_URL, role, 'queue-test');
+  connections.push(c);
+  return c;
+}
+
+afterAll(async () => {
+  const admin = new Redis(REDIS_URL);
+  const keys = await admin.keys(`${prefix}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+  await admin.quit();
+  await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
+});
+
+describe('queue package on real Redis', () => {
+  it('accepts the machine Redis (noeviction) and refuses another policy by name', async () => {
+    await expect(assertNoEviction(connect('producer'))).resolves.toBeUndefined();
+    const fake = { config: async () => ['maxmemory-policy', 'allkeys-lru'] } as unknown as Redis;
+    await expect(assertNoEviction(fake)).rejects.toThrow(RedisEvictionPolicyError);
+    await expect(assertNoEviction(fake)).rejects.toThrow(/allkeys-lru.*noeviction/);
+  });
+
+  it('adds one job per order key however often it is enqueued, and the consumer gets the parsed payload', async () => {
+    const producer = new JobProducer(connect('producer'), { prefix });
+    const key = { clientId: 'shop1', orderId: 'o-1' };
+    const jobId = rechargeJobId(key);
+    await producer.enqueue('recharge', key, jobId);
+    await producer.enqueue('recharge', key, jobId);
+    await producer.enqueue('recharge', key, jobId);
+    expect(await producer.queue('recharges').getJobCounts('waiting')).toEqual({ waiting: 1 });
+
+    const seen: unknown[] = [];
+    const done = new Promise<void>((resolve) => {
+      const worker = createJobConsumer(
+        'recharge',
+        async (payload, ctx) => {
+          seen.push({ payload, ctx });
+          resolve();
+        },
+        connect('worker'),
+        { prefix, concurrency: 1 },
+      );
+      connections.push({ quit: () => worker.close() } as unknown as Redis);
+    });
+    await done;
+    expect(seen).toEqual([
+      { payload: key, ctx: { jobId, attempt: 1, maxAttempts: 6, isFinalAttempt: false } },
+    ]);
+    await producer.close();
+  });
+
+  it('refuses a payload that does not match the catalogue, before and after Redis', async () => {
+    const producer = new JobProducer(connect('producer'), { prefix: `${prefix}-bad` });
+    await expect(
+      producer.enqueue('recharge', { clientId: 'a', orderId: 'x', number: '9800000000' } as never, 'j1'),
+    ).rejects.toThrow();
+
+    // A job written by something else with a bad payload fails once, without retries.
+    const raw = new Queue('recharges', { connection: connect('producer'), prefix: `${prefix}-bad` });
+    await raw.add('recharge', { clientId: '', orderId: 7 }, { jobId: 'bad-1', attempts: 5 });
+    const failed = new Promise<Error>((resolve) => {
+      const worker = createJobConsumer(
+        'recharge',
+        async () => {
+          throw new Error('handler must not run');
+        },
+        connect('worker'),
+        { prefix: `${prefix}-bad`, concurrency: 1, onFailed: (_id, error) => resolve(error) },
+      );
+      connections.push({ quit: () => worker.close() } as unknown as Redis);
+    });
+    expect((await failed).message).toMatch(/invalid recharge payload/);
+    const job = await raw.getJob('bad-1');
+    expect(job?.attemptsMade).toBe(1);
+    await raw.close();
+    await producer.close();
+  });
+
+  it('retries only errors marked retryable', async () => {
+    const p = `${prefix}-retry`;
+    const producer = new JobProducer(connect('producer'), { prefix: p });
+    const key = { clientId: 'shop1', orderId: 'retry-1' };
+    const runs: number[] = [];
+    const finished = new Promise<void>((resolve) => {
+      const worker = createJobConsumer(
+        'recharge',
+        async (_payload, ctx) => {
+          runs.push(ctx.attempt);
+          if (ctx.attempt === 1) throw new RechargeflowError('not sent', { retryable: true });
+          throw new Error('definite');
+        },
+        connect('worker'),
+        { prefix: p, concurrency: 1, onFailed: (_id, e) => e.message === 'definite' && resolve() },
+      );
+      connections.push({ quit: () => worker.close() } as unknown as Redis);
+    });
+    // Shorter back-off for the test: add the job directly with the catalogue's name.
+    await producer.queue('recharges').add('recharge', key, { jobId: 'r1', attempts: 6, backoff: 10 });
+    await finished;
+    expect(runs).toEqual([1, 2]);
+    await producer.close();
+  });
+});
