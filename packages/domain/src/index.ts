@@ -1,4 +1,15 @@
 export { formatRupees, type Paise, paise, parseRupees, toRupeesNumber } from './amount.ts';
+export { CIRCLES, type Circle, findCircle, lookupCircle } from './catalogue/circles.ts';
+export {
+  categoryOf,
+  findOperator,
+  findOperatorRows,
+  OPERATOR_CATEGORIES,
+  OPERATORS,
+  type Operator,
+  type OperatorCategory,
+  type OperatorService,
+} from './catalogue/operators.ts';
 export { type FieldIssue, IllegalTransitionError, RechargeflowError, ValidationError } from './errors.ts';
 export {
   type HistoryEntry,
@@ -23,3 +34,18 @@ export {
   TRANSITION_SOURCES,
   type TransitionSource,
 } from './order-state.ts';
+export {
+  AMOUNT_BOUNDS,
+  type AmountBounds,
+  ANY_OPERATOR_AMOUNT_BOUNDS,
+  formatRupeesForPeople,
+} from './validation/amount-bounds.ts';
+export { CATEGORY_LABELS } from './validation/category-labels.ts';
+export { type ExtraFieldRule, type ExtraFieldRules, extraFieldRules } from './validation/extra-fields.ts';
+export { normaliseMobileNumber } from './validation/number-rules.ts';
+export {
+  type RechargeRequestInput,
+  type RechargeValidationResult,
+  type ValidateOptions,
+  validateRechargeRequest,
+} from './validation/validate-recharge.ts';

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from './errors.ts';
-import { assertTransition, isLegalTransition, isSettled, ORDER_STATES, type OrderState } from './order-state.ts';
+import {
+  assertTransition,
+  isLegalTransition,
+  isSettled,
+  ORDER_STATES,
+  type OrderState,
+} from './order-state.ts';
 
 const allowed: Record<OrderState, OrderState[]> = {
   queued: ['processing'],
