@@ -25,11 +25,17 @@ export function apiKeys(defaultValue?: string) {
         const [clientId = '', secret = '', role = 'client'] = parts;
         const where = `entry ${index + 1}`;
         if (parts.length < 2 || parts.length > 3) {
-          ctx.addIssue({ code: 'custom', message: `${where} must look like client:secret or client:secret:role` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `${where} must look like client:secret or client:secret:role`,
+          });
           continue;
         }
         if (!CLIENT_ID.test(clientId)) {
-          ctx.addIssue({ code: 'custom', message: `${where}: client id must be 1-64 letters, digits, . _ -` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `${where}: client id must be 1-64 letters, digits, . _ -`,
+          });
         }
         if (secret.length < 16) {
           ctx.addIssue({ code: 'custom', message: `${where}: secret must be at least 16 characters` });

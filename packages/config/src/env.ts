@@ -60,7 +60,10 @@ export function positiveInt(defaultValue: number, max = Number.MAX_SAFE_INTEGER)
 
 export function url(defaultUrl?: string) {
   const base = z.url({ error: 'must be a URL such as http://host:port' });
-  return z.preprocess(emptyToUndefined, defaultUrl === undefined ? base.optional() : base.default(defaultUrl));
+  return z.preprocess(
+    emptyToUndefined,
+    defaultUrl === undefined ? base.optional() : base.default(defaultUrl),
+  );
 }
 
 export function redisUrl() {
@@ -105,7 +108,10 @@ export function secondsList(defaultValue: string) {
         const parts = text.split(',').map((p) => p.trim());
         const values = parts.map(Number);
         if (parts.some((p) => p === '') || values.some((v) => !Number.isFinite(v) || v <= 0)) {
-          ctx.addIssue({ code: 'custom', message: 'must be positive numbers of seconds separated by commas' });
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be positive numbers of seconds separated by commas',
+          });
           return z.NEVER;
         }
         return values;

@@ -11,3 +11,4 @@ export {
   secondsList,
   url,
 } from './env.ts';
+export { a1topupEnvShape, storageEnvShape } from './shared-env.ts';

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { RechargeflowError } from '@rechargeflow/domain';
+import { Redis } from 'ioredis';
 
 /**
  * - `worker`: BullMQ workers block on Redis; they must retry forever (`maxRetriesPerRequest: null`).

@@ -1,6 +1,6 @@
+import { RechargeflowError } from '@rechargeflow/domain';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RechargeflowError } from '@rechargeflow/domain';
 import { JOB_CATALOGUE, type JobName, type JobPayload } from './job-catalogue.ts';
 
 export interface JobContext {
@@ -36,10 +36,13 @@ export function createJobConsumer<N extends JobName>(
   const worker = new Worker(
     entry.queue,
     async (job: Job) => {
-      if (job.name !== name) throw new UnrecoverableError(`unexpected job name ${job.name} on ${entry.queue}`);
+      if (job.name !== name)
+        throw new UnrecoverableError(`unexpected job name ${job.name} on ${entry.queue}`);
       const parsed = entry.schema.safeParse(job.data);
       if (!parsed.success) {
-        throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+        throw new UnrecoverableError(
+          `invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        );
       }
       const maxAttempts = job.opts.attempts ?? 1;
       const attempt = job.attemptsStarted || job.attemptsMade + 1;

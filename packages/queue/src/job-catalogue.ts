@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { ID_PATTERN, type OrderKey, orderKeyId } from '@rechargeflow/domain';
+import { z } from 'zod';
 
 const orderKeySchema = z
   .object({

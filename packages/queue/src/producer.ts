@@ -43,6 +43,35 @@ export class JobProducer {
     });
   }
 
+  /**
+   * Makes sure a job with `jobId` will run: adds it when missing, retries it when it ended failed,
+   * leaves it alone otherwise. Used by the recovery sweep for orders still `queued` in the ledger.
+   */
+  async ensureQueued<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    jobId: string,
+  ): Promise<'added' | 'retried' | 'present'> {
+    const queue = this.queue(JOB_CATALOGUE[name].queue);
+    const job = await queue.getJob(jobId);
+    if (!job) {
+      await this.enqueue(name, payload, jobId);
+      return 'added';
+    }
+    const state = await job.getState();
+    if (state === 'failed') {
+      await job.retry('failed');
+      return 'retried';
+    }
+    if (state === 'completed') {
+      // The job ran but the order is still queued (its ledger write failed): run it again.
+      await job.remove();
+      await this.enqueue(name, payload, jobId);
+      return 'added';
+    }
+    return 'present';
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
     this.#queues.clear();

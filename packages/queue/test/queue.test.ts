@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { RechargeflowError } from '@rechargeflow/domain';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RechargeflowError } from '@rechargeflow/domain';
 import {
   assertNoEviction,
   createJobConsumer,

@@ -1,0 +1,27 @@
+import { apiKeys, parseEnv, port, positiveInt, storageEnvShape } from '@rechargeflow/config';
+import { z } from 'zod';
+
+const schema = z.object({
+  ...storageEnvShape,
+  /** Port the ingest API listens on. */
+  PORT: port(8080),
+  /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
+  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  /** Comma-separated client:secret[:role] keys; role is client (default) or operator. Secrets >= 16 chars. */
+  API_KEYS: apiKeys(),
+  /** Shared secret in the provider callback URL path (used by the callback ingestor); >= 16 chars when set. */
+  CALLBACK_TOKEN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /** Requests per minute one client may make. */
+  RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
+  /** Largest accepted request body in bytes. */
+  BODY_LIMIT_BYTES: positiveInt(16_384, 1_048_576),
+});
+
+export type ApiConfig = z.infer<typeof schema>;
+
+export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
+  return parseEnv('api', schema, env);
+}

@@ -1,0 +1,66 @@
+import { ConfigError } from '@rechargeflow/config';
+import { buildApi } from '@rechargeflow/http';
+import { openLedger } from '@rechargeflow/ledger';
+import { createLogger, createMetrics, installShutdown } from '@rechargeflow/observability';
+import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
+import { loadApiConfig } from './config.ts';
+
+async function main(): Promise<void> {
+  const config = loadApiConfig(process.env);
+  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const metrics = createMetrics('api');
+
+  const queueRedis = createRedisConnection(config.REDIS_URL, 'producer', 'api');
+  queueRedis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
+  await waitForRedis(queueRedis, 10_000);
+  await assertNoEviction(queueRedis);
+  const ledger = await openLedger({
+    redisUrl: config.REDIS_URL,
+    mongoUrl: config.MONGO_URL,
+    redisPrefix: config.LEDGER_PREFIX,
+    appName: 'api',
+  });
+  const producer = new JobProducer(queueRedis, { prefix: config.QUEUE_PREFIX });
+  const app = await buildApi({
+    ledger: ledger.store,
+    producer,
+    logger,
+    metrics,
+    keys: config.API_KEYS,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    readiness: async () => {
+      await ledger.store.ping();
+      await queueRedis.ping();
+    },
+    events: {
+      transitioned: (order) =>
+        metrics.ordersTotal.inc({
+          provider: order.provider,
+          operator: order.request.operator,
+          status: order.state,
+        }),
+    },
+  });
+  installShutdown({
+    logger,
+    deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
+    steps: [
+      { name: 'stop accepting requests', run: () => app.close() },
+      { name: 'close queue producer', run: () => producer.close() },
+      { name: 'close ledger', run: () => ledger.close() },
+      { name: 'close Redis', run: () => queueRedis.quit() },
+    ],
+  });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ address, ledger: ledger.kind, clients: config.API_KEYS.length }, 'ingest API listening');
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`api: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

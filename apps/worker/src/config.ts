@@ -1,0 +1,19 @@
+import { a1topupEnvShape, parseEnv, port, positiveInt, storageEnvShape } from '@rechargeflow/config';
+import { z } from 'zod';
+
+const schema = z.object({
+  ...storageEnvShape,
+  ...a1topupEnvShape,
+  /** Provider calls one worker process runs at once. */
+  WORKER_CONCURRENCY: positiveInt(20, 1_000),
+  /** How long a job's lock lives without renewal; a worker silent for longer counts as stalled. */
+  WORKER_LOCK_MS: positiveInt(30_000, 600_000),
+  /** Port for this worker's /metrics; 0 turns it off. */
+  METRICS_PORT: port(0),
+});
+
+export type WorkerConfig = z.infer<typeof schema>;
+
+export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
+  return parseEnv('worker', schema, env);
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { logLevel, positiveInt, redisUrl } from './env.ts';
+
+/** Variables every long-running part reads: where Redis and the ledger are, and log level. */
+export const storageEnvShape = {
+  /** Redis for queues (and for the ledger when MONGO_URL is unset). Must have maxmemory-policy noeviction. */
+  REDIS_URL: redisUrl(),
+  /** MongoDB connection string for the ledger; unset: the ledger lives in Redis. */
+  MONGO_URL: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+      .optional(),
+  ),
+  /** Key prefix of BullMQ queues (separate systems on one Redis use different prefixes). */
+  QUEUE_PREFIX: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1-40 letters, digits, _ . -')
+      .default('rf'),
+  ),
+  /** Key prefix of the Redis ledger. */
+  LEDGER_PREFIX: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,40}$/, 'must be 1-40 letters, digits, _ . : -')
+      .default('rf:ledger'),
+  ),
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  LOG_LEVEL: logLevel(),
+  /** Longest a graceful shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: positiveInt(30_000, 600_000),
+};
+
+/** The A1Topup provider: where it is and how to sign in. */
+export const a1topupEnvShape = {
+  /** Base URL of the A1Topup API (paths /recharge/api, /recharge/status, /recharge/balance). Default: the simulator on this machine. */
+  A1TOPUP_BASE_URL: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.url({ error: 'must be a URL such as https://business.a1topup.com' }).default('http://127.0.0.1:4010'),
+  ),
+  /** A1Topup account user name. */
+  A1TOPUP_USERNAME: z
+    .string({ error: 'is required (the A1Topup account user name)' })
+    .min(1, 'is required (the A1Topup account user name)'),
+  /** A1Topup account password; sent only in POST bodies, never logged. */
+  A1TOPUP_PASSWORD: z
+    .string({ error: 'is required (the A1Topup account password)' })
+    .min(1, 'is required (the A1Topup account password)'),
+  /** Answer format asked of A1Topup: json, csv or xml. */
+  A1TOPUP_FORMAT: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.enum(['json', 'csv', 'xml'], { error: 'must be json, csv or xml' }).default('json'),
+  ),
+  /** Total time a provider call may take; after it the outcome is ambiguous (pending). */
+  PROVIDER_TIMEOUT_MS: positiveInt(20_000, 300_000),
+  /** Time to establish the connection; failing here proves the request was not sent. */
+  PROVIDER_CONNECT_TIMEOUT_MS: positiveInt(5_000, 60_000),
+  /** Largest provider answer read; a larger one is ambiguous. */
+  PROVIDER_MAX_RESPONSE_BYTES: positiveInt(65_536, 10_485_760),
+};

@@ -1,0 +1,249 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FieldIssue } from '@rechargeflow/domain';
+import type { LedgerStore } from '@rechargeflow/ledger';
+import type { Metrics } from '@rechargeflow/observability';
+import { type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
+import type { JobProducer } from '@rechargeflow/queue';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
+import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
+import { toOrderView } from './order-view.ts';
+import { createRateLimiter } from './rate-limit.ts';
+import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
+
+export interface ApiDeps {
+  readonly ledger: LedgerStore;
+  readonly producer: JobProducer;
+  readonly logger: FastifyBaseLogger & OrderLog;
+  readonly metrics?: Metrics | undefined;
+  readonly keys: readonly KeyEntry[];
+  readonly rateLimitPerMinute: number;
+  readonly bodyLimitBytes: number;
+  /** Throws when a dependency the API needs (ledger, queue Redis) does not answer. */
+  readonly readiness: () => Promise<void>;
+  readonly events?: OrderEvents | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const security = [{ bearer: [] }];
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    // Route schemas describe the API for /docs; our own parsers validate, so every bad field is
+    // reported together in one error format.
+    ajv: { customOptions: { strict: false } },
+  });
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Rechargeflow ingest API',
+        version: '1.0.0',
+        description: 'Submit recharges once; read their state and history.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const authenticate = createAuthenticator(deps.keys);
+  const limit = createRateLimiter(deps.rateLimitPerMinute);
+  const orderDeps = { ledger: deps.ledger, producer: deps.producer, log: deps.logger, events: deps.events };
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413)
+      return sendError(
+        reply,
+        413,
+        'body_too_large',
+        `the body is larger than the limit of ${deps.bodyLimitBytes} bytes`,
+      );
+    if (status === 415)
+      return sendError(reply, 415, 'unsupported_media_type', 'send the body as application/json');
+    if (status === 400) return sendError(reply, 400, 'bad_request', error.message);
+    request.log.error({ err: error }, 'request failed');
+    return sendError(
+      reply,
+      503,
+      'unavailable',
+      'the service could not complete the request; it is safe to repeat it with the same orderId',
+    );
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, 'not_found', 'no such route'));
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics?.httpRequestsTotal.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      method: request.method,
+      status: String(reply.statusCode),
+    });
+  });
+
+  const requireClient = async (request: FastifyRequest, reply: FastifyReply) => {
+    const principal = authenticate(request.headers.authorization);
+    if (!principal) {
+      reply.header('www-authenticate', 'Bearer');
+      return sendError(reply, 401, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
+    }
+    const verdict = limit(principal.clientId);
+    if (!verdict.allowed) {
+      reply.header('retry-after', String(verdict.retryAfterSeconds));
+      return sendError(
+        reply,
+        429,
+        'rate_limited',
+        `too many requests; retry after ${verdict.retryAfterSeconds} s`,
+      );
+    }
+    request.principal = principal;
+  };
+
+  app.post(
+    '/v1/recharges',
+    {
+      preHandler: requireClient,
+      schema: {
+        summary: 'Submit one recharge (idempotent on orderId)',
+        security,
+        body: rechargeBodyDoc,
+        response: {
+          200: orderDoc,
+          202: orderDoc,
+          400: errorDoc,
+          401: errorDoc,
+          409: errorDoc,
+          429: errorDoc,
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const parsed = parseRechargeBody(request.body);
+      if (!parsed.ok) return sendValidation(reply, parsed.issues);
+      const outcome = await submitOrder(orderDeps, {
+        clientId: principal.clientId,
+        orderId: parsed.orderId,
+        request: parsed.request,
+      });
+      switch (outcome.kind) {
+        case 'created':
+          return reply.code(202).send(toOrderView(outcome.order));
+        case 'existing':
+          return reply.code(200).send(toOrderView(outcome.order));
+        case 'conflict':
+          return sendError(
+            reply,
+            409,
+            'order_id_conflict',
+            `orderId ${parsed.orderId} was already used for a different recharge; use a new orderId`,
+          );
+      }
+    },
+  );
+
+  app.get(
+    '/v1/recharges/:orderId',
+    {
+      preHandler: requireClient,
+      schema: {
+        summary: 'One order with its full history',
+        security,
+        params: { type: 'object', properties: { orderId: { type: 'string' } } },
+        response: { 200: orderDoc, 404: errorDoc },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params as { orderId: string };
+      const order = await deps.ledger.getOrder({ clientId: request.principal!.clientId, orderId });
+      if (!order) return sendError(reply, 404, 'order_not_found', `no order ${orderId} for this client`);
+      return reply.send(toOrderView(order));
+    },
+  );
+
+  app.get(
+    '/v1/recharges',
+    {
+      preHandler: requireClient,
+      schema: {
+        summary: 'A page of orders, newest first',
+        security,
+        querystring: {
+          type: 'object',
+          properties: { status: { type: 'string' }, limit: { type: 'integer' }, cursor: { type: 'string' } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = listQuerySchema.safeParse(request.query);
+      if (!query.success) return sendValidation(reply, zodIssuesToFieldIssues(query.error));
+      const page = await deps.ledger
+        .listOrders(request.principal!.clientId, {
+          state: query.data.status,
+          limit: query.data.limit,
+          cursor: query.data.cursor,
+        })
+        .catch((error: unknown) => {
+          if (error instanceof Error && /cursor/i.test(error.message)) return null;
+          throw error;
+        });
+      if (!page)
+        return sendValidation(reply, [
+          { field: 'cursor', rule: 'cursor', message: 'is not a cursor from this API' },
+        ]);
+      return reply.send({ orders: page.orders.map(toOrderView), nextCursor: page.nextCursor ?? null });
+    },
+  );
+
+  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: ledger and queue answer' } },
+    async (_request, reply) => {
+      try {
+        await deps.readiness();
+        return { status: 'ready' };
+      } catch (error) {
+        return reply
+          .code(503)
+          .send({ status: 'not_ready', reason: error instanceof Error ? error.message : String(error) });
+      }
+    },
+  );
+  if (deps.metrics) {
+    const registry = deps.metrics.registry;
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    });
+  }
+  return app;
+}
+
+function sendError(reply: FastifyReply, status: number, error: string, message: string) {
+  return reply.code(status).send({ error, message });
+}
+
+function sendValidation(reply: FastifyReply, issues: readonly FieldIssue[]) {
+  return reply.code(400).send({
+    error: 'validation_failed',
+    message: `invalid request: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
+    issues,
+  });
+}

@@ -1,0 +1,35 @@
+import { formatRupees, type Order } from '@rechargeflow/domain';
+
+/** The public JSON form of an order (the API's contract; see README). */
+export function toOrderView(order: Order) {
+  return {
+    orderId: order.orderId,
+    status: order.state,
+    operator: order.request.operator,
+    circle: order.request.circle ?? null,
+    number: order.request.number,
+    amount: Number(formatRupees(order.request.amount)),
+    value1: order.request.value1 ?? null,
+    value2: order.request.value2 ?? null,
+    provider: order.provider,
+    providerOrderId: order.providerOrderId,
+    providerTxId: order.providerTxId ?? null,
+    providerRef: order.providerRef ?? null,
+    providerStatus: order.providerStatus ?? null,
+    attempts: order.attempts,
+    batchId: order.batchId ?? null,
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+    history: order.history.map((h) => ({
+      at: h.at,
+      from: h.from,
+      to: h.to,
+      source: h.source,
+      note: h.note ?? null,
+      providerStatus: h.providerStatus ?? null,
+      actor: h.actor ?? null,
+    })),
+  };
+}
+
+export type OrderView = ReturnType<typeof toOrderView>;

@@ -1,0 +1,32 @@
+import { rechargeJobId } from '@rechargeflow/queue';
+import type { OrderDeps } from './deps.ts';
+
+export interface RequeueSummary {
+  readonly examined: number;
+  readonly added: number;
+  readonly retried: number;
+}
+
+/**
+ * Finds orders that have sat in `queued` longer than `olderThanMs` and makes sure each has a
+ * runnable job. Covers a crash between the ledger write and the enqueue, and a queue outage.
+ */
+export async function requeueStranded(
+  deps: OrderDeps,
+  options: { olderThanMs: number; limit: number },
+): Promise<RequeueSummary> {
+  const before = new Date((deps.now?.() ?? new Date()).getTime() - options.olderThanMs).toISOString();
+  const stale = await deps.ledger.findStale('queued', before, options.limit);
+  let added = 0;
+  let retried = 0;
+  for (const order of stale) {
+    const key = { clientId: order.clientId, orderId: order.orderId };
+    const result = await deps.producer.ensureQueued('recharge', key, rechargeJobId(key));
+    if (result === 'added') added++;
+    if (result === 'retried') retried++;
+    if (result !== 'present') {
+      deps.log.info({ ...key, result }, 'stranded queued order handed to the queue again');
+    }
+  }
+  return { examined: stale.length, added, retried };
+}

@@ -1,0 +1,224 @@
+/**
+ * `npm start`: the whole system on this machine — simulator (as A1Topup), ingest API, worker and
+ * poller — as child processes sharing one Redis. Prints the URL, a working API key and a curl line
+ * once the API is ready. Ctrl-C stops every part gracefully (a second Ctrl-C forces).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const env: Record<string, string | undefined> = { ...process.env };
+const children: { name: string; child: ChildProcess }[] = [];
+let privateRedis: { child: ChildProcess; dir: string } | undefined;
+let stopping = false;
+
+function say(line: string): void {
+  process.stderr.write(`rechargeflow: ${line}\n`);
+}
+
+function redisAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(1_000, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) =>
+      finish(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')),
+    );
+  });
+}
+
+function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, host, () => server.close(() => done(true)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function ensureRedis(): Promise<void> {
+  if (env.REDIS_URL) return;
+  if (await redisAnswers('127.0.0.1', 6379)) {
+    env.REDIS_URL = 'redis://127.0.0.1:6379';
+    return;
+  }
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    say(
+      'no Redis answers on 127.0.0.1:6379 and redis-server is not installed. Install it (apt-get install redis-server), or run "docker compose -f docker/compose.yaml up -d redis", or set REDIS_URL to a Redis 7 with maxmemory-policy noeviction.',
+    );
+    process.exit(1);
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rechargeflow-redis-'));
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    { stdio: 'ignore' },
+  );
+  privateRedis = { child, dir };
+  for (let i = 0; i < 50 && !(await redisAnswers('127.0.0.1', port)); i++) await sleep(100);
+  env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  say(
+    `no Redis on 127.0.0.1:6379; started a private redis-server on port ${port} (data in ${dir}, removed on exit)`,
+  );
+}
+
+function startPart(name: string, file: string): void {
+  const child = spawn(process.execPath, [join(root, file)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  children.push({ name, child });
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`);
+    void stop(1);
+  });
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  return false;
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping all parts');
+  const exits = children.map(
+    ({ child }) =>
+      new Promise<void>((done) =>
+        child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done()),
+      ),
+  );
+  for (const { child } of children) child.kill('SIGTERM');
+  await Promise.race([Promise.all(exits), sleep(35_000)]);
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+  if (privateRedis) {
+    privateRedis.child.kill('SIGTERM');
+    await sleep(300);
+    rmSync(privateRedis.dir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+async function main(): Promise<void> {
+  let forced = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        if (!forced) {
+          forced = true;
+          say('second signal: forcing exit');
+          for (const { child } of children) child.kill('SIGKILL');
+          privateRedis?.child.kill('SIGKILL');
+          process.exit(1);
+        }
+        return;
+      }
+      void stop(0);
+    });
+  }
+
+  await ensureRedis();
+
+  let generatedKey: string | undefined;
+  if (!env.API_KEYS) {
+    generatedKey = randomBytes(18).toString('base64url');
+    env.API_KEYS = `demo:${generatedKey}`;
+  }
+  const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
+  const simulatorOn = (env.SIMULATOR ?? (env.A1TOPUP_BASE_URL ? 'off' : 'on')).toLowerCase() === 'on';
+  if (simulatorOn) {
+    const simPort = env.SIMULATOR_PORT
+      ? Number(env.SIMULATOR_PORT)
+      : (await portFree(4010))
+        ? 4010
+        : await freePort();
+    env.SIMULATOR_PORT = String(simPort);
+    env.A1TOPUP_BASE_URL = `http://127.0.0.1:${simPort}`;
+    env.A1TOPUP_USERNAME ??= 'demo';
+    env.A1TOPUP_PASSWORD ??= randomBytes(12).toString('base64url');
+    startPart('simulator', 'apps/simulator/src/main.ts');
+  }
+  if (!env.PORT && !(await portFree(8080))) {
+    env.PORT = String(await freePort());
+    say(`port 8080 is taken; the API uses ${env.PORT} (set PORT to choose)`);
+  }
+  const port = env.PORT ?? '8080';
+  env.HOST ??= '127.0.0.1';
+  startPart('api', 'apps/api/src/main.ts');
+  startPart('worker', 'apps/worker/src/main.ts');
+  startPart('poller', 'apps/poller/src/main.ts');
+
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, 60_000))) {
+    say('the API did not become ready within 60 s; see the log lines above');
+    await stop(1);
+    return;
+  }
+  const orderId = `demo-${Date.now()}`;
+  process.stderr.write(
+    [
+      '',
+      '  Rechargeflow is running.',
+      `    API:       ${url}   (OpenAPI docs: ${url}/docs)`,
+      `    API key:   ${apiKey}`,
+      `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
+      `    provider:  ${simulatorOn ? `A1Topup simulator at ${env.A1TOPUP_BASE_URL}` : `A1Topup at ${env.A1TOPUP_BASE_URL}`}`,
+      '',
+      '  Try a recharge:',
+      `    curl -s -X POST ${url}/v1/recharges -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\`,
+      `      -d '{"orderId":"${orderId}","operator":"A","circle":"5","number":"9800000000","amount":10}'`,
+      `    curl -s ${url}/v1/recharges/${orderId} -H 'Authorization: Bearer ${apiKey}'`,
+      '',
+      '  Ctrl-C stops every part.',
+      '',
+    ].join('\n'),
+  );
+}
+
+void main();
