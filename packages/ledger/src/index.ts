@@ -1,3 +1,8 @@
+export {
+  LedgerConfigurationError,
+  LedgerCorruptionError,
+  ProviderOrderIdConflictError,
+} from './ledger-errors.ts';
 export type {
   CreateResult,
   LedgerStore,
@@ -8,3 +13,7 @@ export type {
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';
+export { MAX_LIST_LIMIT, MAX_STALE_LIMIT } from './ledger-support.ts';
+export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
+export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
+export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';

@@ -1,6 +1,9 @@
 import type { HistoryEntry, Order, OrderKey, OrderState, RechargeRequest } from '@rechargeflow/domain';
 
-/** What the API hands the ledger to create an order (state `queued`, version 1, one history entry). */
+/**
+ * What the API hands the ledger to create an order: state `queued`, version 1, attempts 0, and one
+ * history entry `{ at: now, from: null, to: 'queued', source: 'api', note: 'order accepted' }`.
+ */
 export interface NewOrder extends OrderKey {
   readonly providerOrderId: string;
   readonly provider: string;
@@ -70,16 +73,32 @@ export interface OrderPage {
 export interface LedgerStore {
   /** Prepares the store (indexes, scripts) and verifies it; call once at start-up. */
   init(): Promise<void>;
-  /** Inserts the order unless its key exists (atomic on client + orderId). */
+  /**
+   * Inserts the order unless its key exists (atomic on client + orderId). Rejects with
+   * `ProviderOrderIdConflictError` when another order already holds `providerOrderId` (never
+   * overwritten).
+   */
   createOrder(order: NewOrder): Promise<CreateResult>;
   getOrder(key: OrderKey): Promise<Order | null>;
   getOrderByProviderOrderId(providerOrderId: string): Promise<Order | null>;
+  /**
+   * Applies the command atomically when the stored order matches `command.expect`. Rejects with
+   * `IllegalTransitionError` (nothing written) when `expect.state -> to` is not a legal transition.
+   */
   transition(key: OrderKey, command: TransitionCommand): Promise<TransitionResult>;
-  /** A client's orders, newest first, optionally in one state, with cursor paging. */
+  /**
+   * A client's orders, newest first (by `createdAt`), optionally in one state, with cursor paging.
+   * A cursor stays valid while orders are added: the next page starts strictly after the last order
+   * shown. Rejects with `ValidationError` for a limit outside 1..500 or a foreign cursor.
+   */
   listOrders(clientId: string, query: ListOrdersQuery): Promise<OrderPage>;
-  /** Orders of any client in `state` whose last change is older than `updatedBefore` (ISO), oldest first. */
+  /**
+   * Orders of any client in `state` whose last change is older than `updatedBefore` (ISO,
+   * exclusive), oldest change first, at most `limit` (1..1000).
+   */
   findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]>;
   /** Round-trip check for readiness probes. */
   ping(): Promise<void>;
+  /** Releases what the store holds; the caller-owned connection stays open. */
   close(): Promise<void>;
 }

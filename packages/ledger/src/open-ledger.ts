@@ -23,11 +23,21 @@ export interface OpenLedger {
 export async function openLedger(options: OpenLedgerOptions): Promise<OpenLedger> {
   if (options.mongoUrl) {
     const connection = await mongoose
-      .createConnection(options.mongoUrl, { serverSelectionTimeoutMS: 5_000, appName: `rechargeflow-${options.appName}` })
+      .createConnection(options.mongoUrl, {
+        serverSelectionTimeoutMS: 5_000,
+        appName: `rechargeflow-${options.appName}`,
+      })
       .asPromise();
     const store = createMongoLedgerStore({ connection, writeConcern: 'majority' });
     await store.init();
-    return { store, kind: 'mongo', close: async () => { await store.close(); await connection.close(); } };
+    return {
+      store,
+      kind: 'mongo',
+      close: async () => {
+        await store.close();
+        await connection.close();
+      },
+    };
   }
   const redis = new Redis(options.redisUrl, {
     connectionName: `rechargeflow:${options.appName}:ledger`,
@@ -35,5 +45,12 @@ export async function openLedger(options: OpenLedgerOptions): Promise<OpenLedger
   });
   const store = createRedisLedgerStore({ redis, prefix: options.redisPrefix });
   await store.init();
-  return { store, kind: 'redis', close: async () => { await store.close(); await redis.quit().catch(() => undefined); } };
+  return {
+    store,
+    kind: 'redis',
+    close: async () => {
+      await store.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
 }

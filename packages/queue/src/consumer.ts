@@ -64,6 +64,9 @@ export function createJobConsumer<N extends JobName>(
       prefix: settings.prefix,
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs ?? 30_000,
+      // Check for stalled jobs as often as a lock can expire, so a crashed worker's job is
+      // picked up within about two lock periods.
+      stalledInterval: settings.lockDurationMs ?? 30_000,
       // A stalled job is handed to another worker once; the handler itself guarantees the
       // provider is not called twice (the ledger's inFlight flag), so retries are safe.
       maxStalledCount: 1,

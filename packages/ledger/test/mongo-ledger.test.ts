@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { StartedMongoDBContainer } from '@testcontainers/mongodb';
+import { type Connection, createConnection } from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerConfigurationError } from '../src/ledger-errors.ts';
+import { createMongoLedgerStore } from '../src/mongo-ledger-store.ts';
+import { dockerEngineAnswers } from './docker-engine.ts';
+import { describeLedgerContract } from './ledger-contract.ts';
+
+// MONGO_URL wins; else a throw-away MongoDB in Docker; else a visible skip (never a silent pass).
+const MONGO_URL = process.env.MONGO_URL;
+const mode = MONGO_URL ? 'url' : (await dockerEngineAnswers()) ? 'docker' : 'skip';
+
+if (mode === 'skip') {
+  console.log('MongoDB ledger contract: SKIPPED (no MONGO_URL and no Docker engine)');
+  describe.skip('MongoDB ledger contract', () => {
+    it('runs where MONGO_URL is set or a Docker engine answers', () => {});
+  });
+} else {
+  // A database of its own, dropped at the end: nothing else on that server is touched.
+  const dbName = `rf_ledger_test_${randomUUID().slice(0, 8)}`;
+  let connection: Connection;
+  let container: StartedMongoDBContainer | undefined;
+  let collections = 0;
+
+  const dropCollection = async (name: string): Promise<void> => {
+    try {
+      await connection.dropCollection(name);
+    } catch (error) {
+      // 26 = NamespaceNotFound: nothing was written.
+      if ((error as { code?: unknown }).code !== 26) throw error;
+    }
+  };
+
+  beforeAll(async () => {
+    let url = MONGO_URL;
+    if (url === undefined) {
+      const { MongoDBContainer } = await import('@testcontainers/mongodb');
+      container = await new MongoDBContainer('mongo:8.0').start();
+      // The container is a one-node replica set that names itself by its internal host name.
+      url = `${container.getConnectionString()}/?directConnection=true`;
+    }
+    connection = await createConnection(url, { dbName, serverSelectionTimeoutMS: 10_000 }).asPromise();
+  }, 180_000);
+
+  afterAll(async () => {
+    try {
+      if (connection !== undefined) {
+        await connection.dropDatabase();
+        await connection.close();
+      }
+    } finally {
+      await container?.stop();
+    }
+  }, 60_000);
+
+  describeLedgerContract('MongoDB', async () => {
+    collections += 1;
+    const collectionName = `orders_${collections}`;
+    const store = createMongoLedgerStore({ connection, collectionName, writeConcern: 'majority' });
+    await store.init();
+    return {
+      store,
+      async cleanup() {
+        await store.close();
+        await dropCollection(collectionName);
+      },
+    };
+  });
+
+  describe('MongoDB ledger store specifics', () => {
+    it('init() is idempotent and leaves both unique indexes in place', async () => {
+      const collectionName = 'orders_indexes';
+      const store = createMongoLedgerStore({ connection, collectionName });
+      await store.init();
+      await store.init();
+      const db = connection.db;
+      if (db === undefined) throw new Error('not connected');
+      const indexes = await db.collection(collectionName).listIndexes().toArray();
+      const unique = indexes.filter((index) => index.unique === true).map((index) => index.key);
+      expect(unique).toEqual(expect.arrayContaining([{ clientId: 1, orderId: 1 }, { providerOrderId: 1 }]));
+      await dropCollection(collectionName);
+    });
+
+    it('init() refuses a collection whose providerOrderId index is not unique', async () => {
+      const collectionName = 'orders_bad_index';
+      const db = connection.db;
+      if (db === undefined) throw new Error('not connected');
+      await db
+        .collection(collectionName)
+        .createIndex({ providerOrderId: 1 }, { name: 'provider_order_id_unique' });
+      const store = createMongoLedgerStore({ connection, collectionName });
+      await expect(store.init()).rejects.toBeInstanceOf(LedgerConfigurationError);
+      await dropCollection(collectionName);
+    });
+  });
+}

@@ -1,0 +1,172 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { connect, createServer } from 'node:net';
+import { orderKeyId, paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerConfigurationError } from '../src/ledger-errors.ts';
+import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
+import { describeLedgerContract } from './ledger-contract.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Everything this file writes lives under this prefix, removed at the end. */
+const RUN_PREFIX = `rf-test:ledger:${randomUUID()}`;
+
+let redis: Redis;
+let stores = 0;
+
+async function deleteByPrefix(client: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (found.length > 0) deleted += await client.del(...found);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: true });
+  await redis.connect();
+});
+
+afterAll(async () => {
+  if (redis === undefined) return;
+  await deleteByPrefix(redis, RUN_PREFIX);
+  await redis.quit();
+});
+
+describeLedgerContract('Redis', async () => {
+  stores += 1;
+  const prefix = `${RUN_PREFIX}:${stores}`;
+  const store = createRedisLedgerStore({ redis, prefix });
+  await store.init();
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await deleteByPrefix(redis, `${prefix}:`);
+    },
+  };
+});
+
+describe('Redis ledger store specifics', () => {
+  it('keeps every key under its prefix, history as a list of JSON strings, and cleans up by prefix', async () => {
+    const prefix = `${RUN_PREFIX}:layout`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const key = { clientId: 'shop:1', orderId: 'a' };
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    await store.createOrder({
+      ...key,
+      providerOrderId: providerOrderId(key),
+      provider: 'a1topup',
+      request,
+      fingerprint: requestFingerprint(request),
+      now: '2026-01-01T00:00:00.000Z',
+    });
+
+    const keyId = orderKeyId(key);
+    expect(await redis.type(`${prefix}:history:${keyId}`)).toBe('list');
+    expect(await redis.type(`${prefix}:order:${keyId}`)).toBe('hash');
+    // A ':' in a client id cannot reach into another client's keys.
+    expect(await redis.exists(`${prefix}:client:shop%3A1:orders`)).toBe(1);
+    const [entry] = await redis.lrange(`${prefix}:history:${keyId}`, 0, -1);
+    expect(JSON.parse(entry ?? 'null')).toMatchObject({ from: null, to: 'queued' });
+
+    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(6);
+    expect(await store.getOrder(key)).toBeNull();
+  });
+
+  it('reloads its scripts when Redis has forgotten them (SCRIPT FLUSH on a private server)', async () => {
+    await withPrivateRedis('noeviction', async (privateRedis) => {
+      const store = createRedisLedgerStore({ redis: privateRedis, prefix: 'ledger' });
+      await store.init();
+      await privateRedis.script('FLUSH');
+      const key = { clientId: 'shop-1', orderId: 'after-flush' };
+      const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+      const result = await store.createOrder({
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint(request),
+        now: '2026-01-01T00:00:00.000Z',
+      });
+      expect(result.created).toBe(true);
+      expect((await store.getOrder(key))?.state).toBe('queued');
+    });
+  });
+
+  it('refuses at init() a Redis whose maxmemory-policy is not noeviction', async () => {
+    await withPrivateRedis('allkeys-lru', async (privateRedis) => {
+      const store = createRedisLedgerStore({ redis: privateRedis, prefix: 'ledger' });
+      const failure = store.init();
+      await expect(failure).rejects.toBeInstanceOf(LedgerConfigurationError);
+      await expect(failure).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
+    });
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throw-away redis-server on a free loopback port, killed (by its own pid) afterwards. */
+async function withPrivateRedis(policy: string, use: (client: Redis) => Promise<void>): Promise<void> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    '/usr/bin/redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      policy,
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await waitForPort(port, 10_000);
+    await client.connect();
+    await use(client);
+  } finally {
+    client.disconnect();
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not start in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
