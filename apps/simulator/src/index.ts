@@ -1,1 +1,1 @@
-export {};
+export { parseSimulatorConfig, type SimulatorConfig } from './config.ts';

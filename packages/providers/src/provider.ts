@@ -1,5 +1,5 @@
-import { RechargeflowError } from '@rechargeflow/domain';
 import type { RechargeRequest } from '@rechargeflow/domain';
+import { RechargeflowError } from '@rechargeflow/domain';
 
 /**
  * How a failed provider call must be treated (PRODUCT.md rule 2):

@@ -1,0 +1,129 @@
+import { logLevel, onOff, parseEnv, port, positiveInt } from '@rechargeflow/config';
+import { z } from 'zod';
+
+function blankToUndefined(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() === '' ? undefined : value;
+}
+
+function rate() {
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'must be a number from 0 to 1' })
+      .min(0, 'must be a number from 0 to 1')
+      .max(1, 'must be a number from 0 to 1')
+      .default(0),
+  );
+}
+
+function millis(defaultValue: number) {
+  return z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'must be a number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(0, 'must be 0 or more')
+      .max(3_600_000, 'must be at most 3600000 (one hour)')
+      .default(defaultValue),
+  );
+}
+
+const RATE_NAMES = [
+  'SIM_FAILURE_RATE',
+  'SIM_PENDING_RATE',
+  'SIM_GARBAGE_RATE',
+  'SIM_SERVER_ERROR_RATE',
+  'SIM_TIMEOUT_RATE',
+  'SIM_RESET_RATE',
+] as const;
+
+const schema = z
+  .object({
+    /** Port the simulator listens on; 0 picks a free one. */
+    SIMULATOR_PORT: port(4010),
+    /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
+    SIMULATOR_HOST: z.preprocess(blankToUndefined, z.string().min(1).default('127.0.0.1')),
+    /** The A1Topup user name the simulator accepts (the worker must use the same). */
+    A1TOPUP_USERNAME: z.preprocess(blankToUndefined, z.string().default('demo')),
+    /** The A1Topup password the simulator accepts; never logged. */
+    A1TOPUP_PASSWORD: z.preprocess(blankToUndefined, z.string().default('demo-password')),
+    /** Base delay before every API answer, in milliseconds. */
+    SIM_LATENCY_MS: millis(0),
+    /** Share of new orders (0-1) answered Failure. */
+    SIM_FAILURE_RATE: rate(),
+    /** Share of new orders answered Pending, settling to Success after SIM_SETTLE_AFTER_MS. */
+    SIM_PENDING_RATE: rate(),
+    /** Share of new orders recorded, then answered with unparseable text. */
+    SIM_GARBAGE_RATE: rate(),
+    /** Share of new orders recorded, then answered HTTP 500. */
+    SIM_SERVER_ERROR_RATE: rate(),
+    /** Share of new orders recorded, then never answered (held SIM_HOLD_MS, then dropped). */
+    SIM_TIMEOUT_RATE: rate(),
+    /** Share of new orders recorded, then the connection reset. */
+    SIM_RESET_RATE: rate(),
+    /** How long pending orders stay pending, and successes wait before a scripted reversal. */
+    SIM_SETTLE_AFTER_MS: millis(2_000),
+    /** Delay of the `slow` behaviour (magic amount 29). */
+    SIM_SLOW_MS: millis(2_000),
+    /** How long the `timeout` behaviour (magic amount 31) holds a request before dropping it. */
+    SIM_HOLD_MS: millis(60_000),
+    /** Body size of the `oversize` behaviour (magic amount 59), in bytes. */
+    SIM_OVERSIZE_BYTES: positiveInt(1_048_576, 64 * 1_048_576),
+    /** Where late results and reversals are sent: GET <url>?txid=<orderid>&status=Success|Failure&opid=... */
+    SIM_CALLBACK_URL: z.preprocess(
+      blankToUndefined,
+      z
+        .url({
+          protocol: /^https?$/,
+          error: 'must be an http(s) URL such as http://127.0.0.1:8080/callbacks/a1topup/<token>',
+        })
+        .optional(),
+    ),
+    /** Seed of the random faults: the same seed replays the same faults. Unset: a random seed, logged. */
+    SIM_SEED: z.preprocess(
+      blankToUndefined,
+      z.coerce
+        .number({ error: 'must be a whole number' })
+        .int('must be a whole number')
+        .min(0, 'must be 0 or more')
+        .max(4_294_967_295, 'must be at most 4294967295')
+        .optional(),
+    ),
+    /** Starting balance in rupees (up to two decimals). */
+    SIM_INITIAL_BALANCE: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be rupees with at most two decimals, e.g. 100000 or 2500.50')
+        .default('100000')
+        .transform(Number),
+    ),
+    /** Whether magic amounts (13 failure, 17 pending, 31 timeout, ...) pick behaviours: on or off. */
+    SIM_MAGIC_AMOUNTS: onOff('on'),
+    /** XML answers with named elements (named) or values only in order (positional). */
+    SIM_XML_STYLE: z.preprocess(
+      blankToUndefined,
+      z.enum(['named', 'positional'], { error: 'must be named or positional' }).default('named'),
+    ),
+    /** pino level: fatal, error, warn, info, debug, trace, silent. */
+    LOG_LEVEL: logLevel(),
+    /** Longest a graceful shutdown may take before the process exits anyway. */
+    SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  })
+  .superRefine((c, ctx) => {
+    const sum = RATE_NAMES.reduce((total, name) => total + c[name], 0);
+    if (sum > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [RATE_NAMES.join('+')],
+        message: `must add up to at most 1 (they add up to ${Number(sum.toFixed(6))})`,
+      });
+    }
+  });
+
+export type SimulatorConfig = z.infer<typeof schema>;
+
+/** Parses the environment (in main, never at import); throws a ConfigError naming every bad variable. */
+export function parseSimulatorConfig(env: Record<string, string | undefined>): SimulatorConfig {
+  return parseEnv('simulator', schema, env);
+}

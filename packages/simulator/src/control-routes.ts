@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { runtimeConfigPatchSchema, scriptSchema } from './config.ts';
+import type { Engine } from './engine.ts';
+
+function invalid(error: z.ZodError): { error: string } {
+  return { error: z.prettifyError(error) };
+}
+
+/** `/_sim/*`: scripting, inspection and run-time knobs. Test fixture only: no authentication. */
+export function registerControlRoutes(app: FastifyInstance, engine: Engine): void {
+  app.post('/_sim/script', async (request, reply) => {
+    const parsed = scriptSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
+    engine.script(parsed.data);
+    return reply.code(201).send({ ok: true, script: parsed.data });
+  });
+
+  app.get<{ Params: { orderid: string } }>('/_sim/orders/:orderid', async (request, reply) => {
+    const order = engine.order(request.params.orderid);
+    if (!order) return reply.code(404).send({ error: 'no such order' });
+    return order;
+  });
+
+  app.get('/_sim/stats', async () => engine.stats());
+  app.get('/_sim/requests', async () => ({ requests: engine.requests() }));
+  app.get('/_sim/config', async () => engine.config());
+
+  app.post('/_sim/config', async (request, reply) => {
+    const parsed = runtimeConfigPatchSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
+    try {
+      return engine.configure(parsed.data);
+    } catch (error) {
+      if (error instanceof z.ZodError) return reply.code(400).send(invalid(error));
+      throw error;
+    }
+  });
+
+  app.post('/_sim/reset', async () => {
+    engine.reset();
+    return { ok: true };
+  });
+
+  app.post<{ Params: { orderid: string } }>('/_sim/settle/:orderid', async (request, reply) => {
+    const result = engine.settle(request.params.orderid);
+    if (result === undefined) return reply.code(404).send({ error: 'no such order' });
+    if (result === false)
+      return reply.code(409).send({ error: 'nothing to settle: the order is already final' });
+    return result;
+  });
+}
