@@ -97,7 +97,13 @@ async function ensureRedis(): Promise<void> {
 }
 
 function startPart(name: string, file: string): void {
-  const child = spawn(process.execPath, [join(root, file)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // Own process group: a terminal Ctrl-C reaches only this script, which then sends each part one
+  // SIGTERM (a part treats a second signal as "force exit", so it must not get two).
+  const child = spawn(process.execPath, [join(root, file)], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
   children.push({ name, child });
   child.on('exit', (code, signal) => {
     if (stopping) return;
@@ -146,6 +152,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Whatever ends this script, no part is left running on its own.
+  process.on('exit', () => {
+    for (const { child } of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (privateRedis && privateRedis.child.exitCode === null) privateRedis.child.kill('SIGKILL');
+  });
   let forced = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { freePort, REPO_ROOT, waitFor } from '@rechargeflow/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// What a person does first: run the start script, copy the printed curl, see the order succeed,
+// press Ctrl-C. (`npm start` is this script behind scripts/bootstrap.sh.)
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const run = randomUUID().slice(0, 8);
+
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`rf-test-start-${run}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('npm start', () => {
+  it('prints a working API key and curl line; the printed order succeeds; SIGINT stops every part cleanly', async () => {
+    const [port, simPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [resolve(REPO_ROOT, 'scripts/start.ts')], {
+      env: {
+        ...process.env,
+        REDIS_URL,
+        PORT: String(port),
+        SIMULATOR_PORT: String(simPort),
+        QUEUE_PREFIX: `rf-test-start-${run}`,
+        LEDGER_PREFIX: `rf-test-start-${run}:ledger`,
+        API_KEYS: '',
+        A1TOPUP_BASE_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+
+    const banner = await waitFor(
+      'the banner',
+      async () => (/Ctrl-C stops every part/.test(out) ? out : undefined),
+      60_000,
+    );
+    const key = /API key:\s+(\S+)/.exec(banner)?.[1];
+    const curl = /-d '(\{.*\})'/.exec(banner)?.[1];
+    expect(banner).toContain(`http://127.0.0.1:${port}`);
+    expect(key).toBeTruthy();
+    expect(curl).toBeTruthy();
+    const body = JSON.parse(curl!) as { orderId: string };
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const created = await fetch(`http://127.0.0.1:${port}/v1/recharges`, {
+      method: 'POST',
+      headers,
+      body: curl,
+    });
+    expect(created.status).toBe(202);
+    const order = await waitFor('success', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/recharges/${body.orderId}`, { headers });
+      const json = (await res.json()) as { status: string };
+      return json.status === 'success' ? json : undefined;
+    });
+    expect(order.status).toBe('success');
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out.match(/"shutdown complete"/g)?.length).toBe(4);
+    expect(out).not.toMatch(/forcing exit/);
+  }, 90_000);
+});
