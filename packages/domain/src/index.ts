@@ -21,6 +21,7 @@ export {
   providerOrderId,
   type RechargeRequest,
   requestFingerprint,
+  type Reversal,
 } from './order.ts';
 export {
   assertNever,

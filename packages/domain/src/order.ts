@@ -38,6 +38,17 @@ export interface HistoryEntry {
   readonly actor?: string | undefined;
 }
 
+/** A dispute reversal reported by the provider and confirmed, money back in the provider balance. */
+export interface Reversal {
+  readonly amount: Paise;
+  /** When it was applied (ISO). */
+  readonly at: string;
+  /** The provider's operator reference from the reversal callback. */
+  readonly providerRef?: string | undefined;
+  /** The stored callback that caused it. */
+  readonly callbackId?: string | undefined;
+}
+
 export interface Order extends OrderKey {
   /** The orderid sent to the provider: unique across clients, derived from the key. */
   readonly providerOrderId: string;
@@ -60,6 +71,14 @@ export interface Order extends OrderKey {
   readonly providerRef?: string | undefined;
   /** The provider's last raw status text. */
   readonly providerStatus?: string | undefined;
+  /** When the order last entered `pending` (ISO); the max-age clock for manual review. */
+  readonly pendingSince?: string | undefined;
+  /** Next time the status poller may check this order (ISO, store clock); set only while pending. */
+  readonly nextCheckAt?: string | undefined;
+  /** Status checks made so far while pending. */
+  readonly statusChecks: number;
+  /** The dispute reversal, once the provider reversed a successful order. */
+  readonly reversal?: Reversal | undefined;
   /** Batch the order came from, if any. */
   readonly batchId?: string | undefined;
   readonly createdAt: string;

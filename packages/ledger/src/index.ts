@@ -3,13 +3,21 @@ export {
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
 } from './ledger-errors.ts';
+export { CALLBACK_OUTCOMES } from './ledger-store.ts';
 export type {
+  AmountCount,
+  BalanceSample,
+  CallbackInput,
+  CallbackOutcome,
+  CallbackRecord,
+  ClaimChecksOptions,
   CreateResult,
   LedgerStore,
   ListOrdersQuery,
   NewOrder,
   OrderPage,
   OrderPatch,
+  ProviderSummary,
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';

@@ -1,4 +1,4 @@
-import type { HistoryEntry, Order, OrderKey, OrderState, RechargeRequest } from '@rechargeflow/domain';
+import type { HistoryEntry, Order, OrderKey, OrderState, Paise, RechargeRequest, Reversal } from '@rechargeflow/domain';
 
 /**
  * What the API hands the ledger to create an order: state `queued`, version 1, attempts 0, and one
@@ -26,6 +26,13 @@ export interface OrderPatch {
   readonly providerTxId?: string | undefined;
   readonly providerRef?: string | undefined;
   readonly providerStatus?: string | undefined;
+  /** Sets the order's dispute reversal (with `to: 'reversed'`). */
+  readonly reversal?: Reversal | undefined;
+  /**
+   * With `to: 'pending'`: the first status check is due this long after the store's own clock
+   * (the store also sets `pendingSince`). Leaving `pending` clears the schedule.
+   */
+  readonly checkAfterMs?: number | undefined;
   /** Adds one to `attempts` (a provider call is about to start). */
   readonly incrementAttempts?: boolean | undefined;
 }
@@ -65,6 +72,84 @@ export interface OrderPage {
   readonly nextCursor?: string | undefined;
 }
 
+/** Status-check claims: the poller's schedule, enforced by the store's clock. */
+export interface ClaimChecksOptions {
+  /** At most this many orders per claim (1..1000). */
+  readonly limit: number;
+  /**
+   * Milliseconds between checks: after check n (1-based) the next is due `intervalsMs[min(n, len-1)]`
+   * after the store's clock (the first check was due `checkAfterMs` after entering pending).
+   */
+  readonly intervalsMs: readonly number[];
+}
+
+/** What a callback said, before it is applied. */
+export interface CallbackInput {
+  readonly provider: string;
+  /** The provider's `txid` parameter: our providerOrderId. */
+  readonly providerOrderId: string;
+  /** Raw status text as received (e.g. `Success`, `Failure`). */
+  readonly status: string;
+  /** The provider's `opid`, when given. */
+  readonly providerRef?: string | undefined;
+  /** ISO time received. */
+  readonly receivedAt: string;
+  /** The parameters as received, token removed (for operators). */
+  readonly raw: string;
+}
+
+export const CALLBACK_OUTCOMES = [
+  /** Stored; not applied yet. */
+  'received',
+  /** Caused a transition. */
+  'applied',
+  /** The order was already in the state the callback reports (or later). */
+  'no_change',
+  /** No order has this providerOrderId: kept for an operator. */
+  'unknown_order',
+  /** A reversal the status API did not confirm: not applied, kept for an operator. */
+  'reversal_not_confirmed',
+  /** A status text we do not understand, or a transition the state machine forbids. */
+  'ignored',
+] as const;
+export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
+
+export interface CallbackRecord extends CallbackInput {
+  /** Deterministic: sha256 of provider, providerOrderId, normalised status and providerRef. */
+  readonly id: string;
+  readonly outcome: CallbackOutcome;
+  /** Copies received (duplicates increment this, nothing else). */
+  readonly copies: number;
+  readonly note?: string | undefined;
+  readonly updatedAt: string;
+}
+
+export interface BalanceSample {
+  readonly provider: string;
+  /** Paise. */
+  readonly balance: number;
+  /** ISO time sampled. */
+  readonly at: string;
+}
+
+export interface AmountCount {
+  readonly count: number;
+  readonly amount: Paise;
+}
+
+/** One provider's orders created in a window, by their state now. */
+export interface ProviderSummary {
+  readonly provider: string;
+  readonly submitted: AmountCount;
+  readonly success: AmountCount;
+  readonly failed: AmountCount;
+  readonly reversed: AmountCount;
+  /** `pending` and `manual_review`: outcome not known yet. */
+  readonly pending: AmountCount;
+  /** `queued` and `processing`. */
+  readonly inProgress: AmountCount;
+}
+
 /**
  * The system of record for orders and their full history. Two implementations (Redis, MongoDB)
  * pass the same contract suite. Every write is atomic and conditional: there is no read-modify-
@@ -97,6 +182,23 @@ export interface LedgerStore {
    * exclusive), oldest change first, at most `limit` (1..1000).
    */
   findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]>;
+  /**
+   * Atomically claims up to `limit` `pending` orders whose next check is due by the store's clock,
+   * counts the check and moves their next check out by the schedule, so several pollers never
+   * check one order twice in one interval, whatever their own clocks say.
+   */
+  claimDueChecks(options: ClaimChecksOptions): Promise<readonly Order[]>;
+  /** Stores a callback once (by its deterministic id); a repeat only increments `copies`. */
+  recordCallback(input: CallbackInput): Promise<{ readonly record: CallbackRecord; readonly isNew: boolean }>;
+  setCallbackOutcome(id: string, outcome: CallbackOutcome, note: string | undefined, at: string): Promise<void>;
+  getCallback(id: string): Promise<CallbackRecord | null>;
+  /** Callbacks with `outcome`, oldest first, last changed before `updatedBefore` (ISO). */
+  findCallbacks(outcome: CallbackOutcome, updatedBefore: string, limit: number): Promise<readonly CallbackRecord[]>;
+  recordBalance(sample: BalanceSample): Promise<void>;
+  /** The latest sample at or before `at`, else null. */
+  balanceAt(provider: string, at: string): Promise<BalanceSample | null>;
+  /** Orders created in [from, to) (ISO), per provider, by their state now. */
+  summarize(from: string, to: string): Promise<readonly ProviderSummary[]>;
   /** Round-trip check for readiness probes. */
   ping(): Promise<void>;
   /** Releases what the store holds; the caller-owned connection stays open. */
