@@ -183,6 +183,7 @@ async function main(): Promise<void> {
     env.API_KEYS = `demo:${generatedKey}`;
   }
   const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
+  env.CALLBACK_TOKEN ??= randomBytes(18).toString('base64url');
   const simulatorOn = (env.SIMULATOR ?? (env.A1TOPUP_BASE_URL ? 'off' : 'on')).toLowerCase() === 'on';
   if (simulatorOn) {
     const simPort = env.SIMULATOR_PORT
@@ -194,13 +195,18 @@ async function main(): Promise<void> {
     env.A1TOPUP_BASE_URL = `http://127.0.0.1:${simPort}`;
     env.A1TOPUP_USERNAME ??= 'demo';
     env.A1TOPUP_PASSWORD ??= randomBytes(12).toString('base64url');
-    startPart('simulator', 'apps/simulator/src/main.ts');
   }
   if (!env.PORT && !(await portFree(8080))) {
     env.PORT = String(await freePort());
     say(`port 8080 is taken; the API uses ${env.PORT} (set PORT to choose)`);
   }
   const port = env.PORT ?? '8080';
+  const callbackUrl = `http://127.0.0.1:${port}/callbacks/a1topup/${env.CALLBACK_TOKEN.split(',')[0]}`;
+  if (simulatorOn) {
+    // The simulator sends late results and reversals to the API like A1Topup would.
+    env.SIM_CALLBACK_URL ??= callbackUrl;
+    startPart('simulator', 'apps/simulator/src/main.ts');
+  }
   env.HOST ??= '127.0.0.1';
   startPart('api', 'apps/api/src/main.ts');
   startPart('worker', 'apps/worker/src/main.ts');
@@ -221,6 +227,7 @@ async function main(): Promise<void> {
       `    API key:   ${apiKey}`,
       `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
       `    provider:  ${simulatorOn ? `A1Topup simulator at ${env.A1TOPUP_BASE_URL}` : `A1Topup at ${env.A1TOPUP_BASE_URL}`}`,
+      `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,
       '',
       '  Try a recharge:',
       `    curl -s -X POST ${url}/v1/recharges -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\`,

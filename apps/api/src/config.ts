@@ -9,10 +9,13 @@ const schema = z.object({
   HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
   /** Comma-separated client:secret[:role] keys; role is client (default) or operator. Secrets >= 16 chars. */
   API_KEYS: apiKeys(),
-  /** Shared secret in the provider callback URL path (used by the callback ingestor); >= 16 chars when set. */
+  /**
+   * Secret path segment of the provider callback URL (/callbacks/a1topup/<token>); comma-separated
+   * to accept an old and a new token while rotating. Each >= 16 characters. Unset: no callbacks.
+   */
   CALLBACK_TOKEN: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.string().min(16, 'must be at least 16 characters').optional(),
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((t) => t.trim()) : []),
+    z.array(z.string().min(16, 'each token must be at least 16 characters').regex(/^[A-Za-z0-9._~-]+$/, 'tokens may use letters, digits and . _ ~ - only')),
   ),
   /** Requests per minute one client may make. */
   RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),

@@ -1,7 +1,7 @@
 import { ConfigError } from '@rechargeflow/config';
 import { buildApi } from '@rechargeflow/http';
 import { openLedger } from '@rechargeflow/ledger';
-import { createLogger, createMetrics, installShutdown } from '@rechargeflow/observability';
+import { createLogger, createMetrics, installShutdown, metricsEvents } from '@rechargeflow/observability';
 import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
 import { loadApiConfig } from './config.ts';
 
@@ -33,14 +33,9 @@ async function main(): Promise<void> {
       await ledger.store.ping();
       await queueRedis.ping();
     },
-    events: {
-      transitioned: (order) =>
-        metrics.ordersTotal.inc({
-          provider: order.provider,
-          operator: order.request.operator,
-          status: order.state,
-        }),
-    },
+    events: metricsEvents(metrics),
+    callbackTokens: config.CALLBACK_TOKEN,
+    providerNames: ['a1topup'],
   });
   installShutdown({
     logger,

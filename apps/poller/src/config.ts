@@ -1,14 +1,44 @@
-import { parseEnv, port, positiveInt, secondsList, storageEnvShape } from '@rechargeflow/config';
+import {
+  a1topupEnvShape,
+  duration,
+  onOff,
+  parseEnv,
+  port,
+  positiveInt,
+  statusPollEnvShape,
+  storageEnvShape,
+} from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
-  /** Seconds between status checks of a pending order, comma-separated; the last repeats. */
-  STATUS_POLL_SCHEDULE: secondsList('30,60,120,300,600,1800,3600'),
+  ...a1topupEnvShape,
+  ...statusPollEnvShape,
+  /** A pending order older than this goes to manual_review (48h, 90m, 30s ...). */
+  PENDING_MAX_AGE: duration('48h'),
+  /** How long "no record found" from the status API is not taken as an answer after a send. */
+  NOT_FOUND_GRACE: duration('15m'),
+  /** What a lasting "no record found" means after the grace period: failed, or manual_review. */
+  NOT_FOUND_AFTER_GRACE: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(['failed', 'manual_review'], { error: 'must be failed or manual_review' }).default('failed'),
+  ),
+  /** Confirm a reversal callback with the status API before applying it. */
+  VERIFY_REVERSALS: onOff('on'),
+  /** Status checks one poller runs at once. */
+  STATUS_CHECK_CONCURRENCY: positiveInt(10, 500),
+  /** Most orders claimed for checking per sweep. */
+  STATUS_CHECK_BATCH: positiveInt(500, 1_000),
+  /** How often the poller sweeps (status checks, stranded and stuck orders, unhandled callbacks). */
+  SWEEP_INTERVAL_MS: positiveInt(5_000, 3_600_000),
   /** A `queued` order older than this with no runnable job is handed to the queue again. */
   STRANDED_AFTER_MS: positiveInt(30_000, 86_400_000),
-  /** How often the poller sweeps. */
-  SWEEP_INTERVAL_MS: positiveInt(10_000, 3_600_000),
+  /** A `processing` order untouched this long lost its worker: to pending (or re-queued if never sent). */
+  PROCESSING_STUCK_AFTER_MS: positiveInt(120_000, 86_400_000),
+  /** How often each provider's balance is sampled (for reconciliation). */
+  BALANCE_SAMPLE_INTERVAL_MS: positiveInt(300_000, 86_400_000),
+  /** Callback jobs one poller applies at once. */
+  CALLBACK_CONCURRENCY: positiveInt(10, 500),
   /** Port for the poller's /metrics; 0 turns it off. */
   METRICS_PORT: port(0),
 });

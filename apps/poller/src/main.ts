@@ -5,21 +5,32 @@ import {
   createLogger,
   createMetrics,
   installShutdown,
+  metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
-import { requeueStranded } from '@rechargeflow/orders';
-import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
+import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
+import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import {
+  assertNoEviction,
+  callbackJobId,
+  createJobConsumer,
+  createRedisConnection,
+  JobProducer,
+  waitForRedis,
+} from '@rechargeflow/queue';
 import { loadPollerConfig } from './config.ts';
 
 /**
- * The poller. Today it runs the recovery sweep (orders left `queued` without a runnable job);
- * status polling of pending orders on STATUS_POLL_SCHEDULE is the next step (issue 3).
+ * The poller settles what the workers could not: it asks the provider's status API about pending
+ * orders on the STATUS_POLL_SCHEDULE back-off, applies stored provider callbacks, samples provider
+ * balances, and recovers orders left stranded (queued without a job, stuck in processing). Several
+ * replicas are safe: one BullMQ job scheduler drives the sweeps, and every claim is atomic.
  */
 async function main(): Promise<void> {
   const config = loadPollerConfig(process.env);
   const logger = createLogger({ name: 'poller', level: config.LOG_LEVEL });
   const metrics = createMetrics('poller');
-  const redis = createRedisConnection(config.REDIS_URL, 'producer', 'poller');
+  const redis = createRedisConnection(config.REDIS_URL, 'worker', 'poller');
   redis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
   await waitForRedis(redis, 10_000);
   await assertNoEviction(redis);
@@ -29,42 +40,94 @@ async function main(): Promise<void> {
     redisPrefix: config.LEDGER_PREFIX,
     appName: 'poller',
   });
+  const a1topup = createA1TopupProvider({
+    baseUrl: config.A1TOPUP_BASE_URL,
+    username: config.A1TOPUP_USERNAME,
+    password: config.A1TOPUP_PASSWORD,
+    format: config.A1TOPUP_FORMAT,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
+    maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES,
+  });
+  const providers = new Map<string, RechargeProvider>([[a1topup.name, a1topup]]);
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
-  const deps = { ledger: ledger.store, producer, log: logger };
-
-  let running: Promise<unknown> = Promise.resolve();
-  const tick = () => {
-    running = requeueStranded(deps, { olderThanMs: config.STRANDED_AFTER_MS, limit: 1_000 })
-      .then((summary) => {
-        if (summary.examined > 0) logger.info(summary, 'recovery sweep');
-      })
-      .catch((error: unknown) => logger.warn({ err: String(error) }, 'recovery sweep failed'));
+  const deps = {
+    ledger: ledger.store,
+    producer,
+    providers,
+    log: logger,
+    events: metricsEvents(metrics),
+    firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
   };
-  tick();
-  const timer = setInterval(tick, config.SWEEP_INTERVAL_MS);
+  const statusSettings = {
+    intervalsMs: config.STATUS_POLL_SCHEDULE.map((s) => s * 1000),
+    batch: config.STATUS_CHECK_BATCH,
+    concurrency: config.STATUS_CHECK_CONCURRENCY,
+    notFoundGraceMs: config.NOT_FOUND_GRACE,
+    notFoundAfterGrace: config.NOT_FOUND_AFTER_GRACE,
+    maxPendingAgeMs: config.PENDING_MAX_AGE,
+  };
+
+  const sweep = async () => {
+    const checks = await runStatusChecks(deps, statusSettings);
+    const stranded = await requeueStranded(deps, { olderThanMs: config.STRANDED_AFTER_MS, limit: 1_000 });
+    const stuck = await sweepStuckProcessing(deps, { olderThanMs: config.PROCESSING_STUCK_AFTER_MS, limit: 1_000 });
+    const unhandled = await ledger.store.findCallbacks('received', new Date(Date.now() - 60_000).toISOString(), 1_000);
+    for (const callback of unhandled) {
+      await producer.ensureQueued('callback.apply', { callbackId: callback.id }, callbackJobId(callback.id));
+    }
+    const worked = checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length;
+    if (worked > 0) logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length }, 'sweep');
+  };
+
+  const sampleBalances = async () => {
+    for (const provider of providers.values()) {
+      try {
+        const { balance } = await provider.getBalance();
+        await ledger.store.recordBalance({ provider: provider.name, balance, at: new Date().toISOString() });
+      } catch (error) {
+        logger.warn({ provider: provider.name, err: String(error) }, 'balance sample failed');
+      }
+    }
+  };
+
+  const onFailed = (jobId: string | undefined, error: Error) => logger.warn({ jobId, err: error.message }, 'poller job attempt failed');
+  const onError = (error: Error) => logger.error({ err: error.message }, 'poller worker error');
+  const pollerWorker = createJobConsumer(
+    'poller',
+    { 'poller.sweep': sweep, 'poller.balance': sampleBalances },
+    redis,
+    { prefix: config.QUEUE_PREFIX, concurrency: 1, onFailed, onError },
+  );
+  const callbackWorker = createJobConsumer(
+    'callbacks',
+    {
+      'callback.apply': async ({ callbackId }) => {
+        await applyCallback(deps, callbackId, { verifyReversals: config.VERIFY_REVERSALS });
+      },
+    },
+    redis,
+    { prefix: config.QUEUE_PREFIX, concurrency: config.CALLBACK_CONCURRENCY, onFailed, onError },
+  );
+  await producer.schedule('poller.sweep', config.SWEEP_INTERVAL_MS);
+  await producer.schedule('poller.balance', config.BALANCE_SAMPLE_INTERVAL_MS);
 
   let metricsServer: Server | undefined;
-  if (config.METRICS_PORT > 0)
-    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT);
+  if (config.METRICS_PORT > 0) metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT);
 
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
     steps: [
-      {
-        name: 'stop sweeping',
-        run: async () => {
-          clearInterval(timer);
-          await running;
-        },
-      },
+      { name: 'drain poller jobs', run: () => pollerWorker.close() },
+      { name: 'drain callback jobs', run: () => callbackWorker.close() },
+      { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       { name: 'close queue producer', run: () => producer.close() },
       { name: 'close ledger', run: () => ledger.close() },
       { name: 'close Redis', run: () => redis.quit() },
       {
         name: 'close metrics',
-        run: () =>
-          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
+        run: () => new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
       },
     ],
   });
@@ -72,9 +135,11 @@ async function main(): Promise<void> {
     {
       sweepIntervalMs: config.SWEEP_INTERVAL_MS,
       statusPollSchedule: config.STATUS_POLL_SCHEDULE,
+      pendingMaxAgeMs: config.PENDING_MAX_AGE,
+      verifyReversals: config.VERIFY_REVERSALS,
       ledger: ledger.kind,
     },
-    'poller running (recovery sweep; status polling arrives with the status poller)',
+    'poller running',
   );
 }
 
@@ -83,8 +148,6 @@ main().catch((error: unknown) => {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(
-    `poller: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
+  process.stderr.write(`poller: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

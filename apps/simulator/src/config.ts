@@ -79,6 +79,10 @@ const schema = z
         })
         .optional(),
     ),
+    /** How many times every automatic callback (late result, reversal) is sent: 1 to 20. */
+    SIM_CALLBACK_COPIES: positiveInt(1, 20),
+    /** Whether those copies are sent at once (on) or one after another (off). */
+    SIM_CALLBACK_CONCURRENT: z.preprocess(blankToUndefined, onOff('off')),
     /** Seed of the random faults: the same seed replays the same faults. Unset: a random seed, logged. */
     SIM_SEED: z.preprocess(
       blankToUndefined,
@@ -99,7 +103,7 @@ const schema = z
         .transform(Number),
     ),
     /** Whether magic amounts (13 failure, 17 pending, 31 timeout, ...) pick behaviours: on or off. */
-    SIM_MAGIC_AMOUNTS: onOff('on'),
+    SIM_MAGIC_AMOUNTS: z.preprocess(blankToUndefined, onOff('on')),
     /** XML answers with named elements (named) or values only in order (positional). */
     SIM_XML_STYLE: z.preprocess(
       blankToUndefined,

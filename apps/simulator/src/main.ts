@@ -21,6 +21,8 @@ async function main(): Promise<void> {
     holdMs: config.SIM_HOLD_MS,
     oversizeBytes: config.SIM_OVERSIZE_BYTES,
     callbackUrl: config.SIM_CALLBACK_URL ?? null,
+    callbackCopies: config.SIM_CALLBACK_COPIES,
+    callbackConcurrent: config.SIM_CALLBACK_CONCURRENT,
     magicAmounts: config.SIM_MAGIC_AMOUNTS,
     xmlStyle: config.SIM_XML_STYLE,
     initialBalance: config.SIM_INITIAL_BALANCE,

@@ -1,9 +1,17 @@
-import { a1topupEnvShape, parseEnv, port, positiveInt, storageEnvShape } from '@rechargeflow/config';
+import {
+  a1topupEnvShape,
+  parseEnv,
+  port,
+  positiveInt,
+  statusPollEnvShape,
+  storageEnvShape,
+} from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
   ...a1topupEnvShape,
+  ...statusPollEnvShape,
   /** Provider calls one worker process runs at once. */
   WORKER_CONCURRENCY: positiveInt(20, 1_000),
   /** How long a job's lock lives without renewal; a worker silent for longer counts as stalled. */

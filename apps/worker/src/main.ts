@@ -5,6 +5,7 @@ import {
   createLogger,
   createMetrics,
   installShutdown,
+  metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
@@ -49,31 +50,25 @@ async function main(): Promise<void> {
     producer,
     providers,
     log: logger,
-    events: {
-      transitioned: (order: { provider: string; request: { operator: string }; state: string }) =>
-        metrics.ordersTotal.inc({
-          provider: order.provider,
-          operator: order.request.operator,
-          status: order.state,
-        }),
-      providerCall: (provider: string, endpoint: string, outcome: string, seconds: number) =>
-        metrics.providerRequestDuration.observe({ provider, endpoint, outcome }, seconds),
-    },
+    events: metricsEvents(metrics),
+    firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
   };
 
   const worker = createJobConsumer(
-    'recharge',
-    async (key, run) => {
-      const outcome = await processRecharge(deps, key, run);
-      logger.info(
-        {
-          clientId: key.clientId,
-          orderId: key.orderId,
-          outcome: outcome.kind,
-          state: 'order' in outcome ? outcome.order.state : outcome.state,
-        },
-        'recharge job done',
-      );
+    'recharges',
+    {
+      recharge: async (key, run) => {
+        const outcome = await processRecharge(deps, key, run);
+        logger.info(
+          {
+            clientId: key.clientId,
+            orderId: key.orderId,
+            outcome: outcome.kind,
+            state: 'order' in outcome ? outcome.order.state : outcome.state,
+          },
+          'recharge job done',
+        );
+      },
     },
     redis,
     {

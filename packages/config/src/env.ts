@@ -118,3 +118,29 @@ export function secondsList(defaultValue: string) {
       }),
   );
 }
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `48h`, `15m`, `30s`, `500ms`, or a plain number of seconds; parsed to ms. */
+export function duration(defaultValue: string) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z
+      .string()
+      .default(defaultValue)
+      .transform((text, ctx) => {
+        const match = DURATION.exec(text.trim());
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: 'must be a duration such as 48h, 15m, 30s or 500ms' });
+          return z.NEVER;
+        }
+        const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1_000);
+        if (ms <= 0) {
+          ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+          return z.NEVER;
+        }
+        return Math.round(ms);
+      }),
+  );
+}

@@ -1,6 +1,7 @@
 export { type ApiKey, type ApiRole, apiKeys } from './api-keys.ts';
 export {
   ConfigError,
+  duration,
   logLevel,
   onOff,
   optionalString,
@@ -11,4 +12,4 @@ export {
   secondsList,
   url,
 } from './env.ts';
-export { a1topupEnvShape, storageEnvShape } from './shared-env.ts';
+export { a1topupEnvShape, statusPollEnvShape, storageEnvShape } from './shared-env.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { logLevel, positiveInt, redisUrl } from './env.ts';
+import { logLevel, positiveInt, redisUrl, secondsList } from './env.ts';
 
 /** Variables every long-running part reads: where Redis and the ledger are, and log level. */
 export const storageEnvShape = {
@@ -61,4 +61,10 @@ export const a1topupEnvShape = {
   PROVIDER_CONNECT_TIMEOUT_MS: positiveInt(5_000, 60_000),
   /** Largest provider answer read; a larger one is ambiguous. */
   PROVIDER_MAX_RESPONSE_BYTES: positiveInt(65_536, 10_485_760),
+};
+
+/** The status poller's schedule; the worker reads its first step to schedule a new pending order. */
+export const statusPollEnvShape = {
+  /** Seconds between status checks of a pending order, comma-separated; the last repeats. */
+  STATUS_POLL_SCHEDULE: secondsList('30,60,120,300,600,1800,3600'),
 };

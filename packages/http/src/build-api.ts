@@ -1,6 +1,5 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FieldIssue } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import type { Metrics } from '@rechargeflow/observability';
 import { type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
@@ -16,6 +15,10 @@ import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { toOrderView } from './order-view.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
+import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
+import { registerOperatorRoutes } from './operator-routes.ts';
+import { sendError, sendValidation } from './replies.ts';
+import formbody from '@fastify/formbody';
 
 export interface ApiDeps {
   readonly ledger: LedgerStore;
@@ -28,6 +31,10 @@ export interface ApiDeps {
   /** Throws when a dependency the API needs (ledger, queue Redis) does not answer. */
   readonly readiness: () => Promise<void>;
   readonly events?: OrderEvents | undefined;
+  /** Accepted callback tokens (CALLBACK_TOKEN, comma-separated for rotation); empty: no callback route. */
+  readonly callbackTokens?: readonly string[] | undefined;
+  /** Providers listed in reports even when they had no orders. */
+  readonly providerNames?: readonly string[] | undefined;
 }
 
 declare module 'fastify' {
@@ -42,6 +49,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
+    // Requests are logged by our own hook, with the callback token cut out of the URL.
+    disableRequestLogging: true,
     // Route schemas describe the API for /docs; our own parsers validate, so every bad field is
     // reported together in one error format.
     ajv: { customOptions: { strict: false } },
@@ -88,7 +97,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, 'not_found', 'no such route'));
 
+  await app.register(formbody, { bodyLimit: deps.bodyLimitBytes });
+
   app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: redactCallbackUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
     deps.metrics?.httpRequestsTotal.inc({
       route: request.routeOptions.url ?? 'unmatched',
       method: request.method,
@@ -171,7 +186,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     async (request, reply) => {
       const { orderId } = request.params as { orderId: string };
-      const order = await deps.ledger.getOrder({ clientId: request.principal!.clientId, orderId });
+      const { clientId: asked } = request.query as { clientId?: string };
+      // Operators may read any client's order; clients only their own.
+      const clientId = request.principal!.role === 'operator' && asked ? asked : request.principal!.clientId;
+      const order = await deps.ledger.getOrder({ clientId, orderId });
       if (!order) return sendError(reply, 404, 'order_not_found', `no order ${orderId} for this client`);
       return reply.send(toOrderView(order));
     },
@@ -211,6 +229,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
+  registerCallbackRoute(app, {
+    ledger: deps.ledger,
+    producer: deps.producer,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    tokens: deps.callbackTokens ?? [],
+  });
+  registerOperatorRoutes(app, {
+    ledger: deps.ledger,
+    orderDeps,
+    providerNames: deps.providerNames ?? ['a1topup'],
+    requireClient,
+  });
+
   app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
@@ -234,16 +266,4 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
   }
   return app;
-}
-
-function sendError(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message });
-}
-
-function sendValidation(reply: FastifyReply, issues: readonly FieldIssue[]) {
-  return reply.code(400).send({
-    error: 'validation_failed',
-    message: `invalid request: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`,
-    issues,
-  });
 }

@@ -9,6 +9,9 @@ export interface Metrics {
   readonly ordersTotal: Counter<'provider' | 'operator' | 'status'>;
   readonly providerRequestDuration: Histogram<'provider' | 'endpoint' | 'outcome'>;
   readonly httpRequestsTotal: Counter<'route' | 'method' | 'status'>;
+  readonly callbacksTotal: Counter<'provider' | 'outcome'>;
+  readonly reversalsTotal: Counter<'provider'>;
+  readonly reversedAmountTotal: Counter<'provider'>;
 }
 
 export function createMetrics(part: string): Metrics {
@@ -36,5 +39,41 @@ export function createMetrics(part: string): Metrics {
       labelNames: ['route', 'method', 'status'],
       registers: [registry],
     }),
+    callbacksTotal: new Counter({
+      name: 'rechargeflow_callbacks_total',
+      help: 'Provider callbacks handled, by outcome (applied, no_change, unknown_order, reversal_not_confirmed, ignored, duplicate, forged).',
+      labelNames: ['provider', 'outcome'],
+      registers: [registry],
+    }),
+    reversalsTotal: new Counter({
+      name: 'rechargeflow_reversals_total',
+      help: 'Dispute reversals applied to successful orders.',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
+    reversedAmountTotal: new Counter({
+      name: 'rechargeflow_reversed_amount_rupees_total',
+      help: 'Amount of the dispute reversals applied, in rupees.',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * Order events (the shape @rechargeflow/orders calls) recorded as metrics: only bounded label
+ * values (provider, operator code, state, outcome class).
+ */
+export function metricsEvents(metrics: Metrics) {
+  return {
+    transitioned: (order: { provider: string; request: { operator: string }; state: string }) =>
+      metrics.ordersTotal.inc({ provider: order.provider, operator: order.request.operator, status: order.state }),
+    providerCall: (provider: string, endpoint: string, outcome: string, seconds: number) =>
+      metrics.providerRequestDuration.observe({ provider, endpoint, outcome }, seconds),
+    callback: (provider: string, outcome: string) => metrics.callbacksTotal.inc({ provider, outcome }),
+    reversal: (provider: string, amountPaise: number) => {
+      metrics.reversalsTotal.inc({ provider });
+      metrics.reversedAmountTotal.inc({ provider }, amountPaise / 100);
+    },
   };
 }

@@ -14,6 +14,8 @@ export interface OrderLog {
 export interface OrderEvents {
   transitioned?(order: Order, from: OrderState): void;
   providerCall?(provider: string, endpoint: string, outcome: string, seconds: number): void;
+  callback?(provider: string, outcome: string): void;
+  reversal?(provider: string, amountPaise: number): void;
 }
 
 export interface OrderDeps {
@@ -26,6 +28,8 @@ export interface OrderDeps {
 
 export interface WorkerDeps extends OrderDeps {
   readonly providers: ReadonlyMap<string, RechargeProvider>;
+  /** Delay before the first status check of an order that becomes pending (default 30 s). */
+  readonly firstCheckAfterMs?: number | undefined;
 }
 
 export function nowIso(deps: { now?: (() => Date) | undefined }): string {

@@ -9,6 +9,7 @@ import {
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { type ProviderAnswer, ProviderError, type RechargeProvider } from '@rechargeflow/providers';
 import { nowIso, type WorkerDeps } from './deps.ts';
+import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
 
 export interface JobRun {
   /** 1-based run of the job. */
@@ -21,13 +22,6 @@ export interface JobRun {
 export class NotSentRetryError extends RechargeflowError {
   constructor(message: string, context: Record<string, unknown>) {
     super(message, { retryable: true, context });
-  }
-}
-
-/** A ledger failure mid-job: retrying is safe because the inFlight flag stops a second call. */
-export class LedgerUnavailableError extends RechargeflowError {
-  constructor(cause: unknown) {
-    super('ledger unavailable', { retryable: true, cause });
   }
 }
 
@@ -232,8 +226,20 @@ async function settle(
     },
     entry: { at: nowIso(deps), source: 'worker', note: fields.note, providerStatus: fields.providerStatus },
   });
-  if (!result) return skippedAfterConflict(deps, order);
-  return { kind: to === 'pending' ? 'pending' : 'settled', order: result };
+  if (result) return { kind: to === 'pending' ? 'pending' : 'settled', order: result };
+  // The poller may have moved an order it thought stuck to `pending` while our call was still
+  // running: a definite answer settles it from there.
+  const current = await ledgerCall(() => deps.ledger.getOrder(order));
+  if (current?.state === 'pending' && to !== 'pending') {
+    const settled = await transition(deps, current, {
+      expect: { state: 'pending' },
+      to,
+      patch: { providerStatus: fields.providerStatus, providerTxId: fields.providerTxId, providerRef: fields.providerRef },
+      entry: { at: nowIso(deps), source: 'worker', note: `${fields.note} (answer arrived after the order went pending)`, providerStatus: fields.providerStatus },
+    });
+    if (settled) return { kind: 'settled', order: settled };
+  }
+  return skippedAfterConflict(deps, order);
 }
 
 async function skippedAfterConflict(deps: WorkerDeps, order: Order): Promise<ProcessOutcome> {
@@ -246,19 +252,11 @@ async function skippedAfterConflict(deps: WorkerDeps, order: Order): Promise<Pro
   return { kind: 'skipped', reason: 'changed concurrently', state: current?.state ?? order.state };
 }
 
-/** Applies a conditional transition; `null` when the order was not in the expected condition. */
-async function transition(deps: WorkerDeps, order: Order, command: TransitionCommand): Promise<Order | null> {
-  const result = await ledgerCall(() => deps.ledger.transition(order, command));
-  if (!result.applied) return null;
-  if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);
-  return result.order;
-}
-
-async function ledgerCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof RechargeflowError && !error.retryable) throw error;
-    throw new LedgerUnavailableError(error);
-  }
+/** Every move into `pending` schedules the first status check. */
+function transition(deps: WorkerDeps, order: Order, command: TransitionCommand): Promise<Order | null> {
+  const withSchedule: TransitionCommand =
+    command.to === 'pending' && command.expect.state !== 'pending'
+      ? { ...command, patch: { ...command.patch, checkAfterMs: deps.firstCheckAfterMs ?? 30_000 } }
+      : command;
+  return transitionOrder(deps, order, withSchedule);
 }

@@ -1,7 +1,7 @@
-import { RechargeflowError } from '@rechargeflow/domain';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOGUE, type JobName, type JobPayload } from './job-catalogue.ts';
+import { RechargeflowError } from '@rechargeflow/domain';
+import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName } from './job-catalogue.ts';
 
 export interface JobContext {
   readonly jobId: string;
@@ -13,6 +13,9 @@ export interface JobContext {
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<void>;
 
+/** Handlers for the catalogue jobs of one queue. */
+export type JobHandlers = { readonly [N in JobName]?: JobHandler<N> };
+
 export interface ConsumerSettings {
   readonly prefix: string;
   readonly concurrency: number;
@@ -23,36 +26,29 @@ export interface ConsumerSettings {
 }
 
 /**
- * A BullMQ worker for one catalogue job: the payload is parsed at dequeue (a bad payload is never
- * retried), and only errors marked `retryable` are retried; every other error ends the job.
+ * A BullMQ worker for the catalogue jobs of one queue: the payload is parsed at dequeue (a bad
+ * payload is never retried), and only errors marked `retryable` are retried; every other error
+ * ends the job.
  */
-export function createJobConsumer<N extends JobName>(
-  name: N,
-  handler: JobHandler<N>,
-  connection: Redis,
-  settings: ConsumerSettings,
-): Worker {
-  const entry = JOB_CATALOGUE[name];
+export function createJobConsumer(queue: QueueName, handlers: JobHandlers, connection: Redis, settings: ConsumerSettings): Worker {
+  for (const name of Object.keys(handlers) as JobName[]) {
+    if (JOB_CATALOGUE[name].queue !== queue) throw new Error(`job ${name} does not run on queue ${queue}`);
+  }
   const worker = new Worker(
-    entry.queue,
+    queue,
     async (job: Job) => {
-      if (job.name !== name)
-        throw new UnrecoverableError(`unexpected job name ${job.name} on ${entry.queue}`);
+      const name = job.name as JobName;
+      const entry = Object.hasOwn(JOB_CATALOGUE, name) ? JOB_CATALOGUE[name] : undefined;
+      const handler = handlers[name] as ((payload: unknown, context: JobContext) => Promise<void>) | undefined;
+      if (!entry || !handler) throw new UnrecoverableError(`no handler for job ${job.name} on ${queue}`);
       const parsed = entry.schema.safeParse(job.data);
       if (!parsed.success) {
-        throw new UnrecoverableError(
-          `invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-        );
+        throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
       }
       const maxAttempts = job.opts.attempts ?? 1;
       const attempt = job.attemptsStarted || job.attemptsMade + 1;
       try {
-        await handler(parsed.data as JobPayload<N>, {
-          jobId: job.id ?? '',
-          attempt,
-          maxAttempts,
-          isFinalAttempt: attempt >= maxAttempts,
-        });
+        await handler(parsed.data, { jobId: job.id ?? '', attempt, maxAttempts, isFinalAttempt: attempt >= maxAttempts });
       } catch (error) {
         if (error instanceof RechargeflowError && error.retryable) throw error;
         if (error instanceof UnrecoverableError) throw error;
@@ -67,8 +63,8 @@ export function createJobConsumer<N extends JobName>(
       // Check for stalled jobs as often as a lock can expire, so a crashed worker's job is
       // picked up within about two lock periods.
       stalledInterval: settings.lockDurationMs ?? 30_000,
-      // A stalled job is handed to another worker once; the handler itself guarantees the
-      // provider is not called twice (the ledger's inFlight flag), so retries are safe.
+      // A stalled job is handed to another worker once; the handlers themselves guarantee the
+      // provider is not called twice (the ledger's inFlight flag), so redelivery is safe.
       maxStalledCount: 1,
     },
   );

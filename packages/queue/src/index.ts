@@ -5,8 +5,9 @@ export {
   RedisEvictionPolicyError,
   waitForRedis,
 } from './connection.ts';
-export { type ConsumerSettings, createJobConsumer, type JobContext, type JobHandler } from './consumer.ts';
+export { type ConsumerSettings, createJobConsumer, type JobContext, type JobHandler, type JobHandlers } from './consumer.ts';
 export {
+  callbackJobId,
   JOB_CATALOGUE,
   type JobName,
   type JobPayload,

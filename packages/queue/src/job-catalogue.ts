@@ -21,11 +21,37 @@ export const JOB_CATALOGUE = {
     attempts: 6,
     backoff: { type: 'exponential', delay: 2_000 },
   },
+  /** Applies one stored provider callback (reversals are verified first, so it may retry). */
+  'callback.apply': {
+    queue: 'callbacks',
+    schema: z.object({ callbackId: z.string().regex(/^[a-f0-9]{64}$/) }).strict(),
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 2_000 },
+  },
+  /** One sweep of the status poller (scheduled; several poller replicas share one schedule). */
+  'poller.sweep': {
+    queue: 'poller',
+    schema: z.object({}).strict(),
+    attempts: 1,
+    backoff: { type: 'fixed', delay: 1_000 },
+  },
+  /** Samples every provider's balance (scheduled). */
+  'poller.balance': {
+    queue: 'poller',
+    schema: z.object({}).strict(),
+    attempts: 1,
+    backoff: { type: 'fixed', delay: 1_000 },
+  },
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOGUE;
 export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOGUE)[N]['schema']>;
 export type QueueName = (typeof JOB_CATALOGUE)[JobName]['queue'];
+
+/** The BullMQ job id of a callback's apply job: one per stored callback. */
+export function callbackJobId(callbackId: string): string {
+  return `callback-${callbackId}`;
+}
 
 /** The BullMQ job id of an order's recharge job: one job per order, ever (PRODUCT.md rule 1). */
 export function rechargeJobId(key: OrderKey): string {

@@ -72,6 +72,19 @@ export class JobProducer {
     return 'present';
   }
 
+  /**
+   * Creates or updates a repeating job. The scheduler lives in Redis, so several processes
+   * upserting the same id share one schedule: each run is one job, taken by one consumer.
+   */
+  async schedule(name: 'poller.sweep' | 'poller.balance', everyMs: number): Promise<void> {
+    const entry = JOB_CATALOGUE[name];
+    await this.queue(entry.queue).upsertJobScheduler(
+      name,
+      { every: everyMs },
+      { name, data: entry.schema.parse({}), opts: { attempts: entry.attempts, removeOnComplete: { count: 100 }, removeOnFail: { count: 1_000 } } },
+    );
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
     this.#queues.clear();

@@ -50,10 +50,12 @@ describe('queue package on real Redis', () => {
     const seen: unknown[] = [];
     const done = new Promise<void>((resolve) => {
       const worker = createJobConsumer(
-        'recharge',
-        async (payload, ctx) => {
-          seen.push({ payload, ctx });
-          resolve();
+        'recharges',
+        {
+          recharge: async (payload, ctx) => {
+            seen.push({ payload, ctx });
+            resolve();
+          },
         },
         connect('worker'),
         { prefix, concurrency: 1 },
@@ -78,9 +80,11 @@ describe('queue package on real Redis', () => {
     await raw.add('recharge', { clientId: '', orderId: 7 }, { jobId: 'bad-1', attempts: 5 });
     const failed = new Promise<Error>((resolve) => {
       const worker = createJobConsumer(
-        'recharge',
-        async () => {
-          throw new Error('handler must not run');
+        'recharges',
+        {
+          recharge: async () => {
+            throw new Error('handler must not run');
+          },
         },
         connect('worker'),
         { prefix: `${prefix}-bad`, concurrency: 1, onFailed: (_id, error) => resolve(error) },
@@ -101,11 +105,13 @@ describe('queue package on real Redis', () => {
     const runs: number[] = [];
     const finished = new Promise<void>((resolve) => {
       const worker = createJobConsumer(
-        'recharge',
-        async (_payload, ctx) => {
-          runs.push(ctx.attempt);
-          if (ctx.attempt === 1) throw new RechargeflowError('not sent', { retryable: true });
-          throw new Error('definite');
+        'recharges',
+        {
+          recharge: async (_payload, ctx) => {
+            runs.push(ctx.attempt);
+            if (ctx.attempt === 1) throw new RechargeflowError('not sent', { retryable: true });
+            throw new Error('definite');
+          },
         },
         connect('worker'),
         { prefix: p, concurrency: 1, onFailed: (_id, e) => e.message === 'definite' && resolve() },

@@ -32,6 +32,13 @@ const runtimeFields = z.object({
   /** Where late results and reversals are sent; `null` for nowhere. */
   callbackUrl: z.url({ protocol: /^https?$/ }).nullable(),
   callbackTimeoutMs: millis,
+  /**
+   * How many times every automatic callback (late result, reversal) is sent: providers do repeat
+   * them, and the ingestor must apply them once.
+   */
+  callbackCopies: z.number().int().min(1).max(20),
+  /** Copies sent at once (racing each other) rather than one after another. */
+  callbackConcurrent: z.boolean(),
   /** Whether magic amounts (13, 17, ...) select behaviours. */
   magicAmounts: z.boolean(),
   /**
@@ -67,6 +74,8 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   oversizeBytes: 1024 * 1024,
   callbackUrl: null,
   callbackTimeoutMs: 5_000,
+  callbackCopies: 1,
+  callbackConcurrent: false,
   magicAmounts: true,
   xmlStyle: 'named',
 };
@@ -91,3 +100,50 @@ export const scriptSchema = z
     message: 'give a number or an orderid',
   });
 export type Script = z.infer<typeof scriptSchema>;
+
+const callbackStatus = z.enum(['Success', 'Failure']);
+
+/** `POST /_sim/callbacks`: send callbacks for an existing order now, in the given order. */
+export const callbackRequestSchema = z
+  .object({
+    orderid: z.string().min(1).max(128),
+    /** Sent element by element, in this order; default: one callback with the current status. */
+    sequence: z
+      .array(
+        z
+          .object({
+            status: callbackStatus,
+            /** Default: the order's opid; `''` sends an empty one. */
+            opid: z.string().max(128).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(50)
+      .optional(),
+    /** Each element this many times (default 1). */
+    copies: z.number().int().min(1).max(20).optional(),
+    /** Copies of one element at once rather than one after another (default false). */
+    concurrent: z.boolean().optional(),
+    /** Pause between elements (default 0); capped, since the control request waits for it. */
+    gapMs: z.number().int().min(0).max(60_000).optional(),
+    /** Send here instead of the configured callbackUrl (never logged). */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .strict();
+export type CallbackRequest = z.infer<typeof callbackRequestSchema>;
+
+/** `POST /_sim/reverse/:orderid` body. */
+export const reverseRequestSchema = z
+  .object({
+    /** Send the reversal's Failure callback (default true); false lets a test send it itself. */
+    callback: z.boolean().optional(),
+  })
+  .strict();
+export type ReverseOptions = z.infer<typeof reverseRequestSchema>;
+
+/** `POST /_sim/status/:orderid` body: what the status API answers; `null` clears the override. */
+export const forceStatusSchema = z
+  .object({ status: z.enum(['Success', 'Failure', 'Pending']).nullable() })
+  .strict();
+export type ForcedStatus = 'Success' | 'Failure' | 'Pending';

@@ -1,10 +1,22 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { runtimeConfigPatchSchema, scriptSchema } from './config.ts';
+import {
+  callbackRequestSchema,
+  forceStatusSchema,
+  reverseRequestSchema,
+  runtimeConfigPatchSchema,
+  scriptSchema,
+} from './config.ts';
 import type { Engine } from './engine.ts';
+import { SimulatorError } from './errors.ts';
 
 function invalid(error: z.ZodError): { error: string } {
   return { error: z.prettifyError(error) };
+}
+
+function refused(reply: FastifyReply, error: unknown): FastifyReply {
+  if (error instanceof SimulatorError) return reply.code(error.statusCode).send({ error: error.message });
+  throw error;
 }
 
 /** `/_sim/*`: scripting, inspection and run-time knobs. Test fixture only: no authentication. */
@@ -48,5 +60,35 @@ export function registerControlRoutes(app: FastifyInstance, engine: Engine): voi
     if (result === false)
       return reply.code(409).send({ error: 'nothing to settle: the order is already final' });
     return result;
+  });
+
+  app.post('/_sim/callbacks', async (request, reply) => {
+    const parsed = callbackRequestSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
+    try {
+      return await engine.sendCallbacks(parsed.data);
+    } catch (error) {
+      return refused(reply, error);
+    }
+  });
+
+  app.post<{ Params: { orderid: string } }>('/_sim/reverse/:orderid', async (request, reply) => {
+    const parsed = reverseRequestSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
+    try {
+      return await engine.reverse(request.params.orderid, parsed.data);
+    } catch (error) {
+      return refused(reply, error);
+    }
+  });
+
+  app.post<{ Params: { orderid: string } }>('/_sim/status/:orderid', async (request, reply) => {
+    const parsed = forceStatusSchema.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
+    try {
+      return engine.forceStatus(request.params.orderid, parsed.data.status);
+    } catch (error) {
+      return refused(reply, error);
+    }
   });
 }

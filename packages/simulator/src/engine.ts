@@ -1,14 +1,24 @@
 import { formatRupees, maskNumber, type Paise, parseRupees } from '@rechargeflow/domain';
 import { type AnswerFields, answerFormat, renderAnswer, renderBalance, type WireStatus } from './answers.ts';
 import { BEHAVIOURS, type Behaviour, magicBehaviour, type Outcome } from './behaviours.ts';
-import { type CallbackRecord, type CallbackSender, createCallbackSender } from './callbacks.ts';
 import {
+  type CallbackRecord,
+  type CallbackSender,
+  type CallbackStatus,
+  type CallbackTrigger,
+  createCallbackSender,
+} from './callbacks.ts';
+import {
+  type CallbackRequest,
+  type ForcedStatus,
   faultRateSum,
+  type ReverseOptions,
   type RuntimeConfig,
   type RuntimeConfigPatch,
   runtimeConfigSchema,
   type Script,
 } from './config.ts';
+import { SimulatorError } from './errors.ts';
 import { createPrng } from './prng.ts';
 
 /** pino-compatible subset, so the app can pass its logger. */
@@ -69,6 +79,30 @@ export interface OrderView {
   readonly settledAt?: string | undefined;
   readonly reversedAt?: string | undefined;
   readonly requests: readonly RequestInfo[];
+  /** Finished deliveries, in the order they were started (`seq`). */
+  readonly callbacks: readonly CallbackRecord[];
+  /** Set by `POST /_sim/status/:orderid`: what the status API answers instead of `status`. */
+  readonly forcedStatus?: ForcedStatus | undefined;
+}
+
+/** What `POST /_sim/callbacks` (and `POST /_sim/reverse`) sent, once every delivery has finished. */
+export interface CallbackBatch {
+  readonly orderid: string;
+  readonly target: 'configured' | 'given';
+  /** The elements as sent (opids filled in), in order. */
+  readonly sequence: readonly { readonly status: CallbackStatus; readonly opid: string }[];
+  readonly copies: number;
+  readonly concurrent: boolean;
+  readonly gapMs: number;
+  readonly sent: number;
+  readonly delivered: number;
+  /** One per delivery, in start order; fewer than sequence × copies only if the simulator closed. */
+  readonly deliveries: readonly CallbackRecord[];
+}
+
+export interface ReverseResult {
+  readonly order: OrderView;
+  /** The reversal's Failure callbacks (none when `callback: false` or no callbackUrl). */
   readonly callbacks: readonly CallbackRecord[];
 }
 
@@ -104,6 +138,7 @@ interface OrderRecord {
   readonly requests: RequestInfo[];
   readonly callbacks: CallbackRecord[];
   status: OrderStatus;
+  forcedStatus: ForcedStatus | undefined;
   message: string | undefined;
   submissions: number;
   statusChecks: number;
@@ -126,6 +161,7 @@ export interface EngineOptions {
 }
 
 const MAX_REQUESTS_PER_ORDER = 100;
+const MAX_CALLBACKS_PER_ORDER = 1_000;
 const MAX_REQUEST_LOG = 1_000;
 
 const GARBAGE = '#!ERR 0x1F ~~ ??? <<unexpected>> ;; 7f 00 ff\n';
@@ -165,6 +201,30 @@ export function createEngine(options: EngineOptions) {
   };
   const callbacks: CallbackSender = createCallbackSender();
   const log = options.logger;
+  let callbackSeq = 0;
+  // Callback batches in flight, and their pauses: close waits for the first and cuts the second short.
+  const batches = new Set<Promise<unknown>>();
+  const pauses = new Set<() => void>();
+  let closing = false;
+
+  function pause(ms: number): Promise<void> {
+    if (closing || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      pauses.add(wake);
+    });
+  }
+
+  function track<T>(batch: Promise<T>): Promise<T> {
+    batches.add(batch);
+    void batch.finally(() => batches.delete(batch));
+    return batch;
+  }
 
   function note(endpoint: Endpoint, request: RequestInfo): void {
     counters.requests[endpoint] += 1;
@@ -217,6 +277,19 @@ export function createEngine(options: EngineOptions) {
       orderid: order.orderid,
       message: order.message,
     };
+  }
+
+  /** A forced status answer: shaped like a real one in that state, the rest of the order unchanged. */
+  function forcedFields(order: OrderRecord, forced: ForcedStatus): AnswerFields {
+    const real = fieldsOf(order);
+    if (forced === 'Failure')
+      return {
+        ...real,
+        status: 'Failure',
+        opid: '',
+        message: order.message ?? 'Recharge failed at operator',
+      };
+    return { ...real, status: forced, opid: order.opid, message: undefined };
   }
 
   /** One PRNG draw per new order, scripted or not, so a seed replays the same random sequence. */
@@ -281,23 +354,115 @@ export function createEngine(options: EngineOptions) {
     }, afterMs);
   }
 
-  function notify(order: OrderRecord, status: 'Success' | 'Failure'): void {
-    const url = config.callbackUrl;
-    if (!url) return;
+  interface BatchPlan {
+    readonly url: string;
+    readonly target: CallbackRecord['target'];
+    readonly trigger: CallbackTrigger;
+    readonly sequence: readonly { readonly status: CallbackStatus; readonly opid: string }[];
+    readonly copies: number;
+    readonly concurrent: boolean;
+    readonly gapMs: number;
+  }
+
+  async function deliverOne(
+    order: OrderRecord,
+    plan: BatchPlan,
+    element: number,
+    copy: number,
+  ): Promise<CallbackRecord> {
+    const item = plan.sequence[element]!;
+    callbackSeq += 1;
+    const seq = callbackSeq;
     counters.callbacks.sent += 1;
-    void callbacks
-      .send(url, { txid: order.orderid, status, opid: order.opid }, config.callbackTimeoutMs)
-      .then((record) => {
-        order.callbacks.push(record);
-        if (record.delivered) counters.callbacks.delivered += 1;
-        else {
-          counters.callbacks.failed += 1;
-          log?.warn(
-            { orderid: order.orderid, status, httpStatus: record.httpStatus, error: record.error },
-            'simulator callback not delivered',
-          );
+    const result = await callbacks.send(
+      plan.url,
+      { txid: order.orderid, status: item.status, opid: item.opid },
+      config.callbackTimeoutMs,
+    );
+    const record: CallbackRecord = {
+      seq,
+      status: item.status,
+      opid: item.opid,
+      trigger: plan.trigger,
+      element,
+      copy,
+      copies: plan.copies,
+      target: plan.target,
+      ...result,
+    };
+    if (order.callbacks.length < MAX_CALLBACKS_PER_ORDER) order.callbacks.push(record);
+    if (record.delivered) counters.callbacks.delivered += 1;
+    else {
+      counters.callbacks.failed += 1;
+      // Never the URL: its path carries the receiver's token.
+      log?.warn(
+        {
+          orderid: order.orderid,
+          status: item.status,
+          trigger: plan.trigger,
+          copy,
+          httpStatus: record.httpStatus,
+          error: record.error,
+        },
+        'simulator callback not delivered',
+      );
+    }
+    return record;
+  }
+
+  /** Element after element (gapMs apart); the copies of one element in turn, or all at once. */
+  async function deliverBatch(order: OrderRecord, plan: BatchPlan): Promise<CallbackRecord[]> {
+    const records: CallbackRecord[] = [];
+    const copyNumbers = Array.from({ length: plan.copies }, (_, i) => i + 1);
+    for (let element = 0; element < plan.sequence.length; element += 1) {
+      if (element > 0) await pause(plan.gapMs);
+      if (closing) break;
+      if (false) {
+        records.push(
+          ...(await Promise.all(copyNumbers.map((copy) => deliverOne(order, plan, element, copy)))),
+        );
+      } else {
+        for (const copy of copyNumbers) {
+          if (closing) break;
+          records.push(await deliverOne(order, plan, element, copy));
         }
-      });
+      }
+    }
+    return records;
+  }
+
+  /** The automatic callback of a late result or a reversal, sent as the callback knobs say. */
+  function notify(
+    order: OrderRecord,
+    status: CallbackStatus,
+    trigger: 'settle' | 'reversal',
+  ): Promise<CallbackRecord[]> {
+    const url = config.callbackUrl;
+    if (!url || closing) return Promise.resolve([]);
+    return track(
+      deliverBatch(order, {
+        url,
+        target: 'configured',
+        trigger,
+        sequence: [{ status, opid: order.opid }],
+        copies: config.callbackCopies,
+        concurrent: config.callbackConcurrent,
+        gapMs: 0,
+      }),
+    );
+  }
+
+  function reverseNow(order: OrderRecord): void {
+    if (order.timer) {
+      clearTimeout(order.timer);
+      order.timer = undefined;
+    }
+    order.status = 'failed';
+    order.reversalDue = false;
+    order.reversedAt = new Date().toISOString();
+    order.message = 'Reversed after dispute';
+    balance += order.amount;
+    log?.info({ orderid: order.orderid }, 'simulator order reversed');
   }
 
   /** Moves an order to its next scheduled state: pending → final, or success → reversed. */
@@ -316,17 +481,12 @@ export function createEngine(options: EngineOptions) {
         order.message = 'Recharge failed at operator';
       }
       log?.info({ orderid: order.orderid, status: order.status }, 'simulator order settled');
-      notify(order, order.status === 'success' ? 'Success' : 'Failure');
+      void notify(order, order.status === 'success' ? 'Success' : 'Failure', 'settle');
       return true;
     }
     if (order.status === 'success' && order.reversalDue) {
-      order.status = 'failed';
-      order.reversalDue = false;
-      order.reversedAt = now;
-      order.message = 'Reversed after dispute';
-      balance += order.amount;
-      log?.info({ orderid: order.orderid }, 'simulator order reversed');
-      notify(order, 'Failure');
+      reverseNow(order);
+      void notify(order, 'Failure', 'reversal');
       return true;
     }
     return false;
@@ -420,6 +580,7 @@ export function createEngine(options: EngineOptions) {
       requests: [request],
       callbacks: [],
       status: 'pending',
+      forcedStatus: undefined,
       message: undefined,
       submissions: 1,
       statusChecks: 0,
@@ -478,7 +639,7 @@ export function createEngine(options: EngineOptions) {
     const order = orders.get(orderid);
     if (!order) return refusal(params, 'No record found', { orderid });
     order.statusChecks += 1;
-    return answer(params, fieldsOf(order));
+    return answer(params, order.forcedStatus ? forcedFields(order, order.forcedStatus) : fieldsOf(order));
   }
 
   function balanceAnswer(params: Record<string, unknown>, request: RequestInfo): ReplyPlan {
@@ -510,7 +671,8 @@ export function createEngine(options: EngineOptions) {
       settledAt: order.settledAt,
       reversedAt: order.reversedAt,
       requests: [...order.requests],
-      callbacks: [...order.callbacks],
+      callbacks: [...order.callbacks].sort((a, b) => a.seq - b.seq),
+      forcedStatus: order.forcedStatus,
     };
   }
 
@@ -538,6 +700,12 @@ export function createEngine(options: EngineOptions) {
       balance: formatRupees(balance as Paise),
       balancePaise: balance,
     };
+  }
+
+  function known(orderid: string): OrderRecord {
+    const order = orders.get(orderid);
+    if (!order) throw new SimulatorError(404, 'no such order');
+    return order;
   }
 
   function clearTimers(): void {
@@ -586,6 +754,74 @@ export function createEngine(options: EngineOptions) {
       if (!order) return undefined;
       return advance(order) ? view(order) : false;
     },
+    /**
+     * Sends callbacks for an order now and resolves once every delivery has finished (each bounded
+     * by callbackTimeoutMs). Throws SimulatorError: 404 unknown order, 409 no URL or, without a
+     * sequence, a pending order (there is no Pending callback).
+     */
+    async sendCallbacks(request: CallbackRequest): Promise<CallbackBatch> {
+      const order = known(request.orderid);
+      const url = request.url ?? config.callbackUrl;
+      if (!url) throw new SimulatorError(409, 'no callbackUrl configured and no url given');
+      let sequence = request.sequence;
+      if (!sequence) {
+        if (order.status === 'pending')
+          throw new SimulatorError(409, 'the order is pending: give a sequence of Success/Failure');
+        sequence = [{ status: order.status === 'success' ? 'Success' : 'Failure' }];
+      }
+      const plan: BatchPlan = {
+        url,
+        target: request.url ? 'given' : 'configured',
+        trigger: 'manual',
+        sequence: sequence.map((item) => ({ status: item.status, opid: item.opid ?? order.opid })),
+        copies: request.copies ?? 1,
+        concurrent: request.concurrent ?? false,
+        gapMs: request.gapMs ?? 0,
+      };
+      log?.info(
+        {
+          orderid: order.orderid,
+          sequence: plan.sequence.map((item) => item.status),
+          copies: plan.copies,
+          concurrent: plan.concurrent,
+          gapMs: plan.gapMs,
+          target: plan.target,
+        },
+        'simulator sending callbacks on request',
+      );
+      const deliveries = await track(deliverBatch(order, plan));
+      return {
+        orderid: order.orderid,
+        target: plan.target,
+        sequence: plan.sequence,
+        copies: plan.copies,
+        concurrent: plan.concurrent,
+        gapMs: plan.gapMs,
+        sent: deliveries.length,
+        delivered: deliveries.filter((d) => d.delivered).length,
+        deliveries,
+      };
+    },
+    /**
+     * Reverses a Success order now (status API: Failure; balance restored; a scheduled reversal is
+     * cancelled) and, unless `callback: false`, sends its Failure callback as the callback knobs say,
+     * resolving after delivery. Throws SimulatorError: 404 unknown, 409 not Success.
+     */
+    async reverse(orderid: string, options: ReverseOptions = {}): Promise<ReverseResult> {
+      const order = known(orderid);
+      if (order.status !== 'success')
+        throw new SimulatorError(409, `only a Success order can be reversed; this one is ${order.status}`);
+      reverseNow(order);
+      const sent = options.callback === false ? [] : await notify(order, 'Failure', 'reversal');
+      return { order: view(order), callbacks: sent };
+    },
+    /** What the status API answers for this order from now on; `null` answers the real state again. */
+    forceStatus(orderid: string, status: ForcedStatus | null): OrderView {
+      const order = known(orderid);
+      order.forcedStatus = status ?? undefined;
+      log?.info({ orderid, forcedStatus: status }, 'simulator status answer forced');
+      return view(order);
+    },
     /** Forgets every order, script and counter, restores the balance and replays the seed. */
     reset(): void {
       clearTimers();
@@ -602,9 +838,14 @@ export function createEngine(options: EngineOptions) {
       counters.rejected = 0;
       counters.requests = zeroCounts<Endpoint>(['recharge', 'status', 'balance']);
       counters.callbacks = { sent: 0, delivered: 0, failed: 0 };
+      callbackSeq = 0;
     },
+    /** Stops timers and further copies or elements; waits for deliveries already started. */
     async close(): Promise<void> {
+      closing = true;
       clearTimers();
+      for (const wake of [...pauses]) wake();
+      await Promise.allSettled([...batches]);
       await callbacks.close();
     },
   };

@@ -7,9 +7,12 @@ export {
   OUTCOMES,
   type Outcome,
 } from './behaviours.ts';
-export type { CallbackRecord } from './callbacks.ts';
+export type { CallbackRecord, CallbackStatus, CallbackTrigger } from './callbacks.ts';
 export {
+  type CallbackRequest,
   DEFAULT_RUNTIME_CONFIG,
+  type ForcedStatus,
+  type ReverseOptions,
   type RuntimeConfig,
   type RuntimeConfigPatch,
   runtimeConfigSchema,
@@ -17,13 +20,16 @@ export {
   scriptSchema,
 } from './config.ts';
 export type {
+  CallbackBatch,
   Endpoint,
   OrderStatus,
   OrderView,
   RequestInfo,
   RequestLogEntry,
+  ReverseResult,
   SimulatorLogger,
   SimulatorStats,
 } from './engine.ts';
+export { SimulatorError } from './errors.ts';
 export { createPrng } from './prng.ts';
 export { createSimulator, type Simulator, type SimulatorOptions } from './simulator.ts';

@@ -4,22 +4,31 @@ import { parseRupees } from '@rechargeflow/domain';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest, fastify } from 'fastify';
 import { z } from 'zod';
 import {
+  type CallbackRequest,
+  callbackRequestSchema,
   DEFAULT_RUNTIME_CONFIG,
+  type ForcedStatus,
+  forceStatusSchema,
+  type ReverseOptions,
   type RuntimeConfig,
   type RuntimeConfigPatch,
+  reverseRequestSchema,
   runtimeConfigSchema,
   type Script,
   scriptSchema,
 } from './config.ts';
 import { registerControlRoutes } from './control-routes.ts';
 import {
+  type CallbackBatch,
   createEngine,
   type Endpoint,
   type OrderView,
   type RequestLogEntry,
+  type ReverseResult,
   type SimulatorLogger,
   type SimulatorStats,
 } from './engine.ts';
+import { SimulatorError } from './errors.ts';
 
 export interface SimulatorOptions extends Partial<RuntimeConfig> {
   /** Credentials the simulator accepts; anything else gets a Failure answer. */
@@ -47,7 +56,22 @@ export interface Simulator {
   config(): RuntimeConfig;
   configure(patch: RuntimeConfigPatch): RuntimeConfig;
   settle(orderid: string): OrderView | false | undefined;
+  /**
+   * Same as `POST /_sim/callbacks`: resolves when every delivery has finished. Rejects with a
+   * SimulatorError (`statusCode` 400 invalid, 404 unknown order, 409 no URL / pending without sequence).
+   */
+  sendCallbacks(request: CallbackRequest): Promise<CallbackBatch>;
+  /** Same as `POST /_sim/reverse/:orderid`; rejects with a SimulatorError (404, 409 not Success). */
+  reverse(orderid: string, options?: ReverseOptions): Promise<ReverseResult>;
+  /** Same as `POST /_sim/status/:orderid`; `null` clears. Throws a SimulatorError (404). */
+  forceStatus(orderid: string, status: ForcedStatus | null): OrderView;
   reset(): void;
+}
+
+function checked<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new SimulatorError(400, z.prettifyError(parsed.error));
+  return parsed.data;
 }
 
 function optionError(error: z.ZodError): Error {
@@ -163,6 +187,11 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     config: () => engine.config(),
     configure: (patch) => engine.configure(patch),
     settle: (orderid) => engine.settle(orderid),
+    // Async so that a bad request rejects rather than throws, like a refused delivery would.
+    sendCallbacks: async (request) => engine.sendCallbacks(checked(callbackRequestSchema, request)),
+    reverse: async (orderid, options = {}) => engine.reverse(orderid, checked(reverseRequestSchema, options)),
+    forceStatus: (orderid, status) =>
+      engine.forceStatus(orderid, checked(forceStatusSchema, { status }).status),
     reset: () => engine.reset(),
   };
 }

@@ -56,26 +56,72 @@ export function postJson(body: unknown): RequestInit {
   return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
-/** A real callback receiver on loopback: records every request URL. */
-export async function startReceiver(): Promise<{
-  url: string;
-  hits: URL[];
+/** One request the receiver got: when it arrived and when it was answered (performance.now). */
+export interface ReceivedCallback {
+  readonly url: URL;
+  readonly arrived: number;
+  answered: number | undefined;
+}
+
+export interface Receiver {
+  readonly url: string;
+  /** Every request URL, in arrival order. */
+  readonly hits: URL[];
+  /** The same requests with timings. */
+  readonly received: ReceivedCallback[];
+  /** Most requests open at the same time since the last clear(). */
+  maxInFlight(): number;
+  /** How long to wait before answering, and with which status (default 0 ms, 200). */
+  behave(options: { delayMs?: number; statusCode?: number }): void;
+  clear(): void;
   next(): Promise<URL>;
+  /** Resolves when `count` requests have been answered. */
+  answered(count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
-}> {
+}
+
+/** A real callback receiver on loopback: records every request URL, answers after a settable delay. */
+export async function startReceiver(): Promise<Receiver> {
   const hits: URL[] = [];
+  const received: ReceivedCallback[] = [];
   const waiters: ((u: URL) => void)[] = [];
+  let delayMs = 0;
+  let statusCode = 200;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server: Server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://receiver');
+    const entry: ReceivedCallback = { url, arrived: performance.now(), answered: undefined };
     hits.push(url);
+    received.push(entry);
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
     waiters.shift()?.(url);
-    res.end('OK');
+    const code = statusCode;
+    setTimeout(() => {
+      inFlight -= 1;
+      entry.answered = performance.now();
+      res.statusCode = code;
+      res.end(code === 200 ? 'OK' : 'NO');
+    }, delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/callbacks/a1topup/tok123`,
     hits,
+    received,
+    maxInFlight: () => maxInFlight,
+    behave(options) {
+      delayMs = options.delayMs ?? 0;
+      statusCode = options.statusCode ?? 200;
+    },
+    clear() {
+      hits.length = 0;
+      received.length = 0;
+      waiters.length = 0;
+      maxInFlight = inFlight;
+    },
     next: () =>
       new Promise<URL>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no callback within 5 s')), 5_000);
@@ -84,7 +130,18 @@ export async function startReceiver(): Promise<{
           resolve(u);
         });
       }),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    answered: async (count, timeoutMs = 5_000) => {
+      await waitUntil(
+        `${count} callbacks answered`,
+        () => (received.filter((r) => r.answered !== undefined).length >= count ? true : undefined),
+        timeoutMs,
+      );
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -1,0 +1,149 @@
+import type { LedgerStore } from '@rechargeflow/ledger';
+import { CALLBACK_OUTCOMES, type CallbackOutcome } from '@rechargeflow/ledger';
+import { type OrderDeps, reconcile, resolveOrder } from '@rechargeflow/orders';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { errorDoc, orderDoc } from './openapi.ts';
+import { toOrderView } from './order-view.ts';
+import { zodIssuesToFieldIssues } from './request-parsing.ts';
+import { sendError, sendValidation } from './replies.ts';
+
+export interface OperatorRouteDeps {
+  readonly ledger: LedgerStore;
+  readonly orderDeps: OrderDeps;
+  readonly providerNames: readonly string[];
+  readonly requireClient: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+const security = [{ bearer: [] }];
+
+const resolveBody = z
+  .object({
+    status: z.enum(['success', 'failed'], { error: 'must be success or failed' }),
+    reason: z.string({ error: 'is required: why you decided so' }).trim().min(3, 'must say why, in at least 3 characters').max(500, 'must be at most 500 characters'),
+    clientId: z.string().max(64).optional(),
+  })
+  .strict();
+
+const windowQuery = z
+  .object({
+    from: z.iso.datetime({ offset: true, error: 'must be an ISO time such as 2026-11-01T00:00:00Z' }),
+    to: z.iso.datetime({ offset: true, error: 'must be an ISO time such as 2026-11-02T00:00:00Z' }),
+  })
+  .strict()
+  .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'from must be before to', path: ['to'] });
+
+const limitQuery = z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').max(1_000, 'must be at most 1000').default(100);
+
+/** Routes for keys with the `operator` role: the manual-review queue, decisions, callbacks, reconciliation. */
+export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRouteDeps): void {
+  const requireOperator = async (request: FastifyRequest, reply: FastifyReply) => {
+    await deps.requireClient(request, reply);
+    if (reply.sent) return;
+    if (request.principal?.role !== 'operator') {
+      return sendError(reply, 403, 'forbidden', 'this needs an API key with the operator role');
+    }
+  };
+
+  app.post(
+    '/v1/recharges/:orderId/resolve',
+    {
+      preHandler: requireOperator,
+      schema: {
+        summary: 'Operator decision on an order in manual_review (recorded with who and why)',
+        security,
+        body: {
+          type: 'object',
+          required: ['status', 'reason'],
+          properties: {
+            status: { type: 'string', enum: ['success', 'failed'] },
+            reason: { type: 'string' },
+            clientId: { type: 'string', description: "the order's client; default: the operator's own" },
+          },
+        },
+        response: { 200: orderDoc, 400: errorDoc, 403: errorDoc, 404: errorDoc, 409: errorDoc },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params as { orderId: string };
+      const body = resolveBody.safeParse(request.body ?? {});
+      if (!body.success) return sendValidation(reply, zodIssuesToFieldIssues(body.error));
+      const principal = request.principal!;
+      const key = { clientId: body.data.clientId ?? principal.clientId, orderId };
+      const outcome = await resolveOrder(deps.orderDeps, key, {
+        status: body.data.status,
+        reason: body.data.reason,
+        actor: `${principal.clientId} (operator)`,
+      });
+      switch (outcome.kind) {
+        case 'resolved':
+          return reply.send(toOrderView(outcome.order));
+        case 'not_found':
+          return sendError(reply, 404, 'order_not_found', `no order ${orderId} for client ${key.clientId}`);
+        case 'not_in_review':
+          return sendError(reply, 409, 'not_in_manual_review', `order ${orderId} is ${outcome.order.state}, not manual_review; only orders in manual_review take an operator decision`);
+      }
+    },
+  );
+
+  app.get(
+    '/v1/manual-review',
+    { preHandler: requireOperator, schema: { summary: 'Orders of every client waiting for an operator, oldest first', security } },
+    async (request, reply) => {
+      const limit = limitQuery.safeParse((request.query as { limit?: unknown }).limit);
+      if (!limit.success) return sendValidation(reply, [{ field: 'limit', rule: 'limit', message: limit.error.issues[0]?.message ?? 'is invalid' }]);
+      const orders = await deps.ledger.findStale('manual_review', new Date(Date.now() + 1_000).toISOString(), limit.data);
+      return reply.send({ orders: orders.map((o) => ({ clientId: o.clientId, ...toOrderView(o) })) });
+    },
+  );
+
+  app.get(
+    '/v1/callbacks',
+    { preHandler: requireOperator, schema: { summary: 'Stored provider callbacks by outcome (e.g. unknown_order), oldest first', security } },
+    async (request, reply) => {
+      const query = request.query as { outcome?: string; limit?: unknown };
+      const outcome = query.outcome ?? 'unknown_order';
+      const limit = limitQuery.safeParse(query.limit);
+      const issues = [];
+      if (!(CALLBACK_OUTCOMES as readonly string[]).includes(outcome)) {
+        issues.push({ field: 'outcome', rule: 'enum', message: `must be one of ${CALLBACK_OUTCOMES.join(', ')}` });
+      }
+      if (!limit.success) issues.push({ field: 'limit', rule: 'limit', message: limit.error.issues[0]?.message ?? 'is invalid' });
+      if (issues.length > 0 || !limit.success) return sendValidation(reply, issues);
+      const callbacks = await deps.ledger.findCallbacks(outcome as CallbackOutcome, new Date(Date.now() + 1_000).toISOString(), limit.data);
+      return reply.send({ callbacks });
+    },
+  );
+
+  app.get(
+    '/v1/reconciliation',
+    { preHandler: requireOperator, schema: { summary: 'Per provider: orders created in [from, to) by state, and the provider balance at both ends', security } },
+    async (request, reply) => {
+      const query = windowQuery.safeParse(request.query);
+      if (!query.success) return sendValidation(reply, zodIssuesToFieldIssues(query.error));
+      const from = new Date(query.data.from).toISOString();
+      const to = new Date(query.data.to).toISOString();
+      const report = await reconcile(deps.ledger, from, to, deps.providerNames);
+      return reply.send({
+        from: report.from,
+        to: report.to,
+        providers: report.providers.map((p) => ({
+          provider: p.provider,
+          submitted: money(p.submitted),
+          success: money(p.success),
+          failed: money(p.failed),
+          reversed: money(p.reversed),
+          pending: money(p.pending),
+          inProgress: money(p.inProgress),
+          balanceAtStart: p.balanceAtStart ? { balance: p.balanceAtStart.balance / 100, at: p.balanceAtStart.at } : null,
+          balanceAtEnd: p.balanceAtEnd ? { balance: p.balanceAtEnd.balance / 100, at: p.balanceAtEnd.at } : null,
+        })),
+      });
+    },
+  );
+}
+
+/** Amounts leave the API in rupees, like everywhere else in it. */
+function money(value: { count: number; amount: number }) {
+  return { count: value.count, amount: value.amount / 100 };
+}

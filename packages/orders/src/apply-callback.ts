@@ -1,0 +1,135 @@
+import { assertNever, type Order, RechargeflowError } from '@rechargeflow/domain';
+import type { CallbackOutcome, CallbackRecord } from '@rechargeflow/ledger';
+import { mapA1TopupStatus, ProviderError } from '@rechargeflow/providers';
+import { nowIso, type WorkerDeps } from './deps.ts';
+import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+
+export interface CallbackSettings {
+  /** Confirm a reversal with the provider's status API before applying it (on by default). */
+  readonly verifyReversals: boolean;
+}
+
+/** Asked for another run later (the status API did not answer while verifying a reversal). */
+export class CallbackRetryError extends RechargeflowError {
+  constructor(message: string, context: Record<string, unknown>) {
+    super(message, { retryable: true, context });
+  }
+}
+
+export interface CallbackResult {
+  readonly outcome: CallbackOutcome;
+  readonly note: string;
+  readonly order?: Order | undefined;
+}
+
+/**
+ * Applies one stored callback to the ledger. Idempotent: a callback already applied is skipped,
+ * and every transition is conditional, so duplicates, concurrent copies and out-of-order
+ * arrivals change an order at most once.
+ */
+export async function applyCallback(deps: WorkerDeps, callbackId: string, settings: CallbackSettings): Promise<CallbackResult> {
+  const record = await ledgerCall(() => deps.ledger.getCallback(callbackId));
+  if (!record) throw new RechargeflowError('callback not found', { context: { callbackId } });
+  if (record.outcome !== 'received') return { outcome: record.outcome, note: 'already handled' };
+  const result = await decide(deps, record, settings);
+  await ledgerCall(() => deps.ledger.setCallbackOutcome(record.id, result.outcome, result.note, nowIso(deps)));
+  deps.events?.callback?.(record.provider, result.outcome);
+  const level = result.outcome === 'applied' || result.outcome === 'no_change' ? 'info' : 'warn';
+  deps.log[level](
+    { callbackId: record.id, provider: record.provider, providerOrderId: record.providerOrderId, outcome: result.outcome, note: result.note },
+    'callback handled',
+  );
+  return result;
+}
+
+async function decide(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings): Promise<CallbackResult> {
+  const reported = mapA1TopupStatus(record.status);
+  if (!reported) return { outcome: 'ignored', note: `status "${record.status}" is not Success, Failure or Pending` };
+  const order = await ledgerCall(() => deps.ledger.getOrderByProviderOrderId(record.providerOrderId));
+  if (!order) return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
+  if (reported === 'pending') return { outcome: 'no_change', note: 'callback reports pending', order };
+
+  const entry = (note: string) => ({ at: nowIso(deps), source: 'callback' as const, note, providerStatus: record.status });
+  const patch = { providerStatus: record.status, providerRef: record.providerRef };
+  const state = order.state;
+  switch (state) {
+    case 'queued':
+      return { outcome: 'ignored', note: 'callback for an order that was never sent', order };
+    case 'processing':
+    case 'pending': {
+      // A late result: the provider's own books settle the order.
+      const moved = await transitionOrder(deps, order, {
+        expect: { state },
+        to: reported,
+        patch: { ...patch, inFlight: false },
+        entry: entry(`provider callback: ${reported}`),
+      });
+      if (moved) return { outcome: 'applied', note: `${state} -> ${reported}`, order: moved };
+      return retryAgainst(deps, record, settings, order);
+    }
+    case 'success': {
+      if (reported === 'success') return { outcome: 'no_change', note: 'already success', order };
+      return applyReversal(deps, record, settings, order);
+    }
+    case 'failed':
+      if (reported === 'failed') return { outcome: 'no_change', note: 'already failed', order };
+      // Money may have left for an order we reported failed: a person must look at it.
+      deps.log.error(
+        { clientId: order.clientId, orderId: order.orderId, providerOrderId: order.providerOrderId },
+        'provider reports success for an order recorded as failed',
+      );
+      return { outcome: 'ignored', note: 'CONFLICT: provider reports success for an order recorded as failed; check with the provider', order };
+    case 'reversed':
+      return { outcome: 'no_change', note: `order already reversed; callback reports ${reported}`, order };
+    case 'manual_review':
+      return { outcome: 'ignored', note: `order awaits an operator; callback reports ${reported} (shown to the operator)`, order };
+    default:
+      return assertNever(state);
+  }
+}
+
+/** The order changed between our read and write (a concurrent copy): decide again on what it is now. */
+async function retryAgainst(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings, before: Order): Promise<CallbackResult> {
+  const current = await ledgerCall(() => deps.ledger.getOrder(before));
+  if (!current || current.state === before.state) throw new CallbackRetryError('order changed concurrently', { callbackId: record.id });
+  return decide(deps, record, settings);
+}
+
+async function applyReversal(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings, order: Order): Promise<CallbackResult> {
+  if (settings.verifyReversals) {
+    const provider = deps.providers.get(order.provider);
+    if (!provider) return { outcome: 'reversal_not_confirmed', note: `no provider ${order.provider} to confirm the reversal with`, order };
+    try {
+      const answer = await provider.checkStatus(order.providerOrderId);
+      if (answer.status !== 'failed') {
+        return {
+          outcome: 'reversal_not_confirmed',
+          note: `reversal callback not confirmed: the status API reports ${answer.status} (${answer.rawStatus})`,
+          order,
+        };
+      }
+    } catch (error) {
+      const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
+      throw new CallbackRetryError(`could not confirm the reversal (${failureClass}); will ask again`, { callbackId: record.id });
+    }
+  }
+  const reversed = await transitionOrder(deps, order, {
+    expect: { state: 'success' },
+    to: 'reversed',
+    patch: {
+      providerStatus: record.status,
+      reversal: { amount: order.request.amount, at: nowIso(deps), providerRef: record.providerRef, callbackId: record.id },
+    },
+    entry: {
+      at: nowIso(deps),
+      source: 'callback',
+      note: `dispute reversal${settings.verifyReversals ? ' (confirmed by the status API)' : ''}; amount returned to the provider balance`,
+      providerStatus: record.status,
+    },
+  });
+  if (reversed) {
+    deps.events?.reversal?.(order.provider, order.request.amount);
+    return { outcome: 'applied', note: 'success -> reversed', order: reversed };
+  }
+  return retryAgainst(deps, record, settings, order);
+}

@@ -1,0 +1,28 @@
+import { type Order, RechargeflowError } from '@rechargeflow/domain';
+import type { TransitionCommand } from '@rechargeflow/ledger';
+import type { OrderDeps } from './deps.ts';
+
+/** A ledger failure mid-job: retrying is safe because every write is conditional. */
+export class LedgerUnavailableError extends RechargeflowError {
+  constructor(cause: unknown) {
+    super('ledger unavailable', { retryable: true, cause });
+  }
+}
+
+/** Runs a ledger call; infrastructure failures become retryable, domain refusals pass through. */
+export async function ledgerCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof RechargeflowError && !error.retryable) throw error;
+    throw new LedgerUnavailableError(error);
+  }
+}
+
+/** Applies a conditional transition; `null` when the order was not in the expected condition. */
+export async function transitionOrder(deps: OrderDeps, order: Order, command: TransitionCommand): Promise<Order | null> {
+  const result = await ledgerCall(() => deps.ledger.transition(order, command));
+  if (!result.applied) return null;
+  if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);
+  return result.order;
+}

@@ -1,0 +1,38 @@
+import { rechargeJobId } from '@rechargeflow/queue';
+import { nowIso, type WorkerDeps } from './deps.ts';
+import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+
+/**
+ * Orders stuck in `processing` longer than `olderThanMs` (their worker died and the job is gone or
+ * exhausted): an order whose call may have left goes to `pending` for the status check; one whose
+ * last call provably never left gets its job back (sending it is safe).
+ */
+export async function sweepStuckProcessing(
+  deps: WorkerDeps,
+  options: { olderThanMs: number; limit: number },
+): Promise<{ readonly toPending: number; readonly requeued: number }> {
+  const before = new Date((deps.now?.() ?? new Date()).getTime() - options.olderThanMs).toISOString();
+  const stuck = await ledgerCall(() => deps.ledger.findStale('processing', before, options.limit));
+  let toPending = 0;
+  let requeued = 0;
+  for (const order of stuck) {
+    if (order.inFlight) {
+      const moved = await transitionOrder(deps, order, {
+        expect: { state: 'processing', inFlight: true },
+        to: 'pending',
+        patch: { inFlight: false, checkAfterMs: 0 },
+        entry: {
+          at: nowIso(deps),
+          source: 'poller',
+          note: `stuck in processing for over ${Math.round(options.olderThanMs / 1000)} s while a provider call may have been in flight; not sent again, the status check will settle it`,
+        },
+      });
+      if (moved) toPending++;
+    } else {
+      const key = { clientId: order.clientId, orderId: order.orderId };
+      const result = await deps.producer.ensureQueued('recharge', key, rechargeJobId(key));
+      if (result !== 'present') requeued++;
+    }
+  }
+  return { toPending, requeued };
+}

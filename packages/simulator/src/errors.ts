@@ -1,0 +1,9 @@
+/** A control request the simulator refuses; `statusCode` is what `/_sim/*` answers with. */
+export class SimulatorError extends Error {
+  readonly statusCode: 400 | 404 | 409;
+  constructor(statusCode: 400 | 404 | 409, message: string) {
+    super(message);
+    this.name = 'SimulatorError';
+    this.statusCode = statusCode;
+  }
+}
