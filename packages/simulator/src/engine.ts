@@ -417,7 +417,7 @@ export function createEngine(options: EngineOptions) {
     for (let element = 0; element < plan.sequence.length; element += 1) {
       if (element > 0) await pause(plan.gapMs);
       if (closing) break;
-      if (false) {
+      if (plan.concurrent) {
         records.push(
           ...(await Promise.all(copyNumbers.map((copy) => deliverOne(order, plan, element, copy)))),
         );
