@@ -15,7 +15,12 @@ const schema = z.object({
    */
   CALLBACK_TOKEN: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((t) => t.trim()) : []),
-    z.array(z.string().min(16, 'each token must be at least 16 characters').regex(/^[A-Za-z0-9._~-]+$/, 'tokens may use letters, digits and . _ ~ - only')),
+    z.array(
+      z
+        .string()
+        .min(16, 'each token must be at least 16 characters')
+        .regex(/^[A-Za-z0-9._~-]+$/, 'tokens may use letters, digits and . _ ~ - only'),
+    ),
   ),
   /** Requests per minute one client may make. */
   RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),

@@ -71,8 +71,15 @@ async function main(): Promise<void> {
   const sweep = async () => {
     const checks = await runStatusChecks(deps, statusSettings);
     const stranded = await requeueStranded(deps, { olderThanMs: config.STRANDED_AFTER_MS, limit: 1_000 });
-    const stuck = await sweepStuckProcessing(deps, { olderThanMs: config.PROCESSING_STUCK_AFTER_MS, limit: 1_000 });
-    const unhandled = await ledger.store.findCallbacks('received', new Date(Date.now() - 60_000).toISOString(), 1_000);
+    const stuck = await sweepStuckProcessing(deps, {
+      olderThanMs: config.PROCESSING_STUCK_AFTER_MS,
+      limit: 1_000,
+    });
+    const unhandled = await ledger.store.findCallbacks(
+      'received',
+      new Date(Date.now() - 60_000).toISOString(),
+      1_000,
+    );
     for (const callback of unhandled) {
       await producer.ensureQueued('callback.apply', { callbackId: callback.id }, callbackJobId(callback.id));
     }
@@ -91,7 +98,8 @@ async function main(): Promise<void> {
     }
   };
 
-  const onFailed = (jobId: string | undefined, error: Error) => logger.warn({ jobId, err: error.message }, 'poller job attempt failed');
+  const onFailed = (jobId: string | undefined, error: Error) =>
+    logger.warn({ jobId, err: error.message }, 'poller job attempt failed');
   const onError = (error: Error) => logger.error({ err: error.message }, 'poller worker error');
   const pollerWorker = createJobConsumer(
     'poller',
@@ -113,7 +121,8 @@ async function main(): Promise<void> {
   await producer.schedule('poller.balance', config.BALANCE_SAMPLE_INTERVAL_MS);
 
   let metricsServer: Server | undefined;
-  if (config.METRICS_PORT > 0) metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT);
+  if (config.METRICS_PORT > 0)
+    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT);
 
   installShutdown({
     logger,
@@ -127,7 +136,8 @@ async function main(): Promise<void> {
       { name: 'close Redis', run: () => redis.quit() },
       {
         name: 'close metrics',
-        run: () => new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
+        run: () =>
+          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
       },
     ],
   });
@@ -148,6 +158,8 @@ main().catch((error: unknown) => {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`poller: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `poller: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { LedgerStore } from '@rechargeflow/ledger';
@@ -11,14 +12,13 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
+import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
 import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
+import { registerOperatorRoutes } from './operator-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { createRateLimiter } from './rate-limit.ts';
-import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
-import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
-import { registerOperatorRoutes } from './operator-routes.ts';
 import { sendError, sendValidation } from './replies.ts';
-import formbody from '@fastify/formbody';
+import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
 
 export interface ApiDeps {
   readonly ledger: LedgerStore;
@@ -101,7 +101,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, url: redactCallbackUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: redactCallbackUrl(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
     deps.metrics?.httpRequestsTotal.inc({

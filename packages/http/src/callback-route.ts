@@ -73,7 +73,10 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
       await deps.producer.enqueue('callback.apply', { callbackId: record.id }, callbackJobId(record.id));
     } catch (error) {
       // Stored: the poller's sweep hands `received` callbacks to the queue again.
-      request.log.warn({ callbackId: record.id, err: String(error) }, 'callback stored; its job could not be added yet');
+      request.log.warn(
+        { callbackId: record.id, err: String(error) },
+        'callback stored; its job could not be added yet',
+      );
     }
     return reply.code(200).type('text/plain').send('OK');
   };
@@ -88,7 +91,9 @@ function sha256(value: string): Buffer {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function text(value: unknown): string | undefined {

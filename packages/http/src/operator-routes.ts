@@ -5,8 +5,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorDoc, orderDoc } from './openapi.ts';
 import { toOrderView } from './order-view.ts';
-import { zodIssuesToFieldIssues } from './request-parsing.ts';
 import { sendError, sendValidation } from './replies.ts';
+import { zodIssuesToFieldIssues } from './request-parsing.ts';
 
 export interface OperatorRouteDeps {
   readonly ledger: LedgerStore;
@@ -20,7 +20,11 @@ const security = [{ bearer: [] }];
 const resolveBody = z
   .object({
     status: z.enum(['success', 'failed'], { error: 'must be success or failed' }),
-    reason: z.string({ error: 'is required: why you decided so' }).trim().min(3, 'must say why, in at least 3 characters').max(500, 'must be at most 500 characters'),
+    reason: z
+      .string({ error: 'is required: why you decided so' })
+      .trim()
+      .min(3, 'must say why, in at least 3 characters')
+      .max(500, 'must be at most 500 characters'),
     clientId: z.string().max(64).optional(),
   })
   .strict();
@@ -33,7 +37,12 @@ const windowQuery = z
   .strict()
   .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'from must be before to', path: ['to'] });
 
-const limitQuery = z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').max(1_000, 'must be at most 1000').default(100);
+const limitQuery = z.coerce
+  .number({ error: 'must be a number' })
+  .int()
+  .min(1, 'must be at least 1')
+  .max(1_000, 'must be at most 1000')
+  .default(100);
 
 /** Routes for keys with the `operator` role: the manual-review queue, decisions, callbacks, reconciliation. */
 export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRouteDeps): void {
@@ -81,43 +90,83 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
         case 'not_found':
           return sendError(reply, 404, 'order_not_found', `no order ${orderId} for client ${key.clientId}`);
         case 'not_in_review':
-          return sendError(reply, 409, 'not_in_manual_review', `order ${orderId} is ${outcome.order.state}, not manual_review; only orders in manual_review take an operator decision`);
+          return sendError(
+            reply,
+            409,
+            'not_in_manual_review',
+            `order ${orderId} is ${outcome.order.state}, not manual_review; only orders in manual_review take an operator decision`,
+          );
       }
     },
   );
 
   app.get(
     '/v1/manual-review',
-    { preHandler: requireOperator, schema: { summary: 'Orders of every client waiting for an operator, oldest first', security } },
+    {
+      preHandler: requireOperator,
+      schema: { summary: 'Orders of every client waiting for an operator, oldest first', security },
+    },
     async (request, reply) => {
       const limit = limitQuery.safeParse((request.query as { limit?: unknown }).limit);
-      if (!limit.success) return sendValidation(reply, [{ field: 'limit', rule: 'limit', message: limit.error.issues[0]?.message ?? 'is invalid' }]);
-      const orders = await deps.ledger.findStale('manual_review', new Date(Date.now() + 1_000).toISOString(), limit.data);
+      if (!limit.success)
+        return sendValidation(reply, [
+          { field: 'limit', rule: 'limit', message: limit.error.issues[0]?.message ?? 'is invalid' },
+        ]);
+      const orders = await deps.ledger.findStale(
+        'manual_review',
+        new Date(Date.now() + 1_000).toISOString(),
+        limit.data,
+      );
       return reply.send({ orders: orders.map((o) => ({ clientId: o.clientId, ...toOrderView(o) })) });
     },
   );
 
   app.get(
     '/v1/callbacks',
-    { preHandler: requireOperator, schema: { summary: 'Stored provider callbacks by outcome (e.g. unknown_order), oldest first', security } },
+    {
+      preHandler: requireOperator,
+      schema: {
+        summary: 'Stored provider callbacks by outcome (e.g. unknown_order), oldest first',
+        security,
+      },
+    },
     async (request, reply) => {
       const query = request.query as { outcome?: string; limit?: unknown };
       const outcome = query.outcome ?? 'unknown_order';
       const limit = limitQuery.safeParse(query.limit);
       const issues = [];
       if (!(CALLBACK_OUTCOMES as readonly string[]).includes(outcome)) {
-        issues.push({ field: 'outcome', rule: 'enum', message: `must be one of ${CALLBACK_OUTCOMES.join(', ')}` });
+        issues.push({
+          field: 'outcome',
+          rule: 'enum',
+          message: `must be one of ${CALLBACK_OUTCOMES.join(', ')}`,
+        });
       }
-      if (!limit.success) issues.push({ field: 'limit', rule: 'limit', message: limit.error.issues[0]?.message ?? 'is invalid' });
+      if (!limit.success)
+        issues.push({
+          field: 'limit',
+          rule: 'limit',
+          message: limit.error.issues[0]?.message ?? 'is invalid',
+        });
       if (issues.length > 0 || !limit.success) return sendValidation(reply, issues);
-      const callbacks = await deps.ledger.findCallbacks(outcome as CallbackOutcome, new Date(Date.now() + 1_000).toISOString(), limit.data);
+      const callbacks = await deps.ledger.findCallbacks(
+        outcome as CallbackOutcome,
+        new Date(Date.now() + 1_000).toISOString(),
+        limit.data,
+      );
       return reply.send({ callbacks });
     },
   );
 
   app.get(
     '/v1/reconciliation',
-    { preHandler: requireOperator, schema: { summary: 'Per provider: orders created in [from, to) by state, and the provider balance at both ends', security } },
+    {
+      preHandler: requireOperator,
+      schema: {
+        summary: 'Per provider: orders created in [from, to) by state, and the provider balance at both ends',
+        security,
+      },
+    },
     async (request, reply) => {
       const query = windowQuery.safeParse(request.query);
       if (!query.success) return sendValidation(reply, zodIssuesToFieldIssues(query.error));
@@ -135,8 +184,12 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
           reversed: money(p.reversed),
           pending: money(p.pending),
           inProgress: money(p.inProgress),
-          balanceAtStart: p.balanceAtStart ? { balance: p.balanceAtStart.balance / 100, at: p.balanceAtStart.at } : null,
-          balanceAtEnd: p.balanceAtEnd ? { balance: p.balanceAtEnd.balance / 100, at: p.balanceAtEnd.at } : null,
+          balanceAtStart: p.balanceAtStart
+            ? { balance: p.balanceAtStart.balance / 100, at: p.balanceAtStart.at }
+            : null,
+          balanceAtEnd: p.balanceAtEnd
+            ? { balance: p.balanceAtEnd.balance / 100, at: p.balanceAtEnd.at }
+            : null,
         })),
       });
     },

@@ -67,7 +67,11 @@ export function createMetrics(part: string): Metrics {
 export function metricsEvents(metrics: Metrics) {
   return {
     transitioned: (order: { provider: string; request: { operator: string }; state: string }) =>
-      metrics.ordersTotal.inc({ provider: order.provider, operator: order.request.operator, status: order.state }),
+      metrics.ordersTotal.inc({
+        provider: order.provider,
+        operator: order.request.operator,
+        status: order.state,
+      }),
     providerCall: (provider: string, endpoint: string, outcome: string, seconds: number) =>
       metrics.providerRequestDuration.observe({ provider, endpoint, outcome }, seconds),
     callback: (provider: string, outcome: string) => metrics.callbacksTotal.inc({ provider, outcome }),

@@ -27,29 +27,52 @@ export interface CallbackResult {
  * and every transition is conditional, so duplicates, concurrent copies and out-of-order
  * arrivals change an order at most once.
  */
-export async function applyCallback(deps: WorkerDeps, callbackId: string, settings: CallbackSettings): Promise<CallbackResult> {
+export async function applyCallback(
+  deps: WorkerDeps,
+  callbackId: string,
+  settings: CallbackSettings,
+): Promise<CallbackResult> {
   const record = await ledgerCall(() => deps.ledger.getCallback(callbackId));
   if (!record) throw new RechargeflowError('callback not found', { context: { callbackId } });
   if (record.outcome !== 'received') return { outcome: record.outcome, note: 'already handled' };
   const result = await decide(deps, record, settings);
-  await ledgerCall(() => deps.ledger.setCallbackOutcome(record.id, result.outcome, result.note, nowIso(deps)));
+  await ledgerCall(() =>
+    deps.ledger.setCallbackOutcome(record.id, result.outcome, result.note, nowIso(deps)),
+  );
   deps.events?.callback?.(record.provider, result.outcome);
   const level = result.outcome === 'applied' || result.outcome === 'no_change' ? 'info' : 'warn';
   deps.log[level](
-    { callbackId: record.id, provider: record.provider, providerOrderId: record.providerOrderId, outcome: result.outcome, note: result.note },
+    {
+      callbackId: record.id,
+      provider: record.provider,
+      providerOrderId: record.providerOrderId,
+      outcome: result.outcome,
+      note: result.note,
+    },
     'callback handled',
   );
   return result;
 }
 
-async function decide(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings): Promise<CallbackResult> {
+async function decide(
+  deps: WorkerDeps,
+  record: CallbackRecord,
+  settings: CallbackSettings,
+): Promise<CallbackResult> {
   const reported = mapA1TopupStatus(record.status);
-  if (!reported) return { outcome: 'ignored', note: `status "${record.status}" is not Success, Failure or Pending` };
+  if (!reported)
+    return { outcome: 'ignored', note: `status "${record.status}" is not Success, Failure or Pending` };
   const order = await ledgerCall(() => deps.ledger.getOrderByProviderOrderId(record.providerOrderId));
-  if (!order) return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
+  if (!order)
+    return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
   if (reported === 'pending') return { outcome: 'no_change', note: 'callback reports pending', order };
 
-  const entry = (note: string) => ({ at: nowIso(deps), source: 'callback' as const, note, providerStatus: record.status });
+  const entry = (note: string) => ({
+    at: nowIso(deps),
+    source: 'callback' as const,
+    note,
+    providerStatus: record.status,
+  });
   const patch = { providerStatus: record.status, providerRef: record.providerRef };
   const state = order.state;
   switch (state) {
@@ -78,27 +101,51 @@ async function decide(deps: WorkerDeps, record: CallbackRecord, settings: Callba
         { clientId: order.clientId, orderId: order.orderId, providerOrderId: order.providerOrderId },
         'provider reports success for an order recorded as failed',
       );
-      return { outcome: 'ignored', note: 'CONFLICT: provider reports success for an order recorded as failed; check with the provider', order };
+      return {
+        outcome: 'ignored',
+        note: 'CONFLICT: provider reports success for an order recorded as failed; check with the provider',
+        order,
+      };
     case 'reversed':
       return { outcome: 'no_change', note: `order already reversed; callback reports ${reported}`, order };
     case 'manual_review':
-      return { outcome: 'ignored', note: `order awaits an operator; callback reports ${reported} (shown to the operator)`, order };
+      return {
+        outcome: 'ignored',
+        note: `order awaits an operator; callback reports ${reported} (shown to the operator)`,
+        order,
+      };
     default:
       return assertNever(state);
   }
 }
 
 /** The order changed between our read and write (a concurrent copy): decide again on what it is now. */
-async function retryAgainst(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings, before: Order): Promise<CallbackResult> {
+async function retryAgainst(
+  deps: WorkerDeps,
+  record: CallbackRecord,
+  settings: CallbackSettings,
+  before: Order,
+): Promise<CallbackResult> {
   const current = await ledgerCall(() => deps.ledger.getOrder(before));
-  if (!current || current.state === before.state) throw new CallbackRetryError('order changed concurrently', { callbackId: record.id });
+  if (!current || current.state === before.state)
+    throw new CallbackRetryError('order changed concurrently', { callbackId: record.id });
   return decide(deps, record, settings);
 }
 
-async function applyReversal(deps: WorkerDeps, record: CallbackRecord, settings: CallbackSettings, order: Order): Promise<CallbackResult> {
+async function applyReversal(
+  deps: WorkerDeps,
+  record: CallbackRecord,
+  settings: CallbackSettings,
+  order: Order,
+): Promise<CallbackResult> {
   if (settings.verifyReversals) {
     const provider = deps.providers.get(order.provider);
-    if (!provider) return { outcome: 'reversal_not_confirmed', note: `no provider ${order.provider} to confirm the reversal with`, order };
+    if (!provider)
+      return {
+        outcome: 'reversal_not_confirmed',
+        note: `no provider ${order.provider} to confirm the reversal with`,
+        order,
+      };
     try {
       const answer = await provider.checkStatus(order.providerOrderId);
       if (answer.status !== 'failed') {
@@ -110,7 +157,9 @@ async function applyReversal(deps: WorkerDeps, record: CallbackRecord, settings:
       }
     } catch (error) {
       const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
-      throw new CallbackRetryError(`could not confirm the reversal (${failureClass}); will ask again`, { callbackId: record.id });
+      throw new CallbackRetryError(`could not confirm the reversal (${failureClass}); will ask again`, {
+        callbackId: record.id,
+      });
     }
   }
   const reversed = await transitionOrder(deps, order, {
@@ -118,7 +167,12 @@ async function applyReversal(deps: WorkerDeps, record: CallbackRecord, settings:
     to: 'reversed',
     patch: {
       providerStatus: record.status,
-      reversal: { amount: order.request.amount, at: nowIso(deps), providerRef: record.providerRef, callbackId: record.id },
+      reversal: {
+        amount: order.request.amount,
+        at: nowIso(deps),
+        providerRef: record.providerRef,
+        callbackId: record.id,
+      },
     },
     entry: {
       at: nowIso(deps),

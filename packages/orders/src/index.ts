@@ -1,10 +1,20 @@
-export { applyCallback, type CallbackResult, CallbackRetryError, type CallbackSettings } from './apply-callback.ts';
+export {
+  applyCallback,
+  type CallbackResult,
+  CallbackRetryError,
+  type CallbackSettings,
+} from './apply-callback.ts';
 export type { OrderDeps, OrderEvents, OrderLog, WorkerDeps } from './deps.ts';
 export { LedgerUnavailableError } from './ledger-calls.ts';
 export { type JobRun, NotSentRetryError, type ProcessOutcome, processRecharge } from './process-recharge.ts';
 export { type ProviderReconciliation, type ReconciliationReport, reconcile } from './reconciliation.ts';
 export { type RequeueSummary, requeueStranded } from './requeue-stranded.ts';
 export { type ResolveOutcome, resolveOrder } from './resolve-order.ts';
-export { checkPendingOrder, runStatusChecks, type StatusCheckOutcome, type StatusCheckSettings } from './settle-by-status.ts';
+export {
+  checkPendingOrder,
+  runStatusChecks,
+  type StatusCheckOutcome,
+  type StatusCheckSettings,
+} from './settle-by-status.ts';
 export { DEFAULT_PROVIDER, type SubmitCommand, type SubmitOutcome, submitOrder } from './submit-order.ts';
 export { sweepStuckProcessing } from './sweep-processing.ts';

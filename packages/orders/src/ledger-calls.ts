@@ -20,7 +20,11 @@ export async function ledgerCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Applies a conditional transition; `null` when the order was not in the expected condition. */
-export async function transitionOrder(deps: OrderDeps, order: Order, command: TransitionCommand): Promise<Order | null> {
+export async function transitionOrder(
+  deps: OrderDeps,
+  order: Order,
+  command: TransitionCommand,
+): Promise<Order | null> {
   const result = await ledgerCall(() => deps.ledger.transition(order, command));
   if (!result.applied) return null;
   if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);

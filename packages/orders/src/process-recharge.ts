@@ -234,8 +234,17 @@ async function settle(
     const settled = await transition(deps, current, {
       expect: { state: 'pending' },
       to,
-      patch: { providerStatus: fields.providerStatus, providerTxId: fields.providerTxId, providerRef: fields.providerRef },
-      entry: { at: nowIso(deps), source: 'worker', note: `${fields.note} (answer arrived after the order went pending)`, providerStatus: fields.providerStatus },
+      patch: {
+        providerStatus: fields.providerStatus,
+        providerTxId: fields.providerTxId,
+        providerRef: fields.providerRef,
+      },
+      entry: {
+        at: nowIso(deps),
+        source: 'worker',
+        note: `${fields.note} (answer arrived after the order went pending)`,
+        providerStatus: fields.providerStatus,
+      },
     });
     if (settled) return { kind: 'settled', order: settled };
   }

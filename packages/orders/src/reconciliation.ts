@@ -14,7 +14,12 @@ export interface ReconciliationReport {
 }
 
 /** Per provider: orders created in [from, to) by state, with the provider balance at both ends. */
-export async function reconcile(ledger: LedgerStore, from: string, to: string, providerNames: readonly string[]): Promise<ReconciliationReport> {
+export async function reconcile(
+  ledger: LedgerStore,
+  from: string,
+  to: string,
+  providerNames: readonly string[],
+): Promise<ReconciliationReport> {
   const summaries = await ledger.summarize(from, to);
   const names = [...new Set([...providerNames, ...summaries.map((s) => s.provider)])].sort();
   const zero = { count: 0, amount: 0 } as ProviderSummary['submitted'];
@@ -29,7 +34,10 @@ export async function reconcile(ledger: LedgerStore, from: string, to: string, p
         pending: zero,
         inProgress: zero,
       };
-      const [balanceAtStart, balanceAtEnd] = await Promise.all([ledger.balanceAt(provider, from), ledger.balanceAt(provider, to)]);
+      const [balanceAtStart, balanceAtEnd] = await Promise.all([
+        ledger.balanceAt(provider, from),
+        ledger.balanceAt(provider, to),
+      ]);
       return { ...summary, balanceAtStart, balanceAtEnd };
     }),
   );

@@ -25,6 +25,9 @@ export async function resolveOrder(
     const current = await ledgerCall(() => deps.ledger.getOrder(key));
     return current ? { kind: 'not_in_review', order: current } : { kind: 'not_found' };
   }
-  deps.log.info({ clientId: key.clientId, orderId: key.orderId, status: decision.status, actor: decision.actor }, 'order resolved by an operator');
+  deps.log.info(
+    { clientId: key.clientId, orderId: key.orderId, status: decision.status, actor: decision.actor },
+    'order resolved by an operator',
+  );
   return { kind: 'resolved', order: resolved };
 }

@@ -30,7 +30,8 @@ export async function checkPendingOrder(
   const provider = deps.providers.get(order.provider);
   const now = deps.now?.() ?? new Date();
   const ageMs = now.getTime() - Date.parse(order.pendingSince ?? order.updatedAt);
-  if (!provider) return toManualReview(deps, order, `no provider named ${order.provider} is configured to ask`);
+  if (!provider)
+    return toManualReview(deps, order, `no provider named ${order.provider} is configured to ask`);
 
   const started = performance.now();
   try {
@@ -55,7 +56,9 @@ export async function checkPendingOrder(
             providerStatus: answer.rawStatus,
           },
         });
-        return settled ? { kind: 'settled', order: settled } : { kind: 'skipped', reason: 'changed concurrently' };
+        return settled
+          ? { kind: 'settled', order: settled }
+          : { kind: 'skipped', reason: 'changed concurrently' };
       }
       case 'pending':
         return stillPendingOrReview(deps, order, ageMs, settings, 'provider still reports pending');
@@ -71,7 +74,9 @@ export async function checkPendingOrder(
           patch: { providerStatus: answer.rawStatus },
           entry: { at: nowIso(deps), source: 'poller', note, providerStatus: answer.rawStatus },
         });
-        return settled ? { kind: 'settled', order: settled } : { kind: 'skipped', reason: 'changed concurrently' };
+        return settled
+          ? { kind: 'settled', order: settled }
+          : { kind: 'skipped', reason: 'changed concurrently' };
       }
       default:
         return assertNever(answer.status);
@@ -80,7 +85,10 @@ export async function checkPendingOrder(
     const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
     deps.events?.providerCall?.(provider.name, 'status', failureClass, (performance.now() - started) / 1000);
     const reason = `status check failed (${failureClass}): ${error instanceof Error ? error.message : String(error)}`;
-    deps.log.warn({ clientId: order.clientId, orderId: order.orderId, reason }, 'status check did not answer');
+    deps.log.warn(
+      { clientId: order.clientId, orderId: order.orderId, reason },
+      'status check did not answer',
+    );
     return stillPendingOrReview(deps, order, ageMs, settings, reason);
   }
 }
@@ -93,7 +101,11 @@ async function stillPendingOrReview(
   reason: string,
 ): Promise<StatusCheckOutcome> {
   if (ageMs >= settings.maxPendingAgeMs) {
-    return toManualReview(deps, order, `pending for ${Math.round(ageMs / 60_000)} min (max age reached); last check: ${reason}`);
+    return toManualReview(
+      deps,
+      order,
+      `pending for ${Math.round(ageMs / 60_000)} min (max age reached); last check: ${reason}`,
+    );
   }
   return { kind: 'still_pending', reason };
 }
@@ -104,23 +116,36 @@ async function toManualReview(deps: WorkerDeps, order: Order, note: string): Pro
     to: 'manual_review',
     entry: { at: nowIso(deps), source: 'poller', note },
   });
-  if (moved) deps.log.warn({ clientId: order.clientId, orderId: order.orderId, note }, 'order handed to manual review');
+  if (moved)
+    deps.log.warn(
+      { clientId: order.clientId, orderId: order.orderId, note },
+      'order handed to manual review',
+    );
   return moved ? { kind: 'settled', order: moved } : { kind: 'skipped', reason: 'changed concurrently' };
 }
 
 /** Claims the orders due a status check (store clock) and checks them, `concurrency` at a time. */
 export async function runStatusChecks(
   deps: WorkerDeps,
-  settings: StatusCheckSettings & { readonly intervalsMs: readonly number[]; readonly batch: number; readonly concurrency: number },
+  settings: StatusCheckSettings & {
+    readonly intervalsMs: readonly number[];
+    readonly batch: number;
+    readonly concurrency: number;
+  },
 ): Promise<{ readonly checked: number; readonly settled: number }> {
-  const due = await ledgerCall(() => deps.ledger.claimDueChecks({ limit: settings.batch, intervalsMs: settings.intervalsMs }));
+  const due = await ledgerCall(() =>
+    deps.ledger.claimDueChecks({ limit: settings.batch, intervalsMs: settings.intervalsMs }),
+  );
   let settled = 0;
   let next = 0;
   const lane = async () => {
     while (next < due.length) {
       const order = due[next++]!;
       const outcome = await checkPendingOrder(deps, order, settings).catch((error: unknown) => {
-        deps.log.error({ clientId: order.clientId, orderId: order.orderId, err: String(error) }, 'status check crashed');
+        deps.log.error(
+          { clientId: order.clientId, orderId: order.orderId, err: String(error) },
+          'status check crashed',
+        );
         return null;
       });
       if (outcome?.kind === 'settled') settled++;

@@ -1,6 +1,6 @@
+import { RechargeflowError } from '@rechargeflow/domain';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RechargeflowError } from '@rechargeflow/domain';
 import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName } from './job-catalogue.ts';
 
 export interface JobContext {
@@ -30,7 +30,12 @@ export interface ConsumerSettings {
  * payload is never retried), and only errors marked `retryable` are retried; every other error
  * ends the job.
  */
-export function createJobConsumer(queue: QueueName, handlers: JobHandlers, connection: Redis, settings: ConsumerSettings): Worker {
+export function createJobConsumer(
+  queue: QueueName,
+  handlers: JobHandlers,
+  connection: Redis,
+  settings: ConsumerSettings,
+): Worker {
   for (const name of Object.keys(handlers) as JobName[]) {
     if (JOB_CATALOGUE[name].queue !== queue) throw new Error(`job ${name} does not run on queue ${queue}`);
   }
@@ -39,16 +44,25 @@ export function createJobConsumer(queue: QueueName, handlers: JobHandlers, conne
     async (job: Job) => {
       const name = job.name as JobName;
       const entry = Object.hasOwn(JOB_CATALOGUE, name) ? JOB_CATALOGUE[name] : undefined;
-      const handler = handlers[name] as ((payload: unknown, context: JobContext) => Promise<void>) | undefined;
+      const handler = handlers[name] as
+        | ((payload: unknown, context: JobContext) => Promise<void>)
+        | undefined;
       if (!entry || !handler) throw new UnrecoverableError(`no handler for job ${job.name} on ${queue}`);
       const parsed = entry.schema.safeParse(job.data);
       if (!parsed.success) {
-        throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+        throw new UnrecoverableError(
+          `invalid ${name} payload: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        );
       }
       const maxAttempts = job.opts.attempts ?? 1;
       const attempt = job.attemptsStarted || job.attemptsMade + 1;
       try {
-        await handler(parsed.data, { jobId: job.id ?? '', attempt, maxAttempts, isFinalAttempt: attempt >= maxAttempts });
+        await handler(parsed.data, {
+          jobId: job.id ?? '',
+          attempt,
+          maxAttempts,
+          isFinalAttempt: attempt >= maxAttempts,
+        });
       } catch (error) {
         if (error instanceof RechargeflowError && error.retryable) throw error;
         if (error instanceof UnrecoverableError) throw error;

@@ -5,7 +5,13 @@ export {
   RedisEvictionPolicyError,
   waitForRedis,
 } from './connection.ts';
-export { type ConsumerSettings, createJobConsumer, type JobContext, type JobHandler, type JobHandlers } from './consumer.ts';
+export {
+  type ConsumerSettings,
+  createJobConsumer,
+  type JobContext,
+  type JobHandler,
+  type JobHandlers,
+} from './consumer.ts';
 export {
   callbackJobId,
   JOB_CATALOGUE,

@@ -81,7 +81,11 @@ export class JobProducer {
     await this.queue(entry.queue).upsertJobScheduler(
       name,
       { every: everyMs },
-      { name, data: entry.schema.parse({}), opts: { attempts: entry.attempts, removeOnComplete: { count: 100 }, removeOnFail: { count: 1_000 } } },
+      {
+        name,
+        data: entry.schema.parse({}),
+        opts: { attempts: entry.attempts, removeOnComplete: { count: 100 }, removeOnFail: { count: 1_000 } },
+      },
     );
   }
 

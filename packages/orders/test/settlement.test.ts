@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { parseRupees } from '@rechargeflow/domain';
+import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
+import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
+import { createSimulator, type Simulator } from '@rechargeflow/simulator';
+import { freePort } from '@rechargeflow/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyCallback,
+  checkPendingOrder,
+  processRecharge,
+  reconcile,
+  resolveOrder,
+  submitOrder,
+  sweepStuckProcessing,
+  type WorkerDeps,
+} from '../src/index.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `rf-test-settle-unit-${randomUUID().slice(0, 8)}`;
+const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const settings = {
+  notFoundGraceMs: 60_000,
+  notFoundAfterGrace: 'failed' as const,
+  maxPendingAgeMs: 3_600_000,
+};
+
+let simulator: Simulator;
+let redis: Redis;
+let queueRedis: Redis;
+let ledger: LedgerStore;
+let producer: JobProducer;
+let provider: RechargeProvider;
+let deps: WorkerDeps;
+
+beforeAll(async () => {
+  simulator = createSimulator({
+    username: 'u',
+    password: 'p',
+    seed: 3,
+    settleAfterMs: 3_600_000,
+    holdMs: 2_000,
+  });
+  const { url } = await simulator.listen(0);
+  redis = new Redis(REDIS_URL);
+  queueRedis = createRedisConnection(REDIS_URL, 'producer', 'settle-test');
+  ledger = createRedisLedgerStore({ redis, prefix: `${prefix}:ledger` });
+  await ledger.init();
+  producer = new JobProducer(queueRedis, { prefix: `${prefix}:q` });
+  provider = createA1TopupProvider({
+    baseUrl: url,
+    username: 'u',
+    password: 'p',
+    timeoutMs: 600,
+    connectTimeoutMs: 300,
+  });
+  deps = { ledger, producer, log, providers: new Map([[provider.name, provider]]), firstCheckAfterMs: 0 };
+});
+
+afterAll(async () => {
+  await provider.close();
+  await producer.close();
+  await simulator.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  await queueRedis.quit();
+});
+
+/** Submits and processes an order through the real worker path; returns it as stored. */
+async function processed(orderId: string, rupees: number) {
+  const created = await submitOrder(deps, {
+    clientId: 'shop',
+    orderId,
+    request: { operator: 'A', number: '9812345678', amount: parseRupees(rupees)! },
+  });
+  await processRecharge(deps, created.order, { attempt: 1, isFinalAttempt: false });
+  return (await ledger.getOrder(created.order))!;
+}
+
+async function storedCallback(providerOrderId: string, status: string, providerRef = 'OP1') {
+  const { record, isNew } = await ledger.recordCallback({
+    provider: 'a1topup',
+    providerOrderId,
+    status,
+    providerRef,
+    receivedAt: new Date().toISOString(),
+    raw: `txid=${providerOrderId}&status=${status}`,
+  });
+  return { id: record.id, isNew };
+}
+
+describe('checkPendingOrder', () => {
+  it('settles a pending order by what the status API says, and schedules nothing after', async () => {
+    const order = await processed('chk-success', 31); // timeout: pending, provider recorded success
+    expect(order.state).toBe('pending');
+    expect(order.nextCheckAt).toBeTruthy();
+    const outcome = await checkPendingOrder(deps, order, settings);
+    expect(outcome).toMatchObject({ kind: 'settled', order: { state: 'success' } });
+    const stored = await ledger.getOrder(order);
+    expect(stored?.nextCheckAt).toBeUndefined();
+    expect(stored?.history.at(-1)).toMatchObject({ from: 'pending', to: 'success', source: 'poller' });
+    expect(simulator.order(order.providerOrderId)?.submissions).toBe(1);
+  });
+
+  it('keeps a still-pending order pending, and sends it to manual_review past the max age', async () => {
+    const order = await processed('chk-pending', 17);
+    expect(await checkPendingOrder(deps, order, settings)).toMatchObject({ kind: 'still_pending' });
+    const old = await checkPendingOrder(deps, order, { ...settings, maxPendingAgeMs: 0 });
+    expect(old).toMatchObject({ kind: 'settled', order: { state: 'manual_review' } });
+  });
+
+  it('treats "no record" as no answer within the grace period, and as failed (or manual review) after it', async () => {
+    const a = await processed('chk-nf-a', 31);
+    const b = await processed('chk-nf-b', 31);
+    // Make the provider forget: an order it never recorded looks exactly like this.
+    simulator.reset();
+    expect(await checkPendingOrder(deps, a, settings)).toMatchObject({ kind: 'still_pending' });
+    expect(await checkPendingOrder(deps, a, { ...settings, notFoundGraceMs: 0 })).toMatchObject({
+      kind: 'settled',
+      order: { state: 'failed' },
+    });
+    expect(
+      await checkPendingOrder(deps, b, {
+        ...settings,
+        notFoundGraceMs: 0,
+        notFoundAfterGrace: 'manual_review',
+      }),
+    ).toMatchObject({
+      kind: 'settled',
+      order: { state: 'manual_review' },
+    });
+    expect(simulator.order(a.providerOrderId)).toBeUndefined();
+  });
+
+  it('keeps the order pending when the status API cannot be reached', async () => {
+    const order = await processed('chk-down', 31);
+    const down = createA1TopupProvider({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      username: 'u',
+      password: 'p',
+      timeoutMs: 300,
+      connectTimeoutMs: 200,
+    });
+    const outcome = await checkPendingOrder(
+      { ...deps, providers: new Map([[down.name, down]]) },
+      order,
+      settings,
+    );
+    expect(outcome).toMatchObject({ kind: 'still_pending' });
+    expect((await ledger.getOrder(order))?.state).toBe('pending');
+    await down.close();
+  });
+});
+
+describe('applyCallback', () => {
+  it('settles a pending order once, however many copies arrive', async () => {
+    const order = await processed('cb-pending', 17);
+    const copies = await Promise.all(
+      Array.from({ length: 5 }, () => storedCallback(order.providerOrderId, 'Success')),
+    );
+    expect(copies.filter((c) => c.isNew)).toHaveLength(1);
+    const id = copies[0]!.id;
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => applyCallback(deps, id, { verifyReversals: true })),
+    );
+    expect(results.filter((r) => r.outcome === 'applied').length).toBeLessThanOrEqual(1);
+    const stored = await ledger.getOrder(order);
+    expect(stored?.state).toBe('success');
+    expect(stored?.history.filter((h) => h.from === 'pending')).toHaveLength(1);
+    expect((await ledger.getCallback(id))?.copies).toBe(5);
+  });
+
+  it('applies a reversal only once the status API confirms it, with the amount on the order', async () => {
+    const order = await processed('cb-rev', 10);
+    expect(order.state).toBe('success');
+    const early = await storedCallback(order.providerOrderId, 'Failure', 'REV-EARLY');
+    expect(await applyCallback(deps, early.id, { verifyReversals: true })).toMatchObject({
+      outcome: 'reversal_not_confirmed',
+    });
+    expect((await ledger.getOrder(order))?.state).toBe('success');
+
+    await simulator.reverse(order.providerOrderId, { callback: false });
+    const confirmed = await storedCallback(order.providerOrderId, 'Failure', 'REV-1');
+    expect(await applyCallback(deps, confirmed.id, { verifyReversals: true })).toMatchObject({
+      outcome: 'applied',
+    });
+    const reversed = await ledger.getOrder(order);
+    expect(reversed).toMatchObject({
+      state: 'reversed',
+      reversal: { amount: 1000, providerRef: 'REV-1', callbackId: confirmed.id },
+    });
+    const late = await storedCallback(order.providerOrderId, 'Success', 'LATE');
+    expect(await applyCallback(deps, late.id, { verifyReversals: true })).toMatchObject({
+      outcome: 'no_change',
+    });
+  });
+
+  it('flags a success callback for an order recorded as failed, and records unknown orderids', async () => {
+    const failed = await processed('cb-conflict', 13);
+    expect(failed.state).toBe('failed');
+    const c = await storedCallback(failed.providerOrderId, 'Success');
+    const result = await applyCallback(deps, c.id, { verifyReversals: true });
+    expect(result.outcome).toBe('ignored');
+    expect(result.note).toMatch(/CONFLICT/);
+    const unknown = await storedCallback('RFNOSUCHORDER', 'Success');
+    expect(await applyCallback(deps, unknown.id, { verifyReversals: true })).toMatchObject({
+      outcome: 'unknown_order',
+    });
+    expect((await ledger.getCallback(unknown.id))?.outcome).toBe('unknown_order');
+  });
+});
+
+describe('operators and reports', () => {
+  it('resolves only orders in manual_review, with who and why', async () => {
+    const order = await processed('op-1', 17);
+    expect(
+      await resolveOrder(deps, order, { status: 'success', reason: 'seen on portal', actor: 'asha' }),
+    ).toMatchObject({ kind: 'not_in_review' });
+    await checkPendingOrder(deps, order, { ...settings, maxPendingAgeMs: 0 });
+    const resolved = await resolveOrder(deps, order, {
+      status: 'failed',
+      reason: 'provider confirmed no debit',
+      actor: 'asha',
+    });
+    expect(resolved).toMatchObject({ kind: 'resolved', order: { state: 'failed' } });
+    if (resolved.kind === 'resolved') {
+      expect(resolved.order.history.at(-1)).toMatchObject({
+        source: 'operator',
+        actor: 'asha',
+        note: 'provider confirmed no debit',
+      });
+    }
+  });
+
+  it('reconciles orders by state with balances at both ends of the window', async () => {
+    const from = new Date().toISOString();
+    await ledger.recordBalance({
+      provider: 'a1topup',
+      balance: 500_000,
+      at: new Date(Date.now() - 1_000).toISOString(),
+    });
+    await processed('rec-ok', 20);
+    await processed('rec-fail', 13);
+    await new Promise((r) => setTimeout(r, 5));
+    await ledger.recordBalance({ provider: 'a1topup', balance: 498_000, at: new Date().toISOString() });
+    const to = new Date(Date.now() + 5).toISOString();
+    const report = await reconcile(ledger, from, to, ['a1topup', 'telgoo5']);
+    const a1 = report.providers.find((p) => p.provider === 'a1topup');
+    expect(a1).toMatchObject({
+      submitted: { count: 2, amount: 3300 },
+      success: { count: 1, amount: 2000 },
+      failed: { count: 1, amount: 1300 },
+    });
+    expect(a1?.balanceAtStart?.balance).toBe(500_000);
+    expect(a1?.balanceAtEnd?.balance).toBe(498_000);
+    expect(report.providers.find((p) => p.provider === 'telgoo5')).toMatchObject({ submitted: { count: 0 } });
+  });
+
+  it('moves orders stuck in processing to pending, or back to the queue when their call never left', async () => {
+    const inFlight = await submitOrder(deps, {
+      clientId: 'shop',
+      orderId: 'stuck-a',
+      request: { operator: 'A', number: '9812345678', amount: parseRupees(10)! },
+    });
+    await ledger.transition(inFlight.order, {
+      expect: { state: 'queued' },
+      to: 'processing',
+      patch: { inFlight: true, incrementAttempts: true },
+      entry: { at: new Date().toISOString(), source: 'worker' },
+    });
+    const swept = await sweepStuckProcessing(
+      { ...deps, now: () => new Date(Date.now() + 600_000) },
+      { olderThanMs: 120_000, limit: 10 },
+    );
+    expect(swept.toPending).toBeGreaterThanOrEqual(1);
+    expect((await ledger.getOrder(inFlight.order))?.state).toBe('pending');
+  });
+});
