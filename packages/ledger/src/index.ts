@@ -3,7 +3,6 @@ export {
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
 } from './ledger-errors.ts';
-export { CALLBACK_OUTCOMES } from './ledger-store.ts';
 export type {
   AmountCount,
   BalanceSample,
@@ -21,7 +20,15 @@ export type {
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';
-export { MAX_LIST_LIMIT, MAX_STALE_LIMIT } from './ledger-support.ts';
+export { CALLBACK_OUTCOMES } from './ledger-store.ts';
+export {
+  callbackId,
+  MAX_CALLBACK_LIMIT,
+  MAX_CLAIM_LIMIT,
+  MAX_LIST_LIMIT,
+  MAX_STALE_LIMIT,
+  normaliseCallbackStatus,
+} from './ledger-support.ts';
 export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
 export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';

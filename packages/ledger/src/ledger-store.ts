@@ -1,4 +1,12 @@
-import type { HistoryEntry, Order, OrderKey, OrderState, Paise, RechargeRequest, Reversal } from '@rechargeflow/domain';
+import type {
+  HistoryEntry,
+  Order,
+  OrderKey,
+  OrderState,
+  Paise,
+  RechargeRequest,
+  Reversal,
+} from '@rechargeflow/domain';
 
 /**
  * What the API hands the ledger to create an order: state `queued`, version 1, attempts 0, and one
@@ -26,11 +34,16 @@ export interface OrderPatch {
   readonly providerTxId?: string | undefined;
   readonly providerRef?: string | undefined;
   readonly providerStatus?: string | undefined;
-  /** Sets the order's dispute reversal (with `to: 'reversed'`). */
+  /** Sets the order's dispute reversal; only with `to: 'reversed'` (else `RangeError`). */
   readonly reversal?: Reversal | undefined;
   /**
-   * With `to: 'pending'`: the first status check is due this long after the store's own clock
-   * (the store also sets `pendingSince`). Leaving `pending` clears the schedule.
+   * Only with `to: 'pending'` (else `RangeError`); milliseconds >= 0, rounded to whole ones.
+   * - Entering pending from another state: `pendingSince` = the store's clock now, and the first
+   *   status check is due `checkAfterMs` after it (absent: 0, due at once).
+   * - A `pending -> pending` event: absent leaves the schedule as it is; given, the next check moves
+   *   to `checkAfterMs` after the store's clock (`pendingSince` stays).
+   * Leaving `pending` for any state clears `nextCheckAt` (`pendingSince` stays, as a record).
+   * Transitions never change `statusChecks`: only claimDueChecks counts checks.
    */
   readonly checkAfterMs?: number | undefined;
   /** Adds one to `attempts` (a provider call is about to start). */
@@ -74,11 +87,13 @@ export interface OrderPage {
 
 /** Status-check claims: the poller's schedule, enforced by the store's clock. */
 export interface ClaimChecksOptions {
-  /** At most this many orders per claim (1..1000). */
+  /** At most this many orders per claim (1..1000, else `RangeError`). */
   readonly limit: number;
   /**
    * Milliseconds between checks: after check n (1-based) the next is due `intervalsMs[min(n, len-1)]`
-   * after the store's clock (the first check was due `checkAfterMs` after entering pending).
+   * after the store's clock (the first check was due `checkAfterMs` after entering pending, which
+   * is `intervalsMs[0]`'s place in the schedule). At least one interval, each >= 1 ms after
+   * rounding to whole milliseconds (else `RangeError`).
    */
   readonly intervalsMs: readonly number[];
 }
@@ -126,7 +141,7 @@ export interface CallbackRecord extends CallbackInput {
 
 export interface BalanceSample {
   readonly provider: string;
-  /** Paise. */
+  /** Paise, a whole number (below zero when a provider extends credit). */
   readonly balance: number;
   /** ISO time sampled. */
   readonly at: string;
@@ -183,21 +198,48 @@ export interface LedgerStore {
    */
   findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]>;
   /**
-   * Atomically claims up to `limit` `pending` orders whose next check is due by the store's clock,
-   * counts the check and moves their next check out by the schedule, so several pollers never
-   * check one order twice in one interval, whatever their own clocks say.
+   * Atomically claims up to `limit` `pending` orders whose next check is due by the store's clock
+   * (earliest due first), counts the check (`statusChecks` + 1) and moves their next check out by
+   * the schedule, so several pollers never check one order twice in one interval, whatever their
+   * own clocks say. Returns the orders as claimed. A claim is bookkeeping, not a change of the
+   * order: `version`, `updatedAt` and the history stay as they are.
    */
   claimDueChecks(options: ClaimChecksOptions): Promise<readonly Order[]>;
-  /** Stores a callback once (by its deterministic id); a repeat only increments `copies`. */
+  /**
+   * Stores a callback once (by its deterministic id, see `callbackId`): a new one with outcome
+   * `received`, `copies` 1 and `updatedAt` = `receivedAt`; a repeat only increments `copies` (the
+   * first copy's status text, raw and times are kept) and answers `isNew: false`.
+   */
   recordCallback(input: CallbackInput): Promise<{ readonly record: CallbackRecord; readonly isNew: boolean }>;
-  setCallbackOutcome(id: string, outcome: CallbackOutcome, note: string | undefined, at: string): Promise<void>;
+  /**
+   * Sets the outcome, the note (`undefined` removes an earlier one) and `updatedAt` = `at`.
+   * Rejects with `RangeError` for an id no callback has, or an outcome not in CALLBACK_OUTCOMES.
+   */
+  setCallbackOutcome(
+    id: string,
+    outcome: CallbackOutcome,
+    note: string | undefined,
+    at: string,
+  ): Promise<void>;
   getCallback(id: string): Promise<CallbackRecord | null>;
-  /** Callbacks with `outcome`, oldest first, last changed before `updatedBefore` (ISO). */
-  findCallbacks(outcome: CallbackOutcome, updatedBefore: string, limit: number): Promise<readonly CallbackRecord[]>;
+  /**
+   * Callbacks with `outcome`, last changed before `updatedBefore` (ISO, exclusive), oldest change
+   * first (then by id), at most `limit` (1..1000).
+   */
+  findCallbacks(
+    outcome: CallbackOutcome,
+    updatedBefore: string,
+    limit: number,
+  ): Promise<readonly CallbackRecord[]>;
+  /** Appends a sample (never replaces one, even one of the same time). */
   recordBalance(sample: BalanceSample): Promise<void>;
-  /** The latest sample at or before `at`, else null. */
+  /** The latest sample at or before `at` (of one millisecond's samples, the last recorded), else null. */
   balanceAt(provider: string, at: string): Promise<BalanceSample | null>;
-  /** Orders created in [from, to) (ISO), per provider, by their state now. */
+  /**
+   * Orders created in [from, to) (ISO, to the millisecond), per provider, by their state now,
+   * sorted by provider; a provider without orders in the window is absent. Amounts are the
+   * requests' amounts. Not a snapshot: orders may change state while they are counted.
+   */
   summarize(from: string, to: string): Promise<readonly ProviderSummary[]>;
   /** Round-trip check for readiness probes. */
   ping(): Promise<void>;

@@ -1,17 +1,32 @@
+import { createHash } from 'node:crypto';
 import {
   assertTransition,
   type HistoryEntry,
   type OrderKey,
   type OrderState,
   orderKeyId,
+  paise,
+  type Reversal,
   ValidationError,
 } from '@rechargeflow/domain';
-import type { ListOrdersQuery, TransitionCommand } from './ledger-store.ts';
+import {
+  type AmountCount,
+  type BalanceSample,
+  CALLBACK_OUTCOMES,
+  type CallbackInput,
+  type CallbackOutcome,
+  type ClaimChecksOptions,
+  type ListOrdersQuery,
+  type ProviderSummary,
+  type TransitionCommand,
+} from './ledger-store.ts';
 
 /** Helpers shared by both implementations, so that they agree on ordering, paging and history. */
 
 export const MAX_LIST_LIMIT = 500;
 export const MAX_STALE_LIMIT = 1_000;
+export const MAX_CLAIM_LIMIT = 1_000;
+export const MAX_CALLBACK_LIMIT = 1_000;
 
 /** Epoch milliseconds of a caller-supplied ISO time; refuses anything that is not a time. */
 export function timeMs(iso: string, what: string): number {
@@ -26,7 +41,20 @@ export function timeMs(iso: string, what: string): number {
  * Fixed width, so byte order is time order; unique, so a cursor on it never skips or repeats.
  */
 export function listKey(key: OrderKey, createdAt: string): string {
-  return `${String(timeMs(createdAt, 'createdAt')).padStart(15, '0')}:${orderKeyId(key)}`;
+  return `${timePrefix(timeMs(createdAt, 'createdAt'))}${orderKeyId(key)}`;
+}
+
+/** The fixed-width time part of a list key, up to and including its `:`. */
+function timePrefix(ms: number): string {
+  return `${String(ms).padStart(15, '0')}:`;
+}
+
+/**
+ * List-key bounds of orders created in [from, to): `lower <= listKey < upper`. Every list key
+ * starts with its creation time, so this is the creation-time window, to the millisecond.
+ */
+export function createdWindow(from: string, to: string): { lower: string; upper: string } {
+  return { lower: timePrefix(timeMs(from, 'from')), upper: timePrefix(timeMs(to, 'to')) };
 }
 
 const LIST_KEY_PATTERN = /^\d{15}:[0-9a-f]{32}$/;
@@ -61,10 +89,183 @@ export function validateListQuery(query: ListOrdersQuery): { limit: number; afte
 }
 
 export function validateStaleLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_STALE_LIMIT) {
-    throw new RangeError(`findStale limit must be a whole number from 1 to ${MAX_STALE_LIMIT}, got ${limit}`);
+  return validateLimit(limit, MAX_STALE_LIMIT, 'findStale');
+}
+
+function validateLimit(limit: number, max: number, what: string): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new RangeError(`${what} limit must be a whole number from 1 to ${max}, got ${limit}`);
   }
   return limit;
+}
+
+/** A whole number of milliseconds (callers compute them from seconds, which may not be whole). */
+function milliseconds(value: unknown, what: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || Math.round(value) < min) {
+    throw new RangeError(`${what} must be a number of milliseconds >= ${min}, got ${String(value)}`);
+  }
+  return Math.round(value);
+}
+
+export function validateClaimOptions(options: ClaimChecksOptions): { limit: number; intervals: number[] } {
+  const limit = validateLimit(options.limit, MAX_CLAIM_LIMIT, 'claimDueChecks');
+  if (!Array.isArray(options.intervalsMs) || options.intervalsMs.length === 0) {
+    throw new RangeError('claimDueChecks intervalsMs must hold at least one interval');
+  }
+  // At least 1 ms: a zero interval would let the next claim hand the same order out again at once.
+  const intervals = options.intervalsMs.map((ms) => milliseconds(ms, 'claimDueChecks interval', 1));
+  return { limit, intervals };
+}
+
+export function validateCallbackLimit(limit: number): number {
+  return validateLimit(limit, MAX_CALLBACK_LIMIT, 'findCallbacks');
+}
+
+export function isCallbackOutcome(value: unknown): value is CallbackOutcome {
+  return typeof value === 'string' && (CALLBACK_OUTCOMES as readonly string[]).includes(value);
+}
+
+export function validateOutcome(outcome: CallbackOutcome): CallbackOutcome {
+  if (!isCallbackOutcome(outcome)) {
+    throw new RangeError(`not a callback outcome: ${JSON.stringify(outcome)}`);
+  }
+  return outcome;
+}
+
+/** Status text as compared for duplicates: `Success`, ` success ` and `SUCCESS` are one status. */
+export function normaliseCallbackStatus(status: string): string {
+  return status.trim().toLowerCase();
+}
+
+/**
+ * A callback's id: the same report (provider, order, status, operator ref) always gets the same id,
+ * so a provider's retries and replays are recognised as copies.
+ */
+export function callbackId(
+  input: Pick<CallbackInput, 'provider' | 'providerOrderId' | 'status' | 'providerRef'>,
+): string {
+  return createHash('sha256')
+    .update(
+      [
+        input.provider,
+        input.providerOrderId,
+        normaliseCallbackStatus(input.status),
+        input.providerRef ?? '',
+      ].join('\u0000'),
+    )
+    .digest('hex');
+}
+
+export function validateCallbackInput(input: CallbackInput): void {
+  for (const field of ['provider', 'providerOrderId', 'status', 'raw'] as const) {
+    if (typeof input[field] !== 'string') throw new RangeError(`callback ${field} must be a string`);
+  }
+  if (input.providerRef !== undefined && typeof input.providerRef !== 'string') {
+    throw new RangeError('callback providerRef must be a string');
+  }
+  timeMs(input.receivedAt, 'receivedAt');
+}
+
+export function validateBalanceSample(sample: BalanceSample): number {
+  if (typeof sample.provider !== 'string' || sample.provider === '') {
+    throw new RangeError('balance sample provider must be a non-empty string');
+  }
+  // A provider may extend credit, so a balance below zero is a fact to record, not an error.
+  if (!Number.isSafeInteger(sample.balance)) {
+    throw new RangeError(`balance sample balance must be a whole number of paise, got ${sample.balance}`);
+  }
+  return timeMs(sample.at, 'at');
+}
+
+/**
+ * What a transition does to the status-check schedule. `from` is exact (the store applies the
+ * command only in that state), so this can be decided before the write.
+ * - `enter`: into pending from another state; pendingSince = now, first check after checkAfterMs (0: at once)
+ * - `reschedule`: a pending -> pending event with checkAfterMs: the next check moves, pendingSince stays
+ * - `leave`: out of pending: no more checks
+ */
+export type ScheduleChange =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'enter' | 'reschedule'; readonly afterMs: number }
+  | { readonly kind: 'leave' };
+
+export function scheduleChange(command: TransitionCommand): ScheduleChange {
+  const from = command.expect.state;
+  const after = command.patch?.checkAfterMs;
+  if (command.to === 'pending') {
+    if (from !== 'pending') return { kind: 'enter', afterMs: Math.round(after ?? 0) };
+    return after === undefined ? { kind: 'none' } : { kind: 'reschedule', afterMs: Math.round(after) };
+  }
+  return from === 'pending' ? { kind: 'leave' } : { kind: 'none' };
+}
+
+/** A reversal with a fixed field order and no `undefined` fields, identical in both stores. */
+export function reversalRecord(reversal: Reversal): Reversal {
+  const result: { -readonly [K in keyof Reversal]: Reversal[K] } = {
+    amount: reversal.amount,
+    at: reversal.at,
+  };
+  if (reversal.providerRef !== undefined) result.providerRef = reversal.providerRef;
+  if (reversal.callbackId !== undefined) result.callbackId = reversal.callbackId;
+  return result;
+}
+
+type SummaryBucket = Exclude<keyof ProviderSummary, 'provider'>;
+
+/** The bucket an order's state counts in, besides `submitted`. */
+const BUCKET_OF_STATE: Readonly<Record<OrderState, SummaryBucket>> = {
+  queued: 'inProgress',
+  processing: 'inProgress',
+  success: 'success',
+  failed: 'failed',
+  reversed: 'reversed',
+  pending: 'pending',
+  manual_review: 'pending',
+};
+
+/**
+ * Folds (provider, state, count, amount) rows into per-provider summaries, sorted by provider, so
+ * both stores categorise states in one place.
+ */
+export class SummaryBuilder {
+  readonly #byProvider = new Map<string, Record<SummaryBucket, { count: number; amount: number }>>();
+
+  add(provider: string, state: OrderState, count: number, amount: number): void {
+    let summary = this.#byProvider.get(provider);
+    if (summary === undefined) {
+      summary = {
+        submitted: { count: 0, amount: 0 },
+        success: { count: 0, amount: 0 },
+        failed: { count: 0, amount: 0 },
+        reversed: { count: 0, amount: 0 },
+        pending: { count: 0, amount: 0 },
+        inProgress: { count: 0, amount: 0 },
+      };
+      this.#byProvider.set(provider, summary);
+    }
+    for (const bucket of ['submitted', BUCKET_OF_STATE[state]] as const) {
+      summary[bucket].count += count;
+      summary[bucket].amount += amount;
+    }
+  }
+
+  build(): ProviderSummary[] {
+    const total = (value: { count: number; amount: number }): AmountCount => ({
+      count: value.count,
+      amount: paise(value.amount),
+    });
+    return [...this.#byProvider.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([provider, b]) => ({
+        provider,
+        submitted: total(b.submitted),
+        success: total(b.success),
+        failed: total(b.failed),
+        reversed: total(b.reversed),
+        pending: total(b.pending),
+        inProgress: total(b.inProgress),
+      }));
+  }
 }
 
 /**
@@ -74,6 +275,21 @@ export function validateStaleLimit(limit: number): number {
 export function assertCommand(command: TransitionCommand): void {
   if (command.to !== command.expect.state) assertTransition(command.expect.state, command.to);
   timeMs(command.entry.at, 'entry.at');
+  const { checkAfterMs, reversal } = command.patch ?? {};
+  if (checkAfterMs !== undefined) {
+    // Refused rather than ignored: a schedule asked for elsewhere would silently never run.
+    if (command.to !== 'pending')
+      throw new RangeError(`checkAfterMs only goes with a move to pending, not to ${command.to}`);
+    milliseconds(checkAfterMs, 'checkAfterMs', 0);
+  }
+  if (reversal !== undefined) {
+    if (command.to !== 'reversed')
+      throw new RangeError(`a reversal only goes with a move to reversed, not to ${command.to}`);
+    if (!Number.isSafeInteger(reversal.amount) || reversal.amount < 0) {
+      throw new RangeError(`reversal amount must be a whole number of paise, got ${reversal.amount}`);
+    }
+    timeMs(reversal.at, 'reversal.at');
+  }
 }
 
 /** A history entry with a fixed field order and no `undefined` fields, identical in both stores. */

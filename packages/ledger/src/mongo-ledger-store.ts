@@ -1,48 +1,75 @@
-import type { Order, OrderKey, OrderState } from '@rechargeflow/domain';
-import { type Connection, type Model, Schema } from 'mongoose';
+import { isOrderState, type Order, type OrderKey, type OrderState } from '@rechargeflow/domain';
+import { type Connection, type Model, type PipelineStage, Schema } from 'mongoose';
 import {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
 } from './ledger-errors.ts';
 import type {
+  BalanceSample,
+  CallbackInput,
+  CallbackOutcome,
+  CallbackRecord,
+  ClaimChecksOptions,
   CreateResult,
   LedgerStore,
   ListOrdersQuery,
   NewOrder,
   OrderPage,
+  ProviderSummary,
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';
 import {
   assertCommand,
+  callbackId,
+  createdWindow,
   creationEntry,
   encodeCursor,
   historyEntry,
   listKey,
+  reversalRecord,
+  SummaryBuilder,
+  scheduleChange,
   timeMs,
+  validateBalanceSample,
+  validateCallbackInput,
+  validateCallbackLimit,
+  validateClaimOptions,
   validateListQuery,
+  validateOutcome,
   validateStaleLimit,
 } from './ledger-support.ts';
 import { decodeOrder } from './order-record.ts';
+import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
 
 export interface MongoLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
   readonly connection: Connection;
   /** Default `orders`. */
   readonly collectionName?: string | undefined;
+  /** Provider callbacks; default `callbacks`. */
+  readonly callbacksCollectionName?: string | undefined;
+  /** Provider balance samples; default `balance_samples`. */
+  readonly balanceCollectionName?: string | undefined;
   /** Write concern of every write; default: the connection's. `majority` on a replica set. */
   readonly writeConcern?: 'majority' | number | undefined;
 }
 
 /**
  * One document per order, history embedded (an order has a handful of entries, far below 16 MB).
- * Besides the domain fields it stores `listKey` (creation time + key id: the list order and cursor)
- * and `updatedAtMs` (for findStale); both are dropped when mapping back to an `Order`.
+ * Besides the domain fields it stores `listKey` (creation time + key id: the list order and cursor,
+ * and, by its time prefix, the creation-time range of summaries) and `updatedAtMs` (for findStale);
+ * both are dropped when mapping back to an `Order`. Times from the server's clock (`$$NOW`) are
+ * kept as epoch milliseconds, `pendingSinceMs` and `nextCheckAtMs`, and handed out as ISO.
  *
  * Every write is a single-document operation, which MongoDB applies atomically: the insert is
- * guarded by the unique indexes, and a transition is one findOneAndUpdate whose filter carries
- * the expected state. No multi-document transaction is needed (nor used: they need a replica set).
+ * guarded by the unique indexes, and a transition or a status-check claim is one findOneAndUpdate
+ * whose filter carries the condition. No multi-document transaction is needed (nor used: they need
+ * a replica set).
+ *
+ * Updates that need the server's clock or a stored value are update pipelines: every value from a
+ * caller goes in `$literal`, so a provider's text starting with `$` stays text.
  */
 const historySchema = new Schema(
   {
@@ -69,6 +96,16 @@ const requestSchema = new Schema(
   { _id: false, id: false, strict: 'throw' },
 );
 
+const reversalSchema = new Schema(
+  {
+    amount: { type: Number, required: true },
+    at: { type: String, required: true },
+    providerRef: { type: String },
+    callbackId: { type: String },
+  },
+  { _id: false, id: false, strict: 'throw' },
+);
+
 /** Indexes the store needs; the unique ones are verified at init(). */
 const INDEXES = [
   { name: 'client_order_unique', key: { clientId: 1, orderId: 1 }, unique: true },
@@ -76,7 +113,67 @@ const INDEXES = [
   { name: 'client_list', key: { clientId: 1, listKey: -1 }, unique: false },
   { name: 'client_state_list', key: { clientId: 1, state: 1, listKey: -1 }, unique: false },
   { name: 'state_updated', key: { state: 1, updatedAtMs: 1, listKey: 1 }, unique: false },
+  // claimDueChecks: pending orders by next check.
+  { name: 'state_next_check', key: { state: 1, nextCheckAtMs: 1 }, unique: false },
+  // summarize: the list key starts with the creation time.
+  { name: 'created', key: { listKey: 1 }, unique: false },
 ] as const;
+
+/** The server's clock as epoch milliseconds (one value for a whole operation). */
+const NOW_MS = { $toDouble: '$$NOW' } as const;
+
+/** Settings every model of the store shares. */
+function modelOptions(writeConcern: MongoLedgerStoreOptions['writeConcern']) {
+  return {
+    // init() creates and checks the indexes; nothing happens behind the caller's back.
+    autoIndex: false,
+    autoCreate: false,
+    versionKey: false,
+    id: false,
+    strict: 'throw',
+    // The ledger is the system of record: always read what was last written.
+    read: 'primary',
+    ...(writeConcern === undefined ? {} : { writeConcern: { w: writeConcern } }),
+  } as const;
+}
+
+function callbackSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
+  const schema = new Schema(
+    {
+      // The deterministic callback id: a second copy finds the first by it.
+      _id: { type: String, required: true },
+      provider: { type: String, required: true },
+      providerOrderId: { type: String, required: true },
+      status: { type: String, required: true },
+      providerRef: { type: String },
+      receivedAt: { type: String, required: true },
+      raw: { type: String, required: true },
+      outcome: { type: String, required: true },
+      copies: { type: Number, required: true },
+      note: { type: String },
+      updatedAt: { type: String, required: true },
+      updatedAtMs: { type: Number, required: true },
+    },
+    modelOptions(writeConcern),
+  );
+  schema.index({ outcome: 1, updatedAtMs: 1, _id: 1 }, { name: 'outcome_updated' });
+  return schema;
+}
+
+function balanceSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
+  const schema = new Schema(
+    {
+      provider: { type: String, required: true },
+      balance: { type: Number, required: true },
+      at: { type: String, required: true },
+      atMs: { type: Number, required: true },
+    },
+    modelOptions(writeConcern),
+  );
+  // Latest at or before a time; `_id` (insertion order) breaks ties within one millisecond.
+  schema.index({ provider: 1, atMs: -1, _id: -1 }, { name: 'provider_at' });
+  return schema;
+}
 
 function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
   const schema = new Schema(
@@ -90,6 +187,11 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
       state: { type: String, required: true },
       inFlight: { type: Boolean, required: true },
       attempts: { type: Number, required: true },
+      // Absent on orders written before it existed (read as 0).
+      statusChecks: { type: Number },
+      pendingSinceMs: { type: Number },
+      nextCheckAtMs: { type: Number },
+      reversal: { type: reversalSchema },
       providerTxId: { type: String },
       providerRef: { type: String },
       providerStatus: { type: String },
@@ -101,18 +203,8 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
       listKey: { type: String, required: true },
       updatedAtMs: { type: Number, required: true },
     },
-    {
-      // init() creates and checks the indexes; nothing happens behind the caller's back.
-      autoIndex: false,
-      autoCreate: false,
-      // `version` is ours; mongoose's __v would be a second, different counter.
-      versionKey: false,
-      id: false,
-      strict: 'throw',
-      // The ledger is the system of record: always read what was last written.
-      read: 'primary',
-      ...(writeConcern === undefined ? {} : { writeConcern: { w: writeConcern } }),
-    },
+    // `versionKey: false`: `version` is ours; mongoose's __v would be a second, different counter.
+    modelOptions(writeConcern),
   );
   // `unique` only where wanted: an explicit `unique: false` could clash with an index built without it.
   for (const index of INDEXES) {
@@ -133,6 +225,21 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     { overwriteModels: true },
   );
 
+  const callbacksName = options.callbacksCollectionName ?? 'callbacks';
+  const callbacks: Model<Lean> = options.connection.model<Lean>(
+    `RechargeflowLedgerCallback_${callbacksName}`,
+    callbackSchema(options.writeConcern),
+    callbacksName,
+    { overwriteModels: true },
+  );
+  const balanceName = options.balanceCollectionName ?? 'balance_samples';
+  const balances: Model<Lean> = options.connection.model<Lean>(
+    `RechargeflowLedgerBalance_${balanceName}`,
+    balanceSchema(options.writeConcern),
+    balanceName,
+    { overwriteModels: true },
+  );
+
   async function findByKey(key: OrderKey): Promise<Order | null> {
     const doc = await model.findOne({ clientId: key.clientId, orderId: key.orderId }).lean<Lean>().exec();
     return doc === null ? null : toOrder(doc);
@@ -140,14 +247,20 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
 
   return {
     async init() {
-      try {
-        await model.createIndexes();
-      } catch (cause) {
-        throw new LedgerConfigurationError(
-          `could not create the ledger indexes on MongoDB collection ${collectionName} ` +
-            '(an index with the same name or keys but other options may exist; drop it and start again)',
-          { cause, context: { collection: collectionName } },
-        );
+      for (const [each, name] of [
+        [model, collectionName],
+        [callbacks, callbacksName],
+        [balances, balanceName],
+      ] as const) {
+        try {
+          await each.createIndexes();
+        } catch (cause) {
+          throw new LedgerConfigurationError(
+            `could not create the ledger indexes on MongoDB collection ${name} ` +
+              '(an index with the same name or keys but other options may exist; drop it and start again)',
+            { cause, context: { collection: name } },
+          );
+        }
       }
       const existing: unknown[] = await model.listIndexes();
       for (const wanted of INDEXES.filter((index) => index.unique)) {
@@ -160,6 +273,17 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
           );
         }
       }
+      // Pending orders written before status checks were scheduled by the ledger: due at once.
+      // Idempotent, and a no-op (an index lookup) once done.
+      await model
+        .updateMany(
+          { state: 'pending', nextCheckAtMs: { $exists: false } },
+          [{ $set: { nextCheckAtMs: NOW_MS } }],
+          {
+            updatePipeline: true,
+          },
+        )
+        .exec();
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
@@ -173,6 +297,7 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         state: 'queued' satisfies OrderState,
         inFlight: false,
         attempts: 0,
+        statusChecks: 0,
         ...(order.batchId === undefined ? {} : { batchId: order.batchId }),
         createdAt: order.now,
         updatedAt: order.now,
@@ -210,24 +335,30 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         state: expect.state,
       };
       if (expect.inFlight !== undefined) filter.inFlight = expect.inFlight;
+      // `from` is exact: the filter only matches when the stored state equals it.
+      const entry = historyEntry(expect.state, command.to, command.entry);
       const set: Record<string, unknown> = {
-        state: command.to,
-        updatedAt: command.entry.at,
-        updatedAtMs: timeMs(command.entry.at, 'entry.at'),
+        state: { $literal: command.to },
+        updatedAt: { $literal: command.entry.at },
+        updatedAtMs: { $literal: timeMs(command.entry.at, 'entry.at') },
+        version: { $add: ['$version', 1] },
+        history: { $concatArrays: ['$history', { $literal: [entry] }] },
       };
-      if (patch?.inFlight !== undefined) set.inFlight = patch.inFlight;
-      if (patch?.providerTxId !== undefined) set.providerTxId = patch.providerTxId;
-      if (patch?.providerRef !== undefined) set.providerRef = patch.providerRef;
-      if (patch?.providerStatus !== undefined) set.providerStatus = patch.providerStatus;
-      const inc: Record<string, number> = { version: 1 };
-      if (patch?.incrementAttempts === true) inc.attempts = 1;
+      if (patch?.inFlight !== undefined) set.inFlight = { $literal: patch.inFlight };
+      if (patch?.providerTxId !== undefined) set.providerTxId = { $literal: patch.providerTxId };
+      if (patch?.providerRef !== undefined) set.providerRef = { $literal: patch.providerRef };
+      if (patch?.providerStatus !== undefined) set.providerStatus = { $literal: patch.providerStatus };
+      if (patch?.reversal !== undefined) set.reversal = { $literal: reversalRecord(patch.reversal) };
+      if (patch?.incrementAttempts === true) set.attempts = { $add: ['$attempts', 1] };
+      const schedule = scheduleChange(command);
+      if (schedule.kind === 'enter') set.pendingSinceMs = NOW_MS;
+      if (schedule.kind === 'enter' || schedule.kind === 'reschedule') {
+        set.nextCheckAtMs = { $add: [NOW_MS, schedule.afterMs] };
+      }
+      const update: PipelineStage.Set[] | [PipelineStage.Set, PipelineStage.Unset] =
+        schedule.kind === 'leave' ? [{ $set: set }, { $unset: 'nextCheckAtMs' }] : [{ $set: set }];
       const updated = await model
-        .findOneAndUpdate(
-          filter,
-          // `from` is exact: the filter only matches when the stored state equals it.
-          { $set: set, $inc: inc, $push: { history: historyEntry(expect.state, command.to, command.entry) } },
-          { returnDocument: 'after', upsert: false },
-        )
+        .findOneAndUpdate(filter, update, { returnDocument: 'after', upsert: false, updatePipeline: true })
         .lean<Lean>()
         .exec();
       if (updated !== null) return { applied: true, order: toOrder(updated) };
@@ -267,6 +398,174 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       return docs.map(toOrder);
     },
 
+    async claimDueChecks(claim: ClaimChecksOptions): Promise<readonly Order[]> {
+      const { limit, intervals } = validateClaimOptions(claim);
+      // After check n (counted in the first stage) the next is due intervals[min(n, len - 1)] from now.
+      const update: PipelineStage.Set[] = [
+        { $set: { statusChecks: { $add: [{ $ifNull: ['$statusChecks', 0] }, 1] } } },
+        {
+          $set: {
+            nextCheckAtMs: {
+              $add: [
+                NOW_MS,
+                {
+                  $arrayElemAt: [{ $literal: intervals }, { $min: ['$statusChecks', intervals.length - 1] }],
+                },
+              ],
+            },
+          },
+        },
+      ];
+      const claimed: Order[] = [];
+      const claimedIds: unknown[] = [];
+      // Each round claims one order atomically: the filter is re-checked against the order as the
+      // update applies, so a concurrent claimer that got there first (next check moved out) wins alone.
+      // `$nin`: with a short interval an order claimed early in this call could fall due again in it.
+      while (claimed.length < limit) {
+        const filter = {
+          state: 'pending',
+          _id: { $nin: claimedIds },
+          $expr: { $lte: ['$nextCheckAtMs', NOW_MS] },
+        };
+        const doc = await model
+          .findOneAndUpdate(filter, update, {
+            sort: { state: 1, nextCheckAtMs: 1 },
+            returnDocument: 'after',
+            upsert: false,
+            updatePipeline: true,
+          })
+          .lean<Lean>()
+          .exec();
+        if (doc === null) break;
+        claimedIds.push(doc._id);
+        claimed.push(toOrder(doc));
+      }
+      return claimed;
+    },
+
+    async recordCallback(input: CallbackInput) {
+      validateCallbackInput(input);
+      const id = callbackId(input);
+      const upsert = async (): Promise<unknown> =>
+        callbacks
+          .findOneAndUpdate(
+            { _id: id },
+            {
+              $setOnInsert: {
+                ...callbackFields(input),
+                outcome: 'received' satisfies CallbackOutcome,
+                updatedAt: input.receivedAt,
+                updatedAtMs: timeMs(input.receivedAt, 'receivedAt'),
+              },
+              // A new record starts at 1; a copy adds one and changes nothing else.
+              $inc: { copies: 1 },
+            },
+            { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+          )
+          .lean()
+          .exec();
+      let result: unknown;
+      try {
+        result = await upsert();
+      } catch (error) {
+        // Two first copies at once: the one that lost the insert finds the record the second time.
+        if (!isDuplicateKeyError(error)) throw error;
+        result = await upsert();
+      }
+      // With includeResultMetadata the answer is `{ value, lastErrorObject: { updatedExisting } }`.
+      const { value, lastErrorObject } = (result ?? {}) as { value?: unknown; lastErrorObject?: unknown };
+      const updatedExisting = (lastErrorObject as { updatedExisting?: unknown } | null | undefined)
+        ?.updatedExisting;
+      if (typeof value !== 'object' || value === null || typeof updatedExisting !== 'boolean') {
+        throw new LedgerCorruptionError('unexpected answer from MongoDB when recording a callback', {
+          context: { callbackId: id },
+        });
+      }
+      return { record: toCallback(value as Lean), isNew: !updatedExisting };
+    },
+
+    async setCallbackOutcome(id: string, outcome: CallbackOutcome, note: string | undefined, at: string) {
+      validateOutcome(outcome);
+      const set = { outcome, updatedAt: at, updatedAtMs: timeMs(at, 'at') };
+      const result = await callbacks
+        .updateOne(
+          { _id: id },
+          // A note describes the outcome it came with: a new outcome without one drops the old.
+          note === undefined ? { $set: set, $unset: { note: 1 } } : { $set: { ...set, note } },
+        )
+        .exec();
+      if (result.matchedCount === 0) throw new RangeError(`no stored callback has the id ${id}`);
+    },
+
+    async getCallback(id: string) {
+      const doc = await callbacks.findOne({ _id: id }).lean<Lean>().exec();
+      return doc === null ? null : toCallback(doc);
+    },
+
+    async findCallbacks(outcome: CallbackOutcome, updatedBefore: string, limit: number) {
+      validateOutcome(outcome);
+      validateCallbackLimit(limit);
+      const docs = await callbacks
+        .find({ outcome, updatedAtMs: { $lt: timeMs(updatedBefore, 'updatedBefore') } })
+        .sort({ updatedAtMs: 1, _id: 1 })
+        .limit(limit)
+        .lean<Lean[]>()
+        .exec();
+      return docs.map(toCallback);
+    },
+
+    async recordBalance(sample: BalanceSample) {
+      const atMs = validateBalanceSample(sample);
+      await balances.insertOne({ provider: sample.provider, balance: sample.balance, at: sample.at, atMs });
+    },
+
+    async balanceAt(provider: string, at: string) {
+      const doc = await balances
+        .findOne({ provider, atMs: { $lte: timeMs(at, 'at') } })
+        .sort({ atMs: -1, _id: -1 })
+        .lean<Lean>()
+        .exec();
+      return doc === null ? null : decodeBalanceSample(doc);
+    },
+
+    async summarize(from: string, to: string): Promise<readonly ProviderSummary[]> {
+      const { lower, upper } = createdWindow(from, to);
+      const summary = new SummaryBuilder();
+      if (lower >= upper) return summary.build();
+      // At most providers x states rows come back; the buckets are made in one place for both stores.
+      const rows: unknown[] = await model
+        .aggregate([
+          { $match: { listKey: { $gte: lower, $lt: upper } } },
+          {
+            $group: {
+              _id: { provider: '$provider', state: '$state' },
+              count: { $sum: 1 },
+              amount: { $sum: '$request.amount' },
+            },
+          },
+        ])
+        .exec();
+      for (const row of rows) {
+        const {
+          _id: group,
+          count,
+          amount,
+        } = row as { _id?: { provider?: unknown; state?: unknown }; count?: unknown; amount?: unknown };
+        const provider = group?.provider;
+        const state = group?.state;
+        if (
+          typeof provider !== 'string' ||
+          !isOrderState(state) ||
+          typeof count !== 'number' ||
+          typeof amount !== 'number'
+        ) {
+          throw new LedgerCorruptionError('stored orders have an invalid provider, state or amount');
+        }
+        summary.add(provider, state, count, amount);
+      }
+      return summary.build();
+    },
+
     async ping() {
       const { db } = options.connection;
       if (db === undefined) throw new Error('MongoDB connection is not open');
@@ -282,6 +581,10 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
 function toOrder(doc: Lean): Order {
   if (!Array.isArray(doc.history)) throw new LedgerCorruptionError('stored order has no history array');
   return decodeOrder(doc, doc.history);
+}
+
+function toCallback(doc: Lean): CallbackRecord {
+  return decodeCallback({ ...doc, id: doc._id });
 }
 
 function isDuplicateKeyError(error: unknown): boolean {

@@ -5,6 +5,7 @@ import {
   type OrderState,
   paise,
   type RechargeRequest,
+  type Reversal,
   TRANSITION_SOURCES,
   type TransitionSource,
 } from '@rechargeflow/domain';
@@ -92,9 +93,35 @@ export function decodeHistoryEntry(value: unknown): HistoryEntry {
   return entry;
 }
 
+function decodeReversal(value: unknown): Reversal {
+  const raw = record(value, 'reversal');
+  const amount = raw.amount;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0)
+    corrupt('reversal.amount', amount);
+  const reversal: { -readonly [K in keyof Reversal]: Reversal[K] } = {
+    amount: paise(amount),
+    at: text(raw, 'at'),
+  };
+  const providerRef = optionalText(raw, 'providerRef');
+  const callbackId = optionalText(raw, 'callbackId');
+  if (providerRef !== undefined) reversal.providerRef = providerRef;
+  if (callbackId !== undefined) reversal.callbackId = callbackId;
+  return reversal;
+}
+
+/** A store-clock time kept as epoch milliseconds, handed out as ISO. */
+function optionalMsTime(raw: Raw, field: string): string | undefined {
+  const value = raw[field];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? new Date(value).toISOString()
+    : corrupt(field, value);
+}
+
 /**
- * `raw` holds the order's scalar fields already in their JS types (`inFlight` boolean, counts as
- * numbers); `request` and `history` are decoded here.
+ * `raw` holds the order's scalar fields already in their JS types (`inFlight` boolean, counts and
+ * `pendingSinceMs`/`nextCheckAtMs` as numbers); `request`, `reversal` and `history` are decoded
+ * here. `statusChecks` may be absent (orders written before it existed): that is 0.
  */
 export function decodeOrder(raw: Raw, history: readonly unknown[]): Order {
   if (typeof raw.inFlight !== 'boolean') corrupt('inFlight', raw.inFlight);
@@ -108,6 +135,7 @@ export function decodeOrder(raw: Raw, history: readonly unknown[]): Order {
     state: state(raw.state, 'state'),
     inFlight: raw.inFlight,
     attempts: count(raw.attempts, 'attempts'),
+    statusChecks: raw.statusChecks === undefined ? 0 : count(raw.statusChecks, 'statusChecks'),
     createdAt: text(raw, 'createdAt'),
     updatedAt: text(raw, 'updatedAt'),
     version: count(raw.version, 'version'),
@@ -116,10 +144,15 @@ export function decodeOrder(raw: Raw, history: readonly unknown[]): Order {
   const providerTxId = optionalText(raw, 'providerTxId');
   const providerRef = optionalText(raw, 'providerRef');
   const providerStatus = optionalText(raw, 'providerStatus');
+  const pendingSince = optionalMsTime(raw, 'pendingSinceMs');
+  const nextCheckAt = optionalMsTime(raw, 'nextCheckAtMs');
   const batchId = optionalText(raw, 'batchId');
   if (providerTxId !== undefined) order.providerTxId = providerTxId;
   if (providerRef !== undefined) order.providerRef = providerRef;
   if (providerStatus !== undefined) order.providerStatus = providerStatus;
+  if (pendingSince !== undefined) order.pendingSince = pendingSince;
+  if (nextCheckAt !== undefined) order.nextCheckAt = nextCheckAt;
+  if (raw.reversal !== undefined && raw.reversal !== null) order.reversal = decodeReversal(raw.reversal);
   if (batchId !== undefined) order.batchId = batchId;
   return order;
 }

@@ -1,31 +1,72 @@
-import { type Order, type OrderKey, type OrderState, orderKeyId } from '@rechargeflow/domain';
+import {
+  isOrderState,
+  ORDER_STATES,
+  type Order,
+  type OrderKey,
+  type OrderState,
+  orderKeyId,
+} from '@rechargeflow/domain';
 import type { Redis } from 'ioredis';
 import {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
 } from './ledger-errors.ts';
-import type {
-  CreateResult,
-  LedgerStore,
-  ListOrdersQuery,
-  NewOrder,
-  OrderPage,
-  TransitionCommand,
-  TransitionResult,
+import {
+  type BalanceSample,
+  CALLBACK_OUTCOMES,
+  type CallbackInput,
+  type CallbackOutcome,
+  type CallbackRecord,
+  type ClaimChecksOptions,
+  type CreateResult,
+  type LedgerStore,
+  type ListOrdersQuery,
+  type NewOrder,
+  type OrderPage,
+  type ProviderSummary,
+  type TransitionCommand,
+  type TransitionResult,
 } from './ledger-store.ts';
 import {
   assertCommand,
+  callbackId,
+  createdWindow,
   creationEntry,
   encodeCursor,
   historyEntry,
   listKey,
+  reversalRecord,
+  SummaryBuilder,
+  scheduleChange,
   timeMs,
+  validateBalanceSample,
+  validateCallbackInput,
+  validateCallbackLimit,
+  validateClaimOptions,
   validateListQuery,
+  validateOutcome,
   validateStaleLimit,
 } from './ledger-support.ts';
-import { decodeOrder } from './order-record.ts';
-import { ALL_SCRIPTS, CREATE_ORDER, READ_ORDERS, runScript, TRANSITION } from './redis-scripts.ts';
+import { decodeOrder, decodeRequest } from './order-record.ts';
+import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
+import {
+  ALL_SCRIPTS,
+  CLAIM_CHECKS,
+  CREATE_ORDER,
+  READ_ORDERS,
+  RECORD_BALANCE,
+  RECORD_CALLBACK,
+  runScript,
+  SET_CALLBACK_OUTCOME,
+  TRANSITION,
+  UPGRADE_ORDERS,
+} from './redis-scripts.ts';
+
+/** Bumped when init() must bring older ledgers' indexes up to date (see UPGRADE_ORDERS). */
+const LAYOUT_VERSION = '2';
+/** Orders read per round trip when scanning (summaries, the upgrade): bounds memory per step. */
+const SCAN_CHUNK = 500;
 
 export interface RedisLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
@@ -46,7 +87,18 @@ export interface RedisLedgerStoreOptions {
  *                                   is creation order, so ZRANGE BYLEX REV pages newest first
  * - `P:client:<clientId>:state:<s>` the same, only orders now in state s
  * - `P:state:<s>:updated`           zset, score updatedAt ms, member keyId: findStale
- * keyId is `orderKeyId({clientId, orderId})` from the domain. Needs Redis >= 6.2 (ZRANGE BYLEX REV).
+ * - `P:orders:created`              zset, all scores 0, members `listKey`: every order by creation
+ *                                   (summaries page it BYLEX over a time window)
+ * - `P:checks:due`                  zset, score nextCheckAt ms (server clock), member keyId: exactly
+ *                                   the pending orders; claimDueChecks reads and moves them
+ * - `P:callback:<id>`               hash: a provider callback (id = sha256 hex, see callbackId)
+ * - `P:callbacks:<outcome>`         zset, score updatedAt ms, member callback id: findCallbacks
+ * - `P:balance:<provider>`          zset, score sample time ms, member `<seq>|<sample JSON>`
+ * - `P:balance-seq`                 string: the sequence of balance samples
+ * - `P:meta:layout`                 string: the key layout version this ledger has been brought to
+ * keyId is `orderKeyId({clientId, orderId})` from the domain. Order hashes also hold `statusChecks`
+ * and, from the server's clock, `pendingSinceMs` and `nextCheckAtMs` (handed out as ISO).
+ * Needs Redis >= 6.2 (ZRANGE BYLEX REV).
  */
 export function createRedisLedgerStore(options: RedisLedgerStoreOptions): LedgerStore {
   const { redis } = options;
@@ -59,7 +111,17 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     clientOrders: (clientId: string) => `${p}:client:${enc(clientId)}:orders`,
     clientState: (clientId: string, state: OrderState) => `${p}:client:${enc(clientId)}:state:${state}`,
     stateUpdated: (state: OrderState) => `${p}:state:${state}:updated`,
+    created: `${p}:orders:created`,
+    due: `${p}:checks:due`,
+    callback: (id: string) => `${p}:callback:${enc(id)}`,
+    callbackIndex: (outcome: CallbackOutcome) => `${p}:callbacks:${outcome}`,
+    balance: (provider: string) => `${p}:balance:${enc(provider)}`,
+    balanceSeq: `${p}:balance-seq`,
+    layout: `${p}:meta:layout`,
   };
+  // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
+  const orderKeyPrefix = keys.order('');
+  const historyKeyPrefix = keys.history('');
 
   async function readOrders(keyIds: readonly string[]): Promise<(Order | null)[]> {
     if (keyIds.length === 0) return [];
@@ -74,6 +136,36 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     return order ?? null;
   }
 
+  async function readCallbacks(ids: readonly string[]): Promise<(CallbackRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(keys.callback(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, hash]) => {
+      if (error) throw error;
+      return decodeCallbackHash(hash);
+    });
+  }
+
+  /** Indexes orders written before the creation list and the due-check set existed (once). */
+  async function upgradeLayout(): Promise<void> {
+    if ((await redis.get(keys.layout)) === LAYOUT_VERSION) return;
+    // Every order is in exactly one state set; an order that moves during the scan is indexed by
+    // its transition instead (the transition script adds it to the creation list).
+    for (const state of ORDER_STATES) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.zscan(keys.stateUpdated(state), cursor, 'COUNT', SCAN_CHUNK);
+        cursor = next;
+        const keyIds = flat.filter((_, i) => i % 2 === 0);
+        if (keyIds.length > 0) {
+          await runScript(redis, UPGRADE_ORDERS, [keys.due, keys.created], [orderKeyPrefix, ...keyIds]);
+        }
+      } while (cursor !== '0');
+    }
+    await redis.set(keys.layout, LAYOUT_VERSION);
+  }
+
   return {
     async init() {
       await assertNoEviction(redis);
@@ -83,6 +175,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         if (sha !== lua.sha)
           throw new LedgerConfigurationError(`Redis loaded ${lua.name} under an unexpected sha`);
       }
+      await upgradeLayout();
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
@@ -98,6 +191,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         state: 'queued',
         inFlight: '0',
         attempts: '0',
+        statusChecks: '0',
         createdAt: order.now,
         updatedAt: order.now,
         version: '1',
@@ -114,6 +208,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keys.clientOrders(order.clientId),
           keys.clientState(order.clientId, 'queued'),
           keys.stateUpdated('queued'),
+          keys.created,
         ],
         [
           keyId,
@@ -149,6 +244,9 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       if (patch?.providerTxId !== undefined) patchFields.push('providerTxId', patch.providerTxId);
       if (patch?.providerRef !== undefined) patchFields.push('providerRef', patch.providerRef);
       if (patch?.providerStatus !== undefined) patchFields.push('providerStatus', patch.providerStatus);
+      if (patch?.reversal !== undefined)
+        patchFields.push('reversal', JSON.stringify(reversalRecord(patch.reversal)));
+      const schedule = scheduleChange(command);
       const expectInFlight = command.expect.inFlight;
       const reply = await runScript(
         redis,
@@ -160,6 +258,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keys.clientState(key.clientId, command.to),
           keys.stateUpdated(from),
           keys.stateUpdated(command.to),
+          keys.due,
+          keys.created,
         ],
         [
           from,
@@ -171,6 +271,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           JSON.stringify(historyEntry(from, command.to, command.entry)),
           patch?.incrementAttempts === true ? '1' : '0',
           keyId,
+          schedule.kind === 'none' ? '' : schedule.kind,
+          schedule.kind === 'enter' || schedule.kind === 'reschedule' ? schedule.afterMs : 0,
           ...patchFields,
         ],
       );
@@ -234,6 +336,137 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       );
     },
 
+    async claimDueChecks(options: ClaimChecksOptions): Promise<readonly Order[]> {
+      const { limit, intervals } = validateClaimOptions(options);
+      const reply = await runScript(
+        redis,
+        CLAIM_CHECKS,
+        [keys.due],
+        [limit, orderKeyPrefix, historyKeyPrefix, ...intervals],
+      );
+      if (!Array.isArray(reply)) unexpected('claim-checks', reply);
+      return reply.map(requireOrder);
+    },
+
+    async recordCallback(input: CallbackInput) {
+      validateCallbackInput(input);
+      const id = callbackId(input);
+      const fields: Record<string, string> = {
+        id,
+        ...callbackFields(input),
+        outcome: 'received' satisfies CallbackOutcome,
+        copies: '1',
+        updatedAt: input.receivedAt,
+      };
+      const reply = await runScript(
+        redis,
+        RECORD_CALLBACK,
+        [keys.callback(id), keys.callbackIndex('received')],
+        [id, timeMs(input.receivedAt, 'receivedAt'), ...Object.entries(fields).flat()],
+      );
+      const [status, flat] = asReply(reply);
+      if (status !== 'created' && status !== 'exists') unexpected('record-callback', reply);
+      const record = decodeCallbackHash(flatToHash(flat));
+      if (record === null) return unexpected('record-callback', reply);
+      return { record, isNew: status === 'created' };
+    },
+
+    async setCallbackOutcome(id: string, outcome: CallbackOutcome, note: string | undefined, at: string) {
+      validateOutcome(outcome);
+      const atMs = timeMs(at, 'at');
+      const reply = await runScript(
+        redis,
+        SET_CALLBACK_OUTCOME,
+        [keys.callback(id), ...CALLBACK_OUTCOMES.map(keys.callbackIndex)],
+        [
+          id,
+          CALLBACK_OUTCOMES.indexOf(outcome) + 2,
+          outcome,
+          at,
+          atMs,
+          note === undefined ? '0' : '1',
+          note ?? '',
+        ],
+      );
+      const [status] = asReply(reply);
+      if (status === 'not_found') throw new RangeError(`no stored callback has the id ${id}`);
+      if (status !== 'updated') unexpected('set-callback-outcome', reply);
+    },
+
+    async getCallback(id: string) {
+      const [record] = await readCallbacks([id]);
+      return record ?? null;
+    },
+
+    async findCallbacks(outcome: CallbackOutcome, updatedBefore: string, limit: number) {
+      validateOutcome(outcome);
+      validateCallbackLimit(limit);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const ids = await redis.zrangebyscore(
+        keys.callbackIndex(outcome),
+        '-inf',
+        `(${before}`,
+        'LIMIT',
+        0,
+        limit,
+      );
+      const records = await readCallbacks(ids);
+      // A callback may change between the index read and the record read: show it only as it is now.
+      return records.filter(
+        (record): record is CallbackRecord =>
+          record !== null && record.outcome === outcome && timeMs(record.updatedAt, 'updatedAt') < before,
+      );
+    },
+
+    async recordBalance(sample: BalanceSample) {
+      const atMs = validateBalanceSample(sample);
+      const stored: BalanceSample = { provider: sample.provider, balance: sample.balance, at: sample.at };
+      await runScript(
+        redis,
+        RECORD_BALANCE,
+        [keys.balance(sample.provider), keys.balanceSeq],
+        [atMs, JSON.stringify(stored)],
+      );
+    },
+
+    async balanceAt(provider: string, at: string) {
+      const atMs = timeMs(at, 'at');
+      // Highest time at or before `at`; among one millisecond's samples the last recorded.
+      const [member] = await redis.zrevrangebyscore(keys.balance(provider), atMs, '-inf', 'LIMIT', 0, 1);
+      if (member === undefined) return null;
+      const json = member.slice(member.indexOf('|') + 1);
+      return decodeBalanceSample(record(parseStored(json, 'stored balance sample is invalid')));
+    },
+
+    async summarize(from: string, to: string): Promise<readonly ProviderSummary[]> {
+      const { lower, upper } = createdWindow(from, to);
+      const summary = new SummaryBuilder();
+      if (lower >= upper) return summary.build();
+      // Pages the creation list by list key, each page after the last one seen: orders created
+      // meanwhile can neither shift nor repeat a page.
+      let start = `[${lower}`;
+      for (;;) {
+        const members = await redis.zrange(keys.created, start, `(${upper}`, 'BYLEX', 'LIMIT', 0, SCAN_CHUNK);
+        if (members.length === 0) break;
+        const pipeline = redis.pipeline();
+        for (const member of members) {
+          pipeline.hmget(keys.order(keyIdOfListKey(member)), 'provider', 'state', 'request');
+        }
+        for (const [error, fields] of (await pipeline.exec()) ?? []) {
+          if (error) throw error;
+          const [provider, state, request] = Array.isArray(fields) ? (fields as unknown[]) : [];
+          if (provider === null && state === null) continue;
+          if (typeof provider !== 'string' || !isOrderState(state)) {
+            throw new LedgerCorruptionError('stored order has an invalid provider or state');
+          }
+          summary.add(provider, state, 1, decodeRequest(parseJson(request, 'request')).amount);
+        }
+        if (members.length < SCAN_CHUNK) break;
+        start = `(${members.at(-1)}`;
+      }
+      return summary.build();
+    },
+
     async ping() {
       await redis.ping();
     },
@@ -263,32 +496,63 @@ function requireOrder(snapshot: unknown): Order {
   return decodeSnapshot(snapshot) ?? unexpected('ledger', snapshot);
 }
 
+function flatToHash(flat: unknown): Record<string, unknown> {
+  if (!Array.isArray(flat)) return unexpected('ledger', flat);
+  const hash: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = flat[i + 1];
+  return hash;
+}
+
+/** A stored number field; absent stays absent (fields added after the order was written). */
+function optionalNumber(value: unknown): unknown {
+  return value === undefined ? undefined : Number(value);
+}
+
 /** `{flat HGETALL, history list}` → Order; an empty hash is a missing order. */
 function decodeSnapshot(snapshot: unknown): Order | null {
   if (!Array.isArray(snapshot)) return unexpected('ledger', snapshot);
   const [flat, history] = snapshot as unknown[];
   if (!Array.isArray(flat) || !Array.isArray(history)) return unexpected('ledger', snapshot);
   if (flat.length === 0) return null;
-  const hash: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = flat[i + 1];
+  const hash = flatToHash(flat);
   return decodeOrder(
     {
       ...hash,
       request: parseJson(hash.request, 'request'),
+      reversal: hash.reversal === undefined ? undefined : parseJson(hash.reversal, 'reversal'),
       inFlight: hash.inFlight === '1' ? true : hash.inFlight === '0' ? false : hash.inFlight,
       attempts: Number(hash.attempts),
+      statusChecks: optionalNumber(hash.statusChecks),
+      pendingSinceMs: optionalNumber(hash.pendingSinceMs),
+      nextCheckAtMs: optionalNumber(hash.nextCheckAtMs),
       version: Number(hash.version),
     },
     history.map((entry) => parseJson(entry, 'history')),
   );
 }
 
+/** A callback hash (HGETALL as an object) → CallbackRecord; an empty hash is a missing callback. */
+function decodeCallbackHash(hash: unknown): CallbackRecord | null {
+  const fields = record(hash);
+  if (Object.keys(fields).length === 0) return null;
+  return decodeCallback({ ...fields, copies: Number(fields.copies) });
+}
+
+function record(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return unexpected('ledger', value);
+  return value as Record<string, unknown>;
+}
+
 function parseJson(value: unknown, field: string): unknown {
-  if (typeof value !== 'string') throw new LedgerCorruptionError(`stored order has an invalid ${field}`);
+  return parseStored(value, `stored order has an invalid ${field}`);
+}
+
+function parseStored(value: unknown, message: string): unknown {
+  if (typeof value !== 'string') throw new LedgerCorruptionError(message);
   try {
     return JSON.parse(value);
   } catch (cause) {
-    throw new LedgerCorruptionError(`stored order has an invalid ${field}`, { cause });
+    throw new LedgerCorruptionError(message, { cause });
   }
 }
 

@@ -22,13 +22,24 @@ function script(name: string, body: string): LuaScript {
   return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 
+/**
+ * Shared by every script. Times from the server's clock (TIME) are epoch milliseconds, written as
+ * whole-number strings: Lua would print a large number in exponent form.
+ */
 const SNAPSHOT = `local function snapshot(orderKey, historyKey)
   return {redis.call('HGETALL', orderKey), redis.call('LRANGE', historyKey, 0, -1)}
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ms(n)
+  return string.format('%.0f', n)
 end`;
 
 /**
  * KEYS: order hash, history list, providerOrderId claim, client list, client+state list,
- *       state-by-updatedAt set.
+ *       state-by-updatedAt set, all-orders-by-creation list.
  * ARGV: keyId, list key, updatedAt ms, first history entry (JSON), then hash field/value pairs.
  * Answers: created | exists (+snapshot) | provider_order_id_taken (+ the owner's key id).
  */
@@ -51,14 +62,17 @@ redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[4], 0, ARGV[2])
 redis.call('ZADD', KEYS[5], 0, ARGV[2])
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[7], 0, ARGV[2])
 return {'created', snapshot(KEYS[1], KEYS[2])}`,
 );
 
 /**
  * KEYS: order hash, history list, client+from-state list, client+to-state list,
- *       from-state-by-updatedAt set, to-state-by-updatedAt set.
+ *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
+ *       all-orders-by-creation list.
  * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
+ *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
  *       then patch field/value pairs.
  * Answers: applied | conflict (+snapshot) | not_found.
  */
@@ -72,8 +86,23 @@ if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
 local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
-for i = 9, #ARGV do
+for i = 11, #ARGV do
   fields[#fields + 1] = ARGV[i]
+end
+local schedule = ARGV[9]
+if schedule == 'enter' or schedule == 'reschedule' then
+  local now = now_ms()
+  local due = ms(now + tonumber(ARGV[10]))
+  if schedule == 'enter' then
+    fields[#fields + 1] = 'pendingSinceMs'
+    fields[#fields + 1] = ms(now)
+  end
+  fields[#fields + 1] = 'nextCheckAtMs'
+  fields[#fields + 1] = due
+  redis.call('ZADD', KEYS[7], due, ARGV[8])
+elseif schedule == 'leave' then
+  redis.call('HDEL', KEYS[1], 'nextCheckAtMs')
+  redis.call('ZREM', KEYS[7], ARGV[8])
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HINCRBY', KEYS[1], 'version', 1)
@@ -89,6 +118,8 @@ if KEYS[5] ~= KEYS[6] then
   redis.call('ZREM', KEYS[5], ARGV[8])
 end
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[8])
+-- Indexes an order written before the creation list existed; a no-op for every other order.
+redis.call('ZADD', KEYS[8], 0, current[3])
 return {'applied', snapshot(KEYS[1], KEYS[2])}`,
 );
 
@@ -105,7 +136,138 @@ end
 return result`,
 );
 
-export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_ORDER, TRANSITION, READ_ORDERS];
+/**
+ * Claims due status checks by the server's clock: every `pending` order in the due-check set whose
+ * time has come (oldest first, at most the limit) has its check counted and its next check moved
+ * out by the schedule, in one script, so concurrent claimers never get the same order for one
+ * interval. The order keys come from the set's members, so they cannot all be passed as KEYS: they
+ * are built here from the prefixes, which is safe on a cluster only with a hash tag in the prefix
+ * (as the store requires anyway).
+ * KEYS: due-check set.
+ * ARGV: limit, order hash key prefix, history list key prefix, then the intervals (ms, >= 1).
+ * Answers: a snapshot per claimed order, in due order.
+ */
+export const CLAIM_CHECKS = script(
+  'claim-checks',
+  `local now = now_ms()
+local intervals = {}
+for i = 4, #ARGV do
+  intervals[#intervals + 1] = tonumber(ARGV[i])
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local claimed = {}
+for _, keyId in ipairs(due) do
+  local orderKey = ARGV[2] .. keyId
+  if redis.call('HGET', orderKey, 'state') == 'pending' then
+    -- After check n the next is due intervals[min(n, len - 1)] (0-based) from now.
+    local n = redis.call('HINCRBY', orderKey, 'statusChecks', 1)
+    local nextAt = ms(now + intervals[math.min(n, #intervals - 1) + 1])
+    redis.call('HSET', orderKey, 'nextCheckAtMs', nextAt)
+    redis.call('ZADD', KEYS[1], nextAt, keyId)
+    claimed[#claimed + 1] = snapshot(orderKey, ARGV[3] .. keyId)
+  else
+    -- Only pending orders are checked; transitions keep the set so, this only drops a stray entry.
+    redis.call('ZREM', KEYS[1], keyId)
+  end
+end
+return claimed`,
+);
+
+/**
+ * Brings orders written before the due-check set and the creation list existed up to date (run at
+ * init, once per ledger, in chunks; idempotent): lists every order by creation, and schedules a
+ * pending order that has no next check for one at once.
+ * KEYS: due-check set, all-orders-by-creation list.
+ * ARGV: order hash key prefix, then key ids (members of the state sets).
+ * Answers: how many index entries it added.
+ */
+export const UPGRADE_ORDERS = script(
+  'upgrade-orders',
+  `local added = 0
+local now = nil
+for i = 2, #ARGV do
+  local orderKey = ARGV[1] .. ARGV[i]
+  local current = redis.call('HMGET', orderKey, 'state', 'listKey', 'nextCheckAtMs')
+  if current[2] then
+    added = added + redis.call('ZADD', KEYS[2], 0, current[2])
+  end
+  if current[1] == 'pending' and not current[3] then
+    now = now or now_ms()
+    redis.call('HSET', orderKey, 'nextCheckAtMs', ms(now))
+    added = added + redis.call('ZADD', KEYS[1], ms(now), ARGV[i])
+  end
+end
+return added`,
+);
+
+/**
+ * KEYS: callback hash, the `received` outcome set.
+ * ARGV: callback id, updatedAt ms, then the new record's field/value pairs.
+ * Answers: created | exists, each with the callback's HGETALL (a copy only adds one to `copies`).
+ */
+export const RECORD_CALLBACK = script(
+  'record-callback',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'copies', 1)
+  return {'exists', redis.call('HGETALL', KEYS[1])}
+end
+local fields = {}
+for i = 3, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {'created', redis.call('HGETALL', KEYS[1])}`,
+);
+
+/**
+ * KEYS: callback hash, then one by-updatedAt set per outcome (all of them, so the old one is
+ * among the declared keys whatever it is).
+ * ARGV: callback id, position of the new outcome's set among KEYS (2-based), outcome,
+ *       updatedAt ISO, updatedAt ms, has note ('1'/'0'), note.
+ * Answers: updated | not_found.
+ */
+export const SET_CALLBACK_OUTCOME = script(
+  'set-callback-outcome',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'not_found'}
+end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'updatedAt', ARGV[4])
+if ARGV[6] == '1' then
+  redis.call('HSET', KEYS[1], 'note', ARGV[7])
+else
+  redis.call('HDEL', KEYS[1], 'note')
+end
+for i = 2, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+end
+redis.call('ZADD', KEYS[tonumber(ARGV[2])], ARGV[5], ARGV[1])
+return {'updated'}`,
+);
+
+/**
+ * Appends a balance sample. Members are `<sequence>|<sample JSON>`: unique (a repeated sample is
+ * still a sample), and among samples of one millisecond the last recorded sorts last.
+ * KEYS: the provider's by-time set, the sequence counter.
+ * ARGV: sample time ms, sample JSON.
+ */
+export const RECORD_BALANCE = script(
+  'record-balance',
+  `local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], ARGV[1], string.format('%015d', seq) .. '|' .. ARGV[2])
+return seq`,
+);
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [
+  CREATE_ORDER,
+  TRANSITION,
+  READ_ORDERS,
+  CLAIM_CHECKS,
+  UPGRADE_ORDERS,
+  RECORD_CALLBACK,
+  SET_CALLBACK_OUTCOME,
+  RECORD_BALANCE,
+];
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');

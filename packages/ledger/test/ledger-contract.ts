@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   IllegalTransitionError,
   nextStates,
@@ -14,7 +15,13 @@ import {
 } from '@rechargeflow/domain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderOrderIdConflictError } from '../src/ledger-errors.ts';
-import type { LedgerStore, NewOrder, TransitionCommand } from '../src/ledger-store.ts';
+import type {
+  CallbackInput,
+  LedgerStore,
+  NewOrder,
+  ProviderSummary,
+  TransitionCommand,
+} from '../src/ledger-store.ts';
 
 /**
  * The behaviour every LedgerStore must show. `setup` is called before each test and must return
@@ -88,8 +95,15 @@ async function applied(store: LedgerStore, key: OrderKey, command: TransitionCom
 }
 
 /** Creates an order and walks it to `target`, one second per step after `seconds`. */
-async function orderIn(store: LedgerStore, key: OrderKey, target: OrderState, seconds = 0): Promise<Order> {
-  let order = await created(store, newOrder(key.clientId, key.orderId, seconds));
+async function orderIn(
+  store: LedgerStore,
+  key: OrderKey,
+  target: OrderState,
+  seconds = 0,
+  overrides: Partial<Pick<NewOrder, 'provider' | 'request'>> = {},
+): Promise<Order> {
+  const base = newOrder(key.clientId, key.orderId, seconds, overrides.request);
+  let order = await created(store, { ...base, ...overrides });
   for (const [i, to] of PATH[target].entries()) {
     order = await applied(store, key, move(order.state, to, seconds + i + 1));
   }
@@ -99,6 +113,31 @@ async function orderIn(store: LedgerStore, key: OrderKey, target: OrderState, se
 
 const keyOf = (order: OrderKey): OrderKey => ({ clientId: order.clientId, orderId: order.orderId });
 const ids = (orders: readonly Order[]): string[] => orders.map((order) => order.orderId);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const ms = (iso: string | undefined): number => Date.parse(iso ?? 'missing');
+
+/** processing -> pending, the first check due `checkAfterMs` after the store's clock. */
+async function toPending(store: LedgerStore, orderId: string, checkAfterMs?: number): Promise<Order> {
+  const key = { clientId: 'shop-1', orderId };
+  await orderIn(store, key, 'processing');
+  const patch = checkAfterMs === undefined ? undefined : { checkAfterMs };
+  return applied(store, key, move('processing', 'pending', 10, { patch, note: 'timeout after sending' }));
+}
+
+function callback(overrides: Partial<CallbackInput> = {}): CallbackInput {
+  return {
+    provider: 'a1topup',
+    providerOrderId: 'RF0123456789ABCDEF01234567',
+    status: 'Success',
+    providerRef: 'OP77',
+    receivedAt: at(100),
+    raw: 'txid=RF0123456789ABCDEF01234567&status=Success&opid=OP77',
+    ...overrides,
+  };
+}
+
+/** Zero orders, in a summary. */
+const none = { count: 0, amount: paise(0) };
 
 export function describeLedgerContract(name: string, setup: () => Promise<LedgerFixture>): void {
   describe(`LedgerStore contract: ${name}`, () => {
@@ -147,6 +186,7 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           state: 'queued',
           inFlight: false,
           attempts: 0,
+          statusChecks: 0,
           batchId: 'batch-7',
           createdAt: at(5),
           updatedAt: at(5),
@@ -603,6 +643,374 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
         },
         { at: at(7), from: 'success', to: 'reversed', source: 'callback', providerStatus: 'Reversal' },
       ]);
+    });
+
+    describe('status checks of pending orders', () => {
+      it('entering pending sets pendingSince and nextCheckAt by the store clock; leaving clears the schedule', async () => {
+        const before = Date.now();
+        const pending = await toPending(store, 'p1', 60_000);
+        // The store's clock, not the entry's time (which is in 2026-01-01): near this machine's clock.
+        expect(Math.abs(ms(pending.pendingSince) - before)).toBeLessThan(60_000);
+        expect(ms(pending.nextCheckAt) - ms(pending.pendingSince)).toBe(60_000);
+        expect(pending.statusChecks).toBe(0);
+        expect(await store.getOrder(keyOf(pending))).toStrictEqual(pending);
+
+        // An event while pending keeps the schedule; one with checkAfterMs moves only the next check.
+        const noted = await applied(
+          store,
+          keyOf(pending),
+          move('pending', 'pending', 11, { note: 'still pending' }),
+        );
+        expect(noted).toMatchObject({ pendingSince: pending.pendingSince, nextCheckAt: pending.nextCheckAt });
+        const moved = await applied(
+          store,
+          keyOf(pending),
+          move('pending', 'pending', 12, { patch: { checkAfterMs: 120_000 } }),
+        );
+        expect(moved.pendingSince).toBe(pending.pendingSince);
+        expect(ms(moved.nextCheckAt) - ms(pending.pendingSince)).toBeGreaterThanOrEqual(120_000);
+
+        const settled = await applied(store, keyOf(pending), move('pending', 'success', 13));
+        expect(settled).not.toHaveProperty('nextCheckAt');
+        expect(settled.pendingSince).toBe(pending.pendingSince);
+        expect(await store.getOrder(keyOf(pending))).toStrictEqual(settled);
+
+        // Without checkAfterMs the first check is due at once.
+        const now = await toPending(store, 'p2');
+        expect(now.nextCheckAt).toBe(now.pendingSince);
+        const review = await applied(store, keyOf(now), move('pending', 'manual_review', 14));
+        expect(review).not.toHaveProperty('nextCheckAt');
+        expect(await store.claimDueChecks({ limit: 10, intervalsMs: [50] })).toEqual([]);
+      });
+
+      it('refuses checkAfterMs outside a move to pending, and a negative one', async () => {
+        const key = { clientId: 'shop-1', orderId: 'bad-schedule' };
+        const before = await orderIn(store, key, 'processing');
+        await expect(
+          store.transition(key, move('processing', 'success', 5, { patch: { checkAfterMs: 10 } })),
+        ).rejects.toThrow(RangeError);
+        await expect(
+          store.transition(key, move('processing', 'pending', 5, { patch: { checkAfterMs: -1 } })),
+        ).rejects.toThrow(RangeError);
+        expect(await store.getOrder(key)).toStrictEqual(before);
+      });
+
+      it('claims only due pending orders, up to the limit, counting each check', async () => {
+        const a = await toPending(store, 'due-a', 0);
+        const b = await toPending(store, 'due-b', 0);
+        const later = await toPending(store, 'later', 60_000);
+        await orderIn(store, { clientId: 'shop-1', orderId: 'busy' }, 'processing');
+        await orderIn(store, { clientId: 'shop-1', orderId: 'done' }, 'success');
+        await orderIn(store, { clientId: 'shop-1', orderId: 'review' }, 'manual_review');
+
+        const first = await store.claimDueChecks({ limit: 1, intervalsMs: [50, 60_000] });
+        expect(first).toHaveLength(1);
+        const rest = await store.claimDueChecks({ limit: 10, intervalsMs: [50, 60_000] });
+        expect(ids([...first, ...rest]).sort()).toEqual(['due-a', 'due-b']);
+        for (const order of [...first, ...rest]) {
+          expect(order.state).toBe('pending');
+          expect(order.statusChecks).toBe(1);
+          // Counted and moved, nothing else: no history entry, same version.
+          const original = order.orderId === 'due-a' ? a : b;
+          expect(order.version).toBe(original.version);
+          expect(order.history).toStrictEqual(original.history);
+          expect(order.pendingSince).toBe(original.pendingSince);
+          expect(await store.getOrder(keyOf(order))).toStrictEqual(order);
+        }
+        // Not due again until its next interval; `later` is not due yet at all.
+        expect(await store.claimDueChecks({ limit: 10, intervalsMs: [50, 60_000] })).toEqual([]);
+        expect(await store.getOrder(keyOf(later))).toStrictEqual(later);
+
+        await expect(store.claimDueChecks({ limit: 0, intervalsMs: [50] })).rejects.toThrow(RangeError);
+        await expect(store.claimDueChecks({ limit: 1_001, intervalsMs: [50] })).rejects.toThrow(RangeError);
+        await expect(store.claimDueChecks({ limit: 5, intervalsMs: [] })).rejects.toThrow(RangeError);
+        await expect(store.claimDueChecks({ limit: 5, intervalsMs: [0] })).rejects.toThrow(RangeError);
+      });
+
+      it('moves the next check out by the schedule: after check n, intervalsMs[min(n, len - 1)]', async () => {
+        // Distinct intervals, so a wrong index shows; margins of 100+ ms for a slow machine.
+        const intervalsMs = [50, 300, 100];
+        const pending = await toPending(store, 'schedule', 0);
+        const claim = async () => store.claimDueChecks({ limit: 10, intervalsMs });
+
+        const [first] = await claim();
+        expect(first?.statusChecks).toBe(1);
+        // Claimed at or after it was due (pendingSince): the next is 300 ms (intervalsMs[1]) after that.
+        const gap1 = ms(first?.nextCheckAt) - ms(pending.pendingSince);
+        expect(gap1).toBeGreaterThanOrEqual(300);
+        expect(gap1).toBeLessThan(300 + 1_000);
+        expect(await claim()).toEqual([]);
+
+        await sleep(150);
+        expect(await claim()).toEqual([]);
+        await sleep(170);
+        const [second] = await claim();
+        expect(second?.statusChecks).toBe(2);
+        // Claimed at or after first.nextCheckAt: the next is 100 ms (intervalsMs[2]) after that.
+        const gap2 = ms(second?.nextCheckAt) - ms(first?.nextCheckAt);
+        expect(gap2).toBeGreaterThanOrEqual(100);
+        expect(gap2).toBeLessThan(300);
+
+        await sleep(120);
+        const [third] = await claim();
+        expect(third?.statusChecks).toBe(3);
+        // The last interval repeats.
+        expect(ms(third?.nextCheckAt) - ms(second?.nextCheckAt)).toBeGreaterThanOrEqual(100);
+        expect(await store.getOrder(keyOf(pending))).toStrictEqual(third);
+      });
+
+      it('hands each of 10 due orders to exactly one of 5 concurrent claimers', async () => {
+        for (let i = 0; i < 10; i += 1) await toPending(store, `race-${i}`, 0);
+        const claims = await Promise.all(
+          Array.from({ length: 5 }, () => store.claimDueChecks({ limit: 4, intervalsMs: [60_000] })),
+        );
+        const all = claims.flat();
+        expect(all).toHaveLength(10);
+        expect(new Set(ids(all)).size).toBe(10);
+        for (const order of all) expect(order.statusChecks).toBe(1);
+        expect(await store.claimDueChecks({ limit: 10, intervalsMs: [60_000] })).toEqual([]);
+      });
+    });
+
+    it('stores a reversal with success -> reversed and returns it', async () => {
+      const key = { clientId: 'shop-1', orderId: 'disputed' };
+      await orderIn(store, key, 'success');
+      const reversal = { amount: paise(1000), at: at(50), providerRef: 'OP9', callbackId: 'c'.repeat(64) };
+      const reversed = await applied(
+        store,
+        key,
+        move('success', 'reversed', 50, { source: 'callback', patch: { reversal } }),
+      );
+      expect(reversed.reversal).toStrictEqual(reversal);
+      expect(await store.getOrder(key)).toStrictEqual(reversed);
+
+      const bare = { clientId: 'shop-1', orderId: 'disputed-bare' };
+      await orderIn(store, bare, 'success');
+      const plain = await applied(
+        store,
+        bare,
+        move('success', 'reversed', 51, { patch: { reversal: { amount: paise(250), at: at(51) } } }),
+      );
+      expect(plain.reversal).toStrictEqual({ amount: 250, at: at(51) });
+
+      const other = { clientId: 'shop-1', orderId: 'not-reversed' };
+      await orderIn(store, other, 'processing');
+      await expect(
+        store.transition(other, move('processing', 'success', 52, { patch: { reversal } })),
+      ).rejects.toThrow(RangeError);
+    });
+
+    describe('callbacks', () => {
+      it('records a callback once under its deterministic id; a copy only counts', async () => {
+        const input = callback();
+        const first = await store.recordCallback(input);
+        const id = createHash('sha256')
+          .update(['a1topup', input.providerOrderId, 'success', 'OP77'].join('\u0000'))
+          .digest('hex');
+        expect(first).toStrictEqual({
+          isNew: true,
+          record: { ...input, id, outcome: 'received', copies: 1, updatedAt: input.receivedAt },
+        });
+
+        // Status compared trimmed and lower-cased; the first copy's text and times are kept.
+        const copy = await store.recordCallback(
+          callback({ status: ' SUCCESS ', receivedAt: at(200), raw: 'again' }),
+        );
+        expect(copy).toStrictEqual({ isNew: false, record: { ...first.record, copies: 2 } });
+        expect(await store.getCallback(id)).toStrictEqual(copy.record);
+
+        // Another operator ref, or none, is another callback.
+        const otherRef = await store.recordCallback(callback({ providerRef: 'OP78' }));
+        const noRef = await store.recordCallback(callback({ providerRef: undefined }));
+        expect(otherRef.isNew).toBe(true);
+        expect(noRef.isNew).toBe(true);
+        expect(noRef.record).not.toHaveProperty('providerRef');
+        expect(new Set([id, otherRef.record.id, noRef.record.id]).size).toBe(3);
+        expect(await store.getCallback('f'.repeat(64))).toBeNull();
+      });
+
+      it('stores exactly one of 5 concurrent copies as new and counts all 5', async () => {
+        const results = await Promise.all(Array.from({ length: 5 }, () => store.recordCallback(callback())));
+        expect(results.filter((result) => result.isNew)).toHaveLength(1);
+        const id = results[0]?.record.id ?? '';
+        expect(new Set(results.map((result) => result.record.id))).toEqual(new Set([id]));
+        expect((await store.getCallback(id))?.copies).toBe(5);
+      });
+
+      it('sets outcomes and finds callbacks by outcome, oldest change first, before a time', async () => {
+        const c1 = (await store.recordCallback(callback({ providerOrderId: 'RF1', receivedAt: at(10) })))
+          .record;
+        const c2 = (await store.recordCallback(callback({ providerOrderId: 'RF2', receivedAt: at(30) })))
+          .record;
+        const c3 = (await store.recordCallback(callback({ providerOrderId: 'RF3', receivedAt: at(20) })))
+          .record;
+        const found = async (
+          outcome: Parameters<LedgerStore['findCallbacks']>[0],
+          before: number,
+          limit = 10,
+        ) => (await store.findCallbacks(outcome, at(before), limit)).map((record) => record.providerOrderId);
+
+        expect(await found('received', 100)).toEqual(['RF1', 'RF3', 'RF2']);
+        expect(await found('received', 100, 2)).toEqual(['RF1', 'RF3']);
+        // `updatedBefore` is exclusive.
+        expect(await found('received', 20)).toEqual(['RF1']);
+
+        await store.setCallbackOutcome(c3.id, 'applied', 'pending -> success', at(40));
+        const applied3 = await store.getCallback(c3.id);
+        expect(applied3).toStrictEqual({
+          ...c3,
+          outcome: 'applied',
+          note: 'pending -> success',
+          updatedAt: at(40),
+        });
+        expect(await found('received', 100)).toEqual(['RF1', 'RF2']);
+        expect(await found('applied', 100)).toEqual(['RF3']);
+        expect(await found('applied', 40)).toEqual([]);
+
+        await store.setCallbackOutcome(c1.id, 'unknown_order', 'no such order', at(50));
+        await store.setCallbackOutcome(c1.id, 'ignored', undefined, at(60));
+        const ignored = await store.getCallback(c1.id);
+        expect(ignored).toStrictEqual({ ...c1, outcome: 'ignored', updatedAt: at(60) });
+        expect(await found('unknown_order', 100)).toEqual([]);
+        expect(await found('ignored', 100)).toEqual(['RF1']);
+        expect(await found('received', 100)).toEqual(['RF2']);
+        expect((await store.getCallback(c2.id))?.outcome).toBe('received');
+
+        await expect(store.setCallbackOutcome('f'.repeat(64), 'applied', undefined, at(70))).rejects.toThrow(
+          RangeError,
+        );
+        await expect(store.findCallbacks('received', at(100), 0)).rejects.toThrow(RangeError);
+        await expect(
+          store.setCallbackOutcome(c2.id, 'bogus' as 'applied', undefined, at(70)),
+        ).rejects.toThrow(RangeError);
+        expect(await store.getCallback(c2.id)).toStrictEqual(c2);
+      });
+    });
+
+    it('keeps balance samples per provider and answers the latest at or before a time', async () => {
+      await store.recordBalance({ provider: 'a1topup', balance: 50_000, at: at(10) });
+      await store.recordBalance({ provider: 'a1topup', balance: 40_000, at: at(20) });
+      // Two samples of one millisecond: the one recorded last counts.
+      await store.recordBalance({ provider: 'a1topup', balance: 45_000, at: at(20) });
+      await store.recordBalance({ provider: 'telgoo5', balance: 7_000, at: at(15) });
+      // Out of order is fine: it is placed by its time.
+      await store.recordBalance({ provider: 'a1topup', balance: 60_000, at: at(5) });
+
+      expect(await store.balanceAt('a1topup', at(4))).toBeNull();
+      expect(await store.balanceAt('a1topup', at(5))).toStrictEqual({
+        provider: 'a1topup',
+        balance: 60_000,
+        at: at(5),
+      });
+      expect(await store.balanceAt('a1topup', at(10))).toStrictEqual({
+        provider: 'a1topup',
+        balance: 50_000,
+        at: at(10),
+      });
+      expect((await store.balanceAt('a1topup', at(19)))?.balance).toBe(50_000);
+      expect(await store.balanceAt('a1topup', at(20))).toStrictEqual({
+        provider: 'a1topup',
+        balance: 45_000,
+        at: at(20),
+      });
+      expect((await store.balanceAt('a1topup', at(1_000)))?.balance).toBe(45_000);
+      expect(await store.balanceAt('telgoo5', at(14))).toBeNull();
+      expect(await store.balanceAt('telgoo5', at(15))).toStrictEqual({
+        provider: 'telgoo5',
+        balance: 7_000,
+        at: at(15),
+      });
+      expect(await store.balanceAt('nobody', at(1_000))).toBeNull();
+      await expect(store.recordBalance({ provider: 'a1topup', balance: 1.5, at: at(30) })).rejects.toThrow(
+        RangeError,
+      );
+    });
+
+    it('summarizes orders created in [from, to) per provider by their state now', async () => {
+      const make = (orderId: string, state: OrderState, seconds: number, provider: string, amount: number) =>
+        orderIn(store, { clientId: 'shop-1', orderId }, state, seconds, {
+          provider,
+          request: { ...REQUEST, amount: paise(amount) },
+        });
+      const sum = (count: number, amount: number) => ({ count, amount: paise(amount) });
+      // The window is [100 s, 200 s): `before` and `at-to` fall outside by one millisecond and exactly.
+      await created(store, {
+        ...newOrder('shop-1', 'before', 0),
+        now: new Date(BASE + 99_999).toISOString(),
+      });
+      await make('at-from', 'success', 100, 'a1topup', 1_000);
+      await make('ok-2', 'success', 110, 'a1topup', 2_000);
+      await make('failed', 'failed', 120, 'a1topup', 3_000);
+      await make('pending', 'pending', 130, 'a1topup', 4_000);
+      await make('review', 'manual_review', 140, 'a1topup', 5_000);
+      await make('queued', 'queued', 150, 'a1topup', 6_000);
+      await make('processing', 'processing', 160, 'a1topup', 7_000);
+      await make('reversed', 'reversed', 170, 'a1topup', 8_000);
+      await make('t-ok', 'success', 180, 'telgoo5', 500);
+      await make('t-rev', 'reversed', 199, 'telgoo5', 700);
+      await make('at-to', 'success', 200, 'telgoo5', 100_000);
+      await make('other', 'failed', 150, 'another', 100);
+
+      const a1topup: ProviderSummary = {
+        provider: 'a1topup',
+        submitted: sum(8, 36_000),
+        success: sum(2, 3_000),
+        failed: sum(1, 3_000),
+        reversed: sum(1, 8_000),
+        pending: sum(2, 9_000),
+        inProgress: sum(2, 13_000),
+      };
+      expect(await store.summarize(at(100), at(200))).toStrictEqual([
+        a1topup,
+        {
+          provider: 'another',
+          submitted: sum(1, 100),
+          success: none,
+          failed: sum(1, 100),
+          reversed: none,
+          pending: none,
+          inProgress: none,
+        },
+        {
+          provider: 'telgoo5',
+          submitted: sum(2, 1_200),
+          success: sum(1, 500),
+          failed: none,
+          reversed: sum(1, 700),
+          pending: none,
+          inProgress: none,
+        },
+      ]);
+
+      // By the state now: a settled order moves between buckets, never in or out of the window.
+      await applied(store, { clientId: 'shop-1', orderId: 'pending' }, move('pending', 'success', 300));
+      const [now] = await store.summarize(at(100), at(200));
+      expect(now).toStrictEqual({ ...a1topup, success: sum(3, 7_000), pending: sum(1, 5_000) });
+
+      expect(await store.summarize(at(200), at(201))).toStrictEqual([
+        {
+          provider: 'telgoo5',
+          submitted: sum(1, 100_000),
+          success: sum(1, 100_000),
+          failed: none,
+          reversed: none,
+          pending: none,
+          inProgress: none,
+        },
+      ]);
+      expect(await store.summarize(at(99), at(100))).toStrictEqual([
+        {
+          provider: 'a1topup',
+          submitted: sum(1, 1_000),
+          success: none,
+          failed: none,
+          reversed: none,
+          pending: none,
+          inProgress: sum(1, 1_000),
+        },
+      ]);
+      expect(await store.summarize(at(300), at(400))).toEqual([]);
+      expect(await store.summarize(at(200), at(100))).toEqual([]);
     });
 
     it('answers ping', async () => {

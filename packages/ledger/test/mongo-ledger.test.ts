@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { orderKeyId, paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
 import type { StartedMongoDBContainer } from '@testcontainers/mongodb';
 import { type Connection, createConnection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,14 +57,18 @@ if (mode === 'skip') {
 
   describeLedgerContract('MongoDB', async () => {
     collections += 1;
-    const collectionName = `orders_${collections}`;
-    const store = createMongoLedgerStore({ connection, collectionName, writeConcern: 'majority' });
+    const names = {
+      collectionName: `orders_${collections}`,
+      callbacksCollectionName: `callbacks_${collections}`,
+      balanceCollectionName: `balance_samples_${collections}`,
+    };
+    const store = createMongoLedgerStore({ connection, ...names, writeConcern: 'majority' });
     await store.init();
     return {
       store,
       async cleanup() {
         await store.close();
-        await dropCollection(collectionName);
+        for (const name of Object.values(names)) await dropCollection(name);
       },
     };
   });
@@ -79,7 +84,57 @@ if (mode === 'skip') {
       const indexes = await db.collection(collectionName).listIndexes().toArray();
       const unique = indexes.filter((index) => index.unique === true).map((index) => index.key);
       expect(unique).toEqual(expect.arrayContaining([{ clientId: 1, orderId: 1 }, { providerOrderId: 1 }]));
-      await dropCollection(collectionName);
+      expect(indexes.map((index) => index.name)).toEqual(
+        expect.arrayContaining(['state_next_check', 'created']),
+      );
+      const callbackIndexes = await db.collection('callbacks').listIndexes().toArray();
+      expect(callbackIndexes.map((index) => index.name)).toContain('outcome_updated');
+      const balanceIndexes = await db.collection('balance_samples').listIndexes().toArray();
+      expect(balanceIndexes.map((index) => index.name)).toContain('provider_at');
+      for (const name of [collectionName, 'callbacks', 'balance_samples']) await dropCollection(name);
+    });
+
+    it('reads orders written before status checks existed, and schedules their checks at init()', async () => {
+      const names = {
+        collectionName: 'orders_legacy',
+        callbacksCollectionName: 'callbacks_legacy',
+        balanceCollectionName: 'balance_samples_legacy',
+      };
+      const db = connection.db;
+      if (db === undefined) throw new Error('not connected');
+      const key = { clientId: 'shop-1', orderId: 'old-pending' };
+      const request = { operator: 'A', number: '9876543210', amount: 1000 };
+      const createdAt = '2026-01-01T00:00:00.000Z';
+      // An order as the earlier code wrote it: no statusChecks, pendingSinceMs or nextCheckAtMs.
+      await db.collection(names.collectionName).insertOne({
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint({ ...request, amount: paise(1000) }),
+        state: 'pending',
+        inFlight: false,
+        attempts: 1,
+        createdAt,
+        updatedAt: createdAt,
+        version: 2,
+        history: [
+          { at: createdAt, from: null, to: 'queued', source: 'api', note: 'order accepted' },
+          { at: createdAt, from: 'queued', to: 'pending', source: 'worker' },
+        ],
+        listKey: `${String(Date.parse(createdAt)).padStart(15, '0')}:${orderKeyId(key)}`,
+        updatedAtMs: Date.parse(createdAt),
+      });
+      const store = createMongoLedgerStore({ connection, ...names });
+      await store.init();
+      const order = await store.getOrder(key);
+      expect(order?.statusChecks).toBe(0);
+      expect(order).not.toHaveProperty('pendingSince');
+      const claimed = await store.claimDueChecks({ limit: 10, intervalsMs: [60_000] });
+      expect(claimed.map((each) => [each.orderId, each.statusChecks])).toEqual([['old-pending', 1]]);
+      const [summary] = await store.summarize(createdAt, '2026-01-02T00:00:00.000Z');
+      expect(summary).toMatchObject({ provider: 'a1topup', submitted: { count: 1, amount: 1000 } });
+      for (const name of Object.values(names)) await dropCollection(name);
     });
 
     it('init() refuses a collection whose providerOrderId index is not unique', async () => {

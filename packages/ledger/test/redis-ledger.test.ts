@@ -75,8 +75,84 @@ describe('Redis ledger store specifics', () => {
     const [entry] = await redis.lrange(`${prefix}:history:${keyId}`, 0, -1);
     expect(JSON.parse(entry ?? 'null')).toMatchObject({ from: null, to: 'queued' });
 
-    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(6);
+    // Besides the order's own keys: the creation list, and the layout version set by init().
+    expect(await redis.zrange(`${prefix}:orders:created`, '0', '-1')).toEqual([
+      expect.stringMatching(`:${keyId}$`),
+    ]);
+    expect(await redis.get(`${prefix}:meta:layout`)).toBe('2');
+    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(8);
     expect(await store.getOrder(key)).toBeNull();
+  });
+
+  it('reads orders written before status checks existed, and indexes them at init()', async () => {
+    const prefix = `${RUN_PREFIX}:legacy`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const create = async (orderId: string) => {
+      const key = { clientId: 'shop-1', orderId };
+      await store.createOrder({
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint(request),
+        now: '2026-01-01T00:00:00.000Z',
+      });
+      return key;
+    };
+    const queued = await create('old-queued');
+    const pending = await create('old-pending');
+    const at = '2026-01-01T00:00:01.000Z';
+    await store.transition(pending, {
+      expect: { state: 'queued' },
+      to: 'processing',
+      entry: { at, source: 'worker' },
+    });
+    await store.transition(pending, {
+      expect: { state: 'processing' },
+      to: 'pending',
+      entry: { at, source: 'worker' },
+    });
+    // What the earlier code wrote: no check fields, no due-check set, no creation list, no layout.
+    for (const key of [queued, pending]) {
+      await redis.hdel(
+        `${prefix}:order:${orderKeyId(key)}`,
+        'statusChecks',
+        'pendingSinceMs',
+        'nextCheckAtMs',
+      );
+    }
+    await redis.del(`${prefix}:checks:due`, `${prefix}:orders:created`, `${prefix}:meta:layout`);
+
+    const old = await store.getOrder(queued);
+    expect(old?.statusChecks).toBe(0);
+    expect(old).not.toHaveProperty('nextCheckAt');
+    expect(await store.claimDueChecks({ limit: 10, intervalsMs: [60_000] })).toEqual([]);
+    expect(await store.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z')).toEqual([]);
+
+    const upgraded = createRedisLedgerStore({ redis, prefix });
+    await upgraded.init();
+    const [summary] = await upgraded.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
+    expect(summary).toMatchObject({
+      submitted: { count: 2, amount: 2000 },
+      pending: { count: 1, amount: 1000 },
+    });
+    const claimed = await upgraded.claimDueChecks({ limit: 10, intervalsMs: [60_000] });
+    expect(claimed.map((order) => [order.orderId, order.statusChecks])).toEqual([['old-pending', 1]]);
+    // A pending order from before has no known pendingSince: the poller falls back to updatedAt.
+    expect(claimed[0]).not.toHaveProperty('pendingSince');
+
+    // An order the upgrade missed (moved meanwhile) is listed by its next transition.
+    await redis.del(`${prefix}:orders:created`);
+    await upgraded.transition(queued, {
+      expect: { state: 'queued' },
+      to: 'processing',
+      entry: { at, source: 'worker' },
+    });
+    const [after] = await upgraded.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
+    expect(after?.submitted.count).toBe(1);
+    await deleteByPrefix(redis, `${prefix}:`);
   });
 
   it('reloads its scripts when Redis has forgotten them (SCRIPT FLUSH on a private server)', async () => {
