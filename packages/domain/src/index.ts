@@ -20,8 +20,8 @@ export {
   orderKeyId,
   providerOrderId,
   type RechargeRequest,
-  requestFingerprint,
   type Reversal,
+  requestFingerprint,
 } from './order.ts';
 export {
   assertNever,

@@ -27,7 +27,11 @@ beforeAll(async () => {
   app = await buildApi({
     ledger,
     producer,
-    logger: createLogger({ name: 'cb-test', level: 'info', destination: { write: (line: string) => logLines.push(line) } }),
+    logger: createLogger({
+      name: 'cb-test',
+      level: 'info',
+      destination: { write: (line: string) => logLines.push(line) },
+    }),
     keys: [{ clientId: 'shop', secret: 'shop-secret-0123456789', role: 'client' }],
     rateLimitPerMinute: 1_000,
     bodyLimitBytes: 4_096,
@@ -48,7 +52,10 @@ afterAll(async () => {
 
 describe('callback route', () => {
   it('accepts both tokens while rotating, as GET query or POST form, stores once and queues one apply job', async () => {
-    const get = await app.inject({ method: 'GET', url: `/callbacks/a1topup/${OLD}?txid=RFX1&status=Success&opid=OP9` });
+    const get = await app.inject({
+      method: 'GET',
+      url: `/callbacks/a1topup/${OLD}?txid=RFX1&status=Success&opid=OP9`,
+    });
     expect(get.statusCode).toBe(200);
     expect(get.body).toBe('OK');
     const post = await app.inject({
@@ -74,7 +81,10 @@ describe('callback route', () => {
   });
 
   it('answers a wrong token exactly like an unknown path, and stores nothing', async () => {
-    const forged = await app.inject({ method: 'GET', url: '/callbacks/a1topup/not-the-token-at-all?txid=RFX2&status=Failure' });
+    const forged = await app.inject({
+      method: 'GET',
+      url: '/callbacks/a1topup/not-the-token-at-all?txid=RFX2&status=Failure',
+    });
     const unknown = await app.inject({ method: 'GET', url: '/no/such/path' });
     expect(forged.statusCode).toBe(404);
     expect(forged.json()).toEqual(unknown.json());
