@@ -21,6 +21,7 @@ export {
   providerOrderId,
   type RechargeRequest,
   type Reversal,
+  type Telgoo5Order,
   requestFingerprint,
 } from './order.ts';
 export {
@@ -50,3 +51,12 @@ export {
   type ValidateOptions,
   validateRechargeRequest,
 } from './validation/validate-recharge.ts';
+export {
+  normaliseMdn,
+  RAW_CARD_FIELDS,
+  refuseCardField,
+  TELGOO5_AMOUNT_BOUNDS,
+  TELGOO5_OPERATOR,
+  TELGOO5_TOPUP_TYPES,
+  validateTelgoo5Request,
+} from './validation/validate-telgoo5.ts';

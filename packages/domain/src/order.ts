@@ -19,6 +19,26 @@ export interface RechargeRequest {
   readonly amount: Paise;
   readonly value1?: string | undefined;
   readonly value2?: string | undefined;
+  /** Telgoo5 orders only (operator `TELGOO5`): what add_topup needs besides MDN and amount. */
+  readonly telgoo5?: Telgoo5Order | undefined;
+}
+
+/**
+ * A Telgoo5 top-up. Payment is always a saved payment profile token: raw card data is refused at
+ * the door and never stored.
+ */
+export interface Telgoo5Order {
+  readonly enrollmentId: string;
+  readonly planCode?: string | undefined;
+  readonly planId?: string | undefined;
+  readonly topupType: 'ADDON' | 'ILD' | 'DATA' | 'TOPUP';
+  readonly paymentToken?: string | undefined;
+  readonly customerToken?: string | undefined;
+  readonly billingState: string;
+  readonly billingCity: string;
+  readonly billingZip?: string | undefined;
+  readonly billingAddress1?: string | undefined;
+  readonly billingAddress2?: string | undefined;
 }
 
 /** One line of an order's history: appended on every transition and every send attempt. */
@@ -52,8 +72,13 @@ export interface Reversal {
 export interface Order extends OrderKey {
   /** The orderid sent to the provider: unique across clients, derived from the key. */
   readonly providerOrderId: string;
-  /** Provider chosen for the order (e.g. `a1topup`). */
+  /** Provider the order is with now (e.g. `a1topup`); changes only on failover. */
   readonly provider: string;
+  /**
+   * Providers to try, in order, fixed when the order was accepted (from the routing table). The
+   * order fails over to the next one only after a definite failure, never after an ambiguous one.
+   */
+  readonly route: readonly string[];
   readonly request: RechargeRequest;
   /** sha256 of the canonical request: the same id with a different body is refused (409). */
   readonly fingerprint: string;
@@ -97,6 +122,7 @@ export function requestFingerprint(request: RechargeRequest): string {
     request.amount,
     request.value1 ?? null,
     request.value2 ?? null,
+    ...(request.telgoo5 ? [Object.entries(request.telgoo5).sort(([a], [b]) => a.localeCompare(b))] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

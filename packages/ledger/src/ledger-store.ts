@@ -17,6 +17,8 @@ export interface NewOrder extends OrderKey {
   readonly provider: string;
   readonly request: RechargeRequest;
   readonly fingerprint: string;
+  /** Providers to try in order; `provider` must be its first element. Default: `[provider]`. */
+  readonly route?: readonly string[] | undefined;
   readonly batchId?: string | undefined;
   /** ISO time; also the first history entry's time. */
   readonly now: string;

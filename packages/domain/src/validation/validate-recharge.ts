@@ -7,6 +7,7 @@ import { AMOUNT_BOUNDS, ANY_OPERATOR_AMOUNT_BOUNDS, formatRupeesForPeople } from
 import { CATEGORY_LABELS } from './category-labels.ts';
 import { type ExtraFieldRule, extraFieldRules } from './extra-fields.ts';
 import { checkNumber } from './number-rules.ts';
+import { TELGOO5_OPERATOR, validateTelgoo5Request } from './validate-telgoo5.ts';
 
 /** Raw request fields as they arrive from JSON or CSV cells; an empty string means "not given". */
 export interface RechargeRequestInput {
@@ -16,6 +17,8 @@ export interface RechargeRequestInput {
   readonly amount?: unknown;
   readonly value1?: unknown;
   readonly value2?: unknown;
+  /** Telgoo5 orders only. */
+  readonly telgoo5?: unknown;
 }
 
 export type RechargeValidationResult =
@@ -231,8 +234,14 @@ export function validateRechargeRequest(
   input: RechargeRequestInput,
   options: ValidateOptions = {},
 ): RechargeValidationResult {
+  if (typeof input.operator === 'string' && input.operator.trim().toUpperCase() === TELGOO5_OPERATOR) {
+    return validateTelgoo5Request(input);
+  }
   const now = options.now ?? new Date();
   const issues: FieldIssue[] = [];
+  if (input.telgoo5 !== undefined && input.telgoo5 !== null) {
+    issues.push({ field: 'telgoo5', rule: 'not_used', message: 'is only for orders with operator TELGOO5' });
+  }
   const operator = validateOperator(input.operator, issues);
   const circle = validateCircle(input.circle, issues);
   const number = validateNumber(input.number, operator, issues);
