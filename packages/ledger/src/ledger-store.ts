@@ -36,6 +36,13 @@ export interface OrderPatch {
   readonly providerTxId?: string | undefined;
   readonly providerRef?: string | undefined;
   readonly providerStatus?: string | undefined;
+  /**
+   * Failover (with `expect.state` and `to` both `processing`, `inFlight: false`): the order moves to
+   * the next provider of its route with a new providerOrderId, claimed as unique exactly like at
+   * creation (a clash throws and changes nothing). The old providerOrderId keeps pointing at the
+   * order, so a late callback for the earlier attempt still finds it.
+   */
+  readonly switchProvider?: { readonly provider: string; readonly providerOrderId: string } | undefined;
   /** Sets the order's dispute reversal; only with `to: 'reversed'` (else `RangeError`). */
   readonly reversal?: Reversal | undefined;
   /**
