@@ -66,8 +66,16 @@ export interface ProviderBalance {
  */
 export interface RechargeProvider {
   readonly name: string;
+  /**
+   * What the provider's API offers besides recharging. Without `status` an ambiguous recharge
+   * cannot be settled automatically and goes to manual review; without `balance` the provider is
+   * never skipped for a low balance.
+   */
+  readonly supports: { readonly status: boolean; readonly balance: boolean };
   recharge(call: RechargeCall): Promise<ProviderAnswer>;
+  /** Only when `supports.status`; otherwise throws a `ProviderError` of class `failed`. */
   checkStatus(providerOrderId: string): Promise<ProviderAnswer>;
+  /** Only when `supports.balance`; otherwise throws a `ProviderError` of class `failed`. */
   getBalance(): Promise<ProviderBalance>;
   close(): Promise<void>;
 }

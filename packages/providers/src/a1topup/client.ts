@@ -282,6 +282,7 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
 
   return {
     name: PROVIDER,
+    supports: { status: true, balance: true },
     recharge,
     checkStatus,
     getBalance,
