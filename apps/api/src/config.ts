@@ -1,8 +1,9 @@
-import { apiKeys, parseEnv, port, positiveInt, storageEnvShape } from '@rechargeflow/config';
+import { apiKeys, parseEnv, port, positiveInt, routingEnvShape, storageEnvShape } from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
+  ...routingEnvShape,
   /** Port the ingest API listens on. */
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */

@@ -1,5 +1,9 @@
 import {
   a1topupEnvShape,
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  routingEnvShape,
+  telgoo5EnvShape,
   duration,
   onOff,
   parseEnv,
@@ -13,6 +17,8 @@ import { z } from 'zod';
 const schema = z.object({
   ...storageEnvShape,
   ...a1topupEnvShape,
+  ...telgoo5EnvShape,
+  ...routingEnvShape,
   ...statusPollEnvShape,
   /** A pending order older than this goes to manual_review (48h, 90m, 30s ...). */
   PENDING_MAX_AGE: duration('48h'),
@@ -46,5 +52,5 @@ const schema = z.object({
 export type PollerConfig = z.infer<typeof schema>;
 
 export function loadPollerConfig(env: Record<string, string | undefined>): PollerConfig {
-  return parseEnv('poller', schema, env);
+  return parseEnv('poller', schema, env, providerCredentialProblems);
 }

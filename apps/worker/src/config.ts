@@ -1,5 +1,9 @@
 import {
   a1topupEnvShape,
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  routingEnvShape,
+  telgoo5EnvShape,
   parseEnv,
   port,
   positiveInt,
@@ -11,6 +15,9 @@ import { z } from 'zod';
 const schema = z.object({
   ...storageEnvShape,
   ...a1topupEnvShape,
+  ...telgoo5EnvShape,
+  ...routingEnvShape,
+  ...providerLimitsEnvShape,
   ...statusPollEnvShape,
   /** Provider calls one worker process runs at once. */
   WORKER_CONCURRENCY: positiveInt(20, 1_000),
@@ -23,5 +30,5 @@ const schema = z.object({
 export type WorkerConfig = z.infer<typeof schema>;
 
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
-  return parseEnv('worker', schema, env);
+  return parseEnv('worker', schema, env, providerCredentialProblems);
 }

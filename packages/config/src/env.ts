@@ -15,13 +15,18 @@ export function parseEnv<S extends z.ZodType>(
   app: string,
   schema: S,
   env: Record<string, string | undefined>,
+  /** Rules across variables, read from the raw environment so every problem is reported at once. */
+  crossChecks: (env: Record<string, string | undefined>) => string[] = () => [],
 ): z.infer<S> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const name = issue.path.map(String).join('.') || '(environment)';
-    return `${name}: ${issue.message}`;
-  });
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const name = issue.path.map(String).join('.') || '(environment)';
+        return `${name}: ${issue.message}`;
+      });
+  problems.push(...crossChecks(env));
+  if (result.success && problems.length === 0) return result.data;
   throw new ConfigError(app, problems);
 }
 

@@ -13,3 +13,11 @@ export {
   url,
 } from './env.ts';
 export { a1topupEnvShape, statusPollEnvShape, storageEnvShape } from './shared-env.ts';
+export {
+  KNOWN_PROVIDERS,
+  type ProviderName,
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  routingEnvShape,
+  telgoo5EnvShape,
+} from './providers-env.ts';

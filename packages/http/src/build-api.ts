@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import type { Metrics } from '@rechargeflow/observability';
-import { type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
+import { type OrderDeps, type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
 import type { JobProducer } from '@rechargeflow/queue';
 import Fastify, {
   type FastifyBaseLogger,
@@ -35,6 +35,10 @@ export interface ApiDeps {
   readonly callbackTokens?: readonly string[] | undefined;
   /** Providers listed in reports even when they had no orders. */
   readonly providerNames?: readonly string[] | undefined;
+  /** The routing table: providers to try for a new order. */
+  readonly routeFor?: OrderDeps['routeFor'];
+  /** Each provider's health, breaker state and last known balance (GET /v1/providers). */
+  readonly providersStatus?: (() => Promise<readonly unknown[]>) | undefined;
 }
 
 declare module 'fastify' {
@@ -73,7 +77,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   const authenticate = createAuthenticator(deps.keys);
   const limit = createRateLimiter(deps.rateLimitPerMinute);
-  const orderDeps = { ledger: deps.ledger, producer: deps.producer, log: deps.logger, events: deps.events };
+  const orderDeps: OrderDeps = {
+    ledger: deps.ledger,
+    producer: deps.producer,
+    log: deps.logger,
+    events: deps.events,
+    routeFor: deps.routeFor,
+  };
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -247,6 +257,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     providerNames: deps.providerNames ?? ['a1topup'],
     requireClient,
   });
+
+  app.get(
+    '/v1/providers',
+    { preHandler: requireClient, schema: { summary: 'Each provider: health, circuit breaker state, last known balance', security } },
+    async () => ({ providers: deps.providersStatus ? await deps.providersStatus() : [] }),
+  );
 
   app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get(

@@ -36,6 +36,25 @@ export const rechargeBodyDoc = {
     amount: { type: ['number', 'string'], description: 'rupees, at most two decimals' },
     value1: { type: 'string', description: 'extra biller field (STD code, billing unit, date of birth...)' },
     value2: { type: 'string', description: 'second extra biller field' },
+    telgoo5: {
+      type: 'object',
+      description: 'operator TELGOO5 only: number is the MDN, amount in US dollars; raw card fields are refused',
+      additionalProperties: false,
+      required: ['enrollmentId', 'topupType', 'billingState', 'billingCity'],
+      properties: {
+        enrollmentId: { type: 'string' },
+        planCode: { type: 'string' },
+        planId: { type: 'string' },
+        topupType: { type: 'string', enum: ['ADDON', 'ILD', 'DATA', 'TOPUP'] },
+        paymentToken: { type: 'string', description: 'saved payment profile (or customerToken)' },
+        customerToken: { type: 'string' },
+        billingState: { type: 'string' },
+        billingCity: { type: 'string' },
+        billingZip: { type: 'string' },
+        billingAddress1: { type: 'string' },
+        billingAddress2: { type: 'string' },
+      },
+    },
   },
 } as const;
 

@@ -11,7 +11,16 @@ export function toOrderView(order: Order) {
     amount: Number(formatRupees(order.request.amount)),
     value1: order.request.value1 ?? null,
     value2: order.request.value2 ?? null,
+    telgoo5: order.request.telgoo5
+      ? {
+          ...order.request.telgoo5,
+          // Saved payment profile tokens are shown only by their last characters.
+          paymentToken: maskToken(order.request.telgoo5.paymentToken),
+          customerToken: maskToken(order.request.telgoo5.customerToken),
+        }
+      : null,
     provider: order.provider,
+    route: order.route,
     providerOrderId: order.providerOrderId,
     providerTxId: order.providerTxId ?? null,
     providerRef: order.providerRef ?? null,
@@ -33,3 +42,8 @@ export function toOrderView(order: Order) {
 }
 
 export type OrderView = ReturnType<typeof toOrderView>;
+
+function maskToken(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  return `…${token.slice(-4)}`;
+}

@@ -3,12 +3,14 @@ import {
   ID_PATTERN,
   ORDER_STATES,
   type OrderState,
+  RAW_CARD_FIELDS,
   type RechargeRequest,
+  refuseCardField,
   validateRechargeRequest,
 } from '@rechargeflow/domain';
 import { z } from 'zod';
 
-const RECHARGE_FIELDS = ['orderId', 'operator', 'circle', 'number', 'amount', 'value1', 'value2'] as const;
+const RECHARGE_FIELDS = ['orderId', 'operator', 'circle', 'number', 'amount', 'value1', 'value2', 'telgoo5'] as const;
 
 export type ParsedRecharge =
   | { ok: true; orderId: string; request: RechargeRequest }
@@ -28,7 +30,9 @@ export function parseRechargeBody(body: unknown): ParsedRecharge {
   const record = body as Record<string, unknown>;
   const issues: FieldIssue[] = [];
   for (const key of Object.keys(record)) {
-    if (!(RECHARGE_FIELDS as readonly string[]).includes(key)) {
+    if (RAW_CARD_FIELDS.includes(key)) {
+      issues.push(refuseCardField(key));
+    } else if (!(RECHARGE_FIELDS as readonly string[]).includes(key)) {
       issues.push({
         field: key,
         rule: 'unknown_field',
@@ -57,6 +61,7 @@ export function parseRechargeBody(body: unknown): ParsedRecharge {
     amount: record.amount,
     value1: record.value1,
     value2: record.value2,
+    telgoo5: record.telgoo5,
   });
   if (!validated.ok) issues.push(...validated.issues);
   if (issues.length > 0 || !validated.ok) return { ok: false, issues };

@@ -79,8 +79,8 @@ describe('POST /v1/recharges', () => {
     expect(order.history).toHaveLength(1);
     expect(order.history[0]).toMatchObject({ from: null, to: 'queued', source: 'api' });
     const job = await producer
-      .queue('recharges')
-      .getJob(rechargeJobId({ clientId: 'shop', orderId: 'new-1' }));
+      .queue('recharges', 'a1topup')
+      .getJob(rechargeJobId({ clientId: 'shop', orderId: 'new-1' }, 'a1topup'));
     expect(job?.data).toEqual({ clientId: 'shop', orderId: 'new-1' });
   });
 

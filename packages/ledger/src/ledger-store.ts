@@ -37,10 +37,18 @@ export interface OrderPatch {
   readonly providerRef?: string | undefined;
   readonly providerStatus?: string | undefined;
   /**
-   * Failover (with `expect.state` and `to` both `processing`, `inFlight: false`): the order moves to
-   * the next provider of its route with a new providerOrderId, claimed as unique exactly like at
-   * creation (a clash throws and changes nothing). The old providerOrderId keeps pointing at the
-   * order, so a late callback for the earlier attempt still finds it.
+   * Failover (with `expect.state` and `to` both `processing`, and either `expect.inFlight: false`
+   * or `expect.inFlight: true` together with `patch.inFlight: false` — the refused call ended; else
+   * `RangeError`, nothing written): the order moves to the next provider of its route with a new providerOrderId,
+   * claimed as unique exactly like at creation. The old providerOrderId keeps pointing at the
+   * order, so a late callback for the earlier attempt still finds it. In one atomic write, after
+   * the expectation (a mismatch is a `conflict` as usual):
+   * - a provider not in the stored route: `RangeError`, nothing written;
+   * - a providerOrderId this order holds already (now or earlier): `conflict`, nothing written, so
+   *   a repeated or concurrent identical switch applies once;
+   * - a providerOrderId another order holds: `ProviderOrderIdConflictError`, nothing written.
+   * Other patch fields may go with it (e.g. `inFlight: true` to start the new call at once);
+   * `providerTxId`, `providerRef` and `providerStatus` stay as they are unless patched.
    */
   readonly switchProvider?: { readonly provider: string; readonly providerOrderId: string } | undefined;
   /** Sets the order's dispute reversal; only with `to: 'reversed'` (else `RangeError`). */
@@ -184,11 +192,14 @@ export interface LedgerStore {
   init(): Promise<void>;
   /**
    * Inserts the order unless its key exists (atomic on client + orderId). Rejects with
-   * `ProviderOrderIdConflictError` when another order already holds `providerOrderId` (never
-   * overwritten).
+   * `ProviderOrderIdConflictError` when another order already holds `providerOrderId` (now or
+   * before a failover; never overwritten), and with `RangeError` (nothing written) for a route not
+   * led by `provider` or a request the ledger could not hand back exactly (an unknown field, a
+   * malformed `telgoo5`).
    */
   createOrder(order: NewOrder): Promise<CreateResult>;
   getOrder(key: OrderKey): Promise<Order | null>;
+  /** The order that holds or held `providerOrderId` (one it had before a failover too). */
   getOrderByProviderOrderId(providerOrderId: string): Promise<Order | null>;
   /**
    * Applies the command atomically when the stored order matches `command.expect`. Rejects with
@@ -245,7 +256,8 @@ export interface LedgerStore {
   /** The latest sample at or before `at` (of one millisecond's samples, the last recorded), else null. */
   balanceAt(provider: string, at: string): Promise<BalanceSample | null>;
   /**
-   * Orders created in [from, to) (ISO, to the millisecond), per provider, by their state now,
+   * Orders created in [from, to) (ISO, to the millisecond), per provider (the one the order is
+   * with now, after any failover), by their state now,
    * sorted by provider; a provider without orders in the window is absent. Amounts are the
    * requests' amounts. Not a snapshot: orders may change state while they are counted.
    */

@@ -275,7 +275,8 @@ export class SummaryBuilder {
 export function assertCommand(command: TransitionCommand): void {
   if (command.to !== command.expect.state) assertTransition(command.expect.state, command.to);
   timeMs(command.entry.at, 'entry.at');
-  const { checkAfterMs, reversal } = command.patch ?? {};
+  const { checkAfterMs, reversal, switchProvider } = command.patch ?? {};
+  if (switchProvider !== undefined) assertSwitch(command, switchProvider);
   if (checkAfterMs !== undefined) {
     // Refused rather than ignored: a schedule asked for elsewhere would silently never run.
     if (command.to !== 'pending')
@@ -289,6 +290,36 @@ export function assertCommand(command: TransitionCommand): void {
       throw new RangeError(`reversal amount must be a whole number of paise, got ${reversal.amount}`);
     }
     timeMs(reversal.at, 'reversal.at');
+  }
+}
+
+/**
+ * Failover only between provider calls: a same-state `processing` event that either requires no
+ * call in flight, or records in the same write that the call in flight has ended (a definite
+ * refusal: `expect.inFlight: true` with `patch.inFlight: false`), so an order never moves away from
+ * a provider that may still be carrying out its call, and a crash cannot separate "refused" from
+ * "moved on".
+ * Whether the provider is in the route is checked by the store, against the stored route.
+ */
+function assertSwitch(
+  command: TransitionCommand,
+  target: NonNullable<NonNullable<TransitionCommand['patch']>['switchProvider']>,
+): void {
+  if (command.expect.state !== 'processing' || command.to !== 'processing') {
+    throw new RangeError(
+      `switchProvider only goes with a processing -> processing event, not ${command.expect.state} -> ${command.to}`,
+    );
+  }
+  const callEnded = command.expect.inFlight === true && command.patch?.inFlight === false;
+  if (command.expect.inFlight !== false && !callEnded) {
+    throw new RangeError(
+      'switchProvider needs the expectation inFlight: false, or inFlight: true with patch inFlight: false (the call ended)',
+    );
+  }
+  for (const field of ['provider', 'providerOrderId'] as const) {
+    if (typeof target[field] !== 'string' || target[field] === '') {
+      throw new RangeError(`switchProvider.${field} must be a non-empty string`);
+    }
   }
 }
 

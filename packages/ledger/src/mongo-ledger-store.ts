@@ -40,7 +40,7 @@ import {
   validateOutcome,
   validateStaleLimit,
 } from './ledger-support.ts';
-import { decodeOrder } from './order-record.ts';
+import { decodeOrder, newOrderRecord } from './order-record.ts';
 import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
 
 export interface MongoLedgerStoreOptions {
@@ -84,6 +84,23 @@ const historySchema = new Schema(
   { _id: false, id: false, strict: 'throw' },
 );
 
+const telgoo5Schema = new Schema(
+  {
+    enrollmentId: { type: String, required: true },
+    planCode: { type: String },
+    planId: { type: String },
+    topupType: { type: String, required: true },
+    paymentToken: { type: String },
+    customerToken: { type: String },
+    billingState: { type: String, required: true },
+    billingCity: { type: String, required: true },
+    billingZip: { type: String },
+    billingAddress1: { type: String },
+    billingAddress2: { type: String },
+  },
+  { _id: false, id: false, strict: 'throw' },
+);
+
 const requestSchema = new Schema(
   {
     operator: { type: String, required: true },
@@ -92,6 +109,7 @@ const requestSchema = new Schema(
     amount: { type: Number, required: true },
     value1: { type: String },
     value2: { type: String },
+    telgoo5: { type: telgoo5Schema },
   },
   { _id: false, id: false, strict: 'throw' },
 );
@@ -106,10 +124,28 @@ const reversalSchema = new Schema(
   { _id: false, id: false, strict: 'throw' },
 );
 
-/** Indexes the store needs; the unique ones are verified at init(). */
+/**
+ * Indexes the store needs; the unique ones are verified at init().
+ *
+ * providerOrderId claims: an order's document holds every providerOrderId it ever had in
+ * `providerOrderIds` (the current one included) under a unique multikey index, so a claim and the
+ * order's own change are one single-document write: creation inserts `[id]`, a failover appends
+ * the new id in the same findOneAndUpdate that moves the order. A clash with another order fails
+ * that write whole (duplicate key), so nothing changes; there are no steps for a crash to fall
+ * between, and the id an order had before a failover stays claimed by it and leads to it.
+ * Orders written before failover existed have no `providerOrderIds` (the index is sparse, so they
+ * do not clash as null); their one id is `providerOrderId`, which keeps its own unique index, and
+ * every write sets both fields, so the two indexes together refuse any id held or held before.
+ */
 const INDEXES = [
   { name: 'client_order_unique', key: { clientId: 1, orderId: 1 }, unique: true },
   { name: 'provider_order_id_unique', key: { providerOrderId: 1 }, unique: true },
+  {
+    name: 'provider_order_ids_unique',
+    key: { providerOrderIds: 1 },
+    unique: true,
+    sparse: true,
+  },
   { name: 'client_list', key: { clientId: 1, listKey: -1 }, unique: false },
   { name: 'client_state_list', key: { clientId: 1, state: 1, listKey: -1 }, unique: false },
   { name: 'state_updated', key: { state: 1, updatedAtMs: 1, listKey: 1 }, unique: false },
@@ -181,7 +217,12 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
       clientId: { type: String, required: true },
       orderId: { type: String, required: true },
       providerOrderId: { type: String, required: true },
+      // Every providerOrderId the order has had (see INDEXES); absent on orders written before.
+      // `default: undefined`: mongoose would otherwise make an empty array.
+      providerOrderIds: { type: [String], default: undefined },
       provider: { type: String, required: true },
+      // Absent on orders written before routes existed (read as `[provider]`).
+      route: { type: [String], default: undefined },
       request: { type: requestSchema, required: true },
       fingerprint: { type: String, required: true },
       state: { type: String, required: true },
@@ -208,7 +249,13 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
   );
   // `unique` only where wanted: an explicit `unique: false` could clash with an index built without it.
   for (const index of INDEXES) {
-    schema.index(index.key, index.unique ? { name: index.name, unique: true } : { name: index.name });
+    const sparse = 'sparse' in index && index.sparse;
+    schema.index(
+      index.key,
+      index.unique
+        ? { name: index.name, unique: true, ...(sparse ? { sparse: true } : {}) }
+        : { name: index.name },
+    );
   }
   return schema;
 }
@@ -287,12 +334,15 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
+      const { request, route } = newOrderRecord(order);
       const doc = {
         clientId: order.clientId,
         orderId: order.orderId,
         providerOrderId: order.providerOrderId,
+        providerOrderIds: [order.providerOrderId],
         provider: order.provider,
-        request: order.request,
+        route,
+        request,
         fingerprint: order.fingerprint,
         state: 'queued' satisfies OrderState,
         inFlight: false,
@@ -322,7 +372,11 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     getOrder: findByKey,
 
     async getOrderByProviderOrderId(providerOrderId: string) {
-      const doc = await model.findOne({ providerOrderId }).lean<Lean>().exec();
+      // The current id of any order (older orders have no providerOrderIds), or an earlier one.
+      const doc = await model
+        .findOne({ $or: [{ providerOrderId }, { providerOrderIds: providerOrderId }] })
+        .lean<Lean>()
+        .exec();
       return doc === null ? null : toOrder(doc);
     },
 
@@ -335,6 +389,17 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         state: expect.state,
       };
       if (expect.inFlight !== undefined) filter.inFlight = expect.inFlight;
+      const target = patch?.switchProvider;
+      if (target !== undefined) {
+        // In the filter, so the check is part of the atomic write: the stored route holds the
+        // provider (an order without a route, from before routes, has `[provider]`), and the
+        // order does not hold the new id yet (else this switch has been applied: a conflict).
+        filter.$and = [
+          { $or: [{ route: target.provider }, { route: { $exists: false }, provider: target.provider }] },
+          { providerOrderId: { $ne: target.providerOrderId } },
+          { providerOrderIds: { $ne: target.providerOrderId } },
+        ];
+      }
       // `from` is exact: the filter only matches when the stored state equals it.
       const entry = historyEntry(expect.state, command.to, command.entry);
       const set: Record<string, unknown> = {
@@ -350,6 +415,18 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       if (patch?.providerStatus !== undefined) set.providerStatus = { $literal: patch.providerStatus };
       if (patch?.reversal !== undefined) set.reversal = { $literal: reversalRecord(patch.reversal) };
       if (patch?.incrementAttempts === true) set.attempts = { $add: ['$attempts', 1] };
+      if (target !== undefined) {
+        set.provider = { $literal: target.provider };
+        set.providerOrderId = { $literal: target.providerOrderId };
+        // The claim: the unique index on providerOrderIds refuses the whole write on a clash.
+        // One $set stage sees the document as it was, so `$providerOrderId` is the old id.
+        set.providerOrderIds = {
+          $concatArrays: [
+            { $ifNull: ['$providerOrderIds', ['$providerOrderId']] },
+            { $literal: [target.providerOrderId] },
+          ],
+        };
+      }
       const schedule = scheduleChange(command);
       if (schedule.kind === 'enter') set.pendingSinceMs = NOW_MS;
       if (schedule.kind === 'enter' || schedule.kind === 'reschedule') {
@@ -357,15 +434,35 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       }
       const update: PipelineStage.Set[] | [PipelineStage.Set, PipelineStage.Unset] =
         schedule.kind === 'leave' ? [{ $set: set }, { $unset: 'nextCheckAtMs' }] : [{ $set: set }];
-      const updated = await model
-        .findOneAndUpdate(filter, update, { returnDocument: 'after', upsert: false, updatePipeline: true })
-        .lean<Lean>()
-        .exec();
+      let updated: Lean | null;
+      try {
+        updated = await model
+          .findOneAndUpdate(filter, update, { returnDocument: 'after', upsert: false, updatePipeline: true })
+          .lean<Lean>()
+          .exec();
+      } catch (error) {
+        // Only a switch writes a unique field: its new id belongs to another order. Nothing changed.
+        if (target !== undefined && isDuplicateKeyError(error)) {
+          throw new ProviderOrderIdConflictError(target.providerOrderId);
+        }
+        throw error;
+      }
       if (updated !== null) return { applied: true, order: toOrder(updated) };
       const current = await findByKey(key);
-      return current === null
-        ? { applied: false, reason: 'not_found' }
-        : { applied: false, reason: 'conflict', order: current };
+      if (current === null) return { applied: false, reason: 'not_found' };
+      // Why the filter did not match, in the order the Redis script checks. The route never
+      // changes, so a provider outside it is refused whenever the expectation holds.
+      if (
+        target !== undefined &&
+        current.state === expect.state &&
+        current.inFlight === expect.inFlight &&
+        !current.route.includes(target.provider)
+      ) {
+        throw new RangeError(
+          `cannot switch order ${key.clientId}/${key.orderId} to ${target.provider}: not in its route`,
+        );
+      }
+      return { applied: false, reason: 'conflict', order: current };
     },
 
     async listOrders(clientId: string, query: ListOrdersQuery): Promise<OrderPage> {

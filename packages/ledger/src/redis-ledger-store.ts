@@ -48,7 +48,7 @@ import {
   validateOutcome,
   validateStaleLimit,
 } from './ledger-support.ts';
-import { decodeOrder, decodeRequest } from './order-record.ts';
+import { decodeOrder, decodeRequest, newOrderRecord } from './order-record.ts';
 import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
 import {
   ALL_SCRIPTS,
@@ -80,9 +80,13 @@ export interface RedisLedgerStoreOptions {
 
 /**
  * Key layout (P = prefix; ids that come from callers are URI-encoded so `:` cannot forge a key):
- * - `P:order:<keyId>`               hash: the order's fields (request JSON-encoded) + `listKey`
+ * - `P:order:<keyId>`               hash: the order's fields (request and route JSON-encoded; no
+ *                                   route on orders written before routes) + `listKey`
  * - `P:history:<keyId>`             list: history entries, one JSON string each, oldest first
- * - `P:provider-order:<poid>`       string: keyId holding that providerOrderId (the unique claim)
+ * - `P:provider-order:<poid>`       string: keyId holding that providerOrderId (the unique claim;
+ *                                   set by creation or a failover in the same script as the order's
+ *                                   write, never moved or removed, so an id an order had before a
+ *                                   failover still leads to it and can never be claimed again)
  * - `P:client:<clientId>:orders`    zset, all scores 0, members `listKey` (time:keyId): byte order
  *                                   is creation order, so ZRANGE BYLEX REV pages newest first
  * - `P:client:<clientId>:state:<s>` the same, only orders now in state s
@@ -179,6 +183,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
+      const { request, route } = newOrderRecord(order);
       const keyId = orderKeyId(order);
       const sortKey = listKey(order, order.now);
       const fields: Record<string, string> = {
@@ -186,7 +191,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         orderId: order.orderId,
         providerOrderId: order.providerOrderId,
         provider: order.provider,
-        request: JSON.stringify(order.request),
+        route: JSON.stringify(route),
+        request: JSON.stringify(request),
         fingerprint: order.fingerprint,
         state: 'queued',
         inFlight: '0',
@@ -248,6 +254,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         patchFields.push('reversal', JSON.stringify(reversalRecord(patch.reversal)));
       const schedule = scheduleChange(command);
       const expectInFlight = command.expect.inFlight;
+      const target = patch?.switchProvider;
       const reply = await runScript(
         redis,
         TRANSITION,
@@ -260,6 +267,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keys.stateUpdated(command.to),
           keys.due,
           keys.created,
+          // Declared only when used: every key a script touches is among its KEYS (cluster).
+          ...(target === undefined ? [] : [keys.providerOrder(target.providerOrderId)]),
         ],
         [
           from,
@@ -273,6 +282,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keyId,
           schedule.kind === 'none' ? '' : schedule.kind,
           schedule.kind === 'enter' || schedule.kind === 'reschedule' ? schedule.afterMs : 0,
+          target?.provider ?? '',
+          target?.providerOrderId ?? '',
           ...patchFields,
         ],
       );
@@ -284,6 +295,12 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
         case 'not_found':
           return { applied: false, reason: 'not_found' };
+        case 'provider_not_in_route':
+          throw new RangeError(
+            `cannot switch order ${key.clientId}/${key.orderId} to ${target?.provider}: not in its route`,
+          );
+        case 'provider_order_id_taken':
+          throw new ProviderOrderIdConflictError(target?.providerOrderId ?? '');
         default:
           return unexpected('transition', reply);
       }
@@ -519,6 +536,7 @@ function decodeSnapshot(snapshot: unknown): Order | null {
     {
       ...hash,
       request: parseJson(hash.request, 'request'),
+      route: hash.route === undefined ? undefined : parseJson(hash.route, 'route'),
       reversal: hash.reversal === undefined ? undefined : parseJson(hash.reversal, 'reversal'),
       inFlight: hash.inFlight === '1' ? true : hash.inFlight === '0' ? false : hash.inFlight,
       attempts: Number(hash.attempts),

@@ -3,9 +3,12 @@ import type { Redis } from 'ioredis';
 
 /**
  * The Lua scripts of the Redis ledger. Each write is one script, so it is atomic: nothing else runs
- * on the server between the check and the write. The scripts never decode JSON (cjson turns empty
- * arrays into `{}` and rounds large numbers): scalar fields live in a hash, history entries are
- * JSON strings built in TypeScript and appended to a list, and the scripts only compare and copy.
+ * on the server between the check and the write. The scripts never encode JSON and decode only an
+ * order's route, a non-empty array of strings (cjson turns empty arrays into `{}` and rounds large
+ * numbers, neither of which a route has): scalar fields live in a hash, history entries are JSON
+ * strings built in TypeScript and appended to a list, and the scripts only compare and copy.
+ * A script's writes are not rolled back when it fails half-way, so every check comes before the
+ * first write.
  *
  * Every script answers `{status, snapshot?}` where a snapshot is `{HGETALL of the order, LRANGE of
  * its history}`: the order exactly as the script left it.
@@ -69,24 +72,58 @@ return {'created', snapshot(KEYS[1], KEYS[2])}`,
 /**
  * KEYS: order hash, history list, client+from-state list, client+to-state list,
  *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
- *       all-orders-by-creation list.
+ *       all-orders-by-creation list, and only with a provider switch: the new providerOrderId's
+ *       claim.
  * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
+ *       switch to provider ('' = no switch), switch to providerOrderId,
  *       then patch field/value pairs.
- * Answers: applied | conflict (+snapshot) | not_found.
+ * A switch is checked against the stored route (an order without one, written before routes
+ * existed, has `[provider]`), then claims the new providerOrderId as CREATE_ORDER does. The old
+ * claim stays, so both ids lead to the order. A claim this order holds already means the same
+ * switch has been applied: a conflict, so a repeat never applies twice.
+ * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
+ *          provider_order_id_taken (+ the owner's key id).
  */
 export const TRANSITION = script(
   'transition',
   `if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey')
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route')
 if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
 local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
-for i = 11, #ARGV do
+if ARGV[11] ~= '' then
+  local inRoute = false
+  if current[5] then
+    for _, provider in ipairs(cjson.decode(current[5])) do
+      if provider == ARGV[11] then
+        inRoute = true
+      end
+    end
+  else
+    inRoute = current[4] == ARGV[11]
+  end
+  if not inRoute then
+    return {'provider_not_in_route'}
+  end
+  local owner = redis.call('GET', KEYS[9])
+  if owner == ARGV[8] then
+    return {'conflict', snapshot(KEYS[1], KEYS[2])}
+  end
+  if owner then
+    return {'provider_order_id_taken', owner}
+  end
+  redis.call('SET', KEYS[9], ARGV[8])
+  fields[#fields + 1] = 'provider'
+  fields[#fields + 1] = ARGV[11]
+  fields[#fields + 1] = 'providerOrderId'
+  fields[#fields + 1] = ARGV[12]
+end
+for i = 13, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local schedule = ARGV[9]

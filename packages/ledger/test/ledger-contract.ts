@@ -29,6 +29,11 @@ import type {
  */
 export interface LedgerFixture {
   readonly store: LedgerStore;
+  /**
+   * Rewrites a stored order as the code before routes and failover wrote it: without `route`
+   * (and whatever else that code did not store, such as MongoDB's `providerOrderIds`).
+   */
+  makeLegacy(key: OrderKey): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -100,7 +105,7 @@ async function orderIn(
   key: OrderKey,
   target: OrderState,
   seconds = 0,
-  overrides: Partial<Pick<NewOrder, 'provider' | 'request'>> = {},
+  overrides: Partial<Pick<NewOrder, 'provider' | 'request' | 'route'>> = {},
 ): Promise<Order> {
   const base = newOrder(key.clientId, key.orderId, seconds, overrides.request);
   let order = await created(store, { ...base, ...overrides });
@@ -136,6 +141,42 @@ function callback(overrides: Partial<CallbackInput> = {}): CallbackInput {
   };
 }
 
+/** A Telgoo5 top-up with every field set (amount in cents). */
+const TELGOO5_REQUEST: RechargeRequest = {
+  operator: 'TELGOO5',
+  number: '2065550123',
+  amount: paise(2_550),
+  telgoo5: {
+    enrollmentId: 'AGKN4441',
+    planCode: 'PLAN10',
+    planId: '1234',
+    topupType: 'DATA',
+    paymentToken: 'tok_9f8e7d6c',
+    customerToken: 'cus_12ab34cd',
+    billingState: 'WA',
+    billingCity: 'Seattle',
+    billingZip: '98104-1234',
+    billingAddress1: '1 Main St',
+    billingAddress2: 'Apt 2',
+  },
+};
+
+const ROUTE = ['a1topup', 'telgoo5', 'another'] as const;
+
+/** The failover event: a same-state processing event with no call in flight. */
+function failover(
+  seconds: number,
+  provider: string,
+  providerOrderId: string,
+  patch: Omit<NonNullable<TransitionCommand['patch']>, 'switchProvider'> = {},
+): TransitionCommand {
+  return move('processing', 'processing', seconds, {
+    inFlight: false,
+    patch: { ...patch, switchProvider: { provider, providerOrderId } },
+    note: `failover to ${provider}`,
+  });
+}
+
 /** Zero orders, in a summary. */
 const none = { count: 0, amount: paise(0) };
 
@@ -143,11 +184,13 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
   describe(`LedgerStore contract: ${name}`, () => {
     let store: LedgerStore;
     let cleanup: () => Promise<void>;
+    let makeLegacy: (key: OrderKey) => Promise<void>;
 
     beforeEach(async () => {
       const fixture = await setup();
       store = fixture.store;
       cleanup = () => fixture.cleanup();
+      makeLegacy = (key) => fixture.makeLegacy(key);
     });
 
     afterEach(async () => {
@@ -174,6 +217,7 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           orderId: 'full',
           providerOrderId: full.providerOrderId,
           provider: 'a1topup',
+          route: ['a1topup'],
           request: {
             operator: 'A',
             circle: 'DL',
@@ -250,6 +294,361 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       expect(await store.getOrder({ clientId: 'shop-2', orderId: 'read' })).toBeNull();
       expect(await store.getOrder({ clientId: 'shop-1', orderId: 'nope' })).toBeNull();
       expect(await store.getOrderByProviderOrderId('RFNOTANORDER')).toBeNull();
+    });
+
+    describe('routes and failover', () => {
+      it('creates an order with its route and reads it back; without one the route is [provider]', async () => {
+        const routed: NewOrder = { ...newOrder('shop-1', 'routed', 1), route: ROUTE };
+        const order = await created(store, routed);
+        expect(order.route).toStrictEqual(['a1topup', 'telgoo5', 'another']);
+        expect(order.provider).toBe('a1topup');
+        expect(await store.getOrder(keyOf(routed))).toStrictEqual(order);
+        expect(await store.getOrderByProviderOrderId(routed.providerOrderId)).toStrictEqual(order);
+
+        const plain = await created(store, newOrder('shop-1', 'plain', 2));
+        expect(plain.route).toStrictEqual(['a1topup']);
+        const single = await created(store, { ...newOrder('shop-1', 'single', 3), route: ['a1topup'] });
+        expect(single.route).toStrictEqual(['a1topup']);
+      });
+
+      it('refuses a route not led by the provider, or an empty one, and stores nothing', async () => {
+        for (const [orderId, route] of [
+          ['wrong-first', ['telgoo5', 'a1topup']],
+          ['empty', []],
+          ['blank', ['a1topup', '']],
+        ] as const) {
+          const order: NewOrder = { ...newOrder('shop-1', orderId, 1), route };
+          await expect(store.createOrder(order), orderId).rejects.toThrow(RangeError);
+          expect(await store.getOrder(keyOf(order))).toBeNull();
+          expect(await store.getOrderByProviderOrderId(order.providerOrderId)).toBeNull();
+        }
+        expect((await store.listOrders('shop-1', { limit: 10 })).orders).toEqual([]);
+      });
+
+      it('reads an order stored before routes as routed to its provider alone, and fails it over safely', async () => {
+        const key = { clientId: 'shop-1', orderId: 'legacy' };
+        const order = await orderIn(store, key, 'processing');
+        await makeLegacy(key);
+        expect(await store.getOrder(key)).toStrictEqual(order);
+        expect(order.route).toStrictEqual(['a1topup']);
+        expect(await store.getOrderByProviderOrderId(order.providerOrderId)).toStrictEqual(order);
+
+        await expect(store.transition(key, failover(10, 'telgoo5', providerOrderId(key, 2)))).rejects.toThrow(
+          RangeError,
+        );
+        expect(await store.getOrder(key)).toStrictEqual(order);
+
+        // Its route is its provider: a fresh id there is a legal switch, and the old id stays claimed.
+        const second = providerOrderId(key, 2);
+        const switched = await applied(store, key, failover(11, 'a1topup', second));
+        expect(switched).toMatchObject({ provider: 'a1topup', providerOrderId: second, route: ['a1topup'] });
+        expect(await store.getOrderByProviderOrderId(order.providerOrderId)).toStrictEqual(switched);
+        expect(await store.getOrderByProviderOrderId(second)).toStrictEqual(switched);
+        await expect(
+          store.createOrder({ ...newOrder('shop-2', 'thief', 12), providerOrderId: order.providerOrderId }),
+        ).rejects.toBeInstanceOf(ProviderOrderIdConflictError);
+      });
+
+      it('fails over: provider and providerOrderId change in one event, and both ids lead to the order', async () => {
+        const key = { clientId: 'shop-1', orderId: 'failover' };
+        await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        await applied(
+          store,
+          key,
+          move('processing', 'processing', 5, {
+            inFlight: false,
+            patch: { inFlight: true, incrementAttempts: true },
+            note: 'sent to a1topup',
+          }),
+        );
+        const before = await applied(
+          store,
+          key,
+          move('processing', 'processing', 6, {
+            inFlight: true,
+            patch: { inFlight: false, providerStatus: 'Failure' },
+            providerStatus: 'Failure',
+            note: 'a1topup refused the order',
+          }),
+        );
+        const first = before.providerOrderId;
+        const second = providerOrderId(key, 2);
+
+        const switched = await applied(store, key, failover(10, 'telgoo5', second));
+        expect(switched).toStrictEqual({
+          ...before,
+          provider: 'telgoo5',
+          providerOrderId: second,
+          updatedAt: at(10),
+          version: before.version + 1,
+          history: [
+            ...before.history,
+            {
+              at: at(10),
+              from: 'processing',
+              to: 'processing',
+              source: 'worker',
+              note: 'failover to telgoo5',
+            },
+          ],
+        });
+        expect(switched.route).toStrictEqual([...ROUTE]);
+        expect(await store.getOrder(key)).toStrictEqual(switched);
+        expect(await store.getOrderByProviderOrderId(first)).toStrictEqual(switched);
+        expect(await store.getOrderByProviderOrderId(second)).toStrictEqual(switched);
+        // Listed once, under its state; summed under the provider it is with now.
+        expect(ids((await store.listOrders('shop-1', { state: 'processing', limit: 10 })).orders)).toEqual([
+          'failover',
+        ]);
+        expect(ids(await store.findStale('processing', at(11), 10))).toEqual(['failover']);
+        expect((await store.summarize(at(0), at(1))).map((each) => each.provider)).toEqual(['telgoo5']);
+
+        // A switch may start the new provider's call in the same write; the route need not be walked in order.
+        const third = providerOrderId(key, 3);
+        const calling = await applied(
+          store,
+          key,
+          failover(12, 'another', third, { inFlight: true, incrementAttempts: true }),
+        );
+        expect(calling).toMatchObject({
+          provider: 'another',
+          providerOrderId: third,
+          inFlight: true,
+          attempts: before.attempts + 1,
+          version: switched.version + 1,
+        });
+        for (const id of [first, second, third]) {
+          expect(await store.getOrderByProviderOrderId(id)).toStrictEqual(calling);
+        }
+        // Switched away from, an id stays claimed: no new order may take it.
+        await expect(
+          store.createOrder({ ...newOrder('shop-2', 'late', 13), providerOrderId: second }),
+        ).rejects.toBeInstanceOf(ProviderOrderIdConflictError);
+        expect(await store.getOrder({ clientId: 'shop-2', orderId: 'late' })).toBeNull();
+      });
+
+      it('refuses a switch to a providerOrderId another order holds or held, and changes nothing', async () => {
+        const key = { clientId: 'shop-1', orderId: 'switcher' };
+        const before = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        const owner = await created(store, newOrder('shop-2', 'owner', 1));
+        // `moved` held its first id before failing over: that id is still its own.
+        const movedKey = { clientId: 'shop-3', orderId: 'moved' };
+        const moved = await orderIn(store, movedKey, 'processing', 2, { route: ROUTE });
+        const movedNow = await applied(store, movedKey, failover(5, 'telgoo5', providerOrderId(movedKey, 2)));
+
+        for (const [taken, holder] of [
+          [owner.providerOrderId, owner],
+          [moved.providerOrderId, movedNow],
+          [movedNow.providerOrderId, movedNow],
+        ] as const) {
+          await expect(store.transition(key, failover(10, 'telgoo5', taken))).rejects.toBeInstanceOf(
+            ProviderOrderIdConflictError,
+          );
+          expect(await store.getOrderByProviderOrderId(taken)).toStrictEqual(holder);
+        }
+        const after = await store.getOrder(key);
+        expect(after).toStrictEqual(before);
+        expect(after).toMatchObject({ state: 'processing', provider: 'a1topup', version: before.version });
+        expect(await store.getOrder(keyOf(owner))).toStrictEqual(owner);
+        expect(await store.getOrder(movedKey)).toStrictEqual(movedNow);
+
+        // Its own id (now or before): that switch has been made, so it is a conflict, not a second one.
+        const own = await store.transition(key, failover(11, 'telgoo5', before.providerOrderId));
+        expect(own).toStrictEqual({ applied: false, reason: 'conflict', order: before });
+        const second = await applied(store, key, failover(12, 'telgoo5', providerOrderId(key, 2)));
+        for (const id of [before.providerOrderId, second.providerOrderId]) {
+          expect(await store.transition(key, failover(13, 'another', id))).toStrictEqual({
+            applied: false,
+            reason: 'conflict',
+            order: second,
+          });
+        }
+        expect(await store.getOrder(key)).toStrictEqual(second);
+      });
+
+      it('refuses a switch to a provider outside the stored route, claiming nothing', async () => {
+        const key = { clientId: 'shop-1', orderId: 'off-route' };
+        const before = await orderIn(store, key, 'processing', 0, { route: ['a1topup', 'telgoo5'] });
+        const fresh = providerOrderId(key, 2);
+        await expect(store.transition(key, failover(10, 'another', fresh))).rejects.toThrow(RangeError);
+        expect(await store.getOrder(key)).toStrictEqual(before);
+        expect(await store.getOrderByProviderOrderId(fresh)).toBeNull();
+        // The id is still free for a proper switch.
+        expect((await applied(store, key, failover(11, 'telgoo5', fresh))).providerOrderId).toBe(fresh);
+
+        // The expectation is checked first: an order not in it is a conflict, whatever the provider.
+        const calling = await applied(
+          store,
+          key,
+          move('processing', 'processing', 12, { inFlight: false, patch: { inFlight: true } }),
+        );
+        expect(await store.transition(key, failover(13, 'another', providerOrderId(key, 3)))).toStrictEqual({
+          applied: false,
+          reason: 'conflict',
+          order: calling,
+        });
+      });
+
+      it('switches in the same write that records the end of a refused call (inFlight true -> false)', async () => {
+        const key = { clientId: 'shop-1', orderId: 'refused-then-switch' };
+        await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        await store.transition(key, move('processing', 'processing', 11, { inFlight: false, patch: { inFlight: true } }));
+        const next = providerOrderId(key, 2);
+        const result = await store.transition(
+          key,
+          move('processing', 'processing', 12, {
+            inFlight: true,
+            patch: { inFlight: false, switchProvider: { provider: 'telgoo5', providerOrderId: next } },
+          }),
+        );
+        expect(result.applied).toBe(true);
+        expect(result.applied && result.order).toMatchObject({ provider: 'telgoo5', providerOrderId: next, inFlight: false });
+      });
+
+      it('refuses a switch outside a processing -> processing event that expects inFlight: false', async () => {
+        const key = { clientId: 'shop-1', orderId: 'misplaced' };
+        const before = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        const switchProvider = { provider: 'telgoo5', providerOrderId: providerOrderId(key, 2) };
+        const commands: TransitionCommand[] = [
+          // No inFlight expectation: the old provider's call might still be running.
+          move('processing', 'processing', 10, { patch: { switchProvider } }),
+          move('processing', 'processing', 10, { inFlight: true, patch: { switchProvider } }),
+          move('processing', 'failed', 10, { inFlight: false, patch: { switchProvider } }),
+          move('processing', 'pending', 10, { inFlight: false, patch: { switchProvider } }),
+          move('queued', 'processing', 10, { inFlight: false, patch: { switchProvider } }),
+          move('processing', 'processing', 10, {
+            inFlight: false,
+            patch: { switchProvider: { provider: 'telgoo5', providerOrderId: '' } },
+          }),
+          move('processing', 'processing', 10, {
+            inFlight: false,
+            patch: { switchProvider: { provider: '', providerOrderId: providerOrderId(key, 2) } },
+          }),
+        ];
+        for (const [i, command] of commands.entries()) {
+          await expect(store.transition(key, command), `command ${i}`).rejects.toThrow(RangeError);
+        }
+        expect(await store.getOrder(key)).toStrictEqual(before);
+        expect(await store.getOrderByProviderOrderId(switchProvider.providerOrderId)).toBeNull();
+      });
+
+      it('applies exactly one of 10 concurrent switches from the same expected condition', async () => {
+        const key = { clientId: 'shop-1', orderId: 'racing' };
+        const before = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        // Every worker derives the same next id: one switch, nine conflicts.
+        const next = providerOrderId(key, 2);
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => store.transition(key, failover(10, 'telgoo5', next))),
+        );
+        expect(results.filter((result) => result.applied)).toHaveLength(1);
+        for (const result of results) {
+          if (!result.applied) expect(result.reason).toBe('conflict');
+        }
+        const stored = await store.getOrder(key);
+        expect(stored).toMatchObject({
+          provider: 'telgoo5',
+          providerOrderId: next,
+          version: before.version + 1,
+        });
+        expect(stored?.history).toHaveLength(before.history.length + 1);
+
+        // Ten different switches that each start the call: the first wins, the others claim nothing.
+        const targets = Array.from({ length: 10 }, (_, i) => providerOrderId(key, 10 + i));
+        const starts = await Promise.all(
+          targets.map((id, i) =>
+            store.transition(
+              key,
+              failover(20, i % 2 === 0 ? 'another' : 'a1topup', id, {
+                inFlight: true,
+                incrementAttempts: true,
+              }),
+            ),
+          ),
+        );
+        const winners = starts.filter((result) => result.applied);
+        expect(winners).toHaveLength(1);
+        const final = await store.getOrder(key);
+        expect(final).toMatchObject({ inFlight: true, attempts: 1, version: before.version + 2 });
+        expect(final?.history).toHaveLength(before.history.length + 2);
+        for (const id of targets) {
+          const owner = await store.getOrderByProviderOrderId(id);
+          if (id === final?.providerOrderId) expect(owner).toStrictEqual(final);
+          else expect(owner, id).toBeNull();
+        }
+      });
+    });
+
+    describe('Telgoo5 requests', () => {
+      it('stores and returns a Telgoo5 request exactly, fingerprint untouched', async () => {
+        const order: NewOrder = {
+          ...newOrder('shop-1', 't5-full', 1, TELGOO5_REQUEST),
+          provider: 'telgoo5',
+          route: ['telgoo5'],
+        };
+        const stored = await created(store, order);
+        expect(stored.request).toStrictEqual(TELGOO5_REQUEST);
+        expect(stored.request.amount).toBe(2_550);
+        expect(stored.fingerprint).toBe(order.fingerprint);
+        expect(requestFingerprint(stored.request)).toBe(order.fingerprint);
+        expect(await store.getOrder(keyOf(order))).toStrictEqual(stored);
+        expect(await store.getOrderByProviderOrderId(order.providerOrderId)).toStrictEqual(stored);
+        // Transitions leave the request alone.
+        const moved = await applied(store, keyOf(order), move('queued', 'processing', 2));
+        expect(moved.request).toStrictEqual(TELGOO5_REQUEST);
+
+        // Only what is required, and a repeat with another Telgoo5 body: refused by fingerprint.
+        const bare: RechargeRequest = {
+          operator: 'TELGOO5',
+          number: '2065550199',
+          amount: paise(100),
+          telgoo5: {
+            enrollmentId: 'E1',
+            planId: '77',
+            topupType: 'TOPUP',
+            customerToken: 'cus_0001',
+            billingState: 'NY',
+            billingCity: 'Albany',
+          },
+        };
+        const small = await created(store, {
+          ...newOrder('shop-1', 't5-bare', 3, bare),
+          provider: 'telgoo5',
+        });
+        expect(small.request).toStrictEqual(bare);
+        expect(requestFingerprint(small.request)).toBe(small.fingerprint);
+        const other = { ...TELGOO5_REQUEST, telgoo5: { ...TELGOO5_REQUEST.telgoo5, planCode: 'PLAN20' } };
+        const again = await store.createOrder(newOrder('shop-1', 't5-full', 4, other as RechargeRequest));
+        expect(again).toStrictEqual({ created: false, order: moved });
+        expect(again.order.fingerprint).not.toBe(requestFingerprint(other as RechargeRequest));
+      });
+
+      it('refuses a malformed request, Telgoo5 or not, and stores nothing', async () => {
+        const t5 = TELGOO5_REQUEST.telgoo5 as unknown as Record<string, unknown>;
+        const garbage: Record<string, unknown>[] = [
+          { ...TELGOO5_REQUEST, telgoo5: 'AGKN4441' },
+          { ...TELGOO5_REQUEST, telgoo5: [t5] },
+          { ...TELGOO5_REQUEST, telgoo5: { ...t5, topupType: 'BOGUS' } },
+          { ...TELGOO5_REQUEST, telgoo5: { ...t5, enrollmentId: 4441 } },
+          { ...TELGOO5_REQUEST, telgoo5: { ...t5, billingCity: undefined } },
+          { ...TELGOO5_REQUEST, telgoo5: { ...t5, planCode: null } },
+          // Raw card data is never stored, whatever let it through.
+          { ...TELGOO5_REQUEST, telgoo5: { ...t5, cardNumber: '4111111111111111' } },
+          { ...TELGOO5_REQUEST, cvv: '123' },
+          { ...REQUEST, amount: 10.5 },
+          { ...REQUEST, amount: -1 },
+          { ...REQUEST, number: 9876543210 },
+        ];
+        for (const [i, request] of garbage.entries()) {
+          const order: NewOrder = {
+            ...newOrder('shop-1', `bad-${i}`, 1),
+            request: request as unknown as RechargeRequest,
+          };
+          await expect(store.createOrder(order), `request ${i}`).rejects.toThrow(RangeError);
+          expect(await store.getOrder(keyOf(order))).toBeNull();
+          expect(await store.getOrderByProviderOrderId(order.providerOrderId)).toBeNull();
+        }
+        expect((await store.listOrders('shop-1', { limit: 20 })).orders).toEqual([]);
+      });
     });
 
     it('applies every legal transition, bumping version and appending from/to/source/providerStatus', async () => {

@@ -66,6 +66,16 @@ if (mode === 'skip') {
     await store.init();
     return {
       store,
+      async makeLegacy(key) {
+        const db = connection.db;
+        if (db === undefined) throw new Error('not connected');
+        await db
+          .collection(names.collectionName)
+          .updateOne(
+            { clientId: key.clientId, orderId: key.orderId },
+            { $unset: { route: '', providerOrderIds: '' } },
+          );
+      },
       async cleanup() {
         await store.close();
         for (const name of Object.values(names)) await dropCollection(name);
@@ -74,7 +84,7 @@ if (mode === 'skip') {
   });
 
   describe('MongoDB ledger store specifics', () => {
-    it('init() is idempotent and leaves both unique indexes in place', async () => {
+    it('init() is idempotent and leaves the unique indexes in place', async () => {
       const collectionName = 'orders_indexes';
       const store = createMongoLedgerStore({ connection, collectionName });
       await store.init();
@@ -83,7 +93,15 @@ if (mode === 'skip') {
       if (db === undefined) throw new Error('not connected');
       const indexes = await db.collection(collectionName).listIndexes().toArray();
       const unique = indexes.filter((index) => index.unique === true).map((index) => index.key);
-      expect(unique).toEqual(expect.arrayContaining([{ clientId: 1, orderId: 1 }, { providerOrderId: 1 }]));
+      expect(unique).toEqual(
+        expect.arrayContaining([
+          { clientId: 1, orderId: 1 },
+          { providerOrderId: 1 },
+          { providerOrderIds: 1 },
+        ]),
+      );
+      // Sparse: orders from before failover have no providerOrderIds and must not clash as null.
+      expect(indexes.find((index) => index.name === 'provider_order_ids_unique')?.sparse).toBe(true);
       expect(indexes.map((index) => index.name)).toEqual(
         expect.arrayContaining(['state_next_check', 'created']),
       );
@@ -129,6 +147,9 @@ if (mode === 'skip') {
       await store.init();
       const order = await store.getOrder(key);
       expect(order?.statusChecks).toBe(0);
+      // No route, no providerOrderIds: routed to its provider alone, found by its one id.
+      expect(order?.route).toStrictEqual(['a1topup']);
+      expect(await store.getOrderByProviderOrderId(providerOrderId(key))).toStrictEqual(order);
       expect(order).not.toHaveProperty('pendingSince');
       const claimed = await store.claimDueChecks({ limit: 10, intervalsMs: [60_000] });
       expect(claimed.map((each) => [each.orderId, each.statusChecks])).toEqual([['old-pending', 1]]);

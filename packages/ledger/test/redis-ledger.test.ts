@@ -44,6 +44,9 @@ describeLedgerContract('Redis', async () => {
   await store.init();
   return {
     store,
+    async makeLegacy(key) {
+      await redis.hdel(`${prefix}:order:${orderKeyId(key)}`, 'route');
+    },
     async cleanup() {
       await store.close();
       await deleteByPrefix(redis, `${prefix}:`);

@@ -1,4 +1,4 @@
-import type { Order, OrderState } from '@rechargeflow/domain';
+import type { Order, OrderState, RechargeRequest } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import type { RechargeProvider } from '@rechargeflow/providers';
 import type { JobProducer } from '@rechargeflow/queue';
@@ -24,10 +24,33 @@ export interface OrderDeps {
   readonly log: OrderLog;
   readonly events?: OrderEvents | undefined;
   readonly now?: (() => Date) | undefined;
+  /** The providers to try for a new order, in order (the routing table). Default: A1Topup only. */
+  readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
 }
+
+/** Which provider may take an order now (circuit breakers, balances), and what happened to calls. */
+export interface ProviderGate {
+  select(
+    route: readonly string[],
+    fromIndex: number,
+    amount: number,
+  ): Promise<{ readonly provider: string; readonly index: number } | { readonly provider: null; readonly reason: string }>;
+  /** `failure`: the provider did not work (unreachable, ambiguous); a definite refusal is a `success`. */
+  record(provider: string, outcome: 'success' | 'failure'): Promise<void>;
+}
+
+/** No breakers, no balances: the order's own provider, always. */
+export const OPEN_GATE: ProviderGate = {
+  select: async (route, fromIndex) => {
+    const provider = route[fromIndex];
+    return provider === undefined ? { provider: null, reason: 'no provider left in the route' } : { provider, index: fromIndex };
+  },
+  record: async () => undefined,
+};
 
 export interface WorkerDeps extends OrderDeps {
   readonly providers: ReadonlyMap<string, RechargeProvider>;
+  readonly gate?: ProviderGate | undefined;
   /** Delay before the first status check of an order that becomes pending (default 30 s). */
   readonly firstCheckAfterMs?: number | undefined;
 }

@@ -1,14 +1,17 @@
 import {
   assertNever,
+  formatRupees,
   maskNumber,
   type Order,
   type OrderKey,
   type OrderState,
+  providerOrderId,
   RechargeflowError,
 } from '@rechargeflow/domain';
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { type ProviderAnswer, ProviderError, type RechargeProvider } from '@rechargeflow/providers';
-import { nowIso, type WorkerDeps } from './deps.ts';
+import { rechargeJobId } from '@rechargeflow/queue';
+import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
 import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
 
 export interface JobRun {
@@ -18,7 +21,7 @@ export interface JobRun {
   readonly isFinalAttempt: boolean;
 }
 
-/** Thrown to ask the queue for another run later: only when the call provably never left. */
+/** Thrown to ask the queue for another run later: only when nothing was sent. */
 export class NotSentRetryError extends RechargeflowError {
   constructor(message: string, context: Record<string, unknown>) {
     super(message, { retryable: true, context });
@@ -26,26 +29,26 @@ export class NotSentRetryError extends RechargeflowError {
 }
 
 export type ProcessOutcome =
-  | { readonly kind: 'settled' | 'pending' | 'retry_scheduled'; readonly order: Order }
+  | { readonly kind: 'settled' | 'pending' | 'retry_scheduled' | 'rerouted'; readonly order: Order }
   | { readonly kind: 'skipped'; readonly reason: string; readonly state: OrderState };
 
 /**
- * Carries one order through one provider call. Money safety rests on three rules:
+ * Carries one order through one provider call. Money safety rests on four rules:
  * 1. The order is marked `processing` + `inFlight` in the ledger before the provider is called.
  * 2. A run that finds `processing` + `inFlight` was interrupted mid-call: it never calls again, it
  *    moves the order to `pending` for the status check.
  * 3. Only a call that provably never left (`not_sent`) is tried again, with the same orderid.
+ * 4. An order moves to the next provider of its route only after a definite refusal (or before
+ *    anything was sent), with a new orderid, in one atomic ledger write.
  */
 export async function processRecharge(deps: WorkerDeps, key: OrderKey, run: JobRun): Promise<ProcessOutcome> {
-  const claim = await claimForSending(deps, key);
+  const claim = await claimForSending(deps, key, run);
   if (claim.kind !== 'claimed') return claim.outcome;
   const order = claim.order;
   const provider = deps.providers.get(order.provider);
   if (!provider) {
     // Configuration error discovered after claiming: nothing was sent, so failing is definite.
-    return settle(deps, order, 'failed', {
-      note: `no provider named ${order.provider} is configured; not sent`,
-    });
+    return settle(deps, order, 'failed', { note: `no provider named ${order.provider} is configured; not sent` });
   }
 
   const started = performance.now();
@@ -57,12 +60,17 @@ export async function processRecharge(deps: WorkerDeps, key: OrderKey, run: JobR
     return handleCallFailure(deps, order, provider, error, run, seconds);
   }
   deps.events?.providerCall?.(provider.name, 'recharge', answer.status, (performance.now() - started) / 1000);
-  return applyAnswer(deps, order, answer);
+  await gate(deps).record(provider.name, 'success');
+  return applyAnswer(deps, order, provider, answer);
+}
+
+function gate(deps: WorkerDeps) {
+  return deps.gate ?? OPEN_GATE;
 }
 
 type Claim = { kind: 'claimed'; order: Order } | { kind: 'done'; outcome: ProcessOutcome };
 
-async function claimForSending(deps: WorkerDeps, key: OrderKey): Promise<Claim> {
+async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Promise<Claim> {
   // A few rounds cover a concurrent change between our read and our conditional write.
   for (let round = 0; round < 3; round++) {
     const order = await ledgerCall(() => deps.ledger.getOrder(key));
@@ -71,18 +79,9 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey): Promise<Claim> 
     }
     const state = order.state;
     switch (state) {
-      case 'queued': {
-        const result = await transition(deps, order, {
-          expect: { state: 'queued' },
-          to: 'processing',
-          patch: { inFlight: true, incrementAttempts: true },
-          entry: { at: nowIso(deps), source: 'worker', note: `sending to ${order.provider}` },
-        });
-        if (result) return { kind: 'claimed', order: result };
-        continue;
-      }
+      case 'queued':
       case 'processing': {
-        if (order.inFlight) {
+        if (state === 'processing' && order.inFlight) {
           // Interrupted while the provider call may have been in flight (crash, stall, lost
           // ledger write): calling again could charge twice. Let the status check decide.
           const result = await transition(deps, order, {
@@ -95,18 +94,31 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey): Promise<Claim> 
               note: 'interrupted while the provider call may have been in flight; not sent again, the status check will settle it',
             },
           });
-          if (result) return { kind: 'done', outcome: { kind: 'pending', order: result } };
+          if (result) return { kind: 'done', outcome: await afterPending(deps, result) };
           continue;
         }
-        // The previous run proved its call never left: try again with the same orderid.
+        // Nothing of this order is in flight: choose the provider that may take it now.
+        const index = Math.max(0, order.route.indexOf(order.provider));
+        const choice = await gate(deps).select(order.route, index, order.request.amount);
+        if (choice.provider === null) {
+          const outcome = await noProviderNow(deps, order, run, choice.reason);
+          if (outcome) return { kind: 'done', outcome };
+          continue;
+        }
+        if (choice.provider !== order.provider) {
+          const outcome = await reroute(deps, order, choice.provider, choice.index, `${order.provider} is not taking orders now`);
+          if (outcome) return { kind: 'done', outcome };
+          continue;
+        }
+        const retry = state === 'processing';
         const result = await transition(deps, order, {
-          expect: { state: 'processing', inFlight: false },
+          expect: retry ? { state: 'processing', inFlight: false } : { state: 'queued' },
           to: 'processing',
           patch: { inFlight: true, incrementAttempts: true },
           entry: {
             at: nowIso(deps),
             source: 'worker',
-            note: `sending to ${order.provider} again (previous attempt was not sent)`,
+            note: `sending to ${order.provider} as ${order.providerOrderId}${retry ? ' (previous attempt was not sent)' : ''}`,
           },
         });
         if (result) return { kind: 'claimed', order: result };
@@ -125,7 +137,68 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey): Promise<Claim> 
   throw new LedgerUnavailableError(new Error('order kept changing while being claimed'));
 }
 
-function applyAnswer(deps: WorkerDeps, order: Order, answer: ProviderAnswer): Promise<ProcessOutcome> {
+/** No provider of the route may take the order now (breakers open, balances low). Nothing was sent. */
+async function noProviderNow(deps: WorkerDeps, order: Order, run: JobRun, reason: string): Promise<ProcessOutcome | null> {
+  if (!run.isFinalAttempt) {
+    throw new NotSentRetryError(`no provider can take the order now: ${reason}`, { clientId: order.clientId, orderId: order.orderId });
+  }
+  // Give up: first hold the order (claim without sending), then fail it — both say it was never sent.
+  const held =
+    order.state === 'queued'
+      ? await transition(deps, order, {
+          expect: { state: 'queued' },
+          to: 'processing',
+          patch: { inFlight: false },
+          entry: { at: nowIso(deps), source: 'worker', note: `no provider can take it: ${reason}` },
+        })
+      : order;
+  if (!held) return null;
+  const failed = await transition(deps, held, {
+    expect: { state: 'processing', inFlight: false },
+    to: 'failed',
+    entry: { at: nowIso(deps), source: 'worker', note: `never sent: no provider could take it (${reason})` },
+  });
+  return failed ? { kind: 'settled', order: failed } : null;
+}
+
+/**
+ * Moves an order with nothing in flight to `provider` (at `index` of its route) with a new
+ * orderid, and hands it to that provider's queue. `null` when the order changed meanwhile.
+ */
+async function reroute(deps: WorkerDeps, order: Order, provider: string, index: number, why: string): Promise<ProcessOutcome | null> {
+  let held: Order | null = order;
+  if (order.state === 'queued') {
+    held = await transition(deps, order, {
+      expect: { state: 'queued' },
+      to: 'processing',
+      patch: { inFlight: false },
+      entry: { at: nowIso(deps), source: 'worker', note: `held for rerouting: ${why}` },
+    });
+    if (!held) return null;
+  }
+  const newId = providerOrderId(order, index + 1);
+  const switched = await transition(deps, held, {
+    expect: { state: 'processing', inFlight: false },
+    to: 'processing',
+    patch: { switchProvider: { provider, providerOrderId: newId } },
+    entry: { at: nowIso(deps), source: 'worker', note: `${why}; routed to ${provider} as ${newId} (nothing was sent to ${held.provider} for it)` },
+  });
+  if (!switched) return null;
+  await handTo(deps, switched);
+  return { kind: 'rerouted', order: switched };
+}
+
+/** Adds the order's job on its (new) provider's queue; a lost add is repaired by the poller's sweep. */
+async function handTo(deps: WorkerDeps, order: Order): Promise<void> {
+  const key = { clientId: order.clientId, orderId: order.orderId };
+  try {
+    await deps.producer.enqueue('recharge', key, rechargeJobId(key, order.provider), order.provider);
+  } catch (error) {
+    deps.log.warn({ ...key, provider: order.provider, err: String(error) }, 'rerouted order recorded; its job will be re-added by the sweep');
+  }
+}
+
+async function applyAnswer(deps: WorkerDeps, order: Order, provider: RechargeProvider, answer: ProviderAnswer): Promise<ProcessOutcome> {
   const fields = {
     providerStatus: answer.rawStatus,
     providerTxId: answer.providerTxId,
@@ -133,23 +206,51 @@ function applyAnswer(deps: WorkerDeps, order: Order, answer: ProviderAnswer): Pr
   };
   switch (answer.status) {
     case 'success':
-      return settle(deps, order, 'success', { ...fields, note: 'provider reported success' });
+      return settle(deps, order, 'success', { ...fields, note: `${provider.name} reported success` });
     case 'failed':
-      return settle(deps, order, 'failed', {
-        ...fields,
-        note: `provider reported failure${answer.message ? `: ${answer.message}` : ''}`,
-      });
+      return failOrFailOver(deps, order, `${provider.name} refused: ${answer.message ?? answer.rawStatus}`, fields);
     case 'pending':
-      return settle(deps, order, 'pending', { ...fields, note: 'provider accepted; outcome not final yet' });
+      return settle(deps, order, 'pending', { ...fields, note: `${provider.name} accepted; outcome not final yet` });
     case 'not_found':
       // Not a valid answer to a recharge call; it may still have been recorded.
-      return settle(deps, order, 'pending', {
-        ...fields,
-        note: 'unexpected "no record" answer to a recharge; status check will settle it',
-      });
+      return settle(deps, order, 'pending', { ...fields, note: 'unexpected "no record" answer to a recharge; status check will settle it' });
     default:
       return assertNever(answer.status);
   }
+}
+
+/**
+ * A definite refusal: the next provider of the route (if any may take it now) gets the order with
+ * a new orderid, in the same ledger write that records the refusal; otherwise the order fails.
+ */
+async function failOrFailOver(
+  deps: WorkerDeps,
+  order: Order,
+  reason: string,
+  fields: { providerStatus?: string | undefined; providerTxId?: string | undefined; providerRef?: string | undefined },
+): Promise<ProcessOutcome> {
+  const index = order.route.indexOf(order.provider);
+  const next = index >= 0 && index + 1 < order.route.length ? await gate(deps).select(order.route, index + 1, order.request.amount) : null;
+  if (next && next.provider !== null) {
+    const newId = providerOrderId(order, next.index + 1);
+    const switched = await transition(deps, order, {
+      expect: { state: 'processing', inFlight: true },
+      to: 'processing',
+      patch: { inFlight: false, switchProvider: { provider: next.provider, providerOrderId: newId }, providerStatus: fields.providerStatus },
+      entry: {
+        at: nowIso(deps),
+        source: 'worker',
+        note: `${reason}; failing over to ${next.provider} as ${newId}`,
+        providerStatus: fields.providerStatus,
+      },
+    });
+    if (switched) {
+      await handTo(deps, switched);
+      return { kind: 'rerouted', order: switched };
+    }
+    return skippedAfterConflict(deps, order);
+  }
+  return settle(deps, order, 'failed', { ...fields, note: reason });
 }
 
 async function handleCallFailure(
@@ -165,6 +266,7 @@ async function handleCallFailure(
   const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
   const reason = error instanceof Error ? error.message : String(error);
   deps.events?.providerCall?.(provider.name, 'recharge', failureClass, seconds);
+  await gate(deps).record(provider.name, failureClass === 'failed' ? 'success' : 'failure');
   const logFields = {
     clientId: order.clientId,
     orderId: order.orderId,
@@ -177,9 +279,7 @@ async function handleCallFailure(
     case 'not_sent': {
       if (run.isFinalAttempt) {
         deps.log.warn(logFields, 'provider unreachable on every attempt; order failed without being sent');
-        return settle(deps, order, 'failed', {
-          note: `never sent: ${reason} (gave up after ${order.attempts} attempts)`,
-        });
+        return settle(deps, order, 'failed', { note: `never sent: ${reason} (gave up after ${order.attempts} attempts)` });
       }
       const result = await transition(deps, order, {
         expect: { state: 'processing', inFlight: true },
@@ -189,15 +289,12 @@ async function handleCallFailure(
       });
       if (!result) return skippedAfterConflict(deps, order);
       deps.log.info(logFields, 'provider call not sent; retrying later');
-      throw new NotSentRetryError(`not sent: ${reason}`, {
-        clientId: order.clientId,
-        orderId: order.orderId,
-      });
+      throw new NotSentRetryError(`not sent: ${reason}`, { clientId: order.clientId, orderId: order.orderId });
     }
     case 'failed':
-      return settle(deps, order, 'failed', { note: `provider refused: ${reason}` });
+      return failOrFailOver(deps, order, `${provider.name} refused: ${reason}`, {});
     case 'ambiguous':
-      deps.log.warn(logFields, 'provider outcome unknown; order pending until the status check settles it');
+      deps.log.warn(logFields, 'provider outcome unknown; order pending until it is settled');
       return settle(deps, order, 'pending', { note: `outcome unknown: ${reason}` });
     default:
       return assertNever(failureClass);
@@ -208,25 +305,21 @@ async function settle(
   deps: WorkerDeps,
   order: Order,
   to: 'success' | 'failed' | 'pending',
-  fields: {
-    note: string;
-    providerStatus?: string | undefined;
-    providerTxId?: string | undefined;
-    providerRef?: string | undefined;
-  },
+  fields: { note: string; providerStatus?: string | undefined; providerTxId?: string | undefined; providerRef?: string | undefined },
 ): Promise<ProcessOutcome> {
+  const patch = {
+    inFlight: false,
+    providerStatus: fields.providerStatus,
+    providerTxId: fields.providerTxId,
+    providerRef: fields.providerRef,
+  };
   const result = await transition(deps, order, {
     expect: { state: 'processing', inFlight: true },
     to,
-    patch: {
-      inFlight: false,
-      providerStatus: fields.providerStatus,
-      providerTxId: fields.providerTxId,
-      providerRef: fields.providerRef,
-    },
+    patch,
     entry: { at: nowIso(deps), source: 'worker', note: fields.note, providerStatus: fields.providerStatus },
   });
-  if (result) return { kind: to === 'pending' ? 'pending' : 'settled', order: result };
+  if (result) return to === 'pending' ? afterPending(deps, result) : { kind: 'settled', order: result };
   // The poller may have moved an order it thought stuck to `pending` while our call was still
   // running: a definite answer settles it from there.
   const current = await ledgerCall(() => deps.ledger.getOrder(order));
@@ -234,11 +327,7 @@ async function settle(
     const settled = await transition(deps, current, {
       expect: { state: 'pending' },
       to,
-      patch: {
-        providerStatus: fields.providerStatus,
-        providerTxId: fields.providerTxId,
-        providerRef: fields.providerRef,
-      },
+      patch: { providerStatus: fields.providerStatus, providerTxId: fields.providerTxId, providerRef: fields.providerRef },
       entry: {
         at: nowIso(deps),
         source: 'worker',
@@ -249,6 +338,33 @@ async function settle(
     if (settled) return { kind: 'settled', order: settled };
   }
   return skippedAfterConflict(deps, order);
+}
+
+/**
+ * A pending order of a provider with no status API can never be settled automatically: it goes
+ * straight to a person, with what they need to look it up in the provider's back office.
+ */
+async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutcome> {
+  const provider = deps.providers.get(order.provider);
+  if (!provider || provider.supports.status) return { kind: 'pending', order };
+  const t = order.request.telgoo5;
+  const lookup = [
+    `${order.provider} has no status API: check in its back office whether MDN ${order.request.number}`,
+    t ? `(enrollment ${t.enrollmentId}, ${t.topupType} ${t.planCode ? `plan code ${t.planCode}` : `plan id ${t.planId ?? '?'}`})` : '',
+    `got a top-up of ${formatRupees(order.request.amount)} around ${order.updatedAt}; never resent`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const moved = await transition(deps, order, {
+    expect: { state: 'pending' },
+    to: 'manual_review',
+    entry: { at: nowIso(deps), source: 'worker', note: lookup },
+  });
+  if (moved) {
+    deps.log.warn({ clientId: order.clientId, orderId: order.orderId, provider: order.provider }, 'ambiguous outcome with no status API: manual review');
+    return { kind: 'settled', order: moved };
+  }
+  return { kind: 'pending', order };
 }
 
 async function skippedAfterConflict(deps: WorkerDeps, order: Order): Promise<ProcessOutcome> {

@@ -21,7 +21,7 @@ export interface SubmitCommand extends OrderKey {
   readonly batchId?: string | undefined;
 }
 
-/** The provider an order goes to. One provider today; routing arrives with the second one. */
+/** The provider an order goes to when no routing table is given. */
 export const DEFAULT_PROVIDER = 'a1topup';
 
 /**
@@ -32,10 +32,13 @@ export const DEFAULT_PROVIDER = 'a1topup';
 export async function submitOrder(deps: OrderDeps, command: SubmitCommand): Promise<SubmitOutcome> {
   const key = { clientId: command.clientId, orderId: command.orderId };
   const fingerprint = requestFingerprint(command.request);
+  const route = deps.routeFor?.(command.request) ?? [DEFAULT_PROVIDER];
+  const provider = route[0] ?? DEFAULT_PROVIDER;
   const result = await deps.ledger.createOrder({
     ...key,
     providerOrderId: providerOrderId(key, 1),
-    provider: DEFAULT_PROVIDER,
+    provider,
+    route,
     request: command.request,
     fingerprint,
     batchId: command.batchId,
@@ -57,7 +60,8 @@ async function enqueueQuietly(deps: OrderDeps, order: Order): Promise<boolean> {
     await deps.producer.enqueue(
       'recharge',
       { clientId: order.clientId, orderId: order.orderId },
-      rechargeJobId(order),
+      rechargeJobId(order, order.provider),
+      order.provider,
     );
     return true;
   } catch (error) {

@@ -197,7 +197,7 @@ describe('requeueStranded', () => {
       now: new Date(Date.now() - 120_000).toISOString(),
     });
     expect(created.created).toBe(true);
-    const queue = producer.queue('recharges');
+    const queue = producer.queue('recharges', 'a1topup');
     const summary = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
     expect(summary.added).toBeGreaterThanOrEqual(1);
     const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);

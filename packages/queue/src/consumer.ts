@@ -1,7 +1,7 @@
 import { RechargeflowError } from '@rechargeflow/domain';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName } from './job-catalogue.ts';
+import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName, queueNameFor } from './job-catalogue.ts';
 
 export interface JobContext {
   readonly jobId: string;
@@ -23,6 +23,10 @@ export interface ConsumerSettings {
   readonly lockDurationMs?: number | undefined;
   readonly onError?: ((error: Error) => void) | undefined;
   readonly onFailed?: ((jobId: string | undefined, error: Error) => void) | undefined;
+  /** Consume one partition of the queue (e.g. the provider of `recharges`). */
+  readonly partition?: string | undefined;
+  /** BullMQ's rate limit for the queue, shared by every worker of it: at most `max` jobs per `durationMs`. */
+  readonly limiter?: { readonly max: number; readonly durationMs: number } | undefined;
 }
 
 /**
@@ -40,7 +44,7 @@ export function createJobConsumer(
     if (JOB_CATALOGUE[name].queue !== queue) throw new Error(`job ${name} does not run on queue ${queue}`);
   }
   const worker = new Worker(
-    queue,
+    queueNameFor(queue, settings.partition),
     async (job: Job) => {
       const name = job.name as JobName;
       const entry = Object.hasOwn(JOB_CATALOGUE, name) ? JOB_CATALOGUE[name] : undefined;
@@ -80,6 +84,7 @@ export function createJobConsumer(
       // A stalled job is handed to another worker once; the handlers themselves guarantee the
       // provider is not called twice (the ledger's inFlight flag), so redelivery is safe.
       maxStalledCount: 1,
+      ...(settings.limiter ? { limiter: { max: settings.limiter.max, duration: settings.limiter.durationMs } } : {}),
     },
   );
   if (settings.onError) worker.on('error', settings.onError);

@@ -15,6 +15,7 @@ export {
 export {
   callbackJobId,
   JOB_CATALOGUE,
+  queueNameFor,
   type JobName,
   type JobPayload,
   type QueueName,

@@ -14,6 +14,7 @@ const orderKeySchema = z
  * worker reads the order from the ledger.
  */
 export const JOB_CATALOGUE = {
+  /** One provider call for an order; runs on its provider's queue (`recharges-<provider>`). */
   recharge: {
     queue: 'recharges',
     schema: orderKeySchema,
@@ -53,7 +54,20 @@ export function callbackJobId(callbackId: string): string {
   return `callback-${callbackId}`;
 }
 
-/** The BullMQ job id of an order's recharge job: one job per order, ever (PRODUCT.md rule 1). */
-export function rechargeJobId(key: OrderKey): string {
-  return `recharge-${orderKeyId(key)}`;
+/**
+ * The BullMQ job id of an order's recharge job with one provider: one job per order and provider,
+ * ever (PRODUCT.md rule 1; a failover to the next provider is the only second job).
+ */
+export function rechargeJobId(key: OrderKey, provider: string): string {
+  return `recharge-${orderKeyId(key)}-${provider}`;
+}
+
+/**
+ * Jobs partitioned by provider run on their own queue (`recharges-a1topup`), so each provider
+ * gets its own workers, concurrency and rate limit.
+ */
+export function queueNameFor(queue: QueueName, partition?: string): string {
+  if (partition === undefined) return queue;
+  if (!/^[a-z0-9_]{1,32}$/.test(partition)) throw new Error(`bad queue partition "${partition}"`);
+  return `${queue}-${partition}`;
 }

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName } from './job-catalogue.ts';
+import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName, queueNameFor } from './job-catalogue.ts';
 
 export interface QueueSettings {
   /** BullMQ key prefix; tests use their own. */
@@ -11,18 +11,20 @@ export interface QueueSettings {
 export class JobProducer {
   readonly #connection: Redis;
   readonly #prefix: string;
-  readonly #queues = new Map<QueueName, Queue>();
+  readonly #queues = new Map<string, Queue>();
 
   constructor(connection: Redis, settings: QueueSettings) {
     this.#connection = connection;
     this.#prefix = settings.prefix;
   }
 
-  queue(name: QueueName): Queue {
-    let queue = this.#queues.get(name);
+  /** The BullMQ queue `name`, or its partition (`recharges-a1topup` for partition `a1topup`). */
+  queue(name: QueueName, partition?: string): Queue {
+    const fullName = queueNameFor(name, partition);
+    let queue = this.#queues.get(fullName);
     if (!queue) {
-      queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
-      this.#queues.set(name, queue);
+      queue = new Queue(fullName, { connection: this.#connection, prefix: this.#prefix });
+      this.#queues.set(fullName, queue);
     }
     return queue;
   }
@@ -31,10 +33,10 @@ export class JobProducer {
    * Adds a job whose id is `jobId`. BullMQ ignores an add whose id already exists, which is what
    * makes re-enqueueing after a crash safe.
    */
-  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string, partition?: string): Promise<void> {
     const entry = JOB_CATALOGUE[name];
     const data = entry.schema.parse(payload);
-    await this.queue(entry.queue).add(name, data, {
+    await this.queue(entry.queue, partition).add(name, data, {
       jobId,
       attempts: entry.attempts,
       backoff: { ...entry.backoff },
@@ -51,11 +53,12 @@ export class JobProducer {
     name: N,
     payload: JobPayload<N>,
     jobId: string,
+    partition?: string,
   ): Promise<'added' | 'retried' | 'present'> {
-    const queue = this.queue(JOB_CATALOGUE[name].queue);
+    const queue = this.queue(JOB_CATALOGUE[name].queue, partition);
     const job = await queue.getJob(jobId);
     if (!job) {
-      await this.enqueue(name, payload, jobId);
+      await this.enqueue(name, payload, jobId, partition);
       return 'added';
     }
     const state = await job.getState();
@@ -66,7 +69,7 @@ export class JobProducer {
     if (state === 'completed') {
       // The job ran but the order is still queued (its ledger write failed): run it again.
       await job.remove();
-      await this.enqueue(name, payload, jobId);
+      await this.enqueue(name, payload, jobId, partition);
       return 'added';
     }
     return 'present';

@@ -41,11 +41,11 @@ describe('queue package on real Redis', () => {
   it('adds one job per order key however often it is enqueued, and the consumer gets the parsed payload', async () => {
     const producer = new JobProducer(connect('producer'), { prefix });
     const key = { clientId: 'shop1', orderId: 'o-1' };
-    const jobId = rechargeJobId(key);
-    await producer.enqueue('recharge', key, jobId);
-    await producer.enqueue('recharge', key, jobId);
-    await producer.enqueue('recharge', key, jobId);
-    expect(await producer.queue('recharges').getJobCounts('waiting')).toEqual({ waiting: 1 });
+    const jobId = rechargeJobId(key, 'a1topup');
+    await producer.enqueue('recharge', key, jobId, 'a1topup');
+    await producer.enqueue('recharge', key, jobId, 'a1topup');
+    await producer.enqueue('recharge', key, jobId, 'a1topup');
+    expect(await producer.queue('recharges', 'a1topup').getJobCounts('waiting')).toEqual({ waiting: 1 });
 
     const seen: unknown[] = [];
     const done = new Promise<void>((resolve) => {
@@ -58,7 +58,7 @@ describe('queue package on real Redis', () => {
           },
         },
         connect('worker'),
-        { prefix, concurrency: 1 },
+        { prefix, concurrency: 1, partition: 'a1topup' },
       );
       connections.push({ quit: () => worker.close() } as unknown as Redis);
     });

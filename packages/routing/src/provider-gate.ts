@@ -1,0 +1,31 @@
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import { selectProvider } from './select-provider.ts';
+
+/**
+ * The worker's view of the routing layer: which provider of a route may take an order now
+ * (breakers, balances), and the outcome of each call for the breaker. Structurally the
+ * `ProviderGate` of @rechargeflow/orders.
+ */
+export function createProviderGate(options: {
+  breaker: CircuitBreaker;
+  /** Last known balance in minor units, or null when unknown (never skips). */
+  balanceOf: (provider: string) => Promise<number | null>;
+}) {
+  return {
+    async select(route: readonly string[], fromIndex: number, amount: number) {
+      const choice = await selectProvider({
+        route,
+        fromIndex,
+        amount: amount as Parameters<typeof selectProvider>[0]['amount'],
+        breaker: options.breaker,
+        balanceOf: options.balanceOf,
+      });
+      if (choice.provider !== null) return { provider: choice.provider, index: choice.index };
+      const skipped = choice.skipped.map((s) => `${s.provider} ${s.reason === 'breaker_open' ? 'circuit open' : 'balance too low'}`);
+      return { provider: null, reason: skipped.length > 0 ? skipped.join(', ') : 'no provider left in the route' } as const;
+    },
+    async record(provider: string, outcome: 'success' | 'failure') {
+      await options.breaker.record(provider, outcome);
+    },
+  };
+}
