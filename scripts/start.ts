@@ -195,6 +195,14 @@ async function main(): Promise<void> {
     env.A1TOPUP_BASE_URL = `http://127.0.0.1:${simPort}`;
     env.A1TOPUP_USERNAME ??= 'demo';
     env.A1TOPUP_PASSWORD ??= randomBytes(12).toString('base64url');
+    // The simulator plays Telgoo5 too (same port, under /telgoo5).
+    env.PROVIDERS ??= 'a1topup,telgoo5';
+    env.TELGOO5_BASE_URL ??= `http://127.0.0.1:${simPort}/telgoo5`;
+    env.TELGOO5_VENDOR_ID ??= 'demo-vendor';
+    env.TELGOO5_USERNAME ??= 'demo';
+    env.TELGOO5_PASSWORD ??= randomBytes(12).toString('base64url');
+    env.TELGOO5_PIN ??= String(1000 + (randomBytes(2).readUInt16BE() % 9000));
+    env.TELGOO5_AGENT_ID ??= 'demo-agent';
   }
   if (!env.PORT && !(await portFree(8080))) {
     env.PORT = String(await freePort());
@@ -226,7 +234,7 @@ async function main(): Promise<void> {
       `    API:       ${url}   (OpenAPI docs: ${url}/docs)`,
       `    API key:   ${apiKey}`,
       `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
-      `    provider:  ${simulatorOn ? `A1Topup simulator at ${env.A1TOPUP_BASE_URL}` : `A1Topup at ${env.A1TOPUP_BASE_URL}`}`,
+      `    providers: ${simulatorOn ? `simulator as A1Topup (${env.A1TOPUP_BASE_URL}) and Telgoo5 (${env.TELGOO5_BASE_URL})` : `${env.PROVIDERS ?? 'a1topup'}`}`,
       `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,
       '',
       '  Try a recharge:',

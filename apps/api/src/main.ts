@@ -3,7 +3,11 @@ import { buildApi } from '@rechargeflow/http';
 import { openLedger } from '@rechargeflow/ledger';
 import { createLogger, createMetrics, installShutdown, metricsEvents } from '@rechargeflow/observability';
 import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
+import { createRedisCircuitBreaker, loadRoutingTable, RoutingTableError, routeFor } from '@rechargeflow/routing';
 import { loadApiConfig } from './config.ts';
+
+/** A provider's health as the breaker sees it. */
+const HEALTH = { closed: 'up', half_open: 'recovering', open: 'down' } as const;
 
 async function main(): Promise<void> {
   const config = loadApiConfig(process.env);
@@ -21,6 +25,13 @@ async function main(): Promise<void> {
     appName: 'api',
   });
   const producer = new JobProducer(queueRedis, { prefix: config.QUEUE_PREFIX });
+  const routing = loadRoutingTable({ env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE }, config.PROVIDERS);
+  const breaker = createRedisCircuitBreaker({
+    redis: queueRedis,
+    prefix: config.QUEUE_PREFIX,
+    failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
+    openMs: config.BREAKER_OPEN_MS,
+  });
   const app = await buildApi({
     ledger: ledger.store,
     producer,
@@ -35,7 +46,23 @@ async function main(): Promise<void> {
     },
     events: metricsEvents(metrics),
     callbackTokens: config.CALLBACK_TOKEN,
-    providerNames: ['a1topup'],
+    providerNames: config.PROVIDERS,
+    routeFor: (request) => routeFor(routing, request),
+    providersStatus: () =>
+      Promise.all(
+        config.PROVIDERS.map(async (name) => {
+          const [breakerState, balance] = await Promise.all([
+            breaker.snapshot(name),
+            ledger.store.balanceAt(name, new Date().toISOString()),
+          ]);
+          return {
+            name,
+            health: HEALTH[breakerState.state],
+            breaker: breakerState,
+            balance: balance ? { amount: balance.balance / 100, at: balance.at } : null,
+          };
+        }),
+      ),
   });
   installShutdown({
     logger,
@@ -52,7 +79,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof RoutingTableError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }

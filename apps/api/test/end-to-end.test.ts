@@ -64,7 +64,7 @@ beforeAll(async () => {
       ...env,
       A1TOPUP_BASE_URL: sim,
       PROVIDER_TIMEOUT_MS: '1500',
-      WORKER_CONCURRENCY: '4',
+      A1TOPUP_CONCURRENCY: '4',
     }),
   );
   await waitFor('api ready', async () => ((await fetch(`${api}/readyz`)).ok ? true : undefined));

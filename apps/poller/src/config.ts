@@ -1,7 +1,6 @@
 import {
   a1topupEnvShape,
   providerCredentialProblems,
-  providerLimitsEnvShape,
   routingEnvShape,
   telgoo5EnvShape,
   duration,

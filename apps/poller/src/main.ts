@@ -9,7 +9,7 @@ import {
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
-import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import { createConfiguredProviders } from '@rechargeflow/providers';
 import {
   assertNoEviction,
   callbackJobId,
@@ -40,16 +40,7 @@ async function main(): Promise<void> {
     redisPrefix: config.LEDGER_PREFIX,
     appName: 'poller',
   });
-  const a1topup = createA1TopupProvider({
-    baseUrl: config.A1TOPUP_BASE_URL,
-    username: config.A1TOPUP_USERNAME,
-    password: config.A1TOPUP_PASSWORD,
-    format: config.A1TOPUP_FORMAT,
-    timeoutMs: config.PROVIDER_TIMEOUT_MS,
-    connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
-    maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES,
-  });
-  const providers = new Map<string, RechargeProvider>([[a1topup.name, a1topup]]);
+  const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   const deps = {
     ledger: ledger.store,
@@ -89,6 +80,7 @@ async function main(): Promise<void> {
 
   const sampleBalances = async () => {
     for (const provider of providers.values()) {
+      if (!provider.supports.balance) continue;
       try {
         const { balance } = await provider.getBalance();
         await ledger.store.recordBalance({ provider: provider.name, balance, at: new Date().toISOString() });

@@ -47,6 +47,40 @@ const schema = z
     A1TOPUP_USERNAME: z.preprocess(blankToUndefined, z.string().default('demo')),
     /** The A1Topup password the simulator accepts; never logged. */
     A1TOPUP_PASSWORD: z.preprocess(blankToUndefined, z.string().default('demo-password')),
+    /** Telgoo5 part (under /telgoo5): the vendor id /telgoo5/authenticate accepts (the worker must use the same). */
+    TELGOO5_VENDOR_ID: z.preprocess(blankToUndefined, z.string().default('demo-vendor')),
+    /** Telgoo5 part: the user name /telgoo5/authenticate accepts. */
+    TELGOO5_USERNAME: z.preprocess(blankToUndefined, z.string().default('demo')),
+    /** Telgoo5 part: the password /telgoo5/authenticate accepts; never logged. */
+    TELGOO5_PASSWORD: z.preprocess(blankToUndefined, z.string().default('demo-password')),
+    /** Telgoo5 part: the pin /telgoo5/authenticate accepts; never logged. */
+    TELGOO5_PIN: z.preprocess(blankToUndefined, z.string().default('1234')),
+    /** Telgoo5 part: the agent_id(s) a top-up may carry, comma-separated; any other is RESTAPI104. */
+    TELGOO5_AGENT_ID: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .default('demo-agent')
+        .transform((text) =>
+          text
+            .split(',')
+            .map((a) => a.trim())
+            .filter(Boolean),
+        )
+        .refine((ids) => ids.length > 0, 'must name at least one agent id'),
+    ),
+    /** Telgoo5 part: the request header that carries the token (the worker must use the same). */
+    TELGOO5_TOKEN_HEADER: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as token')
+        .default('token'),
+    ),
+    /** Telgoo5 part: how long a token lives after issue, in ms (the provider says 15 minutes). */
+    SIM_TELGOO5_TOKEN_TTL_MS: positiveInt(900_000, 86_400_000),
+    /** Telgoo5 part: answers with an errors array laid out like the document's samples (invalid JSON): on or off. */
+    SIM_TELGOO5_DOCUMENT_BODIES: z.preprocess(blankToUndefined, onOff('off')),
     /** Base delay before every API answer, in milliseconds. */
     SIM_LATENCY_MS: millis(0),
     /** Share of new orders (0-1) answered Failure. */

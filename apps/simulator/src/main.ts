@@ -26,6 +26,16 @@ async function main(): Promise<void> {
     magicAmounts: config.SIM_MAGIC_AMOUNTS,
     xmlStyle: config.SIM_XML_STYLE,
     initialBalance: config.SIM_INITIAL_BALANCE,
+    telgoo5TokenTtlMs: config.SIM_TELGOO5_TOKEN_TTL_MS,
+    telgoo5DocumentBodies: config.SIM_TELGOO5_DOCUMENT_BODIES,
+    telgoo5: {
+      vendorId: config.TELGOO5_VENDOR_ID,
+      username: config.TELGOO5_USERNAME,
+      password: config.TELGOO5_PASSWORD,
+      pin: config.TELGOO5_PIN,
+      agentIds: config.TELGOO5_AGENT_ID,
+      tokenHeader: config.TELGOO5_TOKEN_HEADER,
+    },
     ...(config.SIM_SEED !== undefined ? { seed: config.SIM_SEED } : {}),
     logger,
   });
@@ -40,6 +50,17 @@ async function main(): Promise<void> {
   logger.info(
     { url, seed: simulator.seed, callbacks: callbackUrl !== null, ...knobs },
     'A1Topup simulator listening',
+  );
+  // Credentials are never logged; the vendor id and agents are not secret.
+  logger.info(
+    {
+      url: `${url}/telgoo5`,
+      vendorId: config.TELGOO5_VENDOR_ID,
+      agentIds: config.TELGOO5_AGENT_ID,
+      tokenHeader: config.TELGOO5_TOKEN_HEADER,
+      tokenTtlMs: knobs.telgoo5TokenTtlMs,
+    },
+    'Telgoo5 simulator listening',
   );
 }
 

@@ -75,4 +75,103 @@ describe('simulator start-up configuration', () => {
     }
     expect(part.lines.join('\n')).not.toContain('secret-token-in-env');
   });
+
+  it('reads the Telgoo5 part: credentials, agents (comma-separated), token header, TTL and document bodies', () => {
+    expect(parseSimulatorConfig({})).toMatchObject({
+      TELGOO5_VENDOR_ID: 'demo-vendor',
+      TELGOO5_USERNAME: 'demo',
+      TELGOO5_PASSWORD: 'demo-password',
+      TELGOO5_PIN: '1234',
+      TELGOO5_AGENT_ID: ['demo-agent'],
+      TELGOO5_TOKEN_HEADER: 'token',
+      SIM_TELGOO5_TOKEN_TTL_MS: 900_000,
+      SIM_TELGOO5_DOCUMENT_BODIES: false,
+    });
+    expect(
+      parseSimulatorConfig({
+        TELGOO5_AGENT_ID: ' a1, a2 ,',
+        SIM_TELGOO5_TOKEN_TTL_MS: '2000',
+        SIM_TELGOO5_DOCUMENT_BODIES: 'on',
+      }),
+    ).toMatchObject({
+      TELGOO5_AGENT_ID: ['a1', 'a2'],
+      SIM_TELGOO5_TOKEN_TTL_MS: 2_000,
+      SIM_TELGOO5_DOCUMENT_BODIES: true,
+    });
+    expect(problems({ SIM_TELGOO5_TOKEN_TTL_MS: '0' })).toEqual([
+      'SIM_TELGOO5_TOKEN_TTL_MS: must be greater than 0',
+    ]);
+    expect(problems({ TELGOO5_AGENT_ID: ',' })).toEqual([
+      'TELGOO5_AGENT_ID: must name at least one agent id',
+    ]);
+    expect(problems({ TELGOO5_TOKEN_HEADER: 'a b' })).toEqual([
+      'TELGOO5_TOKEN_HEADER: must be an HTTP header name such as token',
+    ]);
+  });
+
+  it('serves the Telgoo5 part with the credentials from the environment and never logs them', async () => {
+    const port = await freePort();
+    const env = {
+      SIMULATOR_PORT: String(port),
+      TELGOO5_VENDOR_ID: 'env-vendor',
+      TELGOO5_USERNAME: 'env-user',
+      TELGOO5_PASSWORD: 'env-password-never-logged',
+      TELGOO5_PIN: 'env-pin-never-logged',
+      TELGOO5_AGENT_ID: 'env-agent',
+      SIM_TELGOO5_TOKEN_TTL_MS: '60000',
+      LOG_LEVEL: 'info',
+    };
+    const part = startApp('simulator', env);
+    try {
+      await part.waitForLine(/Telgoo5 simulator listening/);
+      const base = `http://127.0.0.1:${port}`;
+      const auth = (await (
+        await fetch(`${base}/telgoo5/authenticate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            vendor_id: env.TELGOO5_VENDOR_ID,
+            username: env.TELGOO5_USERNAME,
+            password: env.TELGOO5_PASSWORD,
+            pin: env.TELGOO5_PIN,
+          }),
+        })
+      ).json()) as { msg_code: string; token: string };
+      expect(auth.msg_code).toBe('RESTAPI000');
+      const topup = (await (
+        await fetch(`${base}/telgoo5/topup`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', token: auth.token },
+          body: JSON.stringify({
+            action: 'add_topup',
+            enrollment_id: 'AGKN4441',
+            plan_code: '1',
+            payment_token: 'pay_1234',
+            billing_state: 'WA',
+            billing_city: 'Seattle',
+            payment_method: 'CREDIT_CARD',
+            agent_id: 'env-agent',
+            source: 'API',
+            topup_type: 'ADDON',
+            addon_amount: '10',
+            mdn: '2065550123',
+            multi_topup_enrollment_ids: ['AGKN4441'],
+            request_name: 'topup',
+            vendor_id: 'env-vendor',
+          }),
+        })
+      ).json()) as { msg_code: string };
+      expect(topup.msg_code).toBe('RESTAPI000');
+      const config = (await (await fetch(`${base}/_sim/config`)).json()) as Record<string, unknown>;
+      expect(config.telgoo5TokenTtlMs).toBe(60_000);
+      const stats = (await (await fetch(`${base}/_sim/telgoo5/stats`)).json()) as Record<string, unknown>;
+      expect(stats).toMatchObject({ authentications: 1, topupsApplied: 1 });
+    } finally {
+      await part.stop();
+    }
+    const text = part.lines.join('\n');
+    expect(text).not.toContain('env-password-never-logged');
+    expect(text).not.toContain('env-pin-never-logged');
+    expect(text).not.toContain('2065550123');
+  });
 });

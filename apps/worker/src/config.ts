@@ -19,8 +19,6 @@ const schema = z.object({
   ...routingEnvShape,
   ...providerLimitsEnvShape,
   ...statusPollEnvShape,
-  /** Provider calls one worker process runs at once. */
-  WORKER_CONCURRENCY: positiveInt(20, 1_000),
   /** How long a job's lock lives without renewal; a worker silent for longer counts as stalled. */
   WORKER_LOCK_MS: positiveInt(30_000, 600_000),
   /** Port for this worker's /metrics; 0 turns it off. */

@@ -9,7 +9,8 @@ import {
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
-import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import { createConfiguredProviders } from '@rechargeflow/providers';
+import { createProviderGate, createRedisCircuitBreaker } from '@rechargeflow/routing';
 import {
   assertNoEviction,
   createJobConsumer,
@@ -34,52 +35,64 @@ async function main(): Promise<void> {
     redisPrefix: config.LEDGER_PREFIX,
     appName: 'worker',
   });
-  const a1topup = createA1TopupProvider({
-    baseUrl: config.A1TOPUP_BASE_URL,
-    username: config.A1TOPUP_USERNAME,
-    password: config.A1TOPUP_PASSWORD,
-    format: config.A1TOPUP_FORMAT,
-    timeoutMs: config.PROVIDER_TIMEOUT_MS,
-    connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
-    maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES,
-  });
-  const providers = new Map<string, RechargeProvider>([[a1topup.name, a1topup]]);
+  const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
+  const breaker = createRedisCircuitBreaker({
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
+    openMs: config.BREAKER_OPEN_MS,
+  });
+  const gate = createProviderGate({
+    breaker,
+    balanceOf: async (provider) => (await ledger.store.balanceAt(provider, new Date().toISOString()))?.balance ?? null,
+  });
   const deps = {
     ledger: ledger.store,
     producer,
     providers,
+    gate,
     log: logger,
     events: metricsEvents(metrics),
     firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
   };
 
-  const worker = createJobConsumer(
-    'recharges',
-    {
-      recharge: async (key, run) => {
-        const outcome = await processRecharge(deps, key, run);
-        logger.info(
-          {
-            clientId: key.clientId,
-            orderId: key.orderId,
-            outcome: outcome.kind,
-            state: 'order' in outcome ? outcome.order.state : outcome.state,
-          },
-          'recharge job done',
-        );
+  const limits: Record<string, { concurrency: number; ratePerSecond: number }> = {
+    a1topup: { concurrency: config.A1TOPUP_CONCURRENCY, ratePerSecond: config.A1TOPUP_RATE_PER_SECOND },
+    telgoo5: { concurrency: config.TELGOO5_CONCURRENCY, ratePerSecond: config.TELGOO5_RATE_PER_SECOND },
+  };
+  // One BullMQ worker per provider queue: each provider gets its own concurrency and rate limit.
+  const workers = [...providers.keys()].map((provider) => {
+    const limit = limits[provider] ?? { concurrency: 10, ratePerSecond: 0 };
+    return createJobConsumer(
+      'recharges',
+      {
+        recharge: async (key, run) => {
+          const outcome = await processRecharge(deps, key, run);
+          logger.info(
+            {
+              clientId: key.clientId,
+              orderId: key.orderId,
+              provider,
+              outcome: outcome.kind,
+              state: 'order' in outcome ? outcome.order.state : outcome.state,
+            },
+            'recharge job done',
+          );
+        },
       },
-    },
-    redis,
-    {
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
-      lockDurationMs: config.WORKER_LOCK_MS,
-      onError: (error) => logger.error({ err: error.message }, 'worker error'),
-      onFailed: (jobId, error) => logger.warn({ jobId, err: error.message }, 'recharge job attempt failed'),
-    },
-  );
-
+      redis,
+      {
+        prefix: config.QUEUE_PREFIX,
+        partition: provider,
+        concurrency: limit.concurrency,
+        lockDurationMs: config.WORKER_LOCK_MS,
+        limiter: limit.ratePerSecond > 0 ? { max: limit.ratePerSecond, durationMs: 1_000 } : undefined,
+        onError: (error) => logger.error({ err: error.message, provider }, 'worker error'),
+        onFailed: (jobId, error) => logger.warn({ jobId, provider, err: error.message }, 'recharge job attempt failed'),
+      },
+    );
+  });
   // Orders whose job was lost between the ledger write and the enqueue are picked up here too,
   // so a system with no poller running still loses nothing.
   const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 1_000 }).catch((error: unknown) => {
@@ -97,7 +110,7 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
     steps: [
       // worker.close() stops taking jobs and waits for the in-flight ones to finish.
-      { name: 'drain worker', run: () => worker.close() },
+      { name: 'drain workers', run: () => Promise.all(workers.map((w) => w.close())) },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       { name: 'close queue producer', run: () => producer.close() },
       { name: 'close ledger', run: () => ledger.close() },
@@ -110,11 +123,7 @@ async function main(): Promise<void> {
     ],
   });
   logger.info(
-    {
-      concurrency: config.WORKER_CONCURRENCY,
-      ledger: ledger.kind,
-      a1topup: new URL(config.A1TOPUP_BASE_URL).origin,
-    },
+    { providers: Object.fromEntries([...providers.keys()].map((p) => [p, limits[p]])), ledger: ledger.kind },
     'recharge worker running',
   );
 }

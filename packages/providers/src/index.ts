@@ -9,3 +9,19 @@ export {
   type RechargeCall,
   type RechargeProvider,
 } from './provider.ts';
+export { createTelgoo5Provider } from './telgoo5/client.ts';
+export {
+  TELGOO5_PAYMENT_METHODS,
+  TELGOO5_SOURCES,
+  type Telgoo5Options,
+  type Telgoo5PaymentMethod,
+  type Telgoo5Source,
+} from './telgoo5/options.ts';
+export { type Envelope as Telgoo5Envelope, parseEnvelope as parseTelgoo5Envelope } from './telgoo5/parse.ts';
+export {
+  createRedisTokenLease,
+  jwtExpiryMs,
+  type RedisTokenLeaseOptions,
+  type TokenLease,
+} from './telgoo5/token-lease.ts';
+export { createConfiguredProviders, type ProvidersConfig } from './configured-providers.ts';

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { type FailureClass, ProviderError } from '../src/index.ts';
 
@@ -19,6 +20,7 @@ export async function expectProviderError(
   promise: Promise<unknown>,
   failureClass: FailureClass,
   reason?: string,
+  provider = 'a1topup',
 ): Promise<ProviderError> {
   let caught: unknown;
   try {
@@ -34,7 +36,7 @@ export async function expectProviderError(
     reason: reason ?? error.context.reason,
   });
   expect(error.retryable).toBe(failureClass === 'not_sent');
-  expect(error.provider).toBe('a1topup');
+  expect(error.provider).toBe(provider);
   return error;
 }
 
@@ -43,4 +45,19 @@ export function errorText(error: unknown, depth = 0): string {
   if (!(error instanceof Error) || depth > 5) return String(error);
   const context = error instanceof ProviderError ? JSON.stringify(error.context) : '';
   return [error.message, context, error.stack ?? '', errorText(error.cause, depth + 1)].join('\n');
+}
+
+/** A Redis for integration tests (REDIS_URL or the local default) and a key prefix only this file uses. */
+export function testRedisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/** Deletes every key under `prefix` (SCAN, never KEYS). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
 }

@@ -46,6 +46,13 @@ const runtimeFields = z.object({
    * order (`<value>`), as the provider's sample suggests.
    */
   xmlStyle: z.enum(['named', 'positional']),
+  /** Telgoo5: how long a token lives after issue (the provider says 15 minutes); shorten it in tests. */
+  telgoo5TokenTtlMs: z.number().int().min(1).max(86_400_000),
+  /**
+   * Telgoo5: render answers that carry an `errors` array exactly like the document's samples, which
+   * are not valid JSON (no comma after the array). Off: valid JSON.
+   */
+  telgoo5DocumentBodies: z.boolean(),
 });
 
 export function faultRateSum(c: RuntimeConfig): number {
@@ -78,6 +85,8 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   callbackConcurrent: false,
   magicAmounts: true,
   xmlStyle: 'named',
+  telgoo5TokenTtlMs: 15 * 60_000,
+  telgoo5DocumentBodies: false,
 };
 
 /** `POST /_sim/script`: how to treat the next order for a number, or a given orderid. */

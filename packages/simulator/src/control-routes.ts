@@ -20,7 +20,7 @@ function refused(reply: FastifyReply, error: unknown): FastifyReply {
 }
 
 /** `/_sim/*`: scripting, inspection and run-time knobs. Test fixture only: no authentication. */
-export function registerControlRoutes(app: FastifyInstance, engine: Engine): void {
+export function registerControlRoutes(app: FastifyInstance, engine: Engine, reset: () => void): void {
   app.post('/_sim/script', async (request, reply) => {
     const parsed = scriptSchema.safeParse(request.body ?? {});
     if (!parsed.success) return reply.code(400).send(invalid(parsed.error));
@@ -49,8 +49,9 @@ export function registerControlRoutes(app: FastifyInstance, engine: Engine): voi
     }
   });
 
+  // Resets every part of the simulator (A1Topup and Telgoo5).
   app.post('/_sim/reset', async () => {
-    engine.reset();
+    reset();
     return { ok: true };
   });
 

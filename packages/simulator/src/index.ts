@@ -32,4 +32,20 @@ export type {
 } from './engine.ts';
 export { SimulatorError } from './errors.ts';
 export { createPrng } from './prng.ts';
-export { createSimulator, type Simulator, type SimulatorOptions } from './simulator.ts';
+export {
+  createSimulator,
+  type Simulator,
+  type SimulatorOptions,
+  type Telgoo5Simulator,
+} from './simulator.ts';
+export {
+  DEFAULT_TELGOO5_CREDENTIALS,
+  TELGOO5_BEHAVIOURS,
+  TELGOO5_MAGIC_AMOUNTS,
+  type Telgoo5Behaviour,
+  type Telgoo5Credentials,
+  type Telgoo5Script,
+  telgoo5MagicBehaviour,
+} from './telgoo5/config.ts';
+export type { Telgoo5RequestEntry, Telgoo5Stats, Telgoo5Topup } from './telgoo5/engine.ts';
+export type { TokenRejection as Telgoo5TokenRejection } from './telgoo5/tokens.ts';

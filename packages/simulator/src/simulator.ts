@@ -23,12 +23,27 @@ import {
   createEngine,
   type Endpoint,
   type OrderView,
+  type ReplyPlan,
   type RequestLogEntry,
   type ReverseResult,
   type SimulatorLogger,
   type SimulatorStats,
 } from './engine.ts';
 import { SimulatorError } from './errors.ts';
+import {
+  DEFAULT_TELGOO5_CREDENTIALS,
+  type Telgoo5Credentials,
+  type Telgoo5Script,
+  telgoo5ScriptSchema,
+} from './telgoo5/config.ts';
+import {
+  createTelgoo5Engine,
+  type Telgoo5RequestEntry,
+  type Telgoo5Stats,
+  type Telgoo5Topup,
+} from './telgoo5/engine.ts';
+import { registerTelgoo5Routes } from './telgoo5/routes.ts';
+import type { TokenRejection } from './telgoo5/tokens.ts';
 
 export interface SimulatorOptions extends Partial<RuntimeConfig> {
   /** Credentials the simulator accepts; anything else gets a Failure answer. */
@@ -39,6 +54,22 @@ export interface SimulatorOptions extends Partial<RuntimeConfig> {
   /** PRNG seed for random faults; a random one is chosen (and reported in stats) when absent. */
   readonly seed?: number;
   readonly logger?: SimulatorLogger;
+  /** What the Telgoo5 part (under `/telgoo5`) accepts; defaults are fine for demos. */
+  readonly telgoo5?: Partial<Telgoo5Credentials>;
+}
+
+/** The Telgoo5 part: same methods as its `/_sim/telgoo5/*` endpoints. */
+export interface Telgoo5Simulator {
+  stats(): Telgoo5Stats;
+  /** Applied top-ups, oldest first; for one MDN when given. */
+  topups(mdn?: string): readonly Telgoo5Topup[];
+  /** The last 1000 requests to `/telgoo5/*`: field names only. */
+  requests(): readonly Telgoo5RequestEntry[];
+  /** Same as `POST /_sim/telgoo5/script`; throws when the script is invalid. */
+  script(script: Telgoo5Script): void;
+  /** Same as `POST /_sim/telgoo5/tokens/invalidate`: outstanding tokens answer `as` (default invalid). */
+  invalidateTokens(as?: TokenRejection): number;
+  reset(): void;
 }
 
 export interface Simulator {
@@ -65,7 +96,9 @@ export interface Simulator {
   reverse(orderid: string, options?: ReverseOptions): Promise<ReverseResult>;
   /** Same as `POST /_sim/status/:orderid`; `null` clears. Throws a SimulatorError (404). */
   forceStatus(orderid: string, status: ForcedStatus | null): OrderView;
+  /** Resets both parts (A1Topup and Telgoo5). */
   reset(): void;
+  readonly telgoo5: Telgoo5Simulator;
 }
 
 function checked<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -78,6 +111,27 @@ function optionError(error: z.ZodError): Error {
   return new Error(`invalid simulator options:\n${z.prettifyError(error)}`);
 }
 
+const telgoo5OptionsSchema = z
+  .object({
+    vendorId: z.string().min(1),
+    username: z.string().min(1),
+    password: z.string().min(1),
+    pin: z.string().min(1),
+    agentIds: z.array(z.string().min(1)).min(1),
+    tokenHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name')
+      .transform((h) => h.toLowerCase()),
+    sources: z.array(z.enum(['WEBSITE', 'API', 'TABLET'])).min(1),
+  })
+  .strict();
+
+function telgoo5Options(given: Partial<Telgoo5Credentials> | undefined): Telgoo5Credentials {
+  const parsed = telgoo5OptionsSchema.safeParse({ ...DEFAULT_TELGOO5_CREDENTIALS, ...given });
+  if (!parsed.success) throw optionError(parsed.error);
+  return parsed.data;
+}
+
 function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
@@ -85,7 +139,7 @@ function urlHost(host: string): string {
 }
 
 export function createSimulator(options: SimulatorOptions = {}): Simulator {
-  const { username, password, initialBalance, seed: givenSeed, logger, ...knobs } = options;
+  const { username, password, initialBalance, seed: givenSeed, logger, telgoo5: t5, ...knobs } = options;
   const parsedConfig = runtimeConfigSchema.safeParse({ ...DEFAULT_RUNTIME_CONFIG, ...knobs });
   if (!parsedConfig.success) throw optionError(parsedConfig.error);
   const balance = parseRupees(initialBalance ?? 100_000);
@@ -98,6 +152,13 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     initialBalancePaise: balance,
     seed,
     config: parsedConfig.data,
+    logger,
+  });
+
+  const telgoo5Credentials = telgoo5Options(t5);
+  const telgoo5 = createTelgoo5Engine({
+    credentials: telgoo5Credentials,
+    config: () => engine.config(),
     logger,
   });
 
@@ -120,18 +181,8 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   const app = fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
   void app.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
 
-  async function handle(endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply) {
-    // Like the real API: GET query string or POST form; a POST may also carry a query string.
-    const query = (request.query ?? {}) as Record<string, unknown>;
-    const body = request.body !== null && typeof request.body === 'object' ? request.body : {};
-    const params = { ...query, ...(body as Record<string, unknown>) };
-    const info = { method: request.method, url: request.raw.url ?? request.url };
-    const plan =
-      endpoint === 'recharge'
-        ? engine.recharge(params, info)
-        : endpoint === 'status'
-          ? engine.status(params, info)
-          : engine.balance(params, info);
+  /** Carries out a reply plan (both providers): wait, then answer, reset, or hold and drop. */
+  async function perform(plan: ReplyPlan, request: FastifyRequest, reply: FastifyReply) {
     await sleep(plan.delayMs);
     const action = plan.action;
     switch (action.kind) {
@@ -149,6 +200,21 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     }
   }
 
+  async function handle(endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply) {
+    // Like the real API: GET query string or POST form; a POST may also carry a query string.
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    const body = request.body !== null && typeof request.body === 'object' ? request.body : {};
+    const params = { ...query, ...(body as Record<string, unknown>) };
+    const info = { method: request.method, url: request.raw.url ?? request.url };
+    const plan =
+      endpoint === 'recharge'
+        ? engine.recharge(params, info)
+        : endpoint === 'status'
+          ? engine.status(params, info)
+          : engine.balance(params, info);
+    return perform(plan, request, reply);
+  }
+
   for (const [path, endpoint] of [
     ['/recharge/api', 'recharge'],
     ['/recharge/status', 'status'],
@@ -160,7 +226,11 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       handler: (request, reply) => handle(endpoint, request, reply),
     });
   }
-  registerControlRoutes(app, engine);
+  registerControlRoutes(app, engine, () => {
+    engine.reset();
+    telgoo5.reset();
+  });
+  registerTelgoo5Routes(app, telgoo5, telgoo5Credentials.tokenHeader, perform);
 
   return {
     app,
@@ -192,6 +262,21 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     reverse: async (orderid, options = {}) => engine.reverse(orderid, checked(reverseRequestSchema, options)),
     forceStatus: (orderid, status) =>
       engine.forceStatus(orderid, checked(forceStatusSchema, { status }).status),
-    reset: () => engine.reset(),
+    reset() {
+      engine.reset();
+      telgoo5.reset();
+    },
+    telgoo5: {
+      stats: () => telgoo5.stats(),
+      topups: (mdn) => telgoo5.topups(mdn),
+      requests: () => telgoo5.requests(),
+      script(script) {
+        const parsed = telgoo5ScriptSchema.safeParse(script);
+        if (!parsed.success) throw optionError(parsed.error);
+        telgoo5.script(parsed.data);
+      },
+      invalidateTokens: (as) => telgoo5.invalidateTokens(as),
+      reset: () => telgoo5.reset(),
+    },
   };
 }

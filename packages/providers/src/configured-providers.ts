@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { createA1TopupProvider } from './a1topup/client.ts';
+import type { A1TopupFormat } from './a1topup/options.ts';
+import type { RechargeProvider } from './provider.ts';
+import { createTelgoo5Provider } from './telgoo5/client.ts';
+import type { Telgoo5PaymentMethod, Telgoo5Source } from './telgoo5/options.ts';
+import { createRedisTokenLease } from './telgoo5/token-lease.ts';
+
+/** The providers section of an app's configuration (the env variables of the same names). */
+export interface ProvidersConfig {
+  readonly PROVIDERS: readonly string[];
+  readonly PROVIDER_TIMEOUT_MS: number;
+  readonly PROVIDER_CONNECT_TIMEOUT_MS: number;
+  readonly PROVIDER_MAX_RESPONSE_BYTES: number;
+  readonly A1TOPUP_BASE_URL: string;
+  readonly A1TOPUP_USERNAME?: string | undefined;
+  readonly A1TOPUP_PASSWORD?: string | undefined;
+  readonly A1TOPUP_FORMAT: A1TopupFormat;
+  readonly TELGOO5_BASE_URL: string;
+  readonly TELGOO5_VENDOR_ID?: string | undefined;
+  readonly TELGOO5_USERNAME?: string | undefined;
+  readonly TELGOO5_PASSWORD?: string | undefined;
+  readonly TELGOO5_PIN?: string | undefined;
+  readonly TELGOO5_AGENT_ID?: string | undefined;
+  readonly TELGOO5_SOURCE: Telgoo5Source;
+  readonly TELGOO5_PAYMENT_METHOD: Telgoo5PaymentMethod;
+  readonly TELGOO5_TOKEN_HEADER: string;
+}
+
+/**
+ * The providers in use, built from configuration (credentials were checked when it was parsed).
+ * Telgoo5's single-use tokens live in Redis under `tokenKeyPrefix`, shared by every process and
+ * sealed with a key derived from the Telgoo5 credentials, so a Redis dump holds no usable token.
+ */
+export function createConfiguredProviders(config: ProvidersConfig, redis: Redis, tokenKeyPrefix: string): Map<string, RechargeProvider> {
+  const common = {
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
+    maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES,
+  };
+  const providers = new Map<string, RechargeProvider>();
+  if (config.PROVIDERS.includes('a1topup')) {
+    const a1topup = createA1TopupProvider({
+      ...common,
+      baseUrl: config.A1TOPUP_BASE_URL,
+      username: config.A1TOPUP_USERNAME ?? '',
+      password: config.A1TOPUP_PASSWORD ?? '',
+      format: config.A1TOPUP_FORMAT,
+    });
+    providers.set(a1topup.name, a1topup);
+  }
+  if (config.PROVIDERS.includes('telgoo5')) {
+    const secret = createHash('sha256')
+      .update(`${config.TELGOO5_VENDOR_ID}\u0000${config.TELGOO5_PASSWORD}\u0000${config.TELGOO5_PIN}`)
+      .digest('hex');
+    const tokens = createRedisTokenLease({ redis, key: `${tokenKeyPrefix}:telgoo5:tokens`, encryptionKey: secret });
+    const telgoo5 = createTelgoo5Provider({
+      ...common,
+      baseUrl: config.TELGOO5_BASE_URL,
+      vendorId: config.TELGOO5_VENDOR_ID ?? '',
+      username: config.TELGOO5_USERNAME ?? '',
+      password: config.TELGOO5_PASSWORD ?? '',
+      pin: config.TELGOO5_PIN ?? '',
+      agentId: config.TELGOO5_AGENT_ID ?? '',
+      source: config.TELGOO5_SOURCE,
+      paymentMethod: config.TELGOO5_PAYMENT_METHOD,
+      tokenHeader: config.TELGOO5_TOKEN_HEADER,
+      tokens,
+    });
+    providers.set(telgoo5.name, telgoo5);
+  }
+  return providers;
+}
