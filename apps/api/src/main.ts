@@ -3,7 +3,12 @@ import { buildApi } from '@rechargeflow/http';
 import { openLedger } from '@rechargeflow/ledger';
 import { createLogger, createMetrics, installShutdown, metricsEvents } from '@rechargeflow/observability';
 import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
-import { createRedisCircuitBreaker, loadRoutingTable, RoutingTableError, routeFor } from '@rechargeflow/routing';
+import {
+  createRedisCircuitBreaker,
+  loadRoutingTable,
+  RoutingTableError,
+  routeFor,
+} from '@rechargeflow/routing';
 import { loadApiConfig } from './config.ts';
 
 /** A provider's health as the breaker sees it. */
@@ -25,7 +30,10 @@ async function main(): Promise<void> {
     appName: 'api',
   });
   const producer = new JobProducer(queueRedis, { prefix: config.QUEUE_PREFIX });
-  const routing = loadRoutingTable({ env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE }, config.PROVIDERS);
+  const routing = loadRoutingTable(
+    { env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE },
+    config.PROVIDERS,
+  );
   const breaker = createRedisCircuitBreaker({
     redis: queueRedis,
     prefix: config.QUEUE_PREFIX,

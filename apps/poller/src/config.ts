@@ -1,21 +1,23 @@
 import {
+  a1topupBackupEnvShape,
   a1topupEnvShape,
-  providerCredentialProblems,
-  routingEnvShape,
-  telgoo5EnvShape,
   duration,
   onOff,
   parseEnv,
   port,
   positiveInt,
+  providerCredentialProblems,
+  routingEnvShape,
   statusPollEnvShape,
   storageEnvShape,
+  telgoo5EnvShape,
 } from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
   ...a1topupEnvShape,
+  ...a1topupBackupEnvShape,
   ...telgoo5EnvShape,
   ...routingEnvShape,
   ...statusPollEnvShape,

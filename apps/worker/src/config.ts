@@ -1,20 +1,22 @@
 import {
+  a1topupBackupEnvShape,
   a1topupEnvShape,
-  providerCredentialProblems,
-  providerLimitsEnvShape,
-  routingEnvShape,
-  telgoo5EnvShape,
   parseEnv,
   port,
   positiveInt,
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  routingEnvShape,
   statusPollEnvShape,
   storageEnvShape,
+  telgoo5EnvShape,
 } from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
   ...a1topupEnvShape,
+  ...a1topupBackupEnvShape,
   ...telgoo5EnvShape,
   ...routingEnvShape,
   ...providerLimitsEnvShape,

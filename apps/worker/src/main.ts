@@ -10,7 +10,6 @@ import {
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
 import { createConfiguredProviders } from '@rechargeflow/providers';
-import { createProviderGate, createRedisCircuitBreaker } from '@rechargeflow/routing';
 import {
   assertNoEviction,
   createJobConsumer,
@@ -18,6 +17,7 @@ import {
   JobProducer,
   waitForRedis,
 } from '@rechargeflow/queue';
+import { createProviderGate, createRedisCircuitBreaker } from '@rechargeflow/routing';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -45,7 +45,8 @@ async function main(): Promise<void> {
   });
   const gate = createProviderGate({
     breaker,
-    balanceOf: async (provider) => (await ledger.store.balanceAt(provider, new Date().toISOString()))?.balance ?? null,
+    balanceOf: async (provider) =>
+      (await ledger.store.balanceAt(provider, new Date().toISOString()))?.balance ?? null,
   });
   const deps = {
     ledger: ledger.store,
@@ -59,6 +60,10 @@ async function main(): Promise<void> {
 
   const limits: Record<string, { concurrency: number; ratePerSecond: number }> = {
     a1topup: { concurrency: config.A1TOPUP_CONCURRENCY, ratePerSecond: config.A1TOPUP_RATE_PER_SECOND },
+    a1topup_backup: {
+      concurrency: config.A1TOPUP_BACKUP_CONCURRENCY,
+      ratePerSecond: config.A1TOPUP_BACKUP_RATE_PER_SECOND,
+    },
     telgoo5: { concurrency: config.TELGOO5_CONCURRENCY, ratePerSecond: config.TELGOO5_RATE_PER_SECOND },
   };
   // One BullMQ worker per provider queue: each provider gets its own concurrency and rate limit.
@@ -89,7 +94,8 @@ async function main(): Promise<void> {
         lockDurationMs: config.WORKER_LOCK_MS,
         limiter: limit.ratePerSecond > 0 ? { max: limit.ratePerSecond, durationMs: 1_000 } : undefined,
         onError: (error) => logger.error({ err: error.message, provider }, 'worker error'),
-        onFailed: (jobId, error) => logger.warn({ jobId, provider, err: error.message }, 'recharge job attempt failed'),
+        onFailed: (jobId, error) =>
+          logger.warn({ jobId, provider, err: error.message }, 'recharge job attempt failed'),
       },
     );
   });

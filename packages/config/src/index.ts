@@ -12,8 +12,8 @@ export {
   secondsList,
   url,
 } from './env.ts';
-export { a1topupEnvShape, statusPollEnvShape, storageEnvShape } from './shared-env.ts';
 export {
+  a1topupBackupEnvShape,
   KNOWN_PROVIDERS,
   type ProviderName,
   providerCredentialProblems,
@@ -21,3 +21,4 @@ export {
   routingEnvShape,
   telgoo5EnvShape,
 } from './providers-env.ts';
+export { a1topupEnvShape, statusPollEnvShape, storageEnvShape } from './shared-env.ts';

@@ -4,15 +4,24 @@ import { positiveInt } from './env.ts';
 const blank = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalText = () => z.preprocess(blank, z.string().optional());
 
-export const KNOWN_PROVIDERS = ['a1topup', 'telgoo5'] as const;
+/**
+ * `a1topup_backup` is a second account (or another aggregator) speaking the A1Topup API: the
+ * failover target for A1Topup orders.
+ */
+export const KNOWN_PROVIDERS = ['a1topup', 'a1topup_backup', 'telgoo5'] as const;
 export type ProviderName = (typeof KNOWN_PROVIDERS)[number];
 
 /** Which providers this installation uses, how orders are routed, and the circuit breaker. */
 export const routingEnvShape = {
   /** Providers in use, comma-separated: a1topup, telgoo5. Each needs its credentials. */
   PROVIDERS: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim().toLowerCase()) : ['a1topup']),
-    z.array(z.enum(KNOWN_PROVIDERS, { error: `each provider must be one of ${KNOWN_PROVIDERS.join(', ')}` })).min(1),
+    (v) =>
+      typeof v === 'string' && v.trim() !== ''
+        ? v.split(',').map((p) => p.trim().toLowerCase())
+        : ['a1topup'],
+    z
+      .array(z.enum(KNOWN_PROVIDERS, { error: `each provider must be one of ${KNOWN_PROVIDERS.join(', ')}` }))
+      .min(1),
   ),
   /** Routing table as JSON text (see README); ROUTING_TABLE_FILE wins when both are set. */
   ROUTING_TABLE: optionalText(),
@@ -24,10 +33,33 @@ export const routingEnvShape = {
   BREAKER_OPEN_MS: positiveInt(30_000, 3_600_000),
 };
 
+/** A second A1Topup-protocol provider, for failover. */
+export const a1topupBackupEnvShape = {
+  /** Base URL of the backup A1Topup-protocol provider (required when PROVIDERS includes a1topup_backup). */
+  A1TOPUP_BACKUP_BASE_URL: z.preprocess(
+    blank,
+    z.url({ error: 'must be a URL such as https://api.example.com' }).optional(),
+  ),
+  /** Backup provider user name. */
+  A1TOPUP_BACKUP_USERNAME: optionalText(),
+  /** Backup provider password; never logged. */
+  A1TOPUP_BACKUP_PASSWORD: optionalText(),
+  /** Answer format asked of the backup provider: json, csv or xml. */
+  A1TOPUP_BACKUP_FORMAT: z.preprocess(
+    blank,
+    z.enum(['json', 'csv', 'xml'], { error: 'must be json, csv or xml' }).default('json'),
+  ),
+};
+
 /** Telgoo5/VCare: where it is and the credentials issued by its account manager. */
 export const telgoo5EnvShape = {
   /** Telgoo5 REST base URL (paths /authenticate, /topup). Default: the simulator on this machine. */
-  TELGOO5_BASE_URL: z.preprocess(blank, z.url({ error: 'must be a URL such as https://www.vcareapi.com:8080' }).default('http://127.0.0.1:4010/telgoo5')),
+  TELGOO5_BASE_URL: z.preprocess(
+    blank,
+    z
+      .url({ error: 'must be a URL such as https://www.vcareapi.com:8080' })
+      .default('http://127.0.0.1:4010/telgoo5'),
+  ),
   /** Telgoo5 vendor id. */
   TELGOO5_VENDOR_ID: optionalText(),
   /** Telgoo5 API user name. */
@@ -39,14 +71,27 @@ export const telgoo5EnvShape = {
   /** Telgoo5 user id of the agent the top-ups are made as (agent_id). */
   TELGOO5_AGENT_ID: optionalText(),
   /** `source` sent with add_topup: WEBSITE, API or TABLET. */
-  TELGOO5_SOURCE: z.preprocess(blank, z.enum(['WEBSITE', 'API', 'TABLET'], { error: 'must be WEBSITE, API or TABLET' }).default('API')),
+  TELGOO5_SOURCE: z.preprocess(
+    blank,
+    z.enum(['WEBSITE', 'API', 'TABLET'], { error: 'must be WEBSITE, API or TABLET' }).default('API'),
+  ),
   /** `payment_method` sent with add_topup (processing fee basis). */
   TELGOO5_PAYMENT_METHOD: z.preprocess(
     blank,
-    z.enum(['CREDIT_CARD', 'PAYPAL_BRAINTREE', 'OTHER_PAYMENT_OPTION'], { error: 'must be CREDIT_CARD, PAYPAL_BRAINTREE or OTHER_PAYMENT_OPTION' }).default('CREDIT_CARD'),
+    z
+      .enum(['CREDIT_CARD', 'PAYPAL_BRAINTREE', 'OTHER_PAYMENT_OPTION'], {
+        error: 'must be CREDIT_CARD, PAYPAL_BRAINTREE or OTHER_PAYMENT_OPTION',
+      })
+      .default('CREDIT_CARD'),
   ),
   /** Request header that carries the single-use token (the provider document does not name it). */
-  TELGOO5_TOKEN_HEADER: z.preprocess(blank, z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name').default('token')),
+  TELGOO5_TOKEN_HEADER: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name')
+      .default('token'),
+  ),
 };
 
 /** Per-provider worker settings: BullMQ queue concurrency and rate limit. */
@@ -54,11 +99,24 @@ export const providerLimitsEnvShape = {
   /** A1Topup calls one worker process runs at once. */
   A1TOPUP_CONCURRENCY: positiveInt(20, 1_000),
   /** A1Topup calls per second across all workers; 0 = no limit. */
-  A1TOPUP_RATE_PER_SECOND: z.preprocess(blank, z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0)),
+  A1TOPUP_RATE_PER_SECOND: z.preprocess(
+    blank,
+    z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
+  ),
+  /** Backup A1Topup-protocol provider calls one worker process runs at once. */
+  A1TOPUP_BACKUP_CONCURRENCY: positiveInt(20, 1_000),
+  /** Backup provider calls per second across all workers; 0 = no limit. */
+  A1TOPUP_BACKUP_RATE_PER_SECOND: z.preprocess(
+    blank,
+    z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
+  ),
   /** Telgoo5 calls one worker process runs at once. */
   TELGOO5_CONCURRENCY: positiveInt(10, 1_000),
   /** Telgoo5 calls per second across all workers; 0 = no limit. */
-  TELGOO5_RATE_PER_SECOND: z.preprocess(blank, z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0)),
+  TELGOO5_RATE_PER_SECOND: z.preprocess(
+    blank,
+    z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
+  ),
 };
 
 /**
@@ -66,12 +124,17 @@ export const providerLimitsEnvShape = {
  * a1topup). Names each missing variable.
  */
 export function providerCredentialProblems(env: Record<string, string | undefined>): string[] {
-  const providers = (env.PROVIDERS?.trim() ? env.PROVIDERS : 'a1topup').split(',').map((p) => p.trim().toLowerCase());
+  const providers = (env.PROVIDERS?.trim() ? env.PROVIDERS : 'a1topup')
+    .split(',')
+    .map((p) => p.trim().toLowerCase());
   const needed: Record<string, readonly string[]> = {
     a1topup: ['A1TOPUP_USERNAME', 'A1TOPUP_PASSWORD'],
+    a1topup_backup: ['A1TOPUP_BACKUP_BASE_URL', 'A1TOPUP_BACKUP_USERNAME', 'A1TOPUP_BACKUP_PASSWORD'],
     telgoo5: ['TELGOO5_VENDOR_ID', 'TELGOO5_USERNAME', 'TELGOO5_PASSWORD', 'TELGOO5_PIN', 'TELGOO5_AGENT_ID'],
   };
   return providers.flatMap((provider) =>
-    (needed[provider] ?? []).filter((name) => !env[name]?.trim()).map((name) => `${name}: is required when PROVIDERS includes ${provider}`),
+    (needed[provider] ?? [])
+      .filter((name) => !env[name]?.trim())
+      .map((name) => `${name}: is required when PROVIDERS includes ${provider}`),
   );
 }

@@ -21,8 +21,8 @@ export {
   providerOrderId,
   type RechargeRequest,
   type Reversal,
-  type Telgoo5Order,
   requestFingerprint,
+  type Telgoo5Order,
 } from './order.ts';
 export {
   assertNever,

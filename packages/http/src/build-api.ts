@@ -260,7 +260,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get(
     '/v1/providers',
-    { preHandler: requireClient, schema: { summary: 'Each provider: health, circuit breaker state, last known balance', security } },
+    {
+      preHandler: requireClient,
+      schema: { summary: 'Each provider: health, circuit breaker state, last known balance', security },
+    },
     async () => ({ providers: deps.providersStatus ? await deps.providersStatus() : [] }),
   );
 

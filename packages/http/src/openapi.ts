@@ -38,7 +38,8 @@ export const rechargeBodyDoc = {
     value2: { type: 'string', description: 'second extra biller field' },
     telgoo5: {
       type: 'object',
-      description: 'operator TELGOO5 only: number is the MDN, amount in US dollars; raw card fields are refused',
+      description:
+        'operator TELGOO5 only: number is the MDN, amount in US dollars; raw card fields are refused',
       additionalProperties: false,
       required: ['enrollmentId', 'topupType', 'billingState', 'billingCity'],
       properties: {

@@ -10,7 +10,16 @@ import {
 } from '@rechargeflow/domain';
 import { z } from 'zod';
 
-const RECHARGE_FIELDS = ['orderId', 'operator', 'circle', 'number', 'amount', 'value1', 'value2', 'telgoo5'] as const;
+const RECHARGE_FIELDS = [
+  'orderId',
+  'operator',
+  'circle',
+  'number',
+  'amount',
+  'value1',
+  'value2',
+  'telgoo5',
+] as const;
 
 export type ParsedRecharge =
   | { ok: true; orderId: string; request: RechargeRequest }

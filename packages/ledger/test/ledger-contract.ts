@@ -492,7 +492,10 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       it('switches in the same write that records the end of a refused call (inFlight true -> false)', async () => {
         const key = { clientId: 'shop-1', orderId: 'refused-then-switch' };
         await orderIn(store, key, 'processing', 0, { route: ROUTE });
-        await store.transition(key, move('processing', 'processing', 11, { inFlight: false, patch: { inFlight: true } }));
+        await store.transition(
+          key,
+          move('processing', 'processing', 11, { inFlight: false, patch: { inFlight: true } }),
+        );
         const next = providerOrderId(key, 2);
         const result = await store.transition(
           key,
@@ -502,7 +505,11 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           }),
         );
         expect(result.applied).toBe(true);
-        expect(result.applied && result.order).toMatchObject({ provider: 'telgoo5', providerOrderId: next, inFlight: false });
+        expect(result.applied && result.order).toMatchObject({
+          provider: 'telgoo5',
+          providerOrderId: next,
+          inFlight: false,
+        });
       });
 
       it('refuses a switch outside a processing -> processing event that expects inFlight: false', async () => {

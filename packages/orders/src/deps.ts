@@ -34,7 +34,10 @@ export interface ProviderGate {
     route: readonly string[],
     fromIndex: number,
     amount: number,
-  ): Promise<{ readonly provider: string; readonly index: number } | { readonly provider: null; readonly reason: string }>;
+  ): Promise<
+    | { readonly provider: string; readonly index: number }
+    | { readonly provider: null; readonly reason: string }
+  >;
   /** `failure`: the provider did not work (unreachable, ambiguous); a definite refusal is a `success`. */
   record(provider: string, outcome: 'success' | 'failure'): Promise<void>;
 }
@@ -43,7 +46,9 @@ export interface ProviderGate {
 export const OPEN_GATE: ProviderGate = {
   select: async (route, fromIndex) => {
     const provider = route[fromIndex];
-    return provider === undefined ? { provider: null, reason: 'no provider left in the route' } : { provider, index: fromIndex };
+    return provider === undefined
+      ? { provider: null, reason: 'no provider left in the route' }
+      : { provider, index: fromIndex };
   },
   record: async () => undefined,
 };

@@ -4,7 +4,14 @@ export {
   CallbackRetryError,
   type CallbackSettings,
 } from './apply-callback.ts';
-export { OPEN_GATE, type OrderDeps, type OrderEvents, type OrderLog, type ProviderGate, type WorkerDeps } from './deps.ts';
+export {
+  OPEN_GATE,
+  type OrderDeps,
+  type OrderEvents,
+  type OrderLog,
+  type ProviderGate,
+  type WorkerDeps,
+} from './deps.ts';
 export { LedgerUnavailableError } from './ledger-calls.ts';
 export { type JobRun, NotSentRetryError, type ProcessOutcome, processRecharge } from './process-recharge.ts';
 export { type ProviderReconciliation, type ReconciliationReport, reconcile } from './reconciliation.ts';

@@ -48,7 +48,9 @@ export async function processRecharge(deps: WorkerDeps, key: OrderKey, run: JobR
   const provider = deps.providers.get(order.provider);
   if (!provider) {
     // Configuration error discovered after claiming: nothing was sent, so failing is definite.
-    return settle(deps, order, 'failed', { note: `no provider named ${order.provider} is configured; not sent` });
+    return settle(deps, order, 'failed', {
+      note: `no provider named ${order.provider} is configured; not sent`,
+    });
   }
 
   const started = performance.now();
@@ -106,7 +108,13 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
           continue;
         }
         if (choice.provider !== order.provider) {
-          const outcome = await reroute(deps, order, choice.provider, choice.index, `${order.provider} is not taking orders now`);
+          const outcome = await reroute(
+            deps,
+            order,
+            choice.provider,
+            choice.index,
+            `${order.provider} is not taking orders now`,
+          );
           if (outcome) return { kind: 'done', outcome };
           continue;
         }
@@ -138,9 +146,17 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
 }
 
 /** No provider of the route may take the order now (breakers open, balances low). Nothing was sent. */
-async function noProviderNow(deps: WorkerDeps, order: Order, run: JobRun, reason: string): Promise<ProcessOutcome | null> {
+async function noProviderNow(
+  deps: WorkerDeps,
+  order: Order,
+  run: JobRun,
+  reason: string,
+): Promise<ProcessOutcome | null> {
   if (!run.isFinalAttempt) {
-    throw new NotSentRetryError(`no provider can take the order now: ${reason}`, { clientId: order.clientId, orderId: order.orderId });
+    throw new NotSentRetryError(`no provider can take the order now: ${reason}`, {
+      clientId: order.clientId,
+      orderId: order.orderId,
+    });
   }
   // Give up: first hold the order (claim without sending), then fail it — both say it was never sent.
   const held =
@@ -165,7 +181,13 @@ async function noProviderNow(deps: WorkerDeps, order: Order, run: JobRun, reason
  * Moves an order with nothing in flight to `provider` (at `index` of its route) with a new
  * orderid, and hands it to that provider's queue. `null` when the order changed meanwhile.
  */
-async function reroute(deps: WorkerDeps, order: Order, provider: string, index: number, why: string): Promise<ProcessOutcome | null> {
+async function reroute(
+  deps: WorkerDeps,
+  order: Order,
+  provider: string,
+  index: number,
+  why: string,
+): Promise<ProcessOutcome | null> {
   let held: Order | null = order;
   if (order.state === 'queued') {
     held = await transition(deps, order, {
@@ -181,7 +203,11 @@ async function reroute(deps: WorkerDeps, order: Order, provider: string, index: 
     expect: { state: 'processing', inFlight: false },
     to: 'processing',
     patch: { switchProvider: { provider, providerOrderId: newId } },
-    entry: { at: nowIso(deps), source: 'worker', note: `${why}; routed to ${provider} as ${newId} (nothing was sent to ${held.provider} for it)` },
+    entry: {
+      at: nowIso(deps),
+      source: 'worker',
+      note: `${why}; routed to ${provider} as ${newId} (nothing was sent to ${held.provider} for it)`,
+    },
   });
   if (!switched) return null;
   await handTo(deps, switched);
@@ -194,11 +220,19 @@ async function handTo(deps: WorkerDeps, order: Order): Promise<void> {
   try {
     await deps.producer.enqueue('recharge', key, rechargeJobId(key, order.provider), order.provider);
   } catch (error) {
-    deps.log.warn({ ...key, provider: order.provider, err: String(error) }, 'rerouted order recorded; its job will be re-added by the sweep');
+    deps.log.warn(
+      { ...key, provider: order.provider, err: String(error) },
+      'rerouted order recorded; its job will be re-added by the sweep',
+    );
   }
 }
 
-async function applyAnswer(deps: WorkerDeps, order: Order, provider: RechargeProvider, answer: ProviderAnswer): Promise<ProcessOutcome> {
+async function applyAnswer(
+  deps: WorkerDeps,
+  order: Order,
+  provider: RechargeProvider,
+  answer: ProviderAnswer,
+): Promise<ProcessOutcome> {
   const fields = {
     providerStatus: answer.rawStatus,
     providerTxId: answer.providerTxId,
@@ -208,12 +242,23 @@ async function applyAnswer(deps: WorkerDeps, order: Order, provider: RechargePro
     case 'success':
       return settle(deps, order, 'success', { ...fields, note: `${provider.name} reported success` });
     case 'failed':
-      return failOrFailOver(deps, order, `${provider.name} refused: ${answer.message ?? answer.rawStatus}`, fields);
+      return failOrFailOver(
+        deps,
+        order,
+        `${provider.name} refused: ${answer.message ?? answer.rawStatus}`,
+        fields,
+      );
     case 'pending':
-      return settle(deps, order, 'pending', { ...fields, note: `${provider.name} accepted; outcome not final yet` });
+      return settle(deps, order, 'pending', {
+        ...fields,
+        note: `${provider.name} accepted; outcome not final yet`,
+      });
     case 'not_found':
       // Not a valid answer to a recharge call; it may still have been recorded.
-      return settle(deps, order, 'pending', { ...fields, note: 'unexpected "no record" answer to a recharge; status check will settle it' });
+      return settle(deps, order, 'pending', {
+        ...fields,
+        note: 'unexpected "no record" answer to a recharge; status check will settle it',
+      });
     default:
       return assertNever(answer.status);
   }
@@ -227,16 +272,27 @@ async function failOrFailOver(
   deps: WorkerDeps,
   order: Order,
   reason: string,
-  fields: { providerStatus?: string | undefined; providerTxId?: string | undefined; providerRef?: string | undefined },
+  fields: {
+    providerStatus?: string | undefined;
+    providerTxId?: string | undefined;
+    providerRef?: string | undefined;
+  },
 ): Promise<ProcessOutcome> {
   const index = order.route.indexOf(order.provider);
-  const next = index >= 0 && index + 1 < order.route.length ? await gate(deps).select(order.route, index + 1, order.request.amount) : null;
+  const next =
+    index >= 0 && index + 1 < order.route.length
+      ? await gate(deps).select(order.route, index + 1, order.request.amount)
+      : null;
   if (next && next.provider !== null) {
     const newId = providerOrderId(order, next.index + 1);
     const switched = await transition(deps, order, {
       expect: { state: 'processing', inFlight: true },
       to: 'processing',
-      patch: { inFlight: false, switchProvider: { provider: next.provider, providerOrderId: newId }, providerStatus: fields.providerStatus },
+      patch: {
+        inFlight: false,
+        switchProvider: { provider: next.provider, providerOrderId: newId },
+        providerStatus: fields.providerStatus,
+      },
       entry: {
         at: nowIso(deps),
         source: 'worker',
@@ -279,7 +335,9 @@ async function handleCallFailure(
     case 'not_sent': {
       if (run.isFinalAttempt) {
         deps.log.warn(logFields, 'provider unreachable on every attempt; order failed without being sent');
-        return settle(deps, order, 'failed', { note: `never sent: ${reason} (gave up after ${order.attempts} attempts)` });
+        return settle(deps, order, 'failed', {
+          note: `never sent: ${reason} (gave up after ${order.attempts} attempts)`,
+        });
       }
       const result = await transition(deps, order, {
         expect: { state: 'processing', inFlight: true },
@@ -289,7 +347,10 @@ async function handleCallFailure(
       });
       if (!result) return skippedAfterConflict(deps, order);
       deps.log.info(logFields, 'provider call not sent; retrying later');
-      throw new NotSentRetryError(`not sent: ${reason}`, { clientId: order.clientId, orderId: order.orderId });
+      throw new NotSentRetryError(`not sent: ${reason}`, {
+        clientId: order.clientId,
+        orderId: order.orderId,
+      });
     }
     case 'failed':
       return failOrFailOver(deps, order, `${provider.name} refused: ${reason}`, {});
@@ -305,7 +366,12 @@ async function settle(
   deps: WorkerDeps,
   order: Order,
   to: 'success' | 'failed' | 'pending',
-  fields: { note: string; providerStatus?: string | undefined; providerTxId?: string | undefined; providerRef?: string | undefined },
+  fields: {
+    note: string;
+    providerStatus?: string | undefined;
+    providerTxId?: string | undefined;
+    providerRef?: string | undefined;
+  },
 ): Promise<ProcessOutcome> {
   const patch = {
     inFlight: false,
@@ -327,7 +393,11 @@ async function settle(
     const settled = await transition(deps, current, {
       expect: { state: 'pending' },
       to,
-      patch: { providerStatus: fields.providerStatus, providerTxId: fields.providerTxId, providerRef: fields.providerRef },
+      patch: {
+        providerStatus: fields.providerStatus,
+        providerTxId: fields.providerTxId,
+        providerRef: fields.providerRef,
+      },
       entry: {
         at: nowIso(deps),
         source: 'worker',
@@ -350,7 +420,9 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
   const t = order.request.telgoo5;
   const lookup = [
     `${order.provider} has no status API: check in its back office whether MDN ${order.request.number}`,
-    t ? `(enrollment ${t.enrollmentId}, ${t.topupType} ${t.planCode ? `plan code ${t.planCode}` : `plan id ${t.planId ?? '?'}`})` : '',
+    t
+      ? `(enrollment ${t.enrollmentId}, ${t.topupType} ${t.planCode ? `plan code ${t.planCode}` : `plan id ${t.planId ?? '?'}`})`
+      : '',
     `got a top-up of ${formatRupees(order.request.amount)} around ${order.updatedAt}; never resent`,
   ]
     .filter(Boolean)
@@ -361,7 +433,10 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
     entry: { at: nowIso(deps), source: 'worker', note: lookup },
   });
   if (moved) {
-    deps.log.warn({ clientId: order.clientId, orderId: order.orderId, provider: order.provider }, 'ambiguous outcome with no status API: manual review');
+    deps.log.warn(
+      { clientId: order.clientId, orderId: order.orderId, provider: order.provider },
+      'ambiguous outcome with no status API: manual review',
+    );
     return { kind: 'settled', order: moved };
   }
   return { kind: 'pending', order };

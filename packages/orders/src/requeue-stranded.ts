@@ -21,7 +21,12 @@ export async function requeueStranded(
   let retried = 0;
   for (const order of stale) {
     const key = { clientId: order.clientId, orderId: order.orderId };
-    const result = await deps.producer.ensureQueued('recharge', key, rechargeJobId(key, order.provider), order.provider);
+    const result = await deps.producer.ensureQueued(
+      'recharge',
+      key,
+      rechargeJobId(key, order.provider),
+      order.provider,
+    );
     if (result === 'added') added++;
     if (result === 'retried') retried++;
     if (result !== 'present') {

@@ -30,7 +30,12 @@ export async function sweepStuckProcessing(
       if (moved) toPending++;
     } else {
       const key = { clientId: order.clientId, orderId: order.orderId };
-      const result = await deps.producer.ensureQueued('recharge', key, rechargeJobId(key, order.provider), order.provider);
+      const result = await deps.producer.ensureQueued(
+        'recharge',
+        key,
+        rechargeJobId(key, order.provider),
+        order.provider,
+      );
       if (result !== 'present') requeued++;
     }
   }

@@ -17,6 +17,10 @@ export interface ProvidersConfig {
   readonly A1TOPUP_USERNAME?: string | undefined;
   readonly A1TOPUP_PASSWORD?: string | undefined;
   readonly A1TOPUP_FORMAT: A1TopupFormat;
+  readonly A1TOPUP_BACKUP_BASE_URL?: string | undefined;
+  readonly A1TOPUP_BACKUP_USERNAME?: string | undefined;
+  readonly A1TOPUP_BACKUP_PASSWORD?: string | undefined;
+  readonly A1TOPUP_BACKUP_FORMAT: A1TopupFormat;
   readonly TELGOO5_BASE_URL: string;
   readonly TELGOO5_VENDOR_ID?: string | undefined;
   readonly TELGOO5_USERNAME?: string | undefined;
@@ -33,7 +37,11 @@ export interface ProvidersConfig {
  * Telgoo5's single-use tokens live in Redis under `tokenKeyPrefix`, shared by every process and
  * sealed with a key derived from the Telgoo5 credentials, so a Redis dump holds no usable token.
  */
-export function createConfiguredProviders(config: ProvidersConfig, redis: Redis, tokenKeyPrefix: string): Map<string, RechargeProvider> {
+export function createConfiguredProviders(
+  config: ProvidersConfig,
+  redis: Redis,
+  tokenKeyPrefix: string,
+): Map<string, RechargeProvider> {
   const common = {
     timeoutMs: config.PROVIDER_TIMEOUT_MS,
     connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
@@ -50,11 +58,26 @@ export function createConfiguredProviders(config: ProvidersConfig, redis: Redis,
     });
     providers.set(a1topup.name, a1topup);
   }
+  if (config.PROVIDERS.includes('a1topup_backup')) {
+    const backup = createA1TopupProvider({
+      ...common,
+      name: 'a1topup_backup',
+      baseUrl: config.A1TOPUP_BACKUP_BASE_URL ?? '',
+      username: config.A1TOPUP_BACKUP_USERNAME ?? '',
+      password: config.A1TOPUP_BACKUP_PASSWORD ?? '',
+      format: config.A1TOPUP_BACKUP_FORMAT,
+    });
+    providers.set(backup.name, backup);
+  }
   if (config.PROVIDERS.includes('telgoo5')) {
     const secret = createHash('sha256')
       .update(`${config.TELGOO5_VENDOR_ID}\u0000${config.TELGOO5_PASSWORD}\u0000${config.TELGOO5_PIN}`)
       .digest('hex');
-    const tokens = createRedisTokenLease({ redis, key: `${tokenKeyPrefix}:telgoo5:tokens`, encryptionKey: secret });
+    const tokens = createRedisTokenLease({
+      redis,
+      key: `${tokenKeyPrefix}:telgoo5:tokens`,
+      encryptionKey: secret,
+    });
     const telgoo5 = createTelgoo5Provider({
       ...common,
       baseUrl: config.TELGOO5_BASE_URL,

@@ -1,6 +1,7 @@
 export { createA1TopupProvider } from './a1topup/client.ts';
 export { A1TOPUP_FORMATS, type A1TopupFormat, type A1TopupOptions } from './a1topup/options.ts';
 export { mapStatus as mapA1TopupStatus } from './a1topup/parse.ts';
+export { createConfiguredProviders, type ProvidersConfig } from './configured-providers.ts';
 export {
   type FailureClass,
   type ProviderAnswer,
@@ -24,4 +25,3 @@ export {
   type RedisTokenLeaseOptions,
   type TokenLease,
 } from './telgoo5/token-lease.ts';
-export { createConfiguredProviders, type ProvidersConfig } from './configured-providers.ts';

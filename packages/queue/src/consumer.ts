@@ -1,7 +1,13 @@
 import { RechargeflowError } from '@rechargeflow/domain';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName, queueNameFor } from './job-catalogue.ts';
+import {
+  JOB_CATALOGUE,
+  type JobName,
+  type JobPayload,
+  type QueueName,
+  queueNameFor,
+} from './job-catalogue.ts';
 
 export interface JobContext {
   readonly jobId: string;
@@ -84,7 +90,9 @@ export function createJobConsumer(
       // A stalled job is handed to another worker once; the handlers themselves guarantee the
       // provider is not called twice (the ledger's inFlight flag), so redelivery is safe.
       maxStalledCount: 1,
-      ...(settings.limiter ? { limiter: { max: settings.limiter.max, duration: settings.limiter.durationMs } } : {}),
+      ...(settings.limiter
+        ? { limiter: { max: settings.limiter.max, duration: settings.limiter.durationMs } }
+        : {}),
     },
   );
   if (settings.onError) worker.on('error', settings.onError);

@@ -15,10 +15,10 @@ export {
 export {
   callbackJobId,
   JOB_CATALOGUE,
-  queueNameFor,
   type JobName,
   type JobPayload,
   type QueueName,
+  queueNameFor,
   rechargeJobId,
 } from './job-catalogue.ts';
 export { JobProducer, type QueueSettings } from './producer.ts';

@@ -1,6 +1,12 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOGUE, type JobName, type JobPayload, type QueueName, queueNameFor } from './job-catalogue.ts';
+import {
+  JOB_CATALOGUE,
+  type JobName,
+  type JobPayload,
+  type QueueName,
+  queueNameFor,
+} from './job-catalogue.ts';
 
 export interface QueueSettings {
   /** BullMQ key prefix; tests use their own. */
@@ -33,7 +39,12 @@ export class JobProducer {
    * Adds a job whose id is `jobId`. BullMQ ignores an add whose id already exists, which is what
    * makes re-enqueueing after a crash safe.
    */
-  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string, partition?: string): Promise<void> {
+  async enqueue<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    jobId: string,
+    partition?: string,
+  ): Promise<void> {
     const entry = JOB_CATALOGUE[name];
     const data = entry.schema.parse(payload);
     await this.queue(entry.queue, partition).add(name, data, {

@@ -7,6 +7,7 @@ export {
   createRedisCircuitBreaker,
   type RedisCircuitBreakerOptions,
 } from './circuit-breaker.ts';
+export { createProviderGate } from './provider-gate.ts';
 export {
   A1TOPUP_PROVIDER,
   DEFAULT_ROUTING_TABLE,
@@ -35,4 +36,3 @@ export {
   type SkipReason,
   selectProvider,
 } from './select-provider.ts';
-export { createProviderGate } from './provider-gate.ts';

@@ -21,8 +21,13 @@ export function createProviderGate(options: {
         balanceOf: options.balanceOf,
       });
       if (choice.provider !== null) return { provider: choice.provider, index: choice.index };
-      const skipped = choice.skipped.map((s) => `${s.provider} ${s.reason === 'breaker_open' ? 'circuit open' : 'balance too low'}`);
-      return { provider: null, reason: skipped.length > 0 ? skipped.join(', ') : 'no provider left in the route' } as const;
+      const skipped = choice.skipped.map(
+        (s) => `${s.provider} ${s.reason === 'breaker_open' ? 'circuit open' : 'balance too low'}`,
+      );
+      return {
+        provider: null,
+        reason: skipped.length > 0 ? skipped.join(', ') : 'no provider left in the route',
+      } as const;
     },
     async record(provider: string, outcome: 'success' | 'failure') {
       await options.breaker.record(provider, outcome);

@@ -14,7 +14,7 @@ import { interpretAnswer } from './interpret.ts';
 import { type A1TopupOptions, type A1TopupSettings, resolveA1TopupOptions } from './options.ts';
 import { parseAnswerBody, parseBalanceBody } from './parse.ts';
 
-const PROVIDER = 'a1topup';
+const DEFAULT_NAME = 'a1topup';
 
 type Operation = 'recharge' | 'status' | 'balance';
 
@@ -67,6 +67,7 @@ function callProblems(call: RechargeCall): { field: string; message: string }[] 
 
 export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider {
   const settings: A1TopupSettings = resolveA1TopupOptions(options);
+  const PROVIDER = options.name ?? DEFAULT_NAME;
   const pool = new Pool(settings.origin, {
     connectTimeout: settings.connectTimeoutMs,
     headersTimeout: settings.timeoutMs,
@@ -121,7 +122,7 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
     ]
       .filter(Boolean)
       .join(', ');
-    const message = `a1topup ${facts.operation}${subject ? ` (${subject})` : ''}: ${detail}; ${CONSEQUENCE[failureClass]}`;
+    const message = `${PROVIDER} ${facts.operation}${subject ? ` (${subject})` : ''}: ${detail}; ${CONSEQUENCE[failureClass]}`;
     return new ProviderError(PROVIDER, failureClass, message, {
       context: {
         ...facts,

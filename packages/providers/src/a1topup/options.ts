@@ -4,6 +4,11 @@ export const A1TOPUP_FORMATS = ['csv', 'json', 'xml'] as const;
 export type A1TopupFormat = (typeof A1TOPUP_FORMATS)[number];
 
 export interface A1TopupOptions {
+  /**
+   * The provider's name in Rechargeflow (default `a1topup`); another account or another
+   * aggregator speaking the same API gets its own name, e.g. `a1topup_backup`.
+   */
+  readonly name?: string;
   /** Scheme, host and optional path prefix, e.g. `http://127.0.0.1:4010` or `https://business.a1topup.com`. */
   readonly baseUrl: string;
   readonly username: string;
