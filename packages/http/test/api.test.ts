@@ -147,11 +147,21 @@ describe('POST /v1/recharges', () => {
       method: 'POST',
       url: '/v1/recharges',
       headers: auth,
-      payload: body('u-1', { cvv: '123' }),
+      payload: body('u-1', { colour: 'red' }),
     });
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().issues).toContainEqual(
-      expect.objectContaining({ field: 'cvv', rule: 'unknown_field' }),
+      expect.objectContaining({ field: 'colour', rule: 'unknown_field' }),
+    );
+    const card = await app.inject({
+      method: 'POST',
+      url: '/v1/recharges',
+      headers: auth,
+      payload: body('u-2', { cvv: '123' }),
+    });
+    expect(card.statusCode).toBe(400);
+    expect(card.json().issues).toContainEqual(
+      expect.objectContaining({ field: 'cvv', rule: 'card_data_refused' }),
     );
     const noId = await app.inject({
       method: 'POST',
