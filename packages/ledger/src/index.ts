@@ -32,3 +32,4 @@ export {
 export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
 export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
+export { type Batch, type BatchPatch, type BatchState, BATCH_STATES, type BatchStore, type NewBatch, type RowResult } from './batch-store.ts';

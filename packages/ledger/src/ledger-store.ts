@@ -187,7 +187,7 @@ export interface ProviderSummary {
  * pass the same contract suite. Every write is atomic and conditional: there is no read-modify-
  * write across processes.
  */
-export interface LedgerStore {
+export interface LedgerStore extends BatchStore {
   /** Prepares the store (indexes, scripts) and verifies it; call once at start-up. */
   init(): Promise<void>;
   /**
