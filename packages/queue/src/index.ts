@@ -13,6 +13,7 @@ export {
   type JobHandlers,
 } from './consumer.ts';
 export {
+  batchJobId,
   callbackJobId,
   JOB_CATALOGUE,
   type JobName,

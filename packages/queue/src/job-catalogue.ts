@@ -22,6 +22,13 @@ export const JOB_CATALOGUE = {
     attempts: 6,
     backoff: { type: 'exponential', delay: 2_000 },
   },
+  /** Imports one stored CSV upload: validates every row, creates orders, queues their recharges. */
+  'batch.import': {
+    queue: 'batches',
+    schema: z.object({ clientId: z.string().regex(ID_PATTERN), batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/) }).strict(),
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2_000 },
+  },
   /** Applies one stored provider callback (reversals are verified first, so it may retry). */
   'callback.apply': {
     queue: 'callbacks',
@@ -48,6 +55,11 @@ export const JOB_CATALOGUE = {
 export type JobName = keyof typeof JOB_CATALOGUE;
 export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOGUE)[N]['schema']>;
 export type QueueName = (typeof JOB_CATALOGUE)[JobName]['queue'];
+
+/** The BullMQ job id of a batch's import job: one per batch. */
+export function batchJobId(batchId: string): string {
+  return `import-${batchId}`;
+}
 
 /** The BullMQ job id of a callback's apply job: one per stored callback. */
 export function callbackJobId(callbackId: string): string {

@@ -57,6 +57,32 @@ export class JobProducer {
   }
 
   /**
+   * Adds many jobs of one kind in one round trip (BullMQ addBulk); ids already present are
+   * ignored by BullMQ exactly like single adds.
+   */
+  async enqueueBulk<N extends JobName>(
+    name: N,
+    jobs: readonly { readonly payload: JobPayload<N>; readonly jobId: string }[],
+    partition?: string,
+  ): Promise<void> {
+    if (jobs.length === 0) return;
+    const entry = JOB_CATALOGUE[name];
+    await this.queue(entry.queue, partition).addBulk(
+      jobs.map((job) => ({
+        name,
+        data: entry.schema.parse(job.payload),
+        opts: {
+          jobId: job.jobId,
+          attempts: entry.attempts,
+          backoff: { ...entry.backoff },
+          removeOnComplete: { age: 24 * 3600, count: 100_000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+  }
+
+  /**
    * Makes sure a job with `jobId` will run: adds it when missing, retries it when it ended failed,
    * leaves it alone otherwise. Used by the recovery sweep for orders still `queued` in the ledger.
    */
