@@ -25,6 +25,14 @@ const schema = z.object({
   ),
   /** Requests per minute one client may make. */
   RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
+  /** Largest CSV batch upload in bytes (413 above). */
+  BATCH_MAX_BYTES: positiveInt(104_857_600, 10_737_418_240),
+  /** Most data rows in one CSV batch (413 above). */
+  BATCH_MAX_ROWS: positiveInt(1_000_000, 100_000_000),
+  /** Longest CSV row in bytes. */
+  BATCH_MAX_ROW_BYTES: positiveInt(1_024, 65_536),
+  /** CSV batches one client may have importing at once (429 above). */
+  BATCH_MAX_IMPORTING_PER_CLIENT: positiveInt(3, 100),
   /** Largest accepted request body in bytes. */
   BODY_LIMIT_BYTES: positiveInt(16_384, 1_048_576),
 });

@@ -54,6 +54,12 @@ async function main(): Promise<void> {
     },
     events: metricsEvents(metrics),
     callbackTokens: config.CALLBACK_TOKEN,
+    batchLimits: {
+      maxBytes: config.BATCH_MAX_BYTES,
+      maxRows: config.BATCH_MAX_ROWS,
+      maxRowBytes: config.BATCH_MAX_ROW_BYTES,
+      maxImportingPerClient: config.BATCH_MAX_IMPORTING_PER_CLIENT,
+    },
     providerNames: config.PROVIDERS,
     routeFor: (request) => routeFor(routing, request),
     providersStatus: () =>

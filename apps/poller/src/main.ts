@@ -12,6 +12,7 @@ import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing }
 import { createConfiguredProviders } from '@rechargeflow/providers';
 import {
   assertNoEviction,
+  batchJobId,
   callbackJobId,
   createJobConsumer,
   createRedisConnection,
@@ -73,6 +74,15 @@ async function main(): Promise<void> {
     );
     for (const callback of unhandled) {
       await producer.ensureQueued('callback.apply', { callbackId: callback.id }, callbackJobId(callback.id));
+    }
+    // Batches stored but never imported (API died after the 202), or whose import stopped.
+    const cutoff = new Date(Date.now() - config.STRANDED_AFTER_MS).toISOString();
+    const batches = [
+      ...(await ledger.store.findBatches('stored', cutoff, 100)),
+      ...(await ledger.store.findBatches('importing', cutoff, 100)),
+    ];
+    for (const batch of batches) {
+      await producer.ensureQueued('batch.import', { clientId: batch.clientId, batchId: batch.batchId }, batchJobId(batch.batchId));
     }
     const worked = checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length;
     if (worked > 0) logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length }, 'sweep');

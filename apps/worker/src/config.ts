@@ -23,6 +23,10 @@ const schema = z.object({
   ...statusPollEnvShape,
   /** How long a job's lock lives without renewal; a worker silent for longer counts as stalled. */
   WORKER_LOCK_MS: positiveInt(30_000, 600_000),
+  /** CSV rows validated and written per ledger round trip when importing a batch. */
+  BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),
+  /** Batches one worker process imports at once. */
+  BATCH_IMPORT_CONCURRENCY: positiveInt(1, 16),
   /** Port for this worker's /metrics; 0 turns it off. */
   METRICS_PORT: port(0),
 });

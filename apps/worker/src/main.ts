@@ -17,7 +17,8 @@ import {
   JobProducer,
   waitForRedis,
 } from '@rechargeflow/queue';
-import { createProviderGate, createRedisCircuitBreaker } from '@rechargeflow/routing';
+import { importBatch } from '@rechargeflow/batches';
+import { createProviderGate, createRedisCircuitBreaker, loadRoutingTable, routeFor } from '@rechargeflow/routing';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -99,6 +100,31 @@ async function main(): Promise<void> {
       },
     );
   });
+  // CSV batches: one import job per batch; it resumes after its last committed chunk if restarted.
+  const routing = loadRoutingTable({ env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE }, config.PROVIDERS);
+  const importer = createJobConsumer(
+    'batches',
+    {
+      'batch.import': async (key) => {
+        const result = await importBatch(
+          { ledger: ledger.store, producer, log: logger, routeFor: (request) => routeFor(routing, request) },
+          key,
+          { chunkRows: config.BATCH_CHUNK_ROWS },
+        );
+        logger.info({ ...key, result }, 'batch import done');
+      },
+    },
+    redis,
+    {
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.BATCH_IMPORT_CONCURRENCY,
+      lockDurationMs: 60_000,
+      onError: (error) => logger.error({ err: error.message }, 'importer error'),
+      onFailed: (jobId, error) => logger.warn({ jobId, err: error.message }, 'batch import attempt failed'),
+    },
+  );
+  workers.push(importer);
+
   // Orders whose job was lost between the ledger write and the enqueue are picked up here too,
   // so a system with no poller running still loses nothing.
   const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 1_000 }).catch((error: unknown) => {

@@ -15,6 +15,7 @@ import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
 import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
+import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { sendError, sendValidation } from './replies.ts';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   readonly providerNames?: readonly string[] | undefined;
   /** The routing table: providers to try for a new order. */
   readonly routeFor?: OrderDeps['routeFor'];
+  /** Upload limits of CSV batches. */
+  readonly batchLimits?: BatchLimits | undefined;
   /** Each provider's health, breaker state and last known balance (GET /v1/providers). */
   readonly providersStatus?: (() => Promise<readonly unknown[]>) | undefined;
 }
@@ -256,6 +259,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     orderDeps,
     providerNames: deps.providerNames ?? ['a1topup'],
     requireClient,
+  });
+
+  await registerBatchRoutes(app, {
+    ledger: deps.ledger,
+    producer: deps.producer,
+    requireClient,
+    limits: deps.batchLimits ?? { maxBytes: 100 * 1024 * 1024, maxRows: 1_000_000, maxRowBytes: 1_024, maxImportingPerClient: 3 },
   });
 
   app.get(

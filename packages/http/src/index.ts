@@ -3,3 +3,4 @@ export { type ApiDeps, buildApi } from './build-api.ts';
 export { type OrderView, toOrderView } from './order-view.ts';
 export { createRateLimiter } from './rate-limit.ts';
 export { parseRechargeBody } from './request-parsing.ts';
+export type { BatchLimits } from './batch-routes.ts';

@@ -1,0 +1,161 @@
+import { Readable } from 'node:stream';
+import multipart from '@fastify/multipart';
+import { batchView, storeUpload, UploadLimitError, writeResultsCsv } from '@rechargeflow/batches';
+import type { LedgerStore } from '@rechargeflow/ledger';
+import { batchJobId, type JobProducer } from '@rechargeflow/queue';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { sendError, sendValidation } from './replies.ts';
+
+export interface BatchLimits {
+  /** Largest upload in bytes (413 above). */
+  readonly maxBytes: number;
+  /** Most data rows in one upload (413 above). */
+  readonly maxRows: number;
+  /** Longest row in bytes. */
+  readonly maxRowBytes: number;
+  /** Batches one client may have importing at once (429 above). */
+  readonly maxImportingPerClient: number;
+}
+
+export interface BatchRouteDeps {
+  readonly ledger: LedgerStore;
+  readonly producer: JobProducer;
+  readonly limits: BatchLimits;
+  readonly requireClient: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+const security = [{ bearer: [] }];
+const listQuery = z
+  .object({
+    limit: z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+/**
+ * CSV batches: the upload is stored durably (and deduplicated by content) before the 202, then a
+ * BullMQ job imports it; a lost job is re-added by the poller's sweep.
+ */
+export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRouteDeps): Promise<void> {
+  // The body is streamed into the ledger, never buffered whole; limits are enforced while storing.
+  app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
+  await app.register(multipart, { limits: { files: 1, fileSize: deps.limits.maxBytes, fields: 5 } });
+
+  app.post(
+    '/v1/batches',
+    {
+      preHandler: deps.requireClient,
+      bodyLimit: deps.limits.maxBytes,
+      schema: {
+        summary: 'Upload a CSV batch (text/csv body or multipart file); 202 new batch, 200 the same file again',
+        security,
+        consumes: ['text/csv', 'multipart/form-data'],
+      },
+    },
+    async (request, reply) => {
+      const clientId = request.principal!.clientId;
+      let source: Readable;
+      let filename: string | undefined;
+      if (request.isMultipart()) {
+        const file = await request.file();
+        if (!file) return sendValidation(reply, [{ field: 'file', rule: 'required', message: 'send the CSV as a multipart file field' }]);
+        source = file.file;
+        filename = file.filename.slice(0, 200);
+      } else if (request.body && typeof (request.body as Readable).pipe === 'function') {
+        source = request.body as Readable;
+        const header = request.headers['x-filename'];
+        filename = typeof header === 'string' ? header.slice(0, 200) : undefined;
+      } else {
+        return sendError(reply, 415, 'unsupported_media_type', 'send the CSV as text/csv, or as a multipart/form-data file');
+      }
+
+      const recent = await deps.ledger.listBatches(clientId, { limit: 100 });
+      const importing = recent.batches.filter((b) => b.state === 'stored' || b.state === 'importing').length;
+      if (importing >= deps.limits.maxImportingPerClient) {
+        source.resume();
+        return sendError(
+          reply,
+          429,
+          'too_many_imports',
+          `you have ${importing} batches importing; at most ${deps.limits.maxImportingPerClient} may import at once — wait for one to finish`,
+        );
+      }
+      let stored: Awaited<ReturnType<typeof storeUpload>>;
+      try {
+        stored = await storeUpload({
+          ledger: deps.ledger,
+          clientId,
+          source,
+          filename,
+          limits: { maxBytes: deps.limits.maxBytes, maxRows: deps.limits.maxRows, maxRowBytes: deps.limits.maxRowBytes },
+          now: () => new Date(),
+        });
+      } catch (error) {
+        if (error instanceof UploadLimitError) {
+          source.resume();
+          return sendError(reply, error.limit === 'empty' ? 400 : 413, error.limit === 'empty' ? 'empty_upload' : 'upload_too_large', error.message);
+        }
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 413) return sendError(reply, 413, 'upload_too_large', `the file is larger than the limit of ${deps.limits.maxBytes} bytes`);
+        throw error;
+      }
+      if (stored.created) {
+        try {
+          await deps.producer.enqueue('batch.import', { clientId, batchId: stored.batch.batchId }, batchJobId(stored.batch.batchId));
+        } catch (error) {
+          // Stored: the poller's sweep adds the import job for batches left `stored`.
+          request.log.warn({ batchId: stored.batch.batchId, err: String(error) }, 'batch stored; its import job could not be added yet');
+        }
+      }
+      return reply.code(stored.created ? 202 : 200).send(await batchView(deps.ledger, stored.batch));
+    },
+  );
+
+  app.get(
+    '/v1/batches',
+    { preHandler: deps.requireClient, schema: { summary: "The client's batches, newest first", security } },
+    async (request, reply) => {
+      const query = listQuery.safeParse(request.query);
+      if (!query.success) {
+        return sendValidation(reply, query.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', rule: i.code, message: i.message })));
+      }
+      const page = await deps.ledger.listBatches(request.principal!.clientId, query.data);
+      return reply.send({
+        batches: await Promise.all(page.batches.map((b) => batchView(deps.ledger, b))),
+        nextCursor: page.nextCursor ?? null,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/batches/:batchId',
+    { preHandler: deps.requireClient, schema: { summary: 'A batch: state, row counts, its orders by state', security } },
+    async (request, reply) => {
+      const { batchId } = request.params as { batchId: string };
+      const batch = await deps.ledger.getBatch(request.principal!.clientId, batchId);
+      if (!batch) return sendError(reply, 404, 'batch_not_found', `no batch ${batchId} for this client`);
+      return reply.send(await batchView(deps.ledger, batch));
+    },
+  );
+
+  app.get(
+    '/v1/batches/:batchId/results.csv',
+    {
+      preHandler: deps.requireClient,
+      schema: { summary: 'One row per input row, in input order: the input, order state, provider reference, error', security },
+    },
+    async (request, reply) => {
+      const { batchId } = request.params as { batchId: string };
+      const clientId = request.principal!.clientId;
+      const batch = await deps.ledger.getBatch(clientId, batchId);
+      if (!batch) return sendError(reply, 404, 'batch_not_found', `no batch ${batchId} for this client`);
+      if (batch.state === 'stored' || batch.state === 'importing') {
+        return sendError(reply, 409, 'batch_not_imported', `batch ${batchId} is still ${batch.state}; results are ready once it is imported`);
+      }
+      reply.header('content-type', 'text/csv; charset=utf-8');
+      reply.header('content-disposition', `attachment; filename="${batchId}-results.csv"`);
+      return reply.send(Readable.from(writeResultsCsv({ ledger: deps.ledger, clientId, batchId })));
+    },
+  );
+}
