@@ -1,5 +1,5 @@
-import type { NewOrder, CreateResult } from './ledger-store.ts';
 import type { OrderKey, OrderState } from '@rechargeflow/domain';
+import type { CreateResult, NewOrder } from './ledger-store.ts';
 
 export const BATCH_STATES = [
   /** The upload is stored; its import job has not started (or must be started again). */
@@ -19,6 +19,7 @@ export interface NewBatch {
   readonly batchId: string;
   /** sha256 hex of the uploaded bytes: the same file uploaded twice is the same batch. */
   readonly contentHash: string;
+  /** The upload's size: readUpload checks the stored chunks against it. */
   readonly bytes: number;
   readonly filename?: string | undefined;
   /** ISO time. */
@@ -37,6 +38,7 @@ export interface Batch extends NewBatch {
   readonly rowsCommitted: number;
   /** Why the import stopped, when it could not go on (e.g. the header is wrong). */
   readonly error?: string | undefined;
+  /** ISO; set by createBatch (= createdAt), updateBatch and commitRows (their `at`). */
   readonly updatedAt: string;
 }
 
@@ -48,51 +50,97 @@ export interface RowResult {
   readonly cells: Readonly<Record<string, string>>;
   /** The order the row became or was linked to. */
   readonly orderId?: string | undefined;
-  /** Plain-language reason the row was refused. */
+  /**
+   * Plain-language reason the row was refused. A row with an error counts as rejected (even if it
+   * names an order, e.g. an existing order id with another body); one with only an orderId as accepted.
+   */
   readonly error?: string | undefined;
 }
 
 export interface BatchPatch {
   readonly state?: BatchState | undefined;
   readonly rowsRead?: number | undefined;
+  /** Sets the error; `undefined` leaves an earlier one as it is. */
   readonly error?: string | undefined;
 }
 
 /**
  * Uploads, batches and their row results. Both ledger stores implement it (MongoDB: GridFS for the
  * upload; Redis: the upload in chunks).
+ *
+ * Membership: an order created with a `batchId` is a member of that batch; linkOrders makes an
+ * existing order a member of another batch too. Every member counts in its batch's `batchStates`
+ * under the state it is in now; the store moves the count in the same atomic write as the order's
+ * transition (Redis) or counts on demand (MongoDB).
  */
 export interface BatchStore {
   /**
-   * Creates the batch unless the client already has one with the same content hash, which is then
-   * returned with `created: false` (uploading the same file twice creates nothing new).
+   * Creates the batch (state `stored`, all counts 0, `updatedAt` = `createdAt`) unless the client
+   * already has one with the same content hash, which is then returned with `created: false`
+   * (uploading the same file twice creates nothing new; the new batchId is not used). Rejects with
+   * `RangeError` (nothing written) for a malformed batch or a batchId another batch already has.
    */
   createBatch(batch: NewBatch): Promise<{ readonly created: boolean; readonly batch: Batch }>;
-  /** Stores the upload's bytes, chunk `index` (0-based, ≤ 1 MiB each); rewriting a chunk is harmless. */
+  /**
+   * Stores the upload's bytes, chunk `index` (0-based, whole number, ≤ 1 MiB each, else
+   * `RangeError`); rewriting a chunk is harmless (the last write wins). The batch need not exist
+   * yet: the upload is stored while it is hashed, before createBatch.
+   */
   putUploadChunk(batchId: string, index: number, data: Buffer): Promise<void>;
-  /** The upload's chunks in order. */
+  /**
+   * The upload's chunks in order (0, 1, … up to the first missing one). When the batch exists and
+   * the chunks do not add up to its `bytes`, throws `LedgerCorruptionError` after the last chunk
+   * (a chunk missing): never a silently shortened file.
+   */
   readUpload(batchId: string): AsyncIterable<Buffer>;
+  /** The batch, or null when there is none or it belongs to another client. */
   getBatch(clientId: string, batchId: string): Promise<Batch | null>;
-  /** A client's batches, newest first, cursor paging like listOrders. */
-  listBatches(clientId: string, query: { limit: number; cursor?: string | undefined }): Promise<{ batches: readonly Batch[]; nextCursor?: string | undefined }>;
-  /** Batches in `state` last changed before `updatedBefore` (ISO), oldest first, any client (recovery). */
+  /**
+   * A client's batches, newest first (by createdAt), cursor paging like listOrders (limit 1..500,
+   * a foreign cursor: `ValidationError`).
+   */
+  listBatches(
+    clientId: string,
+    query: { limit: number; cursor?: string | undefined },
+  ): Promise<{ batches: readonly Batch[]; nextCursor?: string | undefined }>;
+  /**
+   * Batches in `state` last changed (`updatedAt`) before `updatedBefore` (ISO, exclusive), oldest
+   * first, any client, at most `limit` (1..1000) (recovery).
+   */
   findBatches(state: BatchState, updatedBefore: string, limit: number): Promise<readonly Batch[]>;
+  /** Applies the patch and sets `updatedAt` = `at`. Rejects with `RangeError` for an unknown batch. */
   updateBatch(batchId: string, patch: BatchPatch, at: string): Promise<Batch>;
   /**
-   * Stores the results of rows `results[0].row` … in input order and advances `rowsCommitted`,
-   * `accepted` and `rejected` — atomically and only if `results[0].row === rowsCommitted + 1`
-   * (returns false otherwise: a restarted import never counts a row twice).
+   * Stores the results of rows `results[0].row` … (consecutive, in input order, at least one, else
+   * `RangeError`) and advances `rowsCommitted`, `accepted` and `rejected` and sets `updatedAt` = `at`
+   * — atomically and only if `results[0].row === rowsCommitted + 1`. Returns false otherwise, having
+   * stored nothing of `results`: a restarted import never counts a row twice; it reads the batch
+   * again and resumes after `rowsCommitted`. (MongoDB only: a false may come with the batch moved
+   * on by the stored results of an interrupted earlier commit of the same first row; they are
+   * results of the same input rows, and resuming after `rowsCommitted` is right either way.)
+   * Rejects with `RangeError` for an unknown batch.
    */
   commitRows(batchId: string, results: readonly RowResult[], at: string): Promise<boolean>;
-  /** Row results in input order, in chunks. */
+  /** Row results in input order, in chunks (as committed), up to `rowsCommitted`. */
   readRows(batchId: string): AsyncIterable<readonly RowResult[]>;
   /**
    * Creates many orders in one round trip (each exactly like createOrder, each possibly already
-   * existing), all belonging to `batchId`; existing ones are returned unchanged (see `linkOrders`).
+   * existing, a key repeated in the call is created once), each a member of its own `batchId` when
+   * it has one; existing ones are returned unchanged and are not made members (see `linkOrders`).
+   * Results are in the order of `orders`. Every order is checked before anything is written (a
+   * `RangeError` writes nothing). A `ProviderOrderIdConflictError` (an order's providerOrderId held
+   * by another order) rejects the whole call; the call's other orders may or may not have been
+   * written then (Redis: none), each is idempotent, so a retry without the culprit completes them.
    */
   createOrders(orders: readonly NewOrder[]): Promise<readonly CreateResult[]>;
-  /** Makes existing orders members of the batch too (they count in its states from then on). */
+  /**
+   * Makes existing orders members of the batch too (they count in its states from then on).
+   * Linking an order that already is a member changes nothing; unknown keys are ignored.
+   */
   linkOrders(batchId: string, keys: readonly OrderKey[]): Promise<void>;
-  /** The batch's member orders by their state now (kept up to date by every transition). */
+  /**
+   * The batch's member orders by their state now (kept up to date by every transition). States
+   * without members are absent (an unknown batch: `{}`).
+   */
   batchStates(batchId: string): Promise<Readonly<Partial<Record<OrderState, number>>>>;
 }

@@ -1,4 +1,13 @@
 export {
+  BATCH_STATES,
+  type Batch,
+  type BatchPatch,
+  type BatchState,
+  type BatchStore,
+  type NewBatch,
+  type RowResult,
+} from './batch-store.ts';
+export {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
@@ -23,13 +32,15 @@ export type {
 export { CALLBACK_OUTCOMES } from './ledger-store.ts';
 export {
   callbackId,
+  MAX_BATCH_LIST_LIMIT,
   MAX_CALLBACK_LIMIT,
   MAX_CLAIM_LIMIT,
+  MAX_FIND_BATCHES_LIMIT,
   MAX_LIST_LIMIT,
   MAX_STALE_LIMIT,
+  MAX_UPLOAD_CHUNK_BYTES,
   normaliseCallbackStatus,
 } from './ledger-support.ts';
 export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
 export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
-export { type Batch, type BatchPatch, type BatchState, BATCH_STATES, type BatchStore, type NewBatch, type RowResult } from './batch-store.ts';

@@ -7,6 +7,7 @@ import type {
   RechargeRequest,
   Reversal,
 } from '@rechargeflow/domain';
+import type { BatchStore } from './batch-store.ts';
 
 /**
  * What the API hands the ledger to create an order: state `queued`, version 1, attempts 0, and one

@@ -10,6 +10,13 @@ import {
   ValidationError,
 } from '@rechargeflow/domain';
 import {
+  BATCH_STATES,
+  type BatchPatch,
+  type BatchState,
+  type NewBatch,
+  type RowResult,
+} from './batch-store.ts';
+import {
   type AmountCount,
   type BalanceSample,
   CALLBACK_OUTCOMES,
@@ -41,7 +48,12 @@ export function timeMs(iso: string, what: string): number {
  * Fixed width, so byte order is time order; unique, so a cursor on it never skips or repeats.
  */
 export function listKey(key: OrderKey, createdAt: string): string {
-  return `${timePrefix(timeMs(createdAt, 'createdAt'))}${orderKeyId(key)}`;
+  return listKeyOf(orderKeyId(key), timeMs(createdAt, 'createdAt'));
+}
+
+/** `listKey` from an already computed key id and creation time (bulk creation hashes each key once). */
+export function listKeyOf(keyId: string, createdAtMs: number): string {
+  return `${timePrefix(createdAtMs)}${keyId}`;
 }
 
 /** The fixed-width time part of a list key, up to and including its `:`. */
@@ -344,4 +356,162 @@ export function historyEntry(
 /** The entry written with every new order. */
 export function creationEntry(now: string): HistoryEntry {
   return historyEntry(null, 'queued', { at: now, source: 'api', note: 'order accepted' });
+}
+
+/** Batches: the same rules in both stores. */
+
+export const MAX_BATCH_LIST_LIMIT = MAX_LIST_LIMIT;
+export const MAX_FIND_BATCHES_LIMIT = 1_000;
+/** An upload chunk holds at most 1 MiB. */
+export const MAX_UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+export function isBatchState(value: unknown): value is BatchState {
+  return typeof value === 'string' && (BATCH_STATES as readonly string[]).includes(value);
+}
+
+function nonEmpty(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new RangeError(`${what} must be a non-empty string`);
+  return value;
+}
+
+function wholeNumber(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a whole number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Checks a new batch before anything is written; answers its creation time in ms. */
+export function validateNewBatch(batch: NewBatch): number {
+  nonEmpty(batch.clientId, 'batch clientId');
+  nonEmpty(batch.batchId, 'batchId');
+  nonEmpty(batch.contentHash, 'batch contentHash');
+  wholeNumber(batch.bytes, 'batch bytes');
+  if (batch.filename !== undefined && typeof batch.filename !== 'string') {
+    throw new RangeError('batch filename must be a string');
+  }
+  return timeMs(batch.createdAt, 'createdAt');
+}
+
+export function validateBatchPatch(patch: BatchPatch, at: string): number {
+  if (patch.state !== undefined && !isBatchState(patch.state)) {
+    throw new RangeError(`not a batch state: ${JSON.stringify(patch.state)}`);
+  }
+  if (patch.rowsRead !== undefined) wholeNumber(patch.rowsRead, 'rowsRead');
+  if (patch.error !== undefined && typeof patch.error !== 'string') {
+    throw new RangeError('batch error must be a string');
+  }
+  return timeMs(at, 'at');
+}
+
+export function validateUploadChunk(index: number, data: Buffer): void {
+  wholeNumber(index, 'upload chunk index');
+  if (!Buffer.isBuffer(data)) throw new RangeError('an upload chunk must be a Buffer');
+  if (data.length > MAX_UPLOAD_CHUNK_BYTES) {
+    throw new RangeError(`an upload chunk holds at most ${MAX_UPLOAD_CHUNK_BYTES} bytes, got ${data.length}`);
+  }
+}
+
+export function validateFindBatchesLimit(limit: number): number {
+  return validateLimit(limit, MAX_FIND_BATCHES_LIMIT, 'findBatches');
+}
+
+/**
+ * The sort key of a batch in its client's list: creation time (fixed width), then the batch id.
+ * Byte order is creation order, and a cursor on it never skips or repeats.
+ */
+export function batchListKey(batchId: string, createdAtMs: number): string {
+  return `${timePrefix(createdAtMs)}${batchId}`;
+}
+
+/** The batch id of a batch list key. */
+export function batchIdOfListKey(member: string): string {
+  return member.slice(member.indexOf(':') + 1);
+}
+
+const BATCH_LIST_KEY_PATTERN = /^\d{15}:[\s\S]+$/;
+
+export function validateBatchListQuery(query: { limit: number; cursor?: string | undefined }): {
+  limit: number;
+  after: string | undefined;
+} {
+  const { limit } = query;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BATCH_LIST_LIMIT) {
+    throw new ValidationError([
+      { field: 'limit', rule: 'range', message: `must be a whole number from 1 to ${MAX_BATCH_LIST_LIMIT}` },
+    ]);
+  }
+  if (query.cursor === undefined) return { limit, after: undefined };
+  const decoded = Buffer.from(query.cursor, 'base64url').toString('utf8');
+  if (!BATCH_LIST_KEY_PATTERN.test(decoded)) {
+    throw new ValidationError([
+      {
+        field: 'cursor',
+        rule: 'cursor',
+        message: 'is not a cursor from a previous page; start again without it',
+      },
+    ]);
+  }
+  return { limit, after: decoded };
+}
+
+/** What commitRows stores and counts: the rows checked, with a fixed shape and no `undefined`. */
+export interface RowCommit {
+  readonly firstRow: number;
+  readonly rows: readonly RowResult[];
+  readonly accepted: number;
+  readonly rejected: number;
+}
+
+export function rowCommit(results: readonly RowResult[]): RowCommit {
+  if (!Array.isArray(results) || results.length === 0) {
+    throw new RangeError('commitRows needs at least one row result');
+  }
+  const firstRow = results[0]?.row ?? 0;
+  if (!Number.isSafeInteger(firstRow) || firstRow < 1) {
+    throw new RangeError(`row numbers start at 1, got ${String(firstRow)}`);
+  }
+  let accepted = 0;
+  let rejected = 0;
+  const rows = results.map((result, i) => {
+    if (result.row !== firstRow + i) {
+      throw new RangeError(
+        `row results must be consecutive: expected row ${firstRow + i}, got ${result.row}`,
+      );
+    }
+    const row = rowResult(result, refuseRow);
+    if (row.error !== undefined) rejected += 1;
+    else if (row.orderId !== undefined) accepted += 1;
+    else throw new RangeError(`row ${row.row} has neither an orderId nor an error`);
+    return row;
+  });
+  return { firstRow, rows, accepted, rejected };
+}
+
+function refuseRow(field: string): never {
+  throw new RangeError(`row result has an invalid ${field}`);
+}
+
+/** A row result with a fixed field order and no `undefined` fields (`fail` on a bad field). */
+export function rowResult(value: unknown, fail: (field: string) => never): RowResult {
+  if (typeof value !== 'object' || value === null) return fail('row');
+  const raw = value as Record<string, unknown>;
+  const { row, cells, orderId, error } = raw;
+  if (typeof row !== 'number' || !Number.isSafeInteger(row) || row < 1) return fail('row');
+  if (typeof cells !== 'object' || cells === null || Array.isArray(cells)) return fail('cells');
+  const copy: Record<string, string> = {};
+  for (const [name, cell] of Object.entries(cells)) {
+    if (typeof cell !== 'string') return fail('cells');
+    copy[name] = cell;
+  }
+  const result: { -readonly [K in keyof RowResult]: RowResult[K] } = { row, cells: copy };
+  if (orderId !== undefined && orderId !== null) {
+    if (typeof orderId !== 'string') return fail('orderId');
+    result.orderId = orderId;
+  }
+  if (error !== undefined && error !== null) {
+    if (typeof error !== 'string') return fail('error');
+    result.error = error;
+  }
+  return result;
 }

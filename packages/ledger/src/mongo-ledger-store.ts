@@ -1,5 +1,16 @@
-import { isOrderState, type Order, type OrderKey, type OrderState } from '@rechargeflow/domain';
-import { type Connection, type Model, type PipelineStage, Schema } from 'mongoose';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  type HistoryEntry,
+  isOrderState,
+  type Order,
+  type OrderKey,
+  type OrderState,
+  orderKeyId,
+} from '@rechargeflow/domain';
+import mongoose, { type Connection, type Model, type PipelineStage, Schema } from 'mongoose';
+import type { Batch, BatchPatch, BatchState, NewBatch, RowResult } from './batch-store.ts';
 import {
   LedgerConfigurationError,
   LedgerCorruptionError,
@@ -22,26 +33,41 @@ import type {
 } from './ledger-store.ts';
 import {
   assertCommand,
+  batchListKey,
   callbackId,
   createdWindow,
   creationEntry,
   encodeCursor,
   historyEntry,
+  isBatchState,
   listKey,
+  MAX_UPLOAD_CHUNK_BYTES,
   reversalRecord,
+  rowCommit,
   SummaryBuilder,
   scheduleChange,
   timeMs,
   validateBalanceSample,
+  validateBatchListQuery,
+  validateBatchPatch,
   validateCallbackInput,
   validateCallbackLimit,
   validateClaimOptions,
+  validateFindBatchesLimit,
   validateListQuery,
+  validateNewBatch,
   validateOutcome,
   validateStaleLimit,
+  validateUploadChunk,
 } from './ledger-support.ts';
-import { decodeOrder, newOrderRecord } from './order-record.ts';
-import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
+import { createdOrder, decodeOrder, newOrderRecord } from './order-record.ts';
+import {
+  callbackFields,
+  decodeBalanceSample,
+  decodeBatch,
+  decodeCallback,
+  decodeRowChunk,
+} from './records.ts';
 
 export interface MongoLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
@@ -52,6 +78,12 @@ export interface MongoLedgerStoreOptions {
   readonly callbacksCollectionName?: string | undefined;
   /** Provider balance samples; default `balance_samples`. */
   readonly balanceCollectionName?: string | undefined;
+  /** Batches; default `batches`. */
+  readonly batchesCollectionName?: string | undefined;
+  /** Row results of batches, one document per commit; default `batch_rows`. */
+  readonly batchRowsCollectionName?: string | undefined;
+  /** GridFS bucket of the uploads (`<name>.files`, `<name>.chunks`); default `uploads`. */
+  readonly uploadsBucketName?: string | undefined;
   /** Write concern of every write; default: the connection's. `majority` on a replica set. */
   readonly writeConcern?: 'majority' | number | undefined;
 }
@@ -153,6 +185,8 @@ const INDEXES = [
   { name: 'state_next_check', key: { state: 1, nextCheckAtMs: 1 }, unique: false },
   // summarize: the list key starts with the creation time.
   { name: 'created', key: { listKey: 1 }, unique: false },
+  // batchStates: a batch's member orders by state (multikey on batchIds).
+  { name: 'batch_states', key: { batchIds: 1, state: 1 }, unique: false },
 ] as const;
 
 /** The server's clock as epoch milliseconds (one value for a whole operation). */
@@ -237,6 +271,8 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
       providerRef: { type: String },
       providerStatus: { type: String },
       batchId: { type: String },
+      // Every batch the order is a member of (see BatchStore); absent when none.
+      batchIds: { type: [String], default: undefined },
       createdAt: { type: String, required: true },
       updatedAt: { type: String, required: true },
       version: { type: Number, required: true },
@@ -259,6 +295,75 @@ function orderSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sch
   }
   return schema;
 }
+
+/**
+ * Batches: `_id` is the batchId. The per-client content-hash index is the dedupe: a second upload
+ * of the same file fails its insert and finds the first batch. Besides the Batch fields it keeps
+ * `listKey` (created ms + batchId: list order and cursor) and `updatedAtMs` (findBatches).
+ */
+const BATCH_INDEXES = [
+  { name: 'client_content_unique', key: { clientId: 1, contentHash: 1 }, unique: true },
+  { name: 'client_batch_unique', key: { clientId: 1, batchId: 1 }, unique: true },
+  { name: 'client_list', key: { clientId: 1, listKey: -1 }, unique: false },
+  { name: 'state_updated', key: { state: 1, updatedAtMs: 1, _id: 1 }, unique: false },
+] as const;
+
+function batchSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
+  const schema = new Schema(
+    {
+      _id: { type: String, required: true },
+      clientId: { type: String, required: true },
+      batchId: { type: String, required: true },
+      contentHash: { type: String, required: true },
+      bytes: { type: Number, required: true },
+      filename: { type: String },
+      createdAt: { type: String, required: true },
+      state: { type: String, required: true },
+      rowsRead: { type: Number, required: true },
+      accepted: { type: Number, required: true },
+      rejected: { type: Number, required: true },
+      rowsCommitted: { type: Number, required: true },
+      error: { type: String },
+      updatedAt: { type: String, required: true },
+      updatedAtMs: { type: Number, required: true },
+      listKey: { type: String, required: true },
+    },
+    modelOptions(writeConcern),
+  );
+  for (const index of BATCH_INDEXES) {
+    schema.index(index.key, index.unique ? { name: index.name, unique: true } : { name: index.name });
+  }
+  return schema;
+}
+
+/**
+ * Row results, one immutable document per commit attempt that got as far as writing, unique per
+ * (batchId, firstRow): the rows as JSON text (column names are data, never field names), their
+ * count, accepted and rejected counts, and a digest of the JSON. See commitRows.
+ */
+const ROW_INDEXES = [
+  { name: 'batch_first_row_unique', key: { batchId: 1, firstRow: 1 }, unique: true },
+] as const;
+
+function rowsSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
+  const schema = new Schema(
+    {
+      batchId: { type: String, required: true },
+      firstRow: { type: Number, required: true },
+      count: { type: Number, required: true },
+      accepted: { type: Number, required: true },
+      rejected: { type: Number, required: true },
+      digest: { type: String, required: true },
+      rows: { type: String, required: true },
+    },
+    modelOptions(writeConcern),
+  );
+  for (const index of ROW_INDEXES) schema.index(index.key, { name: index.name, unique: true });
+  return schema;
+}
+
+/** Upload chunks, newest write of each index first (readUpload, putUploadChunk's clean-up). */
+const UPLOAD_INDEX = { 'metadata.batchId': 1, 'metadata.index': 1, uploadDate: -1, _id: -1 } as const;
 
 type Lean = Record<string, unknown>;
 
@@ -287,6 +392,112 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     { overwriteModels: true },
   );
 
+  const batchesName = options.batchesCollectionName ?? 'batches';
+  const batches: Model<Lean> = options.connection.model<Lean>(
+    `RechargeflowLedgerBatch_${batchesName}`,
+    batchSchema(options.writeConcern),
+    batchesName,
+    { overwriteModels: true },
+  );
+  const rowsName = options.batchRowsCollectionName ?? 'batch_rows';
+  const batchRows: Model<Lean> = options.connection.model<Lean>(
+    `RechargeflowLedgerBatchRows_${rowsName}`,
+    rowsSchema(options.writeConcern),
+    rowsName,
+    { overwriteModels: true },
+  );
+  const bucketName = options.uploadsBucketName ?? 'uploads';
+  const writeConcern =
+    options.writeConcern === undefined ? {} : { writeConcern: { w: options.writeConcern } };
+  let uploads: InstanceType<typeof mongoose.mongo.GridFSBucket> | undefined;
+
+  /** The uploads bucket, made once the connection is open (`db` exists only then). */
+  function uploadBucket(): InstanceType<typeof mongoose.mongo.GridFSBucket> {
+    if (uploads === undefined) {
+      const { db } = options.connection;
+      if (db === undefined) throw new Error('MongoDB connection is not open');
+      // One GridFS chunk per upload chunk: a chunk is at most 1 MiB, far below 16 MB.
+      uploads = new mongoose.mongo.GridFSBucket(db, {
+        bucketName,
+        chunkSizeBytes: MAX_UPLOAD_CHUNK_BYTES,
+        ...writeConcern,
+      });
+    }
+    return uploads;
+  }
+
+  async function findBatch(batchId: string): Promise<Batch | null> {
+    const doc = await batches.findById(batchId).lean<Lean>().exec();
+    return doc === null ? null : decodeBatch(doc);
+  }
+
+  /**
+   * Inserts up to ORDER_CHUNK new orders in one unordered insertMany (a key repeated in the call is
+   * sent once). Duplicate keys come back per order: the orders that exist are read in one query;
+   * an order whose key does not exist clashed on its providerOrderId.
+   */
+  async function insertOrders(
+    prepared: readonly { order: NewOrder; record: ReturnType<typeof newOrderRecord>; entry: HistoryEntry }[],
+  ): Promise<CreateResult[]> {
+    const firstOfKey = new Map<string, number>();
+    const sent: number[] = [];
+    prepared.forEach(({ order }, i) => {
+      const id = orderKeyId(order);
+      if (!firstOfKey.has(id)) {
+        firstOfKey.set(id, i);
+        sent.push(i);
+      }
+    });
+    const docs = sent.map((i) => {
+      const { order, record, entry } = prepared[i]!;
+      return orderDocument(order, record, entry);
+    });
+    const failed = new Set<number>();
+    try {
+      await model.insertMany(docs, { ordered: false, lean: true, ...writeConcern });
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      if (!Array.isArray(writeErrors) || writeErrors.length === 0) throw error;
+      for (const writeError of writeErrors) {
+        const { index, code } = writeErrorOf(writeError);
+        if (code !== 11000 || index === undefined) throw error;
+        failed.add(sent[index] ?? -1);
+      }
+    }
+    const existing = new Map<string, Order>();
+    if (failed.size > 0) {
+      const keys = [...failed].map((i) => {
+        const order = prepared[i]?.order;
+        return { clientId: order?.clientId, orderId: order?.orderId };
+      });
+      for (const doc of await model.find({ $or: keys }).lean<Lean[]>().exec()) {
+        const order = toOrder(doc);
+        existing.set(orderKeyId(order), order);
+      }
+    }
+    const results: CreateResult[] = [];
+    prepared.forEach(({ order, record, entry }, i) => {
+      const id = orderKeyId(order);
+      const first = firstOfKey.get(id) ?? i;
+      if (first !== i) {
+        const earlier = results[first];
+        if (earlier === undefined) throw new Error('unreachable: an earlier result is missing');
+        results.push({ created: false, order: earlier.order });
+        return;
+      }
+      if (!failed.has(i)) {
+        results.push({ created: true, order: createdOrder(order, record, entry) });
+        return;
+      }
+      const found = existing.get(id);
+      // Whichever unique index refused it: if the key exists, that is the order to return;
+      // otherwise the providerOrderId belongs to another order and must not be overwritten.
+      if (found === undefined) throw new ProviderOrderIdConflictError(order.providerOrderId);
+      results.push({ created: false, order: found });
+    });
+    return results;
+  }
+
   async function findByKey(key: OrderKey): Promise<Order | null> {
     const doc = await model.findOne({ clientId: key.clientId, orderId: key.orderId }).lean<Lean>().exec();
     return doc === null ? null : toOrder(doc);
@@ -298,6 +509,8 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         [model, collectionName],
         [callbacks, callbacksName],
         [balances, balanceName],
+        [batches, batchesName],
+        [batchRows, rowsName],
       ] as const) {
         try {
           await each.createIndexes();
@@ -309,17 +522,25 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
           );
         }
       }
-      const existing: unknown[] = await model.listIndexes();
-      for (const wanted of INDEXES.filter((index) => index.unique)) {
-        const found = existing.some((index) => isSameUniqueIndex(index, wanted.key));
-        if (!found) {
-          throw new LedgerConfigurationError(
-            `MongoDB collection ${collectionName} lacks the unique index ${JSON.stringify(wanted.key)}; ` +
-              'without it an order could be stored twice',
-            { context: { collection: collectionName, index: wanted.name } },
-          );
+      for (const [each, name, wanted] of [
+        [model, collectionName, INDEXES],
+        [batches, batchesName, BATCH_INDEXES],
+        [batchRows, rowsName, ROW_INDEXES],
+      ] as const) {
+        const existing: unknown[] = await each.listIndexes();
+        for (const index of wanted.filter((one) => one.unique)) {
+          if (!existing.some((found) => isSameUniqueIndex(found, index.key))) {
+            throw new LedgerConfigurationError(
+              `MongoDB collection ${name} lacks the unique index ${JSON.stringify(index.key)}; ` +
+                'without it a record could be stored twice',
+              { context: { collection: name, index: index.name } },
+            );
+          }
         }
       }
+      const { db } = options.connection;
+      if (db === undefined) throw new Error('MongoDB connection is not open');
+      await db.collection(`${bucketName}.files`).createIndex(UPLOAD_INDEX, { name: 'batch_upload_chunks' });
       // Pending orders written before status checks were scheduled by the ledger: due at once.
       // Idempotent, and a no-op (an index lookup) once done.
       await model
@@ -334,31 +555,11 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
-      const { request, route } = newOrderRecord(order);
-      const doc = {
-        clientId: order.clientId,
-        orderId: order.orderId,
-        providerOrderId: order.providerOrderId,
-        providerOrderIds: [order.providerOrderId],
-        provider: order.provider,
-        route,
-        request,
-        fingerprint: order.fingerprint,
-        state: 'queued' satisfies OrderState,
-        inFlight: false,
-        attempts: 0,
-        statusChecks: 0,
-        ...(order.batchId === undefined ? {} : { batchId: order.batchId }),
-        createdAt: order.now,
-        updatedAt: order.now,
-        version: 1,
-        history: [creationEntry(order.now)],
-        listKey: listKey(order, order.now),
-        updatedAtMs: timeMs(order.now, 'now'),
-      };
+      const record = newOrderRecord(order);
+      const entry = creationEntry(order.now);
       try {
-        const created = await model.insertOne(doc);
-        return { created: true, order: toOrder(created.toObject()) };
+        await model.insertOne(orderDocument(order, record, entry));
+        return { created: true, order: createdOrder(order, record, entry) };
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
         // Whichever unique index refused it: if this key exists, that is the order to return;
@@ -663,6 +864,266 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       return summary.build();
     },
 
+    async createBatch(batch: NewBatch) {
+      const createdAtMs = validateNewBatch(batch);
+      const doc = {
+        _id: batch.batchId,
+        clientId: batch.clientId,
+        batchId: batch.batchId,
+        contentHash: batch.contentHash,
+        bytes: batch.bytes,
+        ...(batch.filename === undefined ? {} : { filename: batch.filename }),
+        createdAt: batch.createdAt,
+        state: 'stored' satisfies BatchState,
+        rowsRead: 0,
+        accepted: 0,
+        rejected: 0,
+        rowsCommitted: 0,
+        updatedAt: batch.createdAt,
+        updatedAtMs: createdAtMs,
+        listKey: batchListKey(batch.batchId, createdAtMs),
+      };
+      try {
+        await batches.insertOne(doc);
+        return { created: true, batch: decodeBatch(doc) };
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        // The same content (the first upload wins, for good), or a batchId another batch has.
+        const existing = await batches
+          .findOne({ clientId: batch.clientId, contentHash: batch.contentHash })
+          .lean<Lean>()
+          .exec();
+        if (existing === null) throw new RangeError(`batchId ${batch.batchId} is taken`);
+        return { created: false, batch: decodeBatch(existing) };
+      }
+    },
+
+    /**
+     * Each chunk is a GridFS file of its own (`<batchId>/<index>`, metadata {batchId, index}): no
+     * process has to hold a batch's chunks, so any API instance can take any chunk and a crash
+     * loses nothing stored. A GridFS file is listed only once all its bytes are written, so a
+     * listed chunk is whole. A rewrite adds a newer file, then removes the older ones of that
+     * index (older by uploadDate, then _id): readers take the newest, and two concurrent writers
+     * never remove each other's last copy.
+     */
+    async putUploadChunk(batchId: string, index: number, data: Buffer) {
+      validateUploadChunk(index, data);
+      const bucket = uploadBucket();
+      const stream = bucket.openUploadStream(`${batchId}/${index}`, { metadata: { batchId, index } });
+      await pipeline(Readable.from([data]), stream);
+      const copies = await bucket
+        .find({ 'metadata.batchId': batchId, 'metadata.index': index }, { sort: { uploadDate: -1, _id: -1 } })
+        .toArray();
+      const mine = copies.findIndex((file) => file._id.equals(stream.id));
+      for (const older of mine < 0 ? [] : copies.slice(mine + 1)) {
+        await bucket.delete(older._id).catch((error: unknown) => {
+          // Another writer removed it first.
+          if (!(error instanceof mongoose.mongo.MongoRuntimeError)) throw error;
+        });
+      }
+    },
+
+    async *readUpload(batchId: string) {
+      const batch = await findBatch(batchId);
+      const bucket = uploadBucket();
+      const files = bucket.find({ 'metadata.batchId': batchId }, { sort: UPLOAD_INDEX });
+      let expected = 0;
+      let bytes = 0;
+      for await (const file of files) {
+        const index = file.metadata?.index;
+        // Sorted newest first within an index: an older copy of an index already read is skipped.
+        if (index !== expected) {
+          if (typeof index === 'number' && index < expected) continue;
+          break;
+        }
+        const parts: Buffer[] = [];
+        for await (const part of bucket.openDownloadStream(file._id)) parts.push(part as Buffer);
+        const chunk = Buffer.concat(parts);
+        bytes += chunk.length;
+        expected += 1;
+        yield chunk;
+      }
+      if (batch !== null && bytes !== batch.bytes) throw incompleteUpload(batchId, bytes, batch.bytes);
+    },
+
+    async getBatch(clientId: string, batchId: string) {
+      const doc = await batches.findOne({ clientId, batchId }).lean<Lean>().exec();
+      return doc === null ? null : decodeBatch(doc);
+    },
+
+    async listBatches(clientId: string, query: { limit: number; cursor?: string | undefined }) {
+      const { limit, after } = validateBatchListQuery(query);
+      const filter: Record<string, unknown> = { clientId };
+      if (after !== undefined) filter.listKey = { $lt: after };
+      const docs = await batches
+        .find(filter)
+        .sort({ listKey: -1 })
+        .limit(limit + 1)
+        .lean<Lean[]>()
+        .exec();
+      const page = docs.slice(0, limit);
+      const last = page.at(-1)?.listKey;
+      const list = page.map((doc) => decodeBatch(doc));
+      return docs.length > limit && typeof last === 'string'
+        ? { batches: list, nextCursor: encodeCursor(last) }
+        : { batches: list };
+    },
+
+    async findBatches(state: BatchState, updatedBefore: string, limit: number) {
+      validateFindBatchesLimit(limit);
+      if (!isBatchState(state)) throw new RangeError(`not a batch state: ${JSON.stringify(state)}`);
+      const docs = await batches
+        .find({ state, updatedAtMs: { $lt: timeMs(updatedBefore, 'updatedBefore') } })
+        .sort({ updatedAtMs: 1, _id: 1 })
+        .limit(limit)
+        .lean<Lean[]>()
+        .exec();
+      return docs.map((doc) => decodeBatch(doc));
+    },
+
+    async updateBatch(batchId: string, patch: BatchPatch, at: string) {
+      const atMs = validateBatchPatch(patch, at);
+      const set: Record<string, unknown> = { updatedAt: at, updatedAtMs: atMs };
+      if (patch.state !== undefined) set.state = patch.state;
+      if (patch.rowsRead !== undefined) set.rowsRead = patch.rowsRead;
+      if (patch.error !== undefined) set.error = patch.error;
+      const doc = await batches
+        .findOneAndUpdate({ _id: batchId }, { $set: set }, { returnDocument: 'after', upsert: false })
+        .lean<Lean>()
+        .exec();
+      if (doc === null) throw new RangeError(`no batch has the id ${batchId}`);
+      return decodeBatch(doc);
+    },
+
+    /**
+     * Two writes, no transaction: the rows document, then one conditional update of the batch
+     * (`rowsCommitted` still `firstRow - 1`) that advances the counts by what that document holds.
+     * Rows documents are never changed once written (unique per batch and first row), so the counts
+     * always describe stored rows:
+     * - a crash after the rows write leaves a document the batch does not count yet; the next
+     *   commit from that row finds it (duplicate key) and counts it: it holds the results of an
+     *   earlier attempt at the same rows, whose orders exist. If its rows differ from this call's
+     *   (another chunk size), this call answers false and the importer resumes after rowsCommitted;
+     * - concurrent commits of the same rows all meet one document, and only one update matches.
+     * readRows follows the chain of counted documents (1, 1 + count, …) up to rowsCommitted, so
+     * uncounted documents are never read.
+     */
+    async commitRows(batchId: string, results: readonly RowResult[], at: string) {
+      const commit = rowCommit(results);
+      const atMs = timeMs(at, 'at');
+      const current = await batches.findById(batchId).select({ rowsCommitted: 1 }).lean<Lean>().exec();
+      if (current === null) throw new RangeError(`no batch has the id ${batchId}`);
+      if (current.rowsCommitted !== commit.firstRow - 1) return false;
+      const rows = JSON.stringify(commit.rows);
+      const mine = {
+        batchId,
+        firstRow: commit.firstRow,
+        count: commit.rows.length,
+        accepted: commit.accepted,
+        rejected: commit.rejected,
+        digest: createHash('sha256').update(rows).digest('hex'),
+      };
+      let stored: Lean = mine;
+      try {
+        await batchRows.insertOne({ ...mine, rows });
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+        const found = await batchRows
+          .findOne({ batchId, firstRow: commit.firstRow })
+          .select({ rows: 0 })
+          .lean<Lean>()
+          .exec();
+        if (found === null) throw error;
+        stored = found;
+      }
+      const { count, accepted, rejected } = storedCounts(stored);
+      const update = await batches
+        .updateOne(
+          { _id: batchId, rowsCommitted: commit.firstRow - 1 },
+          {
+            $inc: { rowsCommitted: count, accepted, rejected },
+            $set: { updatedAt: at, updatedAtMs: atMs },
+          },
+        )
+        .exec();
+      return update.modifiedCount === 1 && stored.digest === mine.digest;
+    },
+
+    async *readRows(batchId: string) {
+      const batch = await batches.findById(batchId).select({ rowsCommitted: 1 }).lean<Lean>().exec();
+      const committed = typeof batch?.rowsCommitted === 'number' ? batch.rowsCommitted : 0;
+      let next = 1;
+      while (next <= committed) {
+        const docs = await batchRows
+          .find({ batchId, firstRow: { $gte: next } })
+          .sort({ firstRow: 1 })
+          .limit(ROW_DOCS_PER_READ)
+          .lean<Lean[]>()
+          .exec();
+        const before = next;
+        for (const doc of docs) {
+          if (next > committed) return;
+          // Inside rows already read: an uncounted attempt's document.
+          if (typeof doc.firstRow !== 'number' || doc.firstRow < next) continue;
+          if (doc.firstRow > next) break;
+          const chunk = decodeRowChunk(parseRows(doc.rows));
+          next += storedCounts(doc).count;
+          yield chunk;
+        }
+        if (next === before) {
+          throw new LedgerCorruptionError(
+            `batch ${batchId} counts rows from ${next} whose results are not stored`,
+            {
+              context: { batchId, row: next },
+            },
+          );
+        }
+      }
+    },
+
+    async createOrders(orders: readonly NewOrder[]) {
+      // Every order checked before the first write.
+      const prepared = orders.map((order) => ({
+        order,
+        record: newOrderRecord(order),
+        entry: creationEntry(order.now),
+      }));
+      const results: CreateResult[] = [];
+      for (let start = 0; start < prepared.length; start += ORDER_CHUNK) {
+        results.push(...(await insertOrders(prepared.slice(start, start + ORDER_CHUNK))));
+      }
+      return results;
+    },
+
+    async linkOrders(batchId: string, keys: readonly OrderKey[]) {
+      for (let start = 0; start < keys.length; start += ORDER_CHUNK) {
+        const chunk = keys.slice(start, start + ORDER_CHUNK);
+        // $addToSet: linking twice (or to the batch an order came from) changes nothing.
+        await model
+          .updateMany(
+            { $or: chunk.map((key) => ({ clientId: key.clientId, orderId: key.orderId })) },
+            { $addToSet: { batchIds: batchId } },
+          )
+          .exec();
+      }
+    },
+
+    /** Counted when asked (an index-only count per state): always current, no counters to keep. */
+    async batchStates(batchId: string) {
+      const rows: unknown[] = await model
+        .aggregate([{ $match: { batchIds: batchId } }, { $group: { _id: '$state', count: { $sum: 1 } } }])
+        .exec();
+      const counts: Partial<Record<OrderState, number>> = {};
+      for (const row of rows) {
+        const { _id: state, count } = row as { _id?: unknown; count?: unknown };
+        if (!isOrderState(state) || typeof count !== 'number') {
+          throw new LedgerCorruptionError('stored orders have an invalid state', { context: { batchId } });
+        }
+        if (count > 0) counts[state] = count;
+      }
+      return counts;
+    },
+
     async ping() {
       const { db } = options.connection;
       if (db === undefined) throw new Error('MongoDB connection is not open');
@@ -673,6 +1134,76 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       // The connection belongs to the caller.
     },
   };
+}
+
+/** Orders per insertMany / link update. */
+const ORDER_CHUNK = 1_000;
+/** Row documents fetched per query by readRows. */
+const ROW_DOCS_PER_READ = 20;
+
+/** The document of a new order (createOrder and createOrders write the same). */
+function orderDocument(
+  order: NewOrder,
+  record: ReturnType<typeof newOrderRecord>,
+  entry: HistoryEntry,
+): Record<string, unknown> {
+  return {
+    clientId: order.clientId,
+    orderId: order.orderId,
+    providerOrderId: order.providerOrderId,
+    providerOrderIds: [order.providerOrderId],
+    provider: order.provider,
+    route: record.route,
+    request: record.request,
+    fingerprint: order.fingerprint,
+    state: 'queued' satisfies OrderState,
+    inFlight: false,
+    attempts: 0,
+    statusChecks: 0,
+    ...(order.batchId === undefined ? {} : { batchId: order.batchId, batchIds: [order.batchId] }),
+    createdAt: order.now,
+    updatedAt: order.now,
+    version: 1,
+    history: [entry],
+    listKey: listKey(order, order.now),
+    updatedAtMs: timeMs(order.now, 'now'),
+  };
+}
+
+/** `index` and `code` of a driver WriteError (getters) or of its plain `err`. */
+function writeErrorOf(value: unknown): { index: number | undefined; code: unknown } {
+  const error = (value ?? {}) as {
+    index?: unknown;
+    code?: unknown;
+    err?: { index?: unknown; code?: unknown };
+  };
+  const index = error.index ?? error.err?.index;
+  return { index: typeof index === 'number' ? index : undefined, code: error.code ?? error.err?.code };
+}
+
+function storedCounts(doc: Lean): { count: number; accepted: number; rejected: number } {
+  const { count, accepted, rejected } = doc;
+  for (const value of [count, accepted, rejected]) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new LedgerCorruptionError('stored row results have invalid counts');
+    }
+  }
+  return { count: count as number, accepted: accepted as number, rejected: rejected as number };
+}
+
+function parseRows(value: unknown): unknown {
+  try {
+    return JSON.parse(String(value));
+  } catch (cause) {
+    throw new LedgerCorruptionError('stored row results are invalid', { cause });
+  }
+}
+
+function incompleteUpload(batchId: string, stored: number, expected: number): LedgerCorruptionError {
+  return new LedgerCorruptionError(
+    `the stored upload of batch ${batchId} has ${stored} bytes, not ${expected}: a chunk is missing`,
+    { context: { batchId, stored, expected } },
+  );
 }
 
 function toOrder(doc: Lean): Order {

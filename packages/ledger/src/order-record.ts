@@ -304,3 +304,34 @@ export function decodeOrder(raw: Raw, history: readonly unknown[]): Order {
   if (batchId !== undefined) order.batchId = batchId;
   return order;
 }
+
+/**
+ * A new order exactly as a store reads it back once written (bulk creation answers without reading
+ * every new order again): state `queued`, version 1, `entry` its one history entry.
+ */
+export function createdOrder(
+  order: NewOrder,
+  record: { readonly request: RechargeRequest; readonly route: readonly string[] },
+  entry: HistoryEntry,
+): Order {
+  return decodeOrder(
+    {
+      clientId: order.clientId,
+      orderId: order.orderId,
+      providerOrderId: order.providerOrderId,
+      provider: order.provider,
+      route: record.route,
+      request: record.request,
+      fingerprint: order.fingerprint,
+      state: 'queued',
+      inFlight: false,
+      attempts: 0,
+      statusChecks: 0,
+      batchId: order.batchId,
+      createdAt: order.now,
+      updatedAt: order.now,
+      version: 1,
+    },
+    [entry],
+  );
+}

@@ -1,9 +1,10 @@
+import type { Batch, RowResult } from './batch-store.ts';
 import { LedgerCorruptionError } from './ledger-errors.ts';
 import type { BalanceSample, CallbackInput, CallbackRecord } from './ledger-store.ts';
-import { isCallbackOutcome } from './ledger-support.ts';
+import { isBatchState, isCallbackOutcome, rowResult } from './ledger-support.ts';
 
 /**
- * Decoders for the ledger's other records (callbacks, balance samples), the counterpart of
+ * Decoders for the ledger's other records (callbacks, balance samples, batches, row results), the counterpart of
  * order-record.ts: every field checked, storage-only fields dropped, absent optionals left absent.
  */
 
@@ -73,4 +74,41 @@ export function decodeBalanceSample(raw: Raw): BalanceSample {
     balance,
     at: text(raw, 'balance sample', 'at'),
   };
+}
+
+function storedCount(raw: Raw, record: string, field: string): number {
+  const value = raw[field];
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? value
+    : corrupt(record, field, value);
+}
+
+/** Counts (`bytes`, `rowsRead`, `accepted`, `rejected`, `rowsCommitted`) already numbers. */
+export function decodeBatch(raw: Raw): Batch {
+  const state = raw.state;
+  if (!isBatchState(state)) corrupt('batch', 'state', state);
+  const batch: { -readonly [K in keyof Batch]: Batch[K] } = {
+    clientId: text(raw, 'batch', 'clientId'),
+    batchId: text(raw, 'batch', 'batchId'),
+    contentHash: text(raw, 'batch', 'contentHash'),
+    bytes: storedCount(raw, 'batch', 'bytes'),
+    createdAt: text(raw, 'batch', 'createdAt'),
+    state,
+    rowsRead: storedCount(raw, 'batch', 'rowsRead'),
+    accepted: storedCount(raw, 'batch', 'accepted'),
+    rejected: storedCount(raw, 'batch', 'rejected'),
+    rowsCommitted: storedCount(raw, 'batch', 'rowsCommitted'),
+    updatedAt: text(raw, 'batch', 'updatedAt'),
+  };
+  const filename = optionalText(raw, 'batch', 'filename');
+  const error = optionalText(raw, 'batch', 'error');
+  if (filename !== undefined) batch.filename = filename;
+  if (error !== undefined) batch.error = error;
+  return batch;
+}
+
+/** A stored chunk of row results (already parsed from JSON where the store keeps JSON). */
+export function decodeRowChunk(value: unknown): RowResult[] {
+  if (!Array.isArray(value)) return corrupt('row results', 'chunk', value);
+  return value.map((row) => rowResult(row, (field) => corrupt('row result', field, row)));
 }

@@ -8,6 +8,14 @@ import {
 } from '@rechargeflow/domain';
 import type { Redis } from 'ioredis';
 import {
+  BATCH_STATES,
+  type Batch,
+  type BatchPatch,
+  type BatchState,
+  type NewBatch,
+  type RowResult,
+} from './batch-store.ts';
+import {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
@@ -30,36 +38,55 @@ import {
 } from './ledger-store.ts';
 import {
   assertCommand,
+  batchIdOfListKey,
+  batchListKey,
   callbackId,
   createdWindow,
   creationEntry,
   encodeCursor,
   historyEntry,
-  listKey,
+  isBatchState,
+  listKeyOf,
   reversalRecord,
+  rowCommit,
   SummaryBuilder,
   scheduleChange,
   timeMs,
   validateBalanceSample,
+  validateBatchListQuery,
+  validateBatchPatch,
   validateCallbackInput,
   validateCallbackLimit,
   validateClaimOptions,
+  validateFindBatchesLimit,
   validateListQuery,
+  validateNewBatch,
   validateOutcome,
   validateStaleLimit,
+  validateUploadChunk,
 } from './ledger-support.ts';
-import { decodeOrder, decodeRequest, newOrderRecord } from './order-record.ts';
-import { callbackFields, decodeBalanceSample, decodeCallback } from './records.ts';
+import { createdOrder, decodeOrder, decodeRequest, newOrderRecord } from './order-record.ts';
+import {
+  callbackFields,
+  decodeBalanceSample,
+  decodeBatch,
+  decodeCallback,
+  decodeRowChunk,
+} from './records.ts';
 import {
   ALL_SCRIPTS,
   CLAIM_CHECKS,
-  CREATE_ORDER,
+  COMMIT_ROWS,
+  CREATE_BATCH,
+  CREATE_ORDERS,
+  LINK_ORDERS,
   READ_ORDERS,
   RECORD_BALANCE,
   RECORD_CALLBACK,
   runScript,
   SET_CALLBACK_OUTCOME,
   TRANSITION,
+  UPDATE_BATCH,
   UPGRADE_ORDERS,
 } from './redis-scripts.ts';
 
@@ -67,6 +94,10 @@ import {
 const LAYOUT_VERSION = '2';
 /** Orders read per round trip when scanning (summaries, the upgrade): bounds memory per step. */
 const SCAN_CHUNK = 500;
+/** Orders per create/link script: big enough for one round trip per import chunk, short enough not to stall Redis. */
+const CREATE_CHUNK = 1_000;
+/** Row-result chunks fetched per round trip by readRows. */
+const ROW_CHUNKS_PER_READ = 20;
 
 export interface RedisLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
@@ -100,6 +131,18 @@ export interface RedisLedgerStoreOptions {
  * - `P:balance:<provider>`          zset, score sample time ms, member `<seq>|<sample JSON>`
  * - `P:balance-seq`                 string: the sequence of balance samples
  * - `P:meta:layout`                 string: the key layout version this ledger has been brought to
+ * - `P:batch:<batchId>`             hash: a batch's fields + `listKey` (created ms + batchId)
+ * - `P:batch:<batchId>:upload:<i>`  string: upload chunk i (raw bytes, ≤ 1 MiB)
+ * - `P:batch:<batchId>:rows:<row>`  string: one commit's row results (JSON array), from `row` on
+ * - `P:batch:<batchId>:row-chunks`  list: the first row of each commit, in commit (= input) order
+ * - `P:batch:<batchId>:states`      hash: state → number of member orders in it now
+ * - `P:client:<clientId>:batches`   zset, all scores 0, members a batch's `listKey`: newest first
+ * - `P:client:<clientId>:batch-content:<contentHash>` string: the batch holding that content
+ *                                   (the per-client dedupe claim, never moved or removed)
+ * - `P:batches:state:<s>`           zset, score updatedAt ms, member batchId: findBatches
+ * Order hashes of batch members hold `batches`: the URI-encoded ids of every batch the order
+ * belongs to, space-separated; the create, transition and link scripts keep the batches' state
+ * hashes in step with it in the same atomic write.
  * keyId is `orderKeyId({clientId, orderId})` from the domain. Order hashes also hold `statusChecks`
  * and, from the server's clock, `pendingSinceMs` and `nextCheckAtMs` (handed out as ISO).
  * Needs Redis >= 6.2 (ZRANGE BYLEX REV).
@@ -122,7 +165,18 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     balance: (provider: string) => `${p}:balance:${enc(provider)}`,
     balanceSeq: `${p}:balance-seq`,
     layout: `${p}:meta:layout`,
+    batch: (batchId: string) => `${p}:batch:${enc(batchId)}`,
+    upload: (batchId: string, index: number) => `${p}:batch:${enc(batchId)}:upload:${index}`,
+    rows: (batchId: string, firstRow: number) => `${p}:batch:${enc(batchId)}:rows:${firstRow}`,
+    rowChunks: (batchId: string) => `${p}:batch:${enc(batchId)}:row-chunks`,
+    batchStates: (batchId: string) => `${p}:batch:${enc(batchId)}:states`,
+    clientBatches: (clientId: string) => `${p}:client:${enc(clientId)}:batches`,
+    batchContent: (clientId: string, contentHash: string) =>
+      `${p}:client:${enc(clientId)}:batch-content:${enc(contentHash)}`,
+    batchesInState: (state: BatchState) => `${p}:batches:state:${state}`,
   };
+  // The transition script builds batch-state keys from the ids an order lists: prefix + id + suffix.
+  const batchStatesPrefix = `${p}:batch:`;
   // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
   const orderKeyPrefix = keys.order('');
   const historyKeyPrefix = keys.history('');
@@ -148,6 +202,102 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     return replies.map(([error, hash]) => {
       if (error) throw error;
       return decodeCallbackHash(hash);
+    });
+  }
+
+  /**
+   * Creates orders CREATE_CHUNK at a time, one script each: every order is checked here before the
+   * first script runs, and a created order is answered as sent (built exactly as it reads back),
+   * so the script returns only the existing ones.
+   */
+  async function createOrders(orders: readonly NewOrder[]): Promise<CreateResult[]> {
+    const prepared = orders.map((order) => {
+      const record = newOrderRecord(order);
+      const keyId = orderKeyId(order);
+      const createdAtMs = timeMs(order.now, 'now');
+      const entry = creationEntry(order.now);
+      return { order, record, keyId, createdAtMs, entry };
+    });
+    const results: CreateResult[] = [];
+    for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {
+      const chunk = prepared.slice(start, start + CREATE_CHUNK);
+      const batchKeys: string[] = [];
+      const batchIndex = new Map<string, number>();
+      const orderKeys: string[] = [];
+      const args: (string | number)[] = [0];
+      for (const { order, record, keyId, createdAtMs, entry } of chunk) {
+        let batchArg = 0;
+        if (order.batchId !== undefined) {
+          batchArg = batchIndex.get(order.batchId) ?? 0;
+          if (batchArg === 0) {
+            batchArg = batchKeys.push(keys.batchStates(order.batchId));
+            batchIndex.set(order.batchId, batchArg);
+          }
+        }
+        orderKeys.push(
+          keys.order(keyId),
+          keys.history(keyId),
+          keys.providerOrder(order.providerOrderId),
+          keys.clientOrders(order.clientId),
+          keys.clientState(order.clientId, 'queued'),
+        );
+        args.push(
+          keyId,
+          listKeyOf(keyId, createdAtMs),
+          createdAtMs,
+          JSON.stringify(entry),
+          order.clientId,
+          order.orderId,
+          order.providerOrderId,
+          order.provider,
+          JSON.stringify(record.route),
+          JSON.stringify(record.request),
+          order.fingerprint,
+          order.now,
+          order.batchId ?? '',
+          batchArg,
+          order.batchId === undefined ? '' : enc(order.batchId),
+        );
+      }
+      args[0] = batchKeys.length;
+      const reply = await runScript(
+        redis,
+        CREATE_ORDERS,
+        [keys.created, keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
+        args,
+      );
+      if (!Array.isArray(reply)) unexpected('create-orders', reply);
+      if (reply[0] === 'provider_order_id_taken') {
+        const culprit = chunk[Number(reply[1]) - 1];
+        throw new ProviderOrderIdConflictError(culprit?.order.providerOrderId ?? '');
+      }
+      const answers: unknown = reply[1];
+      if (reply[0] !== 'done' || !Array.isArray(answers) || answers.length !== chunk.length) {
+        unexpected('create-orders', reply);
+      }
+      chunk.forEach(({ order, record, entry }, i) => {
+        const answer: unknown = answers[i];
+        results.push(
+          answer === 1
+            ? { created: true, order: createdOrder(order, record, entry) }
+            : { created: false, order: requireOrder(answer) },
+        );
+      });
+    }
+    return results;
+  }
+
+  async function readBatch(batchId: string): Promise<Batch | null> {
+    return decodeBatchHash(await redis.hgetall(keys.batch(batchId)));
+  }
+
+  async function readBatches(batchIds: readonly string[]): Promise<(Batch | null)[]> {
+    if (batchIds.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const batchId of batchIds) pipeline.hgetall(keys.batch(batchId));
+    return ((await pipeline.exec()) ?? []).map(([error, hash]) => {
+      if (error) throw error;
+      return decodeBatchHash(hash);
     });
   }
 
@@ -183,51 +333,8 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     },
 
     async createOrder(order: NewOrder): Promise<CreateResult> {
-      const { request, route } = newOrderRecord(order);
-      const keyId = orderKeyId(order);
-      const sortKey = listKey(order, order.now);
-      const fields: Record<string, string> = {
-        clientId: order.clientId,
-        orderId: order.orderId,
-        providerOrderId: order.providerOrderId,
-        provider: order.provider,
-        route: JSON.stringify(route),
-        request: JSON.stringify(request),
-        fingerprint: order.fingerprint,
-        state: 'queued',
-        inFlight: '0',
-        attempts: '0',
-        statusChecks: '0',
-        createdAt: order.now,
-        updatedAt: order.now,
-        version: '1',
-        listKey: sortKey,
-      };
-      if (order.batchId !== undefined) fields.batchId = order.batchId;
-      const reply = await runScript(
-        redis,
-        CREATE_ORDER,
-        [
-          keys.order(keyId),
-          keys.history(keyId),
-          keys.providerOrder(order.providerOrderId),
-          keys.clientOrders(order.clientId),
-          keys.clientState(order.clientId, 'queued'),
-          keys.stateUpdated('queued'),
-          keys.created,
-        ],
-        [
-          keyId,
-          sortKey,
-          timeMs(order.now, 'now'),
-          JSON.stringify(creationEntry(order.now)),
-          ...Object.entries(fields).flat(),
-        ],
-      );
-      const [status, snapshot] = asReply(reply);
-      if (status === 'provider_order_id_taken') throw new ProviderOrderIdConflictError(order.providerOrderId);
-      if (status !== 'created' && status !== 'exists') unexpected('create-order', reply);
-      return { created: status === 'created', order: requireOrder(snapshot) };
+      const [result] = await createOrders([order]);
+      return result ?? unexpected('create-orders', result);
     },
 
     getOrder(key: OrderKey) {
@@ -284,6 +391,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           schedule.kind === 'enter' || schedule.kind === 'reschedule' ? schedule.afterMs : 0,
           target?.provider ?? '',
           target?.providerOrderId ?? '',
+          batchStatesPrefix,
           ...patchFields,
         ],
       );
@@ -484,6 +592,202 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       return summary.build();
     },
 
+    async createBatch(batch: NewBatch) {
+      const createdAtMs = validateNewBatch(batch);
+      const fields: Record<string, string | number> = {
+        clientId: batch.clientId,
+        batchId: batch.batchId,
+        contentHash: batch.contentHash,
+        bytes: batch.bytes,
+        createdAt: batch.createdAt,
+        state: 'stored' satisfies BatchState,
+        rowsRead: 0,
+        accepted: 0,
+        rejected: 0,
+        rowsCommitted: 0,
+        updatedAt: batch.createdAt,
+        listKey: batchListKey(batch.batchId, createdAtMs),
+      };
+      if (batch.filename !== undefined) fields.filename = batch.filename;
+      const reply = await runScript(
+        redis,
+        CREATE_BATCH,
+        [
+          keys.batchContent(batch.clientId, batch.contentHash),
+          keys.batch(batch.batchId),
+          keys.clientBatches(batch.clientId),
+          keys.batchesInState('stored'),
+        ],
+        [
+          batch.batchId,
+          batchListKey(batch.batchId, createdAtMs),
+          createdAtMs,
+          ...Object.entries(fields).flat(),
+        ],
+      );
+      const [status, value] = asReply(reply);
+      if (status === 'batch_id_taken') throw new RangeError(`batchId ${batch.batchId} is taken`);
+      if (status === 'created') {
+        return {
+          created: true,
+          batch: decodeBatchHash(flatToHash(value)) ?? unexpected('create-batch', reply),
+        };
+      }
+      if (status !== 'exists' || typeof value !== 'string') return unexpected('create-batch', reply);
+      // The claim is never moved or removed, nor its batch: reading it in a second step is safe.
+      const existing = await readBatch(value);
+      return { created: false, batch: existing ?? unexpected('create-batch', reply) };
+    },
+
+    async putUploadChunk(batchId: string, index: number, data: Buffer) {
+      validateUploadChunk(index, data);
+      await redis.set(keys.upload(batchId, index), data);
+    },
+
+    async *readUpload(batchId: string) {
+      const batch = await readBatch(batchId);
+      let bytes = 0;
+      for (let index = 0; ; index += 1) {
+        const chunk = await redis.getBuffer(keys.upload(batchId, index));
+        if (chunk === null) break;
+        bytes += chunk.length;
+        yield chunk;
+      }
+      if (batch !== null && bytes !== batch.bytes) throw incompleteUpload(batchId, bytes, batch.bytes);
+    },
+
+    async getBatch(clientId: string, batchId: string) {
+      const batch = await readBatch(batchId);
+      return batch !== null && batch.clientId === clientId ? batch : null;
+    },
+
+    async listBatches(clientId: string, query: { limit: number; cursor?: string | undefined }) {
+      const { limit, after } = validateBatchListQuery(query);
+      const members = await redis.zrange(
+        keys.clientBatches(clientId),
+        after === undefined ? '+' : `(${after}`,
+        '-',
+        'BYLEX',
+        'REV',
+        'LIMIT',
+        0,
+        limit + 1,
+      );
+      const page = members.slice(0, limit);
+      const batches = (await readBatches(page.map(batchIdOfListKey))).filter(
+        (batch): batch is Batch => batch !== null && batch.clientId === clientId,
+      );
+      const last = page.at(-1);
+      return members.length > limit && last !== undefined
+        ? { batches, nextCursor: encodeCursor(last) }
+        : { batches };
+    },
+
+    async findBatches(state: BatchState, updatedBefore: string, limit: number) {
+      validateFindBatchesLimit(limit);
+      if (!isBatchState(state)) throw new RangeError(`not a batch state: ${JSON.stringify(state)}`);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const batchIds = await redis.zrangebyscore(
+        keys.batchesInState(state),
+        '-inf',
+        `(${before}`,
+        'LIMIT',
+        0,
+        limit,
+      );
+      // A batch may change between the index read and the batch read: show it only as it is now.
+      return (await readBatches(batchIds)).filter(
+        (batch): batch is Batch =>
+          batch !== null && batch.state === state && timeMs(batch.updatedAt, 'updatedAt') < before,
+      );
+    },
+
+    async updateBatch(batchId: string, patch: BatchPatch, at: string) {
+      const atMs = validateBatchPatch(patch, at);
+      const fields: (string | number)[] = [];
+      if (patch.rowsRead !== undefined) fields.push('rowsRead', patch.rowsRead);
+      if (patch.error !== undefined) fields.push('error', patch.error);
+      const reply = await runScript(
+        redis,
+        UPDATE_BATCH,
+        [keys.batch(batchId), ...BATCH_STATES.map(keys.batchesInState)],
+        [batchId, at, atMs, patch.state ?? '', ...BATCH_STATES, ...fields],
+      );
+      const [status, flat] = asReply(reply);
+      if (status === 'not_found') throw new RangeError(`no batch has the id ${batchId}`);
+      if (status !== 'updated') return unexpected('update-batch', reply);
+      return decodeBatchHash(flatToHash(flat)) ?? unexpected('update-batch', reply);
+    },
+
+    async commitRows(batchId: string, results: readonly RowResult[], at: string) {
+      const commit = rowCommit(results);
+      const atMs = timeMs(at, 'at');
+      const reply = await runScript(
+        redis,
+        COMMIT_ROWS,
+        [
+          keys.batch(batchId),
+          keys.rows(batchId, commit.firstRow),
+          keys.rowChunks(batchId),
+          ...BATCH_STATES.map(keys.batchesInState),
+        ],
+        [
+          batchId,
+          commit.firstRow,
+          commit.rows.length,
+          commit.accepted,
+          commit.rejected,
+          at,
+          atMs,
+          JSON.stringify(commit.rows),
+          ...BATCH_STATES,
+        ],
+      );
+      const [status] = asReply(reply);
+      if (status === 'not_found') throw new RangeError(`no batch has the id ${batchId}`);
+      if (status !== 'committed' && status !== 'stale') return unexpected('commit-rows', reply);
+      return status === 'committed';
+    },
+
+    async *readRows(batchId: string) {
+      // Committed chunks only ever append to the list, so paging it by position is stable.
+      for (let start = 0; ; start += ROW_CHUNKS_PER_READ) {
+        const firstRows = await redis.lrange(keys.rowChunks(batchId), start, start + ROW_CHUNKS_PER_READ - 1);
+        if (firstRows.length === 0) return;
+        const chunks = await redis.mget(...firstRows.map((row) => keys.rows(batchId, Number(row))));
+        for (const chunk of chunks) {
+          yield decodeRowChunk(parseStored(chunk, 'stored row results are invalid'));
+        }
+        if (firstRows.length < ROW_CHUNKS_PER_READ) return;
+      }
+    },
+
+    createOrders,
+
+    async linkOrders(batchId: string, orderKeys: readonly OrderKey[]) {
+      for (let start = 0; start < orderKeys.length; start += CREATE_CHUNK) {
+        const chunk = orderKeys.slice(start, start + CREATE_CHUNK);
+        await runScript(
+          redis,
+          LINK_ORDERS,
+          [keys.batchStates(batchId), ...chunk.map((key) => keys.order(orderKeyId(key)))],
+          [enc(batchId)],
+        );
+      }
+    },
+
+    async batchStates(batchId: string) {
+      const counts: Partial<Record<OrderState, number>> = {};
+      for (const [state, value] of Object.entries(await redis.hgetall(keys.batchStates(batchId)))) {
+        const count = Number(value);
+        if (!isOrderState(state) || !Number.isSafeInteger(count) || count < 0) {
+          throw new LedgerCorruptionError('stored batch state counts are invalid', { context: { batchId } });
+        }
+        if (count > 0) counts[state] = count;
+      }
+      return counts;
+    },
+
     async ping() {
       await redis.ping();
     },
@@ -492,6 +796,24 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       // The connection belongs to the caller.
     },
   };
+}
+
+/** A batch hash (HGETALL as an object) → Batch; an empty hash is a missing batch. */
+function decodeBatchHash(hash: unknown): Batch | null {
+  const fields = record(hash);
+  if (Object.keys(fields).length === 0) return null;
+  const counts: Record<string, number> = {};
+  for (const field of ['bytes', 'rowsRead', 'accepted', 'rejected', 'rowsCommitted']) {
+    counts[field] = Number(fields[field]);
+  }
+  return decodeBatch({ ...fields, ...counts });
+}
+
+function incompleteUpload(batchId: string, stored: number, expected: number): LedgerCorruptionError {
+  return new LedgerCorruptionError(
+    `the stored upload of batch ${batchId} has ${stored} bytes, not ${expected}: a chunk is missing`,
+    { context: { batchId, stored, expected } },
+  );
 }
 
 function keyIdOfListKey(member: string): string {

@@ -41,32 +41,111 @@ local function ms(n)
 end`;
 
 /**
- * KEYS: order hash, history list, providerOrderId claim, client list, client+state list,
- *       state-by-updatedAt set, all-orders-by-creation list.
- * ARGV: keyId, list key, updatedAt ms, first history entry (JSON), then hash field/value pairs.
- * Answers: created | exists (+snapshot) | provider_order_id_taken (+ the owner's key id).
+ * Creates orders, each exactly as a single creation would (a key that exists, or was created earlier
+ * in this call, answers its order unchanged), in two passes: every check first, then every write, so
+ * a providerOrderId held by another order (or by an earlier order of the call) writes nothing at all.
+ * Built for bulk imports: per new order only EXISTS, HSET and RPUSH; the claims are read with one
+ * MGET and written with one MSET, the index entries go in one ZADD per index and the batch counts
+ * in one HINCRBY per batch. The order fields are literals here so the call carries only what
+ * differs per order. At most ~1000 orders per call (Lua's unpack limit is 8000 values).
+ * KEYS: all-orders-by-creation list, queued-by-updatedAt set, then B batch-state hashes, then per
+ *       order (5): order hash, history list, providerOrderId claim, client list, client+queued list.
+ * ARGV: B, then per order (15): keyId, list key, updatedAt ms, first history entry (JSON), clientId,
+ *       orderId, providerOrderId, provider, route (JSON), request (JSON), fingerprint, createdAt ISO,
+ *       batchId ('' = none), its batch-state hash (1-based among the B), batch id as kept in `batches`.
+ * Answers: {'done', per order 1 (created as sent) or a snapshot (existed)} |
+ *          {'provider_order_id_taken', position (1-based), the owner's key id}.
  */
-export const CREATE_ORDER = script(
-  'create-order',
-  `if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {'exists', snapshot(KEYS[1], KEYS[2])}
+export const CREATE_ORDERS = script(
+  'create-orders',
+  `local B = tonumber(ARGV[1])
+local S = 15
+local n = (#ARGV - 1) / S
+local claimKeys = {}
+for i = 0, n - 1 do
+  claimKeys[i + 1] = KEYS[5 + B + i * 5]
 end
-local owner = redis.call('GET', KEYS[3])
-if owner then
-  return {'provider_order_id_taken', owner}
+local owners = redis.call('MGET', unpack(claimKeys))
+local new = {}
+local seen = {}
+local claims = {}
+for i = 0, n - 1 do
+  local k = 2 + B + i * 5
+  local a = 1 + i * S
+  local orderKey = KEYS[k + 1]
+  local owner = owners[i + 1]
+  -- A claim held by this very key means its order exists: claims and orders are never removed.
+  if not seen[orderKey] and owner ~= ARGV[a + 1] and redis.call('EXISTS', orderKey) == 0 then
+    owner = claims[KEYS[k + 3]] or owner
+    if owner then
+      return {'provider_order_id_taken', i + 1, owner}
+    end
+    claims[KEYS[k + 3]] = ARGV[a + 1]
+    seen[orderKey] = true
+    new[i + 1] = true
+  end
 end
-redis.call('SET', KEYS[3], ARGV[1])
-local fields = {}
-for i = 5, #ARGV do
-  fields[#fields + 1] = ARGV[i]
+local result = {}
+local claimed = {}
+local byCreation = {}
+local byUpdate = {}
+local clientLists = {}
+local batchCounts = {}
+local function member(list, key, value)
+  local members = list[key]
+  if not members then
+    members = {}
+    list[key] = members
+  end
+  members[#members + 1] = 0
+  members[#members + 1] = value
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[4], 0, ARGV[2])
-redis.call('ZADD', KEYS[5], 0, ARGV[2])
-redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[7], 0, ARGV[2])
-return {'created', snapshot(KEYS[1], KEYS[2])}`,
+for i = 0, n - 1 do
+  local k = 2 + B + i * 5
+  local a = 1 + i * S
+  local orderKey = KEYS[k + 1]
+  if new[i + 1] then
+    if ARGV[a + 13] == '' then
+      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
+        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
+        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
+        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
+        'version', '1', 'listKey', ARGV[a + 2])
+    else
+      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
+        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
+        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
+        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
+        'version', '1', 'listKey', ARGV[a + 2], 'batchId', ARGV[a + 13], 'batches', ARGV[a + 15])
+      local batch = tonumber(ARGV[a + 14])
+      batchCounts[batch] = (batchCounts[batch] or 0) + 1
+    end
+    redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
+    claimed[#claimed + 1] = KEYS[k + 3]
+    claimed[#claimed + 1] = ARGV[a + 1]
+    byCreation[#byCreation + 1] = 0
+    byCreation[#byCreation + 1] = ARGV[a + 2]
+    byUpdate[#byUpdate + 1] = ARGV[a + 3]
+    byUpdate[#byUpdate + 1] = ARGV[a + 1]
+    member(clientLists, KEYS[k + 4], ARGV[a + 2])
+    member(clientLists, KEYS[k + 5], ARGV[a + 2])
+    result[i + 1] = 1
+  else
+    result[i + 1] = snapshot(orderKey, KEYS[k + 2])
+  end
+end
+if #claimed > 0 then
+  redis.call('MSET', unpack(claimed))
+  redis.call('ZADD', KEYS[1], unpack(byCreation))
+  redis.call('ZADD', KEYS[2], unpack(byUpdate))
+  for key, members in pairs(clientLists) do
+    redis.call('ZADD', key, unpack(members))
+  end
+  for batch, count in pairs(batchCounts) do
+    redis.call('HINCRBY', KEYS[2 + batch], 'queued', count)
+  end
+end
+return {'done', result}`,
 );
 
 /**
@@ -77,10 +156,13 @@ return {'created', snapshot(KEYS[1], KEYS[2])}`,
  * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
- *       switch to provider ('' = no switch), switch to providerOrderId,
- *       then patch field/value pairs.
+ *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
+ *       prefix, then patch field/value pairs.
+ * A state change moves one count from the old state to the new in the state hash of every batch
+ * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
+ * prefix + id + `:states`, built here like the claim script builds order keys).
  * A switch is checked against the stored route (an order without one, written before routes
- * existed, has `[provider]`), then claims the new providerOrderId as CREATE_ORDER does. The old
+ * existed, has `[provider]`), then claims the new providerOrderId as CREATE_ORDERS does. The old
  * claim stays, so both ids lead to the order. A claim this order holds already means the same
  * switch has been applied: a conflict, so a repeat never applies twice.
  * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
@@ -91,7 +173,7 @@ export const TRANSITION = script(
   `if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route')
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches')
 if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
@@ -123,7 +205,7 @@ if ARGV[11] ~= '' then
   fields[#fields + 1] = 'providerOrderId'
   fields[#fields + 1] = ARGV[12]
 end
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local schedule = ARGV[9]
@@ -157,6 +239,13 @@ end
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[8])
 -- Indexes an order written before the creation list existed; a no-op for every other order.
 redis.call('ZADD', KEYS[8], 0, current[3])
+if current[6] and ARGV[1] ~= ARGV[3] then
+  for batch in string.gmatch(current[6], '%S+') do
+    local states = ARGV[13] .. batch .. ':states'
+    redis.call('HINCRBY', states, ARGV[1], -1)
+    redis.call('HINCRBY', states, ARGV[3], 1)
+  end
+end
 return {'applied', snapshot(KEYS[1], KEYS[2])}`,
 );
 
@@ -295,8 +384,122 @@ redis.call('ZADD', KEYS[1], ARGV[1], string.format('%015d', seq) .. '|' .. ARGV[
 return seq`,
 );
 
+/**
+ * Creates a batch unless the client has one with the same content hash (the claim, set here with
+ * the batch and never moved or removed).
+ * KEYS: content-hash claim, batch hash, client's batch list, `stored`-state-by-updatedAt set.
+ * ARGV: batchId, list key, updatedAt ms, then the batch hash's field/value pairs.
+ * Answers: created (+HGETALL) | exists (+ the batch id holding the hash) | batch_id_taken.
+ */
+export const CREATE_BATCH = script(
+  'create-batch',
+  `local owner = redis.call('GET', KEYS[1])
+if owner then
+  return {'exists', owner}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'batch_id_taken'}
+end
+local fields = {}
+for i = 4, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return {'created', redis.call('HGETALL', KEYS[2])}`,
+);
+
+/** Shared by the batch scripts: re-files the batch under its state's by-updatedAt set. */
+const REINDEX_BATCH = `local function reindex(state, score, batchId, firstKey, firstName)
+  for i = 0, 3 do
+    if ARGV[firstName + i] == state then
+      redis.call('ZADD', KEYS[firstKey + i], score, batchId)
+    else
+      redis.call('ZREM', KEYS[firstKey + i], batchId)
+    end
+  end
+end`;
+
+/**
+ * KEYS: batch hash, then the four state-by-updatedAt sets (in BATCH_STATES order).
+ * ARGV: batchId, updatedAt ISO, updatedAt ms, new state ('' = unchanged), the four state names,
+ *       then field/value pairs to set.
+ * Answers: updated (+HGETALL) | not_found.
+ */
+export const UPDATE_BATCH = script(
+  'update-batch',
+  `${REINDEX_BATCH}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'not_found'}
+end
+local state = ARGV[4]
+if state == '' then
+  state = redis.call('HGET', KEYS[1], 'state')
+end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2], 'state', state)
+for i = 9, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+reindex(state, ARGV[3], ARGV[1], 2, 5)
+return {'updated', redis.call('HGETALL', KEYS[1])}`,
+);
+
+/**
+ * Stores one commit's row results and advances the checkpoint, only when it continues it.
+ * KEYS: batch hash, this commit's rows key, the batch's commit list (first rows, in order), then
+ *       the four state-by-updatedAt sets.
+ * ARGV: batchId, first row, row count, accepted, rejected, updatedAt ISO, updatedAt ms, rows (JSON),
+ *       the four state names.
+ * Answers: committed | stale (rowsCommitted + 1 is not the first row: nothing written) | not_found.
+ */
+export const COMMIT_ROWS = script(
+  'commit-rows',
+  `${REINDEX_BATCH}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'not_found'}
+end
+local current = redis.call('HMGET', KEYS[1], 'rowsCommitted', 'state')
+if tonumber(current[1]) + 1 ~= tonumber(ARGV[2]) then
+  return {'stale'}
+end
+redis.call('SET', KEYS[2], ARGV[8])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'rowsCommitted', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'accepted', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'rejected', ARGV[5])
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[6])
+reindex(current[2], ARGV[7], ARGV[1], 4, 9)
+return {'committed'}`,
+);
+
+/**
+ * Makes orders members of a batch: adds the batch to each order's `batches` once, and counts it
+ * under its state now, in the same script, so a transition cannot fall in between.
+ * KEYS: the batch's state hash, then order hashes (a missing order is skipped).
+ * ARGV: the batch id as kept in `batches` (URI-encoded: no spaces).
+ * Answers: how many orders became members.
+ */
+export const LINK_ORDERS = script(
+  'link-orders',
+  `local linked = 0
+for i = 2, #KEYS do
+  local current = redis.call('HMGET', KEYS[i], 'state', 'batches')
+  if current[1] then
+    local batches = current[2] or ''
+    if not string.find(' ' .. batches .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then
+      redis.call('HSET', KEYS[i], 'batches', batches == '' and ARGV[1] or batches .. ' ' .. ARGV[1])
+      redis.call('HINCRBY', KEYS[1], current[1], 1)
+      linked = linked + 1
+    end
+  end
+end
+return linked`,
+);
+
 export const ALL_SCRIPTS: readonly LuaScript[] = [
-  CREATE_ORDER,
+  CREATE_ORDERS,
   TRANSITION,
   READ_ORDERS,
   CLAIM_CHECKS,
@@ -304,6 +507,10 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   RECORD_CALLBACK,
   SET_CALLBACK_OUTCOME,
   RECORD_BALANCE,
+  CREATE_BATCH,
+  UPDATE_BATCH,
+  COMMIT_ROWS,
+  LINK_ORDERS,
 ];
 
 function isNoScript(error: unknown): boolean {

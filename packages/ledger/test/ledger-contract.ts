@@ -14,7 +14,8 @@ import {
   ValidationError,
 } from '@rechargeflow/domain';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderOrderIdConflictError } from '../src/ledger-errors.ts';
+import type { NewBatch, RowResult } from '../src/batch-store.ts';
+import { LedgerCorruptionError, ProviderOrderIdConflictError } from '../src/ledger-errors.ts';
 import type {
   CallbackInput,
   LedgerStore,
@@ -1417,6 +1418,372 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       ]);
       expect(await store.summarize(at(300), at(400))).toEqual([]);
       expect(await store.summarize(at(200), at(100))).toEqual([]);
+    });
+
+    describe('batches', () => {
+      const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+      function newBatch(clientId: string, batchId: string, content: string, seconds = 0): NewBatch {
+        return {
+          clientId,
+          batchId,
+          contentHash: sha(content),
+          bytes: Buffer.byteLength(content),
+          filename: `${batchId}.csv`,
+          createdAt: at(seconds),
+        };
+      }
+
+      async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+        const all: T[] = [];
+        for await (const item of items) all.push(item);
+        return all;
+      }
+
+      function rows(first: number, count: number, rejectEvery = 0): RowResult[] {
+        return Array.from({ length: count }, (_, i) => {
+          const row = first + i;
+          const cells = { orderId: `o-${row}`, operator: 'A', number: '9876543210', amount: '10' };
+          return rejectEvery > 0 && row % rejectEvery === 0
+            ? { row, cells, error: `row ${row}: amount is not allowed` }
+            : { row, cells, orderId: `o-${row}` };
+        });
+      }
+
+      it('creates a batch once per client and content: the same file again is the same batch', async () => {
+        const first = await store.createBatch(newBatch('shop-1', 'b_1', 'a,b\n1,2\n', 1));
+        expect(first).toStrictEqual({
+          created: true,
+          batch: {
+            clientId: 'shop-1',
+            batchId: 'b_1',
+            contentHash: sha('a,b\n1,2\n'),
+            bytes: 8,
+            filename: 'b_1.csv',
+            createdAt: at(1),
+            state: 'stored',
+            rowsRead: 0,
+            accepted: 0,
+            rejected: 0,
+            rowsCommitted: 0,
+            updatedAt: at(1),
+          },
+        });
+        const again = await store.createBatch(newBatch('shop-1', 'b_2', 'a,b\n1,2\n', 2));
+        expect(again).toStrictEqual({ created: false, batch: first.batch });
+        expect(await store.getBatch('shop-1', 'b_2')).toBeNull();
+
+        const other = await store.createBatch(newBatch('shop-2', 'b_3', 'a,b\n1,2\n', 3));
+        expect(other.created).toBe(true);
+        expect(other.batch.clientId).toBe('shop-2');
+
+        const { filename: _, ...bare } = newBatch('shop-1', 'b_4', 'other', 4);
+        const unnamed = await store.createBatch(bare);
+        expect(unnamed.batch).not.toHaveProperty('filename');
+        expect(unnamed.batch).not.toHaveProperty('error');
+
+        expect(await store.getBatch('shop-1', 'b_1')).toStrictEqual(first.batch);
+        // Another client cannot see it.
+        expect(await store.getBatch('shop-2', 'b_1')).toBeNull();
+        expect(await store.getBatch('shop-1', 'b_missing')).toBeNull();
+        await expect(store.createBatch(newBatch('shop-1', 'b_1', 'third', 5))).rejects.toBeInstanceOf(
+          RangeError,
+        );
+        await expect(
+          store.createBatch({ ...newBatch('shop-1', 'b_5', 'x'), bytes: -1 }),
+        ).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('creates one batch when the same file is uploaded 10 times at once', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.createBatch(newBatch('shop-1', `b_race_${i}`, 'same'))),
+        );
+        expect(results.filter((result) => result.created)).toHaveLength(1);
+        expect(new Set(results.map((result) => result.batch.batchId)).size).toBe(1);
+        expect((await store.listBatches('shop-1', { limit: 20 })).batches).toHaveLength(1);
+      });
+
+      it('stores the upload in chunks and reads it back byte for byte, binary included', async () => {
+        const big = Buffer.alloc(1024 * 1024, 0xab);
+        const binary = Buffer.from([0, 255, 13, 10, 0xc3, 0x28, 0, 1, 2]);
+        const tail = Buffer.from('last,row\n');
+        const whole = Buffer.concat([big, binary, tail]);
+        await store.putUploadChunk('b_up', 0, big);
+        // A first try of chunk 1, rewritten: the last write wins.
+        await store.putUploadChunk('b_up', 1, Buffer.from('stale'));
+        await store.putUploadChunk('b_up', 1, binary);
+        await store.putUploadChunk('b_up', 2, tail);
+        await store.createBatch({
+          clientId: 'shop-1',
+          batchId: 'b_up',
+          contentHash: createHash('sha256').update(whole).digest('hex'),
+          bytes: whole.length,
+          createdAt: at(0),
+        });
+        const chunks = await collect(store.readUpload('b_up'));
+        expect(chunks.map((chunk) => chunk.length)).toEqual([big.length, binary.length, tail.length]);
+        expect(Buffer.concat(chunks).equals(whole)).toBe(true);
+        expect(await collect(store.readUpload('b_none'))).toEqual([]);
+
+        await expect(store.putUploadChunk('b_up', 3, Buffer.alloc(1024 * 1024 + 1))).rejects.toBeInstanceOf(
+          RangeError,
+        );
+        await expect(store.putUploadChunk('b_up', -1, tail)).rejects.toBeInstanceOf(RangeError);
+      });
+
+      it('refuses to hand out an upload whose chunks do not add up to its bytes', async () => {
+        await store.putUploadChunk('b_gap', 0, Buffer.from('a,b\n'));
+        await store.putUploadChunk('b_gap', 2, Buffer.from('3,4\n'));
+        await store.createBatch({ ...newBatch('shop-1', 'b_gap', 'a,b\n1,2\n3,4\n'), bytes: 12 });
+        await expect(collect(store.readUpload('b_gap'))).rejects.toBeInstanceOf(LedgerCorruptionError);
+      });
+
+      it("lists a client's batches newest first with cursor paging", async () => {
+        for (let i = 0; i < 5; i += 1) await store.createBatch(newBatch('shop-1', `b_${i}`, `file ${i}`, i));
+        await store.createBatch(newBatch('shop-2', 'b_other', 'file 0', 9));
+        const first = await store.listBatches('shop-1', { limit: 2 });
+        expect(first.batches.map((batch) => batch.batchId)).toEqual(['b_4', 'b_3']);
+        expect(first.nextCursor).toBeDefined();
+        const second = await store.listBatches('shop-1', { limit: 2, cursor: first.nextCursor });
+        expect(second.batches.map((batch) => batch.batchId)).toEqual(['b_2', 'b_1']);
+        const third = await store.listBatches('shop-1', { limit: 2, cursor: second.nextCursor });
+        expect(third.batches.map((batch) => batch.batchId)).toEqual(['b_0']);
+        expect(third.nextCursor).toBeUndefined();
+        expect((await store.listBatches('shop-3', { limit: 10 })).batches).toEqual([]);
+        await expect(store.listBatches('shop-1', { limit: 0 })).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.listBatches('shop-1', { limit: 501 })).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.listBatches('shop-1', { limit: 5, cursor: 'bm9wZQ' })).rejects.toBeInstanceOf(
+          ValidationError,
+        );
+      });
+
+      it('updates a batch and finds batches by state, oldest change first, before a time', async () => {
+        await store.createBatch(newBatch('shop-1', 'b_a', 'a', 1));
+        await store.createBatch(newBatch('shop-2', 'b_b', 'b', 2));
+        await store.createBatch(newBatch('shop-1', 'b_c', 'c', 3));
+        const importing = await store.updateBatch('b_a', { state: 'importing', rowsRead: 10 }, at(20));
+        expect(importing).toMatchObject({ state: 'importing', rowsRead: 10, updatedAt: at(20) });
+        expect(importing).not.toHaveProperty('error');
+        await store.updateBatch('b_b', { state: 'importing' }, at(10));
+        const stopped = await store.updateBatch('b_c', { error: 'extra column "colour"' }, at(30));
+        // A patch without a state leaves the state; one without an error leaves the error.
+        expect(stopped).toMatchObject({ state: 'stored', error: 'extra column "colour"', updatedAt: at(30) });
+        expect(await store.updateBatch('b_c', { rowsRead: 0 }, at(31))).toMatchObject({
+          error: 'extra column "colour"',
+        });
+        expect(await store.getBatch('shop-1', 'b_a')).toStrictEqual(importing);
+
+        const found = await store.findBatches('importing', at(100), 10);
+        expect(found.map((batch) => batch.batchId)).toEqual(['b_b', 'b_a']);
+        expect((await store.findBatches('importing', at(20), 10)).map((batch) => batch.batchId)).toEqual([
+          'b_b',
+        ]);
+        expect((await store.findBatches('importing', at(100), 1)).map((batch) => batch.batchId)).toEqual([
+          'b_b',
+        ]);
+        expect((await store.findBatches('stored', at(100), 10)).map((batch) => batch.batchId)).toEqual([
+          'b_c',
+        ]);
+        expect(await store.findBatches('done', at(100), 10)).toEqual([]);
+        await expect(store.findBatches('stored', at(100), 0)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.updateBatch('b_missing', { state: 'done' }, at(40))).rejects.toBeInstanceOf(
+          RangeError,
+        );
+      });
+
+      it('commits row results in sequence only, counting each row once, and reads them back in order', async () => {
+        await store.createBatch(newBatch('shop-1', 'b_rows', 'rows'));
+        expect(await store.commitRows('b_rows', rows(1, 10, 4), at(1))).toBe(true);
+        // A repeat (a restarted import) and a gap are refused and change nothing.
+        expect(await store.commitRows('b_rows', rows(1, 10, 4), at(2))).toBe(false);
+        expect(await store.commitRows('b_rows', rows(5, 10), at(2))).toBe(false);
+        expect(await store.commitRows('b_rows', rows(21, 5), at(2))).toBe(false);
+        expect(await store.getBatch('shop-1', 'b_rows')).toMatchObject({
+          rowsCommitted: 10,
+          accepted: 8,
+          rejected: 2,
+          updatedAt: at(1),
+        });
+        expect(await store.commitRows('b_rows', rows(11, 10, 4), at(3))).toBe(true);
+        expect(await store.commitRows('b_rows', rows(21, 1), at(4))).toBe(true);
+        expect(await store.getBatch('shop-1', 'b_rows')).toMatchObject({
+          rowsCommitted: 21,
+          accepted: 16,
+          rejected: 5,
+          updatedAt: at(4),
+        });
+        const chunks = await collect(store.readRows('b_rows'));
+        expect(chunks.map((chunk) => chunk.length)).toEqual([10, 10, 1]);
+        expect(chunks.flat()).toStrictEqual(rows(1, 21, 4));
+
+        await expect(store.commitRows('b_rows', [], at(5))).rejects.toBeInstanceOf(RangeError);
+        const [row22, , row24] = rows(22, 3);
+        await expect(store.commitRows('b_rows', [row22!, row24!], at(5))).rejects.toBeInstanceOf(RangeError);
+        await expect(store.commitRows('b_rows', [{ row: 22, cells: {} }], at(5))).rejects.toBeInstanceOf(
+          RangeError,
+        );
+        await expect(store.commitRows('b_missing', rows(1, 1), at(5))).rejects.toBeInstanceOf(RangeError);
+        expect((await store.getBatch('shop-1', 'b_rows'))?.rowsCommitted).toBe(21);
+        expect(await collect(store.readRows('b_none'))).toEqual([]);
+      });
+
+      it('commits each chunk exactly once when 10 importers race with the same rows', async () => {
+        await store.createBatch(newBatch('shop-1', 'b_race', 'race'));
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, () => store.commitRows('b_race', rows(1, 5, 2), at(1))),
+        );
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        expect(await store.getBatch('shop-1', 'b_race')).toMatchObject({
+          rowsCommitted: 5,
+          accepted: 3,
+          rejected: 2,
+        });
+        expect((await collect(store.readRows('b_race'))).flat()).toStrictEqual(rows(1, 5, 2));
+      });
+
+      it('creates 1000 orders in one call exactly as createOrder would, one by one', async () => {
+        // Existing orders: some moved on, one under another client with the same order id.
+        for (let i = 0; i < 1000; i += 10) await created(store, newOrder('shop-1', `o-${i}`, 1));
+        await applied(store, { clientId: 'shop-1', orderId: 'o-10' }, move('queued', 'processing', 2));
+        await created(store, newOrder('shop-2', 'o-1', 1));
+        const before = new Map<string, Order>();
+        for (let i = 0; i < 1000; i += 10) {
+          const order = await store.getOrder({ clientId: 'shop-1', orderId: `o-${i}` });
+          if (order !== null) before.set(order.orderId, order);
+        }
+        const other: RechargeRequest = { ...REQUEST, amount: paise(2_000), value1: 'x' };
+        const orders: NewOrder[] = Array.from({ length: 1000 }, (_, i) => ({
+          ...newOrder('shop-1', `o-${i}`, 5, i % 3 === 0 ? other : REQUEST),
+          batchId: 'b_bulk',
+          ...(i % 7 === 0 ? { route: ['a1topup', 'telgoo5'] } : {}),
+        }));
+        // The same key twice in one call: created once, the second answers it unchanged.
+        orders.push({ ...newOrder('shop-1', 'o-1', 6), batchId: 'b_bulk' });
+
+        const results = await store.createOrders(orders);
+        expect(results).toHaveLength(1001);
+        for (const [i, result] of results.entries()) {
+          const order = orders[i]!;
+          const existing = before.get(order.orderId);
+          if (existing !== undefined) {
+            expect(result).toStrictEqual({ created: false, order: existing });
+            continue;
+          }
+          if (i === 1000) {
+            expect(result).toStrictEqual({ created: false, order: results[1]?.order });
+            continue;
+          }
+          expect(result.created).toBe(true);
+          // What createOrder answers for the key now is what createOrders answered when it created it.
+          expect(await store.createOrder(order)).toStrictEqual({ created: false, order: result.order });
+          expect(result.order).toMatchObject({
+            state: 'queued',
+            version: 1,
+            batchId: 'b_bulk',
+            route: order.route ?? ['a1topup'],
+            request: order.request,
+            createdAt: at(5),
+          });
+        }
+        // Orders that existed are returned unchanged and are not made members (see linkOrders).
+        expect(await store.batchStates('b_bulk')).toStrictEqual({ queued: 900 });
+        const page = await store.listOrders('shop-1', { limit: 500, state: 'queued' });
+        expect(page.nextCursor).toBeDefined();
+        expect(
+          await store.getOrderByProviderOrderId(providerOrderId({ clientId: 'shop-1', orderId: 'o-999' })),
+        ).toMatchObject({ orderId: 'o-999' });
+        expect(await store.createOrders([])).toEqual([]);
+      });
+
+      it('refuses a bulk order the way createOrder would: a bad route writes nothing, a held providerOrderId throws', async () => {
+        const good = newOrder('shop-1', 'fine', 1);
+        await expect(
+          store.createOrders([good, { ...newOrder('shop-1', 'bad', 1), route: ['telgoo5'] }]),
+        ).rejects.toBeInstanceOf(RangeError);
+        expect(await store.getOrder(keyOf(good))).toBeNull();
+
+        await created(store, newOrder('shop-1', 'holder', 1));
+        const thief = {
+          ...newOrder('shop-1', 'thief', 1),
+          providerOrderId: providerOrderId({ clientId: 'shop-1', orderId: 'holder' }),
+        };
+        await expect(store.createOrders([good, thief])).rejects.toBeInstanceOf(ProviderOrderIdConflictError);
+        expect(await store.getOrder(keyOf(thief))).toBeNull();
+        expect((await store.getOrderByProviderOrderId(thief.providerOrderId))?.orderId).toBe('holder');
+      });
+
+      it('creates each key exactly once when 20 bulk calls with overlapping keys race', async () => {
+        const calls = Array.from({ length: 20 }, (_, call) =>
+          Array.from({ length: 50 }, (_, i) => ({
+            ...newOrder('shop-1', `k-${call * 5 + i}`, 1),
+            batchId: 'b_race',
+          })),
+        );
+        const answers = await Promise.all(calls.map((orders) => store.createOrders(orders)));
+        const createdPerKey = new Map<string, number>();
+        for (const result of answers.flat()) {
+          createdPerKey.set(
+            result.order.orderId,
+            (createdPerKey.get(result.order.orderId) ?? 0) + (result.created ? 1 : 0),
+          );
+          expect(result.order.version).toBe(1);
+        }
+        expect(createdPerKey.size).toBe(145);
+        expect([...createdPerKey.values()].every((count) => count === 1)).toBe(true);
+        expect(await store.batchStates('b_race')).toStrictEqual({ queued: 145 });
+      });
+
+      it('keeps batch state counts current through transitions, for created and linked members', async () => {
+        const mine = (orderId: string): NewOrder => ({
+          ...newOrder('shop-1', orderId, 1),
+          batchId: 'b_states',
+        });
+        await store.createOrders([mine('m-1'), mine('m-2'), mine('m-3')]);
+        // createOrder with a batchId makes a member too.
+        await store.createOrder(mine('m-4'));
+        expect(await store.batchStates('b_states')).toStrictEqual({ queued: 4 });
+
+        const m1 = { clientId: 'shop-1', orderId: 'm-1' };
+        const m2 = { clientId: 'shop-1', orderId: 'm-2' };
+        await applied(store, m1, move('queued', 'processing', 2));
+        await applied(store, m2, move('queued', 'processing', 2));
+        expect(await store.batchStates('b_states')).toStrictEqual({ queued: 2, processing: 2 });
+        await applied(store, m1, move('processing', 'success', 3));
+        // A same-state event (an attempt) moves nothing; a refused transition neither.
+        await applied(store, m2, move('processing', 'processing', 3, { patch: { incrementAttempts: true } }));
+        expect((await store.transition(m1, move('queued', 'processing', 4))).applied).toBe(false);
+        expect(await store.batchStates('b_states')).toStrictEqual({ queued: 2, processing: 1, success: 1 });
+
+        // Orders from elsewhere (another batch, or none) linked to this batch count from now on, once.
+        await orderIn(store, { clientId: 'shop-1', orderId: 'elsewhere' }, 'pending', 1);
+        const other = { ...newOrder('shop-1', 'other-batch', 1), batchId: 'b_other' };
+        await store.createOrders([other]);
+        const linked = [
+          { clientId: 'shop-1', orderId: 'elsewhere' },
+          keyOf(other),
+          { clientId: 'shop-1', orderId: 'unknown' },
+        ];
+        await store.linkOrders('b_states', linked);
+        await store.linkOrders('b_states', linked);
+        // Linking an order to the batch it came from changes nothing either.
+        await store.linkOrders('b_states', [m1]);
+        expect(await store.batchStates('b_states')).toStrictEqual({
+          queued: 3,
+          processing: 1,
+          success: 1,
+          pending: 1,
+        });
+        expect(await store.batchStates('b_other')).toStrictEqual({ queued: 1 });
+
+        await applied(store, keyOf(other), move('queued', 'processing', 5));
+        await applied(store, { clientId: 'shop-1', orderId: 'elsewhere' }, move('pending', 'success', 5));
+        expect(await store.batchStates('b_states')).toStrictEqual({ queued: 2, processing: 2, success: 2 });
+        // Both batches see the order move.
+        expect(await store.batchStates('b_other')).toStrictEqual({ processing: 1 });
+        // The order still names the batch it came from.
+        expect((await store.getOrder(keyOf(other)))?.batchId).toBe('b_other');
+        expect(await store.batchStates('b_none')).toStrictEqual({});
+      });
     });
 
     it('answers ping', async () => {

@@ -61,8 +61,16 @@ if (mode === 'skip') {
       collectionName: `orders_${collections}`,
       callbacksCollectionName: `callbacks_${collections}`,
       balanceCollectionName: `balance_samples_${collections}`,
+      batchesCollectionName: `batches_${collections}`,
+      batchRowsCollectionName: `batch_rows_${collections}`,
     };
-    const store = createMongoLedgerStore({ connection, ...names, writeConcern: 'majority' });
+    const uploadsBucketName = `uploads_${collections}`;
+    const store = createMongoLedgerStore({
+      connection,
+      ...names,
+      uploadsBucketName,
+      writeConcern: 'majority',
+    });
     await store.init();
     return {
       store,
@@ -79,6 +87,8 @@ if (mode === 'skip') {
       async cleanup() {
         await store.close();
         for (const name of Object.values(names)) await dropCollection(name);
+        await dropCollection(`${uploadsBucketName}.files`);
+        await dropCollection(`${uploadsBucketName}.chunks`);
       },
     };
   });
@@ -109,7 +119,28 @@ if (mode === 'skip') {
       expect(callbackIndexes.map((index) => index.name)).toContain('outcome_updated');
       const balanceIndexes = await db.collection('balance_samples').listIndexes().toArray();
       expect(balanceIndexes.map((index) => index.name)).toContain('provider_at');
-      for (const name of [collectionName, 'callbacks', 'balance_samples']) await dropCollection(name);
+      const batchIndexes = await db.collection('batches').listIndexes().toArray();
+      expect(batchIndexes.filter((index) => index.unique === true).map((index) => index.key)).toEqual(
+        expect.arrayContaining([
+          { clientId: 1, contentHash: 1 },
+          { clientId: 1, batchId: 1 },
+        ]),
+      );
+      const rowIndexes = await db.collection('batch_rows').listIndexes().toArray();
+      expect(rowIndexes.find((index) => index.name === 'batch_first_row_unique')?.unique).toBe(true);
+      expect(indexes.map((index) => index.name)).toContain('batch_states');
+      const uploadIndexes = await db.collection('uploads.files').listIndexes().toArray();
+      expect(uploadIndexes.map((index) => index.name)).toContain('batch_upload_chunks');
+      for (const name of [
+        collectionName,
+        'callbacks',
+        'balance_samples',
+        'batches',
+        'batch_rows',
+        'uploads.files',
+      ]) {
+        await dropCollection(name);
+      }
     });
 
     it('reads orders written before status checks existed, and schedules their checks at init()', async () => {
@@ -155,6 +186,50 @@ if (mode === 'skip') {
       expect(claimed.map((each) => [each.orderId, each.statusChecks])).toEqual([['old-pending', 1]]);
       const [summary] = await store.summarize(createdAt, '2026-01-02T00:00:00.000Z');
       expect(summary).toMatchObject({ provider: 'a1topup', submitted: { count: 1, amount: 1000 } });
+      for (const name of Object.values(names)) await dropCollection(name);
+    });
+
+    it('counts the stored rows of an interrupted commit instead of a different retry, and never twice', async () => {
+      const names = {
+        collectionName: 'orders_rows',
+        batchesCollectionName: 'batches_rows',
+        batchRowsCollectionName: 'batch_rows_rows',
+      };
+      const store = createMongoLedgerStore({ connection, ...names });
+      await store.init();
+      await store.createBatch({
+        clientId: 'shop-1',
+        batchId: 'b_1',
+        contentHash: 'h',
+        bytes: 1,
+        createdAt: '2026-01-01T00:00:00.000Z',
+      });
+      const row = (n: number) => ({ row: n, cells: { orderId: `o-${n}` }, orderId: `o-${n}` });
+      const db = connection.db;
+      if (db === undefined) throw new Error('not connected');
+      // What a commit of rows 1-3 leaves when it dies between its two writes.
+      const interrupted = JSON.stringify([row(1), row(2), row(3)]);
+      await db.collection(names.batchRowsCollectionName).insertOne({
+        batchId: 'b_1',
+        firstRow: 1,
+        count: 3,
+        accepted: 3,
+        rejected: 0,
+        digest: 'of another attempt',
+        rows: interrupted,
+      });
+      // The retry chunks differently: its rows are not the stored ones, so it answers false, and
+      // the batch counts what is stored.
+      expect(await store.commitRows('b_1', [row(1), row(2)], '2026-01-01T00:00:01.000Z')).toBe(false);
+      expect(await store.getBatch('shop-1', 'b_1')).toMatchObject({ rowsCommitted: 3, accepted: 3 });
+      expect(await store.commitRows('b_1', [row(1), row(2)], '2026-01-01T00:00:02.000Z')).toBe(false);
+      expect(await store.commitRows('b_1', [row(4), row(5)], '2026-01-01T00:00:03.000Z')).toBe(true);
+      const chunks: unknown[] = [];
+      for await (const chunk of store.readRows('b_1')) chunks.push(chunk);
+      expect(chunks).toStrictEqual([
+        [row(1), row(2), row(3)],
+        [row(4), row(5)],
+      ]);
       for (const name of Object.values(names)) await dropCollection(name);
     });
 

@@ -87,6 +87,77 @@ describe('Redis ledger store specifics', () => {
     expect(await store.getOrder(key)).toBeNull();
   });
 
+  it('keeps batches under the prefix: binary upload chunks, row chunks, membership on the order hash', async () => {
+    const prefix = `${RUN_PREFIX}:batch-layout`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const bytes = Buffer.from([0, 0xff, 0x80, 10]);
+    await store.putUploadChunk('b_1', 0, bytes);
+    expect(await redis.getBuffer(`${prefix}:batch:b_1:upload:0`)).toEqual(bytes);
+    await store.createBatch({
+      clientId: 'shop-1',
+      batchId: 'b_1',
+      contentHash: 'h',
+      bytes: 4,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await store.commitRows(
+      'b_1',
+      [{ row: 1, cells: { orderId: 'a' }, orderId: 'a' }],
+      '2026-01-01T00:00:01.000Z',
+    );
+    expect(JSON.parse((await redis.get(`${prefix}:batch:b_1:rows:1`)) ?? 'null')).toEqual([
+      { row: 1, cells: { orderId: 'a' }, orderId: 'a' },
+    ]);
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const order = (orderId: string, batchId: string) => {
+      const key = { clientId: 'shop-1', orderId };
+      return {
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint(request),
+        batchId,
+        now: '2026-01-01T00:00:00.000Z',
+      };
+    };
+    await store.createOrders([order('a', 'b 1:x')]);
+    await store.linkOrders('b_1', [{ clientId: 'shop-1', orderId: 'a' }]);
+    // Ids are URI-encoded: a space or ':' in a batch id can neither split the list nor forge a key.
+    expect(
+      await redis.hget(`${prefix}:order:${orderKeyId({ clientId: 'shop-1', orderId: 'a' })}`, 'batches'),
+    ).toBe('b%201%3Ax b_1');
+    expect(await redis.hgetall(`${prefix}:batch:b%201%3Ax:states`)).toEqual({ queued: '1' });
+    expect(await store.batchStates('b 1:x')).toEqual({ queued: 1 });
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
+  it('writes nothing of a bulk create when one providerOrderId is held by another order', async () => {
+    const prefix = `${RUN_PREFIX}:bulk-conflict`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const order = (orderId: string, poid = providerOrderId({ clientId: 'shop-1', orderId })) => ({
+      clientId: 'shop-1',
+      orderId,
+      providerOrderId: poid,
+      provider: 'a1topup',
+      request,
+      fingerprint: requestFingerprint(request),
+      batchId: 'b_1',
+      now: '2026-01-01T00:00:00.000Z',
+    });
+    // Held by an order of the same call, too.
+    await expect(
+      store.createOrders([order('a'), order('b'), order('c', order('a').providerOrderId)]),
+    ).rejects.toThrow(/already belongs to another order/);
+    for (const orderId of ['a', 'b', 'c'])
+      expect(await store.getOrder({ clientId: 'shop-1', orderId })).toBeNull();
+    expect(await store.batchStates('b_1')).toEqual({});
+    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(1);
+  });
+
   it('reads orders written before status checks existed, and indexes them at init()', async () => {
     const prefix = `${RUN_PREFIX}:legacy`;
     const store = createRedisLedgerStore({ redis, prefix });
