@@ -1,5 +1,5 @@
 import type { OrderKey, OrderState } from '@rechargeflow/domain';
-import type { CreateResult, NewOrder } from './ledger-store.ts';
+import type { CreateResult, NewOrder } from './new-order.ts';
 
 export const BATCH_STATES = [
   /** The upload is stored; its import job has not started (or must be started again). */

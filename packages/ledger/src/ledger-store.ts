@@ -1,35 +1,9 @@
-import type {
-  HistoryEntry,
-  Order,
-  OrderKey,
-  OrderState,
-  Paise,
-  RechargeRequest,
-  Reversal,
-} from '@rechargeflow/domain';
+import type { HistoryEntry, Order, OrderKey, OrderState, Paise, Reversal } from '@rechargeflow/domain';
 import type { BatchStore } from './batch-store.ts';
 
-/**
- * What the API hands the ledger to create an order: state `queued`, version 1, attempts 0, and one
- * history entry `{ at: now, from: null, to: 'queued', source: 'api', note: 'order accepted' }`.
- */
-export interface NewOrder extends OrderKey {
-  readonly providerOrderId: string;
-  readonly provider: string;
-  readonly request: RechargeRequest;
-  readonly fingerprint: string;
-  /** Providers to try in order; `provider` must be its first element. Default: `[provider]`. */
-  readonly route?: readonly string[] | undefined;
-  readonly batchId?: string | undefined;
-  /** ISO time; also the first history entry's time. */
-  readonly now: string;
-}
+import type { CreateResult, NewOrder } from './new-order.ts';
 
-export type CreateResult =
-  /** The order did not exist and has been written. */
-  | { readonly created: true; readonly order: Order }
-  /** An order with this key already existed; it is returned unchanged (compare fingerprints). */
-  | { readonly created: false; readonly order: Order };
+export type { CreateResult, NewOrder };
 
 /** Fields a transition may set besides the state. `undefined` leaves a field as it was. */
 export interface OrderPatch {
