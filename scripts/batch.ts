@@ -28,7 +28,10 @@ function fail(message: string): never {
 }
 
 async function call(path: string, init: RequestInit = {}): Promise<Response> {
-  const res = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } });
+  const res = await fetch(`${url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) },
+  });
   if (res.status >= 400) {
     const body = await res.text();
     let message = body;
@@ -44,7 +47,8 @@ async function call(path: string, init: RequestInit = {}): Promise<Response> {
 
 async function countRows(file: string): Promise<number> {
   let lines = 0;
-  for await (const line of createInterface({ input: createReadStream(file) })) if (line.trim() !== '') lines++;
+  for await (const line of createInterface({ input: createReadStream(file) }))
+    if (line.trim() !== '') lines++;
   return Math.max(0, lines - 1);
 }
 
@@ -57,7 +61,10 @@ function bar(done: number, total: number, width = 30): string {
 function line(view: BatchView, total: number): string {
   const o = view.orders;
   const settled = (o.success ?? 0) + (o.failed ?? 0) + (o.reversed ?? 0) + (o.manual_review ?? 0);
-  const phase = view.state === 'importing' || view.state === 'stored' ? `import ${bar(view.rows.read, total)}` : `orders ${bar(settled, view.rows.accepted)}`;
+  const phase =
+    view.state === 'importing' || view.state === 'stored'
+      ? `import ${bar(view.rows.read, total)}`
+      : `orders ${bar(settled, view.rows.accepted)}`;
   const states = Object.entries(o)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${s} ${n}`)

@@ -23,7 +23,13 @@ let apiUrl = '';
 let apiPort = 0;
 const headers = { authorization: `Bearer ${KEY}` };
 
-type View = { batchId: string; state: string; rows: { read: number; accepted: number; rejected: number }; orders: Record<string, number>; error?: string | null };
+type View = {
+  batchId: string;
+  state: string;
+  rows: { read: number; accepted: number; rejected: number };
+  orders: Record<string, number>;
+  error?: string | null;
+};
 
 /** 2,000 rows, 20 of them bad in different ways; order ids unique per call. */
 function csv(tag: string): string {
@@ -31,18 +37,27 @@ function csv(tag: string): string {
   for (let i = 0; i < 2_000; i++) {
     const id = `${tag}-${i}`;
     const bad = i % 100 === 7 ? Math.floor(i / 100) % 5 : -1;
-    if (bad === 0) lines.push(`${id},NOPE,5,9876500000,10,,`); // unknown operator
-    else if (bad === 1) lines.push(`${id},A,5,12345,10,,`); // bad number
-    else if (bad === 2) lines.push(`${id},A,5,9876500000,-3,,`); // bad amount
-    else if (bad === 3) lines.push(`${id},LAT,,22334455,100,,`); // landline without STD code
-    else if (bad === 4) lines.push(`${id},A,=1+2,9876500000,10,,`); // formula-looking circle
+    if (bad === 0)
+      lines.push(`${id},NOPE,5,9876500000,10,,`); // unknown operator
+    else if (bad === 1)
+      lines.push(`${id},A,5,12345,10,,`); // bad number
+    else if (bad === 2)
+      lines.push(`${id},A,5,9876500000,-3,,`); // bad amount
+    else if (bad === 3)
+      lines.push(`${id},LAT,,22334455,100,,`); // landline without STD code
+    else if (bad === 4)
+      lines.push(`${id},A,=1+2,9876500000,10,,`); // formula-looking circle
     else lines.push(`${id},A,5,${9876500000 + (i % 1000)},10,,`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 async function upload(body: string, contentType = 'text/csv') {
-  const res = await fetch(`${apiUrl}/v1/batches`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body });
+  const res = await fetch(`${apiUrl}/v1/batches`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': contentType },
+    body,
+  });
   return { status: res.status, body: (await res.json()) as View & { message?: string } };
 }
 
@@ -51,14 +66,24 @@ async function view(batchId: string): Promise<View> {
 }
 
 function until(batchId: string, states: string[], timeoutMs = 60_000): Promise<View> {
-  return waitFor(`batch ${batchId} in ${states.join('|')}`, async () => {
-    const v = await view(batchId);
-    return states.includes(v.state) ? v : undefined;
-  }, timeoutMs, 250);
+  return waitFor(
+    `batch ${batchId} in ${states.join('|')}`,
+    async () => {
+      const v = await view(batchId);
+      return states.includes(v.state) ? v : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 function startApi(): RunningPart {
-  const part = startApp('api', { ...shared, PORT: String(apiPort), API_KEYS: `shop:${KEY}`, BATCH_MAX_ROWS: '2500' });
+  const part = startApp('api', {
+    ...shared,
+    PORT: String(apiPort),
+    API_KEYS: `shop:${KEY}`,
+    BATCH_MAX_ROWS: '2500',
+  });
   parts.push(part);
   return part;
 }
@@ -98,10 +123,18 @@ describe('CSV batches', () => {
     const res = await fetch(`${apiUrl}/v1/batches/${batchId}/results.csv`, { headers });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
-    const lines = (await res.text()).trimEnd().split('\n');
+    const lines = (await res.text()).trimEnd().split(/\r?\n/);
     expect(lines).toHaveLength(2_001);
     const header = lines[0]!.split(',');
-    expect(header.slice(0, 7)).toEqual(['orderId', 'operator', 'circle', 'number', 'amount', 'value1', 'value2']);
+    expect(header.slice(0, 7)).toEqual([
+      'orderId',
+      'operator',
+      'circle',
+      'number',
+      'amount',
+      'value1',
+      'value2',
+    ]);
     expect(header).toEqual(expect.arrayContaining(['status', 'error']));
     const errorAt = header.indexOf('error');
     for (let i = 1; i <= 2_000; i++) expect(lines[i]!.startsWith(`b1-${i - 1},`), `row ${i}`).toBe(true);
@@ -124,7 +157,10 @@ describe('CSV batches', () => {
   });
 
   it('refuses an upload over the row limit with 413 naming the limit', async () => {
-    const big = ['orderId,operator,number,amount', ...Array.from({ length: 3_000 }, (_, i) => `big-${i},A,9876500000,10`)].join('\n');
+    const big = [
+      'orderId,operator,number,amount',
+      ...Array.from({ length: 3_000 }, (_, i) => `big-${i},A,9876500000,10`),
+    ].join('\n');
     const res = await upload(big);
     expect(res.status).toBe(413);
     expect(res.body.message).toMatch(/2,?500/);
@@ -132,7 +168,11 @@ describe('CSV batches', () => {
 
   it('accepts a multipart file and refuses extra columns by name', async () => {
     const form = new FormData();
-    form.append('file', new Blob(['orderId,operator,number,amount,colour\nmp-1,A,9876500000,10,red\n'], { type: 'text/csv' }), 'extra.csv');
+    form.append(
+      'file',
+      new Blob(['orderId,operator,number,amount,colour\nmp-1,A,9876500000,10,red\n'], { type: 'text/csv' }),
+      'extra.csv',
+    );
     const res = await fetch(`${apiUrl}/v1/batches`, { method: 'POST', headers, body: form });
     expect(res.status).toBe(202);
     const { batchId } = (await res.json()) as View;

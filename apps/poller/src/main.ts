@@ -82,7 +82,11 @@ async function main(): Promise<void> {
       ...(await ledger.store.findBatches('importing', cutoff, 100)),
     ];
     for (const batch of batches) {
-      await producer.ensureQueued('batch.import', { clientId: batch.clientId, batchId: batch.batchId }, batchJobId(batch.batchId));
+      await producer.ensureQueued(
+        'batch.import',
+        { clientId: batch.clientId, batchId: batch.batchId },
+        batchJobId(batch.batchId),
+      );
     }
     const worked = checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length;
     if (worked > 0) logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length }, 'sweep');

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { importBatch } from '@rechargeflow/batches';
 import { ConfigError } from '@rechargeflow/config';
 import { openLedger } from '@rechargeflow/ledger';
 import {
@@ -17,8 +18,12 @@ import {
   JobProducer,
   waitForRedis,
 } from '@rechargeflow/queue';
-import { importBatch } from '@rechargeflow/batches';
-import { createProviderGate, createRedisCircuitBreaker, loadRoutingTable, routeFor } from '@rechargeflow/routing';
+import {
+  createProviderGate,
+  createRedisCircuitBreaker,
+  loadRoutingTable,
+  routeFor,
+} from '@rechargeflow/routing';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -101,7 +106,10 @@ async function main(): Promise<void> {
     );
   });
   // CSV batches: one import job per batch; it resumes after its last committed chunk if restarted.
-  const routing = loadRoutingTable({ env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE }, config.PROVIDERS);
+  const routing = loadRoutingTable(
+    { env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE },
+    config.PROVIDERS,
+  );
   const importer = createJobConsumer(
     'batches',
     {

@@ -1,1 +1,32 @@
-export {};
+export { type BatchView, batchView } from './batch-view.ts';
+export {
+  BATCH_COLUMNS,
+  type BatchColumn,
+  type HeaderResult,
+  parseHeader,
+  REQUIRED_COLUMNS,
+} from './columns.ts';
+export { csvCell, csvLine, neutraliseCell } from './csv-text.ts';
+export {
+  DEFAULT_CHUNK_ROWS,
+  DEFAULT_MAX_ROW_BYTES,
+  DEFAULT_PIPELINE_DEPTH,
+  type ImportDeps,
+  type ImportOutcome,
+  type ImportSettings,
+  importBatch,
+  type RechargeJobSink,
+} from './import-batch.ts';
+export {
+  newBatchId,
+  type StoredUpload,
+  type StoreUploadInput,
+  storeUpload,
+  UPLOAD_CHUNK_BYTES,
+  type UploadLimit,
+  UploadLimitError,
+  type UploadLimits,
+} from './intake.ts';
+export { OrderIdSet } from './order-id-set.ts';
+export { RESULT_COLUMNS, type ResultsCsvInput, writeResultsCsv } from './results-csv.ts';
+export { MAX_CELL_CHARS, RowRules, type RowRulesOptions, type RowVerdict } from './row-rules.ts';

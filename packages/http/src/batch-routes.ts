@@ -28,7 +28,12 @@ export interface BatchRouteDeps {
 const security = [{ bearer: [] }];
 const listQuery = z
   .object({
-    limit: z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(20),
+    limit: z.coerce
+      .number({ error: 'must be a number' })
+      .int()
+      .min(1, 'must be at least 1')
+      .max(100, 'must be at most 100')
+      .default(20),
     cursor: z.string().max(200).optional(),
   })
   .strict();
@@ -48,7 +53,8 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       preHandler: deps.requireClient,
       bodyLimit: deps.limits.maxBytes,
       schema: {
-        summary: 'Upload a CSV batch (text/csv body or multipart file); 202 new batch, 200 the same file again',
+        summary:
+          'Upload a CSV batch (text/csv body or multipart file); 202 new batch, 200 the same file again',
         security,
         consumes: ['text/csv', 'multipart/form-data'],
       },
@@ -59,7 +65,10 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       let filename: string | undefined;
       if (request.isMultipart()) {
         const file = await request.file();
-        if (!file) return sendValidation(reply, [{ field: 'file', rule: 'required', message: 'send the CSV as a multipart file field' }]);
+        if (!file)
+          return sendValidation(reply, [
+            { field: 'file', rule: 'required', message: 'send the CSV as a multipart file field' },
+          ]);
         source = file.file;
         filename = file.filename.slice(0, 200);
       } else if (request.body && typeof (request.body as Readable).pipe === 'function') {
@@ -67,7 +76,12 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
         const header = request.headers['x-filename'];
         filename = typeof header === 'string' ? header.slice(0, 200) : undefined;
       } else {
-        return sendError(reply, 415, 'unsupported_media_type', 'send the CSV as text/csv, or as a multipart/form-data file');
+        return sendError(
+          reply,
+          415,
+          'unsupported_media_type',
+          'send the CSV as text/csv, or as a multipart/form-data file',
+        );
       }
 
       const recent = await deps.ledger.listBatches(clientId, { limit: 100 });
@@ -88,24 +102,46 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
           clientId,
           source,
           filename,
-          limits: { maxBytes: deps.limits.maxBytes, maxRows: deps.limits.maxRows, maxRowBytes: deps.limits.maxRowBytes },
+          limits: {
+            maxBytes: deps.limits.maxBytes,
+            maxRows: deps.limits.maxRows,
+            maxRowBytes: deps.limits.maxRowBytes,
+          },
           now: () => new Date(),
         });
       } catch (error) {
         if (error instanceof UploadLimitError) {
           source.resume();
-          return sendError(reply, error.limit === 'empty' ? 400 : 413, error.limit === 'empty' ? 'empty_upload' : 'upload_too_large', error.message);
+          return sendError(
+            reply,
+            error.limit === 'empty' ? 400 : 413,
+            error.limit === 'empty' ? 'empty_upload' : 'upload_too_large',
+            error.message,
+          );
         }
         const status = (error as { statusCode?: number }).statusCode;
-        if (status === 413) return sendError(reply, 413, 'upload_too_large', `the file is larger than the limit of ${deps.limits.maxBytes} bytes`);
+        if (status === 413)
+          return sendError(
+            reply,
+            413,
+            'upload_too_large',
+            `the file is larger than the limit of ${deps.limits.maxBytes} bytes`,
+          );
         throw error;
       }
       if (stored.created) {
         try {
-          await deps.producer.enqueue('batch.import', { clientId, batchId: stored.batch.batchId }, batchJobId(stored.batch.batchId));
+          await deps.producer.enqueue(
+            'batch.import',
+            { clientId, batchId: stored.batch.batchId },
+            batchJobId(stored.batch.batchId),
+          );
         } catch (error) {
           // Stored: the poller's sweep adds the import job for batches left `stored`.
-          request.log.warn({ batchId: stored.batch.batchId, err: String(error) }, 'batch stored; its import job could not be added yet');
+          request.log.warn(
+            { batchId: stored.batch.batchId, err: String(error) },
+            'batch stored; its import job could not be added yet',
+          );
         }
       }
       return reply.code(stored.created ? 202 : 200).send(await batchView(deps.ledger, stored.batch));
@@ -118,7 +154,14 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
     async (request, reply) => {
       const query = listQuery.safeParse(request.query);
       if (!query.success) {
-        return sendValidation(reply, query.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', rule: i.code, message: i.message })));
+        return sendValidation(
+          reply,
+          query.error.issues.map((i) => ({
+            field: i.path.join('.') || '(query)',
+            rule: i.code,
+            message: i.message,
+          })),
+        );
       }
       const page = await deps.ledger.listBatches(request.principal!.clientId, query.data);
       return reply.send({
@@ -130,7 +173,10 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
 
   app.get(
     '/v1/batches/:batchId',
-    { preHandler: deps.requireClient, schema: { summary: 'A batch: state, row counts, its orders by state', security } },
+    {
+      preHandler: deps.requireClient,
+      schema: { summary: 'A batch: state, row counts, its orders by state', security },
+    },
     async (request, reply) => {
       const { batchId } = request.params as { batchId: string };
       const batch = await deps.ledger.getBatch(request.principal!.clientId, batchId);
@@ -143,7 +189,10 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
     '/v1/batches/:batchId/results.csv',
     {
       preHandler: deps.requireClient,
-      schema: { summary: 'One row per input row, in input order: the input, order state, provider reference, error', security },
+      schema: {
+        summary: 'One row per input row, in input order: the input, order state, provider reference, error',
+        security,
+      },
     },
     async (request, reply) => {
       const { batchId } = request.params as { batchId: string };
@@ -151,7 +200,12 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       const batch = await deps.ledger.getBatch(clientId, batchId);
       if (!batch) return sendError(reply, 404, 'batch_not_found', `no batch ${batchId} for this client`);
       if (batch.state === 'stored' || batch.state === 'importing') {
-        return sendError(reply, 409, 'batch_not_imported', `batch ${batchId} is still ${batch.state}; results are ready once it is imported`);
+        return sendError(
+          reply,
+          409,
+          'batch_not_imported',
+          `batch ${batchId} is still ${batch.state}; results are ready once it is imported`,
+        );
       }
       reply.header('content-type', 'text/csv; charset=utf-8');
       reply.header('content-disposition', `attachment; filename="${batchId}-results.csv"`);

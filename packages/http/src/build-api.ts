@@ -12,10 +12,10 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
+import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
 import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
-import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { sendError, sendValidation } from './replies.ts';
@@ -265,7 +265,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ledger: deps.ledger,
     producer: deps.producer,
     requireClient,
-    limits: deps.batchLimits ?? { maxBytes: 100 * 1024 * 1024, maxRows: 1_000_000, maxRowBytes: 1_024, maxImportingPerClient: 3 },
+    limits: deps.batchLimits ?? {
+      maxBytes: 100 * 1024 * 1024,
+      maxRows: 1_000_000,
+      maxRowBytes: 1_024,
+      maxImportingPerClient: 3,
+    },
   });
 
   app.get(

@@ -1,0 +1,374 @@
+import { pipeline, Readable } from 'node:stream';
+import {
+  type OrderKey,
+  providerOrderId,
+  RechargeflowError,
+  type RechargeRequest,
+  requestFingerprint,
+} from '@rechargeflow/domain';
+import type { BatchStore, NewOrder, RowResult } from '@rechargeflow/ledger';
+import { DEFAULT_PROVIDER, type OrderLog } from '@rechargeflow/orders';
+import { rechargeJobId } from '@rechargeflow/queue';
+import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
+import { parseHeader } from './columns.ts';
+import { formatCount } from './csv-text.ts';
+import { OrderIdSet } from './order-id-set.ts';
+import { isBlankRecord, RowRules, type RowVerdict } from './row-rules.ts';
+
+/** Where recharge jobs go: JobProducer (its `enqueueBulk`), or a stand-in in tests. */
+export interface RechargeJobSink {
+  enqueueBulk(
+    name: 'recharge',
+    jobs: readonly { readonly payload: OrderKey; readonly jobId: string }[],
+    partition?: string,
+  ): Promise<void>;
+}
+
+export interface ImportDeps {
+  readonly ledger: BatchStore;
+  readonly producer: RechargeJobSink;
+  readonly log: OrderLog;
+  /** The providers to try for a new order, in order (the routing table). Default: A1Topup only. */
+  readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
+  readonly now?: (() => Date) | undefined;
+}
+
+export interface ImportSettings {
+  /** Rows validated and written per ledger round trip (default 1,000). */
+  readonly chunkRows?: number | undefined;
+  /**
+   * Longest row in bytes (default 65,536, the most the API allows). The upload already refused
+   * longer lines; this catches a row made long by quoted line breaks.
+   */
+  readonly maxRowBytes?: number | undefined;
+  /**
+   * Stop after writing this many chunks in this run, leaving the batch `importing` exactly as a
+   * crash would (tests, and operators who want to import in slices). Default: no limit.
+   */
+  readonly maxChunks?: number | undefined;
+  /**
+   * Chunks being written at once (default 2): while one chunk's orders, jobs and results are on
+   * their way to Redis, the next is parsed, checked and sent, so neither side waits for the other.
+   * Results are still committed strictly in order. 1: one chunk at a time.
+   */
+  readonly pipelineDepth?: number | undefined;
+}
+
+export type ImportOutcome =
+  /** Every row is an order or an explained error. */
+  | { readonly kind: 'imported'; readonly rows: number; readonly accepted: number; readonly rejected: number }
+  /** The file could not be read on (a wrong header, a quote never closed): `error` says why. */
+  | { readonly kind: 'stopped'; readonly rows: number; readonly error: string }
+  /** Nothing to do: the batch was imported already (or is `done`). */
+  | { readonly kind: 'already'; readonly state: string }
+  /** Another run committed rows this run was about to commit: it carries on, this one stops. */
+  | { readonly kind: 'superseded'; readonly rows: number }
+  /** `maxChunks` reached; the batch stays `importing` and a later run resumes it. */
+  | { readonly kind: 'paused'; readonly rows: number }
+  | { readonly kind: 'not_found' };
+
+export const DEFAULT_CHUNK_ROWS = 1_000;
+export const DEFAULT_MAX_ROW_BYTES = 65_536;
+export const DEFAULT_PIPELINE_DEPTH = 2;
+
+interface PendingRow {
+  readonly row: number;
+  readonly verdict: RowVerdict;
+}
+
+type RechargeJob = { readonly payload: OrderKey; readonly jobId: string };
+
+const nowIso = (deps: ImportDeps): string => (deps.now?.() ?? new Date()).toISOString();
+
+/** csv-parse's own words for the errors that stop reading, put plainly. */
+function describeParseError(error: CsvError, row: number, maxRecordBytes: number): string {
+  const where = `row ${formatCount(row)}`;
+  switch (error.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return `${where}: a cell starts with a double quote (") that is never closed, so the rest of the file cannot be read; close the quote or remove it`;
+    case 'CSV_MAX_RECORD_SIZE':
+      return `${where}: the row goes on for more than ${formatCount(maxRecordBytes)} bytes, usually because a double quote (") is never closed; close the quote or remove it`;
+    default:
+      return `${where}: the file cannot be read as CSV from here on (${error.message})`;
+  }
+}
+
+/**
+ * Imports one stored upload: streams it through csv-parse, checks the header and then every row
+ * with the same rules as a single order, and turns the valid rows into orders chunk by chunk —
+ * written to the ledger first (`createOrders`), then their recharge jobs added on each provider's
+ * queue (`enqueueBulk`), then the chunk's row results committed (`commitRows`), which is the
+ * checkpoint. A run that crashes anywhere redoes at most the uncommitted chunk: the ledger hands
+ * back the orders it already made (same fingerprint: linked, never made twice) and BullMQ ignores
+ * job ids it has. Memory stays flat: one chunk of rows (plus one parsed ahead), and a compact set
+ * of the file's order ids to refuse repeats.
+ *
+ * An order id the client used before with the same details is linked to the batch and counts as
+ * accepted; with different details the row is refused. A wrong header stops the whole batch with
+ * an `error` (state `imported`, no rows), as does a file that stops being CSV part-way (the rows
+ * before it are kept).
+ */
+export async function importBatch(
+  deps: ImportDeps,
+  key: { readonly clientId: string; readonly batchId: string },
+  settings: ImportSettings = {},
+): Promise<ImportOutcome> {
+  const { ledger, log } = deps;
+  const { clientId, batchId } = key;
+  const chunkRows = Math.max(1, Math.floor(settings.chunkRows ?? DEFAULT_CHUNK_ROWS));
+  const maxRowBytes = settings.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
+  const maxChunks = settings.maxChunks ?? Number.POSITIVE_INFINITY;
+  const depth = Math.max(1, Math.floor(settings.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH));
+
+  const batch = await ledger.getBatch(clientId, batchId);
+  if (batch === null) {
+    log.warn({ clientId, batchId }, 'batch import: no such batch; nothing to import');
+    return { kind: 'not_found' };
+  }
+  if (batch.state === 'imported' || batch.state === 'done') return { kind: 'already', state: batch.state };
+  if (batch.state === 'stored') await ledger.updateBatch(batchId, { state: 'importing' }, nowIso(deps));
+  // Rows up to here have their results stored: a restarted import never creates or counts them again.
+  const committed = batch.rowsCommitted;
+
+  const stop = async (rows: number, error: string): Promise<ImportOutcome> => {
+    await ledger.updateBatch(batchId, { state: 'imported', rowsRead: rows, error }, nowIso(deps));
+    log.warn({ clientId, batchId, rows, error }, 'batch import stopped');
+    return { kind: 'stopped', rows, error };
+  };
+
+  const maxRecordBytes = Math.max(4 * maxRowBytes, 65_536);
+  // What stops reading part-way: a quote never closed (at the end, or once a record outgrows
+  // maxRecordBytes). csv-parse would fail the stream, which drops the records it has parsed but we
+  // have not read yet; so it reports through on_skip instead, with how many records came before,
+  // and the loop stops exactly there.
+  let problem: { readonly error: CsvError; readonly recordsBefore: number } | undefined;
+  const csvOptions: CsvOptions & { readableHighWaterMark: number } = {
+    bom: true,
+    encoding: 'utf8',
+    // Cell counts and stray quotes are row errors with our own words, not a reason to stop.
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    max_record_size: maxRecordBytes,
+    skip_records_with_error: true,
+    on_skip: (error) => {
+      if (problem === undefined && error !== undefined)
+        problem = { error, recordsBefore: parser.info.records };
+      return undefined;
+    },
+    // Lets csv-parse read one chunk ahead while the previous one is being written.
+    readableHighWaterMark: chunkRows,
+  };
+  const parser = parse(csvOptions);
+  pipeline(Readable.from(ledger.readUpload(batchId)), parser, () => {
+    // Errors of the upload's source surface through the parser's iterator below.
+  });
+
+  let rules: RowRules | undefined;
+  let records = 0;
+  let row = 0;
+  let chunk: PendingRow[] = [];
+  const writer = new ChunkWriter(deps, clientId, batchId, depth);
+
+  const flush = async (): Promise<boolean> => {
+    if (chunk.length === 0) return true;
+    const rows = chunk;
+    chunk = [];
+    return writer.push(rows);
+  };
+
+  try {
+    for await (const record of parser as AsyncIterable<string[]>) {
+      if (problem !== undefined && records >= problem.recordsBefore) break;
+      records += 1;
+      if (rules === undefined) {
+        const header = parseHeader(record);
+        if (!header.ok) return await stop(0, header.error);
+        rules = new RowRules(header.columns, new OrderIdSet(), {
+          maxRowBytes,
+          now: deps.now?.() ?? new Date(),
+        });
+        continue;
+      }
+      if (isBlankRecord(record)) continue;
+      row += 1;
+      if (row <= committed) {
+        rules.noteOrderId(record, row);
+        continue;
+      }
+      chunk.push({ row, verdict: rules.assess(record, row) });
+      if (chunk.length >= chunkRows) {
+        if (!(await flush())) return superseded(deps, key, row);
+        if (writer.launched >= maxChunks) {
+          if (!(await writer.drain())) return superseded(deps, key, row);
+          return { kind: 'paused', rows: row };
+        }
+      }
+    }
+    if (!(await flush()) || !(await writer.drain())) return superseded(deps, key, row);
+  } catch (error) {
+    // Redis away, a routing table refused by the ledger: the job's retry resumes after the last
+    // commit. An error that says retrying cannot help (a stored upload missing a chunk, an order id
+    // colliding with another client's) stops the batch with the reason instead of retrying forever.
+    if (!(error instanceof RechargeflowError) || error.retryable) throw error;
+    await writer.settle();
+    const rows = (await ledger.getBatch(clientId, batchId))?.rowsCommitted ?? 0;
+    return stop(rows, `the import stopped after row ${formatCount(rows)}: ${error.message}`);
+  } finally {
+    // However this run ends, no write of it is still under way when it returns (a retry starts clean).
+    await writer.settle();
+  }
+  if (problem !== undefined) {
+    // The rows before the unreadable one are kept; the reason is the batch's error.
+    return stop(row, describeParseError(problem.error, row + 1, maxRecordBytes));
+  }
+  if (rules === undefined)
+    return stop(0, 'the file is empty: it needs a header row and one row per recharge');
+  const finalBatch = await ledger.updateBatch(batchId, { state: 'imported', rowsRead: row }, nowIso(deps));
+  return { kind: 'imported', rows: row, accepted: finalBatch.accepted, rejected: finalBatch.rejected };
+}
+
+function superseded(
+  deps: ImportDeps,
+  key: { clientId: string; batchId: string },
+  row: number,
+): ImportOutcome {
+  deps.log.info(
+    { ...key, row },
+    'batch import: another run has committed these rows; leaving it to that run',
+  );
+  return { kind: 'superseded', rows: row };
+}
+
+/**
+ * Writes chunks with up to `depth` of them in flight. Each chunk goes: orders (the ledger is
+ * written before any job exists), links for orders the client already had, jobs per provider
+ * queue, then — once the chunk before it is committed — its row results, the checkpoint.
+ */
+class ChunkWriter {
+  readonly #deps: ImportDeps;
+  readonly #clientId: string;
+  readonly #batchId: string;
+  readonly #depth: number;
+  readonly #inFlight: Promise<boolean>[] = [];
+  #lastCommit: Promise<boolean> = Promise.resolve(true);
+  /** Chunks started by this run. */
+  launched = 0;
+
+  constructor(deps: ImportDeps, clientId: string, batchId: string, depth: number) {
+    this.#deps = deps;
+    this.#clientId = clientId;
+    this.#batchId = batchId;
+    this.#depth = depth;
+  }
+
+  /** Starts writing `rows`, then waits while `depth` chunks are in flight. False: superseded. */
+  async push(rows: readonly PendingRow[]): Promise<boolean> {
+    const written = writeChunk(this.#deps, this.#clientId, this.#batchId, rows, this.#lastCommit);
+    // Failures reach whoever awaits the chunk; this only keeps one waiting in line from counting
+    // as unhandled meanwhile.
+    written.catch(() => undefined);
+    this.#lastCommit = written;
+    this.#inFlight.push(written);
+    this.launched += 1;
+    while (this.#inFlight.length >= this.#depth) {
+      if (!(await this.#inFlight.shift())) return false;
+    }
+    return true;
+  }
+
+  /** Waits for every chunk in flight; false when one of them was superseded. */
+  async drain(): Promise<boolean> {
+    let applied = true;
+    while (this.#inFlight.length > 0) applied = (await this.#inFlight.shift()) === true && applied;
+    return applied;
+  }
+
+  /** Waits for every chunk in flight to end, whatever the outcome. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.#inFlight.splice(0));
+  }
+}
+
+/**
+ * One chunk. Returns false, committing nothing, when another run committed these rows first (or
+ * the chunk before this one was refused for that reason).
+ */
+async function writeChunk(
+  deps: ImportDeps,
+  clientId: string,
+  batchId: string,
+  rows: readonly PendingRow[],
+  previousCommit: Promise<boolean>,
+): Promise<boolean> {
+  const now = nowIso(deps);
+  const newOrders: NewOrder[] = [];
+  for (const { verdict } of rows) {
+    if (!verdict.ok) continue;
+    const key = { clientId, orderId: verdict.orderId };
+    const routed = deps.routeFor?.(verdict.request) ?? [];
+    const route = routed.length > 0 ? routed : [DEFAULT_PROVIDER];
+    newOrders.push({
+      ...key,
+      providerOrderId: providerOrderId(key, 1),
+      provider: route[0] as string,
+      route,
+      request: verdict.request,
+      fingerprint: requestFingerprint(verdict.request),
+      batchId,
+      now,
+    });
+  }
+  const created = newOrders.length > 0 ? await deps.ledger.createOrders(newOrders) : [];
+
+  const results: RowResult[] = [];
+  const toLink: OrderKey[] = [];
+  const jobs = new Map<string, RechargeJob[]>();
+  const addJob = (order: { clientId: string; orderId: string; provider: string }) => {
+    let list = jobs.get(order.provider);
+    if (list === undefined) {
+      list = [];
+      jobs.set(order.provider, list);
+    }
+    list.push({
+      payload: { clientId: order.clientId, orderId: order.orderId },
+      jobId: rechargeJobId(order, order.provider),
+    });
+  };
+  let next = 0;
+  for (const { row, verdict } of rows) {
+    if (!verdict.ok) {
+      results.push({ row, cells: verdict.cells, error: verdict.error });
+      continue;
+    }
+    const asked = newOrders[next] as NewOrder;
+    const outcome = created[next];
+    next += 1;
+    if (outcome === undefined)
+      throw new Error(
+        `ledger createOrders answered ${created.length} results for ${newOrders.length} orders`,
+      );
+    const order = outcome.order;
+    if (!outcome.created && order.fingerprint !== asked.fingerprint) {
+      results.push({
+        row,
+        cells: verdict.cells,
+        error: `orderId: ${verdict.orderId} was already used for a different recharge (an earlier order with other details); use a new orderId for this one`,
+      });
+      continue;
+    }
+    if (!outcome.created && order.batchId !== batchId) toLink.push({ clientId, orderId: order.orderId });
+    // A repeat whose job may have been lost (like submitOrder): job ids make a second add harmless.
+    if (outcome.created || order.state === 'queued') addJob(order);
+    results.push({ row, cells: verdict.cells, orderId: order.orderId });
+  }
+  // Not swallowed like a single order's enqueue: a failure fails the job, whose retry redoes this
+  // uncommitted chunk (idempotently), so no order of the batch waits for the recovery sweep.
+  await Promise.all([
+    toLink.length > 0 ? deps.ledger.linkOrders(batchId, toLink) : undefined,
+    ...[...jobs].map(([provider, list]) => deps.producer.enqueueBulk('recharge', list, provider)),
+  ]);
+  // Results are committed in input order: the checkpoint only ever moves forward by whole chunks.
+  if (!(await previousCommit)) return false;
+  return deps.ledger.commitRows(batchId, results, now);
+}

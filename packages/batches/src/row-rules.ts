@@ -1,0 +1,161 @@
+import {
+  type FieldIssue,
+  ID_PATTERN,
+  type RechargeRequest,
+  validateRechargeRequest,
+} from '@rechargeflow/domain';
+import type { BatchColumn } from './columns.ts';
+import { formatCount } from './csv-text.ts';
+import type { OrderIdSet } from './order-id-set.ts';
+
+/** Longest cell kept for results.csv: the input as read, bounded. */
+export const MAX_CELL_CHARS = 256;
+
+export type RowVerdict =
+  | {
+      readonly ok: true;
+      readonly cells: Readonly<Record<string, string>>;
+      readonly orderId: string;
+      readonly request: RechargeRequest;
+    }
+  | { readonly ok: false; readonly cells: Readonly<Record<string, string>>; readonly error: string };
+
+export interface RowRulesOptions {
+  /** Longest row in bytes (UTF-8, cells and the commas between them). */
+  readonly maxRowBytes: number;
+  /** The clock for rules that need one (a date of birth in the past). */
+  readonly now: Date;
+}
+
+/** `field: message`, like the API's validation messages, joined. */
+export function describeIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+}
+
+/** True for a row with nothing in it (`,,,` or spaces): not a data row, like a blank line. */
+export function isBlankRecord(record: readonly string[]): boolean {
+  for (const cell of record) if (cell.trim() !== '') return false;
+  return true;
+}
+
+function isOverLength(record: readonly string[], maxBytes: number): boolean {
+  let chars = record.length - 1;
+  for (const cell of record) chars += cell.length;
+  // A UTF-16 unit is 1 to 3 UTF-8 bytes: measure exactly only when the bounds do not decide.
+  if (chars > maxBytes) return true;
+  if (chars * 3 <= maxBytes) return false;
+  return Buffer.byteLength(record.join(',')) > maxBytes;
+}
+
+/**
+ * The row rules for one header: the same rules as a single order (the API's), every problem
+ * reported in one plain sentence per field. `seen` holds the order ids of earlier rows: a
+ * repeated id is refused on the later row (the earlier one keeps its own verdict).
+ */
+export class RowRules {
+  readonly #columns: readonly BatchColumn[];
+  readonly #index: Readonly<Record<BatchColumn, number>>;
+  readonly #seen: OrderIdSet;
+  readonly #options: RowRulesOptions;
+
+  constructor(columns: readonly BatchColumn[], seen: OrderIdSet, options: RowRulesOptions) {
+    this.#columns = columns;
+    const at = (c: BatchColumn) => columns.indexOf(c);
+    this.#index = {
+      orderId: at('orderId'),
+      operator: at('operator'),
+      circle: at('circle'),
+      number: at('number'),
+      amount: at('amount'),
+      value1: at('value1'),
+      value2: at('value2'),
+    };
+    this.#seen = seen;
+    this.#options = options;
+  }
+
+  /** The row's cells by column name, in header order, each bounded to MAX_CELL_CHARS. */
+  cellsOf(record: readonly string[]): Record<string, string> {
+    const cells: Record<string, string> = {};
+    for (let i = 0; i < this.#columns.length; i++) {
+      const value = record[i] ?? '';
+      cells[this.#columns[i] as string] =
+        value.length > MAX_CELL_CHARS ? `${value.slice(0, MAX_CELL_CHARS - 1)}…` : value;
+    }
+    return cells;
+  }
+
+  /**
+   * Notes the row's order id as seen (when well formed) and answers the id and the row that
+   * used it first (0: this one). Every row goes through here, valid or not, so a resumed import
+   * that skips committed rows sees exactly the ids a first run saw.
+   */
+  noteOrderId(
+    record: readonly string[],
+    row: number,
+  ): { readonly id: string | undefined; readonly firstRow: number } {
+    const id = record[this.#index.orderId]?.trim();
+    if (id === undefined || !ID_PATTERN.test(id)) return { id: undefined, firstRow: 0 };
+    return { id, firstRow: this.#seen.addOrGet(id, row) };
+  }
+
+  assess(record: readonly string[], row: number): RowVerdict {
+    const cells = this.cellsOf(record);
+    const { id: orderId, firstRow } = this.noteOrderId(record, row);
+    const columns = this.#columns.length;
+    if (record.length !== columns) {
+      return {
+        ok: false,
+        cells,
+        error: `the row has ${record.length} cell${record.length === 1 ? '' : 's'} but the header has ${columns} columns: every row needs one cell per column (empty cells are fine)`,
+      };
+    }
+    if (isOverLength(record, this.#options.maxRowBytes)) {
+      return {
+        ok: false,
+        cells,
+        error: `the row is longer than ${formatCount(this.#options.maxRowBytes)} bytes, the limit for one row`,
+      };
+    }
+    const issues: FieldIssue[] = [];
+    if (orderId === undefined) {
+      issues.push(
+        (record[this.#index.orderId]?.trim() ?? '') === ''
+          ? { field: 'orderId', rule: 'required', message: 'is required: your own unique id for this order' }
+          : {
+              field: 'orderId',
+              rule: 'order_id',
+              message:
+                'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
+            },
+      );
+    } else if (firstRow !== 0) {
+      issues.push({
+        field: 'orderId',
+        rule: 'duplicate_in_file',
+        message: `${orderId} is already used by row ${formatCount(firstRow)} of this file; every row needs its own orderId`,
+      });
+    }
+    const cell = (column: BatchColumn): string | undefined => {
+      const index = this.#index[column];
+      return index < 0 ? undefined : record[index];
+    };
+    // Empty cells are absent fields: the domain rules trim and treat '' as not given.
+    const validated = validateRechargeRequest(
+      {
+        operator: cell('operator'),
+        circle: cell('circle'),
+        number: cell('number'),
+        amount: cell('amount'),
+        value1: cell('value1'),
+        value2: cell('value2'),
+      },
+      { now: this.#options.now },
+    );
+    if (!validated.ok) issues.push(...validated.issues);
+    if (issues.length > 0 || !validated.ok || orderId === undefined) {
+      return { ok: false, cells, error: describeIssues(issues) };
+    }
+    return { ok: true, cells, orderId, request: validated.value };
+  }
+}

@@ -1,0 +1,413 @@
+import {
+  providerOrderId,
+  RechargeflowError,
+  requestFingerprint,
+  validateRechargeRequest,
+} from '@rechargeflow/domain';
+import type { BatchStore, LedgerStore, NewOrder } from '@rechargeflow/ledger';
+import { parse } from 'csv-parse/sync';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  batchView,
+  importBatch,
+  type RechargeJobSink,
+  storeUpload,
+  UploadLimitError,
+  type UploadLimits,
+  writeResultsCsv,
+} from '../src/index.ts';
+import { EXISTING_CONFLICTS, EXISTING_SAME, HEADER, pieces, sampleCsv } from './fixtures.ts';
+
+export type FlowLedger = BatchStore & Pick<LedgerStore, 'getOrder'>;
+
+export interface FlowFixture {
+  readonly ledger: FlowLedger;
+  readonly producer: RechargeJobSink;
+  /** Recharge jobs waiting on a provider's queue. */
+  jobCount(provider: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+const CLIENT = 'shop-1';
+const LIMITS: UploadLimits = { maxBytes: 10_000_000, maxRows: 100_000, maxRowBytes: 1_024 };
+const log = { info() {}, warn() {}, error() {} };
+const clock = () => new Date('2026-03-01T10:00:00.000Z');
+
+/** Makes an order the way the API does, outside any batch. */
+async function seedOrder(ledger: FlowLedger, orderId: string, number: string, amount: string) {
+  const validated = validateRechargeRequest({ operator: 'A', circle: '5', number, amount });
+  if (!validated.ok) throw new Error('bad seed');
+  const key = { clientId: CLIENT, orderId };
+  const order: NewOrder = {
+    ...key,
+    providerOrderId: providerOrderId(key, 1),
+    provider: 'a1topup',
+    route: ['a1topup'],
+    request: validated.value,
+    fingerprint: requestFingerprint(validated.value),
+    now: clock().toISOString(),
+  };
+  const [result] = await ledger.createOrders([order]);
+  expect(result?.created).toBe(true);
+}
+
+/** The ledger with some methods replaced (a crash, a stale read), the rest its own. */
+function override(ledger: FlowLedger, patch: Partial<FlowLedger>): FlowLedger {
+  return new Proxy(ledger, {
+    get(target, property, receiver) {
+      if (property in patch) return patch[property as keyof FlowLedger];
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function upload(ledger: FlowLedger, text: string | Buffer, limits = LIMITS) {
+  return storeUpload({
+    ledger,
+    clientId: CLIENT,
+    source: pieces(text),
+    filename: 'orders.csv',
+    limits,
+    now: clock,
+  });
+}
+
+async function resultsOf(ledger: FlowLedger, batchId: string): Promise<{ text: string; rows: string[][] }> {
+  let text = '';
+  for await (const part of writeResultsCsv({ ledger, clientId: CLIENT, batchId })) text += part;
+  return { text, rows: parse(text, { relax_column_count: false }) };
+}
+
+async function total(ledger: FlowLedger, batchId: string): Promise<number> {
+  const states = await ledger.batchStates(batchId);
+  return Object.values(states).reduce((sum, n) => sum + (n ?? 0), 0);
+}
+
+/**
+ * The batch flow end to end (upload, import, view, results.csv) on a store: the same scenarios
+ * run on the in-memory contract stand-in and on the Redis ledger with a real BullMQ queue.
+ */
+export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture>): void {
+  describe(`CSV batches on ${name}`, () => {
+    let fx: FlowFixture;
+    beforeEach(async () => {
+      fx = await setup();
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+    const deps = () => ({ ledger: fx.ledger, producer: fx.producer, log, now: clock });
+
+    it('2,000 rows with 20 bad ones: 1,980 orders and jobs, 20 explained errors, results.csv in input order', async () => {
+      for (const old of EXISTING_CONFLICTS) await seedOrder(fx.ledger, old.orderId, old.number, old.amount);
+      await seedOrder(fx.ledger, EXISTING_SAME.orderId, EXISTING_SAME.number, EXISTING_SAME.amount);
+      const { text, bad } = sampleCsv('r');
+      const stored = await upload(fx.ledger, text);
+      expect(stored).toMatchObject({
+        created: true,
+        rows: 2_000,
+        batch: { state: 'stored', bytes: text.length },
+      });
+      expect(stored.batch.batchId).toMatch(/^b_[A-Za-z0-9_-]{16}$/);
+
+      const outcome = await importBatch(
+        deps(),
+        { clientId: CLIENT, batchId: stored.batch.batchId },
+        { chunkRows: 300, pipelineDepth: 1 },
+      );
+      expect(outcome).toEqual({ kind: 'imported', rows: 2_000, accepted: 1_980, rejected: 20 });
+      const batch = await fx.ledger.getBatch(CLIENT, stored.batch.batchId);
+      expect(batch).toMatchObject({
+        state: 'imported',
+        rowsRead: 2_000,
+        rowsCommitted: 2_000,
+        accepted: 1_980,
+        rejected: 20,
+      });
+      expect(await fx.ledger.batchStates(stored.batch.batchId)).toEqual({ queued: 1_980 });
+      expect(await fx.jobCount('a1topup')).toBe(1_980);
+      const view = await batchView(fx.ledger, batch!);
+      expect(view).toMatchObject({
+        state: 'imported',
+        filename: 'orders.csv',
+        rows: { read: 2_000, accepted: 1_980, rejected: 20 },
+        error: null,
+      });
+      expect(view.orders.queued).toBe(1_980);
+
+      const results = await resultsOf(fx.ledger, stored.batch.batchId);
+      expect(results.rows).toHaveLength(2_001);
+      expect(results.rows[0]).toEqual([
+        ...HEADER.split(','),
+        'status',
+        'providerOrderId',
+        'providerRef',
+        'error',
+      ]);
+      const input = text.trimEnd().split('\n');
+      for (let row = 1; row <= 2_000; row++) {
+        const cells = results.rows[row] as string[];
+        const mentions = bad.get(row);
+        if (mentions) {
+          expect(cells[7], `row ${row}`).toBe('rejected');
+          expect(cells[10], `row ${row}`).toMatch(mentions);
+        } else {
+          expect(cells.slice(0, 7).join(','), `row ${row}`).toBe(input[row]);
+          expect(cells[7]).toBe('queued');
+          expect(cells[8]).toMatch(/^RF[0-9A-F]{24}$/);
+          expect(cells[10]).toBe('');
+        }
+      }
+      // The formula-looking circle comes back as text, never as a live formula.
+      expect(results.text).toContain(",'=1+2,");
+      expect(results.text).not.toMatch(/,=1\+2/);
+      // The row that repeated an order made earlier is linked to it, and counted once.
+      expect(results.rows[501]?.slice(0, 1)).toEqual([EXISTING_SAME.orderId]);
+      expect(results.rows[501]?.[8]).toBe(
+        providerOrderId({ clientId: CLIENT, orderId: EXISTING_SAME.orderId }, 1),
+      );
+    });
+
+    it('the same bytes uploaded again are the same batch, and nothing new is made', async () => {
+      const { text } = sampleCsv('again');
+      const first = await upload(fx.ledger, text);
+      await importBatch(deps(), { clientId: CLIENT, batchId: first.batch.batchId });
+      const before = await total(fx.ledger, first.batch.batchId);
+      const second = await upload(fx.ledger, text);
+      expect(second.created).toBe(false);
+      expect(second.batch.batchId).toBe(first.batch.batchId);
+      expect(await importBatch(deps(), { clientId: CLIENT, batchId: second.batch.batchId })).toEqual({
+        kind: 'already',
+        state: 'imported',
+      });
+      expect(await total(fx.ledger, first.batch.batchId)).toBe(before);
+      expect(await fx.jobCount('a1topup')).toBe(before);
+    });
+
+    it('an import that stops part-way (paused, then crashed before a commit) resumes with no duplicate and exact counts', async () => {
+      const { text } = sampleCsv('crash');
+      const { batch } = await upload(fx.ledger, text);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      expect(await importBatch(deps(), key, { chunkRows: 500, maxChunks: 2 })).toEqual({
+        kind: 'paused',
+        rows: 1_000,
+      });
+      expect(await fx.ledger.getBatch(CLIENT, batch.batchId)).toMatchObject({
+        state: 'importing',
+        rowsCommitted: 1_000,
+      });
+      const stale = await fx.ledger.getBatch(CLIENT, batch.batchId);
+
+      // Dies after writing the next chunk's orders and jobs, before its checkpoint.
+      const crashing = override(fx.ledger, {
+        commitRows: async () => {
+          throw new Error('process killed');
+        },
+      });
+      await expect(importBatch({ ...deps(), ledger: crashing }, key, { chunkRows: 500 })).rejects.toThrow(
+        'process killed',
+      );
+      expect(await fx.ledger.getBatch(CLIENT, batch.batchId)).toMatchObject({ rowsCommitted: 1_000 });
+
+      const done = await importBatch(deps(), key, { chunkRows: 300, pipelineDepth: 3 });
+      expect(done).toMatchObject({ kind: 'imported', rows: 2_000 });
+      const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      // No orders were made before this upload: the two rows reusing old ids are new orders here.
+      expect(after).toMatchObject({ rowsCommitted: 2_000, accepted: 1_982, rejected: 18 });
+      expect(await total(fx.ledger, batch.batchId)).toBe(1_982);
+      expect(await fx.jobCount('a1topup')).toBe(1_982);
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows).toHaveLength(2_001);
+      expect(results.rows.slice(1).filter((r) => r[7] === 'queued')).toHaveLength(1_982);
+
+      // A run that read the batch before another run committed stops quietly.
+      const slow = override(fx.ledger, { getBatch: async () => ({ ...stale!, state: 'importing' }) });
+      expect(await importBatch({ ...deps(), ledger: slow }, key, { chunkRows: 500 })).toMatchObject({
+        kind: 'superseded',
+      });
+      expect(await fx.ledger.getBatch(CLIENT, batch.batchId)).toMatchObject({
+        rowsCommitted: 2_000,
+        accepted: 1_982,
+      });
+      expect(await total(fx.ledger, batch.batchId)).toBe(1_982);
+      expect(await fx.jobCount('a1topup')).toBe(1_982);
+    });
+
+    it('a queue failing part-way fails the run; the retry adds every job once and commits every row once', async () => {
+      const { text } = sampleCsv('flaky');
+      const { batch } = await upload(fx.ledger, text);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      let calls = 0;
+      const flaky: RechargeJobSink = {
+        enqueueBulk: async (name, jobs, partition) => {
+          calls += 1;
+          if (calls === 3) throw new Error('queue unavailable');
+          return fx.producer.enqueueBulk(name, jobs, partition);
+        },
+      };
+      await expect(importBatch({ ...deps(), producer: flaky }, key, { chunkRows: 400 })).rejects.toThrow(
+        'queue unavailable',
+      );
+      const between = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(between).toMatchObject({ state: 'importing' });
+      expect(between?.rowsCommitted).toBeLessThan(2_000);
+      expect(await importBatch(deps(), key, { chunkRows: 400 })).toMatchObject({
+        kind: 'imported',
+        rows: 2_000,
+        accepted: 1_982,
+      });
+      expect(await total(fx.ledger, batch.batchId)).toBe(1_982);
+      expect(await fx.jobCount('a1topup')).toBe(1_982);
+    });
+
+    it('stops with the reason when the stored file cannot be read back, and leaves a passing failure to the retry', async () => {
+      const { text } = sampleCsv('broken');
+      const { batch } = await upload(fx.ledger, text);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      const firstPart = Buffer.from(text).subarray(0, 20_000);
+      const reading = (failure: Error) =>
+        override(fx.ledger, {
+          readUpload: async function* () {
+            yield firstPart;
+            throw failure;
+          },
+        });
+      await expect(
+        importBatch({ ...deps(), ledger: reading(new Error('connection lost')) }, key),
+      ).rejects.toThrow('connection lost');
+      const interrupted = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(interrupted?.state).toBe('importing');
+      expect(interrupted?.error).toBeUndefined();
+      const missing = new RechargeflowError(
+        'the stored upload has 20000 bytes, not 60000: a chunk is missing',
+      );
+      const outcome = await importBatch({ ...deps(), ledger: reading(missing) }, key, { chunkRows: 100 });
+      expect(outcome).toMatchObject({ kind: 'stopped' });
+      const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(after?.state).toBe('imported');
+      expect(after?.error).toMatch(
+        /^the import stopped after row [0-9,]+: the stored upload has 20000 bytes, not 60000: a chunk is missing$/,
+      );
+    });
+
+    it('stops the whole batch on a wrong header, naming the columns', async () => {
+      const extra = await upload(
+        fx.ledger,
+        'orderId,operator,number,amount,colour\nmp-1,A,9876500000,10,red\n',
+      );
+      const outcome = await importBatch(deps(), { clientId: CLIENT, batchId: extra.batch.batchId });
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 0 });
+      const batch = await fx.ledger.getBatch(CLIENT, extra.batch.batchId);
+      expect(batch?.error).toBe(
+        'extra column "colour": allowed columns are orderId, operator, circle, number, amount, value1, value2',
+      );
+      const view = await batchView(fx.ledger, batch!);
+      expect(view).toMatchObject({ state: 'done', rows: { read: 0, accepted: 0, rejected: 0 } });
+      expect(await total(fx.ledger, extra.batch.batchId)).toBe(0);
+
+      const missing = await upload(fx.ledger, 'orderId,operator,number\nmp-2,A,9876500000\n');
+      await importBatch(deps(), { clientId: CLIENT, batchId: missing.batch.batchId });
+      expect((await fx.ledger.getBatch(CLIENT, missing.batch.batchId))?.error).toMatch(
+        /^missing column "amount"/,
+      );
+      expect((await resultsOf(fx.ledger, missing.batch.batchId)).rows).toHaveLength(1);
+    });
+
+    it('reads CSV as spreadsheets write it: BOM, CRLF, quotes, blank lines, any column order, no final newline', async () => {
+      const text =
+        '\uFEFFAmount,Number,ORDERID,operator\r\n"10",98765 00000,q-1,A\r\n\r\n,,,\r\n"1,000",9876500001,q-2,A\r\n10,9876500002,"q-3",A';
+      const { batch, rows } = await upload(fx.ledger, text);
+      expect(rows).toBe(4); // the blank line is not counted; the ",,," line is (it is not empty)
+      const outcome = await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
+      expect(outcome).toEqual({ kind: 'imported', rows: 3, accepted: 2, rejected: 1 });
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.map((r) => r.slice(0, 5))).toEqual([
+        ['amount', 'number', 'orderId', 'operator', 'status'],
+        ['10', '98765 00000', 'q-1', 'A', 'queued'],
+        ['1,000', '9876500001', 'q-2', 'A', 'rejected'],
+        ['10', '9876500002', 'q-3', 'A', 'queued'],
+      ]);
+      expect(results.rows[2]?.[7]).toMatch(/^amount: must be an amount in rupees/);
+    });
+
+    it('keeps the rows before a quote that is never closed, and says where reading stopped', async () => {
+      const lines = [
+        HEADER,
+        'u-1,A,5,9876500000,10,,',
+        'u-2,A,5,"9876500001,10,,',
+        'u-3,A,5,9876500002,10,,',
+      ];
+      const { batch } = await upload(fx.ledger, `${lines.join('\n')}\n`);
+      const outcome = await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 1 });
+      const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(after).toMatchObject({ state: 'imported', rowsCommitted: 1, accepted: 1 });
+      expect(after?.error).toMatch(/^row 2: a cell starts with a double quote/);
+    });
+
+    it('refuses a row made too long by quoted line breaks, and stops where a quote swallows the rest', async () => {
+      const lines = [
+        HEADER,
+        'm-1,A,5,9876500000,10,,',
+        `m-2,LAT,,22334455,100,"01\n${'1'.repeat(60)}\n${'2'.repeat(60)}",`,
+        'm-3,A,5,9876500001,10,,',
+        `m-4,A,5,"9876500002,10,,`,
+        ...Array.from({ length: 100 }, (_, i) => `m-${i + 5},A,5,9876500003,10,,${'x'.repeat(900)}`),
+      ];
+      const { batch } = await upload(fx.ledger, `${lines.join('\n')}\n`);
+      const outcome = await importBatch(
+        deps(),
+        { clientId: CLIENT, batchId: batch.batchId },
+        { maxRowBytes: 100 },
+      );
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 3 });
+      const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(after).toMatchObject({ rowsCommitted: 3, accepted: 2, rejected: 1 });
+      expect(after?.error).toMatch(
+        /^row 4: the row goes on for more than 65,536 bytes, usually because a double quote/,
+      );
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows[2]?.[10]).toBe('the row is longer than 100 bytes, the limit for one row');
+      expect(results.rows[2]?.[5]).toContain('\n'); // kept as read, line breaks and all
+    });
+
+    it('refuses uploads over a limit, naming it, and empty ones', async () => {
+      const rows = (n: number, eol = '\n') =>
+        [HEADER, ...Array.from({ length: n }, (_, i) => `l-${i},A,5,9876500000,10,,`)].join(eol);
+      const limits = { maxBytes: 1_000, maxRows: 5, maxRowBytes: 60 };
+      const refusal = async (text: string, use = limits) => {
+        try {
+          await upload(fx.ledger, text, use);
+        } catch (error) {
+          if (error instanceof UploadLimitError) return error;
+          throw error;
+        }
+        throw new Error('accepted');
+      };
+      // At the limits exactly, with CRLF and no final newline: accepted.
+      expect((await upload(fx.ledger, rows(5, '\r\n'), limits)).rows).toBe(5);
+      expect(await refusal(rows(6))).toMatchObject({
+        limit: 'rows',
+        max: 5,
+        message: 'the file has more than 5 rows, the limit for one upload; split it into smaller files',
+      });
+      expect(await refusal(`${rows(6, '\r\n')}\r\n`)).toMatchObject({ limit: 'rows' });
+      expect(await refusal(`${rows(1)}\n${'x'.repeat(61)}`)).toMatchObject({
+        limit: 'row_length',
+        max: 60,
+        message: 'line 3 of the file is longer than 60 bytes, the limit for one row',
+      });
+      // A line with no end in sight is refused as soon as it passes the limit.
+      expect(await refusal(`${HEADER}\n${'y'.repeat(900)}`)).toMatchObject({ limit: 'row_length' });
+      const big = await refusal(`${HEADER}\n`.repeat(30), { ...limits, maxRows: 1_000 });
+      expect(big).toMatchObject({ limit: 'bytes', max: 1_000 });
+      expect(big.message).toMatch(/^the file is larger than 1,000 bytes, the limit/);
+      expect(await refusal('')).toMatchObject({ limit: 'empty' });
+      expect(await refusal(`${HEADER}\r\n\r\n`)).toMatchObject({
+        limit: 'empty',
+        message: expect.stringMatching(/no rows below it/),
+      });
+    });
+  });
+}

@@ -1,0 +1,14 @@
+import { describeBatchFlow } from './batch-flow.ts';
+import { MemoryLedger, MemoryProducer } from './memory-ledger.ts';
+
+// The import logic against the BatchStore contract in memory (no Redis needed).
+describeBatchFlow('the in-memory contract stand-in', async () => {
+  const ledger = new MemoryLedger();
+  const producer = new MemoryProducer();
+  return {
+    ledger,
+    producer,
+    jobCount: async (provider) => producer.queues.get(provider)?.size ?? 0,
+    cleanup: async () => undefined,
+  };
+});
