@@ -1,4 +1,5 @@
 import {
+  type OrderKey,
   providerOrderId,
   RechargeflowError,
   requestFingerprint,
@@ -25,6 +26,8 @@ export interface FlowFixture {
   readonly producer: RechargeJobSink;
   /** Recharge jobs waiting on a provider's queue. */
   jobCount(provider: string): Promise<number>;
+  /** Moves a queued order on, as a worker would: to processing, then to `state`. */
+  settle(key: OrderKey, state: 'success' | 'failed' | 'pending', providerRef?: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -289,6 +292,33 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       expect(after?.error).toMatch(
         /^the import stopped after row [0-9,]+: the stored upload has 20000 bytes, not 60000: a chunk is missing$/,
       );
+    });
+
+    it('shows each order as it is now, and the batch done once no order is still moving', async () => {
+      const text = [
+        HEADER,
+        's-1,A,5,9876500000,10,,',
+        's-2,A,5,9876500001,10,,',
+        's-3,A,5,-9876500002,10,,',
+      ].join('\n');
+      const { batch } = await upload(fx.ledger, text);
+      await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
+      const view = async () => batchView(fx.ledger, (await fx.ledger.getBatch(CLIENT, batch.batchId))!);
+      expect(await view()).toMatchObject({ state: 'imported', orders: { queued: 2, success: 0 } });
+      await fx.settle({ clientId: CLIENT, orderId: 's-1' }, 'success', 'OP-77');
+      await fx.settle({ clientId: CLIENT, orderId: 's-2' }, 'pending');
+      expect(await view()).toMatchObject({
+        state: 'imported',
+        orders: { queued: 0, success: 1, pending: 1 },
+      });
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.slice(1).map((r) => [r[0], r[3], r[7], r[9]])).toEqual([
+        ['s-1', '9876500000', 'success', 'OP-77'],
+        ['s-2', '9876500001', 'pending', ''],
+        ['s-3', "'-9876500002", 'rejected', ''],
+      ]);
+      await fx.settle({ clientId: CLIENT, orderId: 's-2' }, 'failed');
+      expect(await view()).toMatchObject({ state: 'done', orders: { success: 1, failed: 1 } });
     });
 
     it('stops the whole batch on a wrong header, naming the columns', async () => {

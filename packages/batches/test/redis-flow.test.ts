@@ -48,6 +48,25 @@ describeBatchFlow('the Redis ledger and BullMQ', async () => {
         .getJobCounts('waiting', 'prioritized', 'delayed');
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
+    async settle(key, state, providerRef) {
+      const at = new Date().toISOString();
+      const order = await ledger.getOrder(key);
+      if (order?.state === 'queued') {
+        await ledger.transition(key, {
+          expect: { state: 'queued' },
+          to: 'processing',
+          entry: { at, source: 'worker' },
+        });
+      }
+      const from = order?.state === 'pending' ? 'pending' : 'processing';
+      const result = await ledger.transition(key, {
+        expect: { state: from },
+        to: state,
+        patch: providerRef === undefined ? undefined : { providerRef },
+        entry: { at, source: 'worker' },
+      });
+      if (!result.applied) throw new Error(`could not move ${key.orderId} to ${state}`);
+    },
     async cleanup() {
       await producer.close();
       await ledger.close();

@@ -25,7 +25,12 @@ export const JOB_CATALOGUE = {
   /** Imports one stored CSV upload: validates every row, creates orders, queues their recharges. */
   'batch.import': {
     queue: 'batches',
-    schema: z.object({ clientId: z.string().regex(ID_PATTERN), batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/) }).strict(),
+    schema: z
+      .object({
+        clientId: z.string().regex(ID_PATTERN),
+        batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/),
+      })
+      .strict(),
     attempts: 5,
     backoff: { type: 'exponential', delay: 2_000 },
   },
