@@ -295,12 +295,9 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
     });
 
     it('shows each order as it is now, and the batch done once no order is still moving', async () => {
-      const text = [
-        HEADER,
-        's-1,A,5,9876500000,10,,',
-        's-2,A,5,9876500001,10,,',
-        's-3,A,5,-98765,10,,',
-      ].join('\n');
+      const text = [HEADER, 's-1,A,5,9876500000,10,,', 's-2,A,5,9876500001,10,,', 's-3,A,5,-98765,10,,'].join(
+        '\n',
+      );
       const { batch } = await upload(fx.ledger, text);
       await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
       const view = async () => batchView(fx.ledger, (await fx.ledger.getBatch(CLIENT, batch.batchId))!);
