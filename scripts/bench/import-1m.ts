@@ -13,7 +13,7 @@
  *    job per row costs by itself.
  * Prints the figures, then deletes every key it wrote and the temp file; writes nothing to the repo.
  *
- * Environment: BENCH_CHUNK_ROWS, BENCH_PIPELINE_DEPTH (importBatch settings; defaults 1000, 2), BENCH_CHILD_FLAGS (Node flags
+ * Environment: BENCH_CHUNK_ROWS, BENCH_PIPELINE_DEPTH (importBatch settings; defaults 1000, 4), BENCH_CHILD_FLAGS (Node flags
  * for the importing child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_TRACE=1 (memory curve).
  *
  * Scripts cannot resolve the workspace packages by name (only packages declare them), so the
@@ -264,7 +264,7 @@ async function main(): Promise<void> {
     const table: [string, string][] = [
       ['rows', rows.toLocaleString('en-US')],
       ['file', `${mb(bytes)} MB`],
-      ['chunkRows, pipelineDepth', `${chunkRows}, ${pipelineDepth ?? 'default (2)'}`],
+      ['chunkRows, pipelineDepth', `${chunkRows}, ${pipelineDepth ?? 'default (4)'}`],
       ['store upload (API side)', `${storeSeconds.toFixed(2)} s`],
       ['import: seconds', report.seconds.toFixed(1)],
       ['import: rows/s', Math.round(rate).toLocaleString('en-US')],
