@@ -44,7 +44,21 @@ export async function exchange(pool: Pool, options: ExchangeOptions): Promise<Ra
     signal: options.signal,
     reset: options.freshConnection,
   });
-  const limit = options.maxResponseBytes;
+  return readBoundedAnswer(response, options.maxResponseBytes);
+}
+
+/**
+ * Reads an answer body up to `limit` bytes; a larger one (declared or streamed) is abandoned with
+ * `ResponseTooLargeError` — the caller classes it as ambiguous.
+ */
+export async function readBoundedAnswer(
+  response: {
+    statusCode: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: AsyncIterable<unknown> & { destroy(): unknown };
+  },
+  limit: number,
+): Promise<RawAnswer> {
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     response.body.destroy();

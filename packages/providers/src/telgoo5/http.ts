@@ -1,5 +1,5 @@
 import type { Pool } from 'undici';
-import { type RawAnswer, ResponseTooLargeError } from '../a1topup/http.ts';
+import { type RawAnswer, readBoundedAnswer } from '../a1topup/http.ts';
 
 export interface JsonExchange {
   readonly path: string;
@@ -29,22 +29,5 @@ export async function exchangeJson(pool: Pool, options: JsonExchange): Promise<R
     signal: options.signal,
     reset: options.freshConnection,
   });
-  const limit = options.maxResponseBytes;
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    response.body.destroy();
-    throw new ResponseTooLargeError(limit);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw new ResponseTooLargeError(limit);
-    }
-    chunks.push(buffer);
-  }
-  return { statusCode: response.statusCode, body: new TextDecoder('utf-8').decode(Buffer.concat(chunks)) };
+  return readBoundedAnswer(response, options.maxResponseBytes);
 }
