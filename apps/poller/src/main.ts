@@ -5,7 +5,9 @@ import {
   createLogger,
   createMetrics,
   installShutdown,
+  jobMetrics,
   metricsEvents,
+  registerSystemGauges,
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
@@ -17,8 +19,10 @@ import {
   createJobConsumer,
   createRedisConnection,
   JobProducer,
+  readQueueStats,
   waitForRedis,
 } from '@rechargeflow/queue';
+import { createRedisCircuitBreaker } from '@rechargeflow/routing';
 import { loadPollerConfig } from './config.ts';
 
 /**
@@ -104,6 +108,38 @@ async function main(): Promise<void> {
     }
   };
 
+  // The system-wide gauges (queues, backlog, balances, breakers) are exported by the poller, which
+  // every installation runs; with several pollers the dashboards take max() across them.
+  const breaker = createRedisCircuitBreaker({ redis, prefix: config.QUEUE_PREFIX });
+  registerSystemGauges(
+    metrics,
+    {
+      queues: () => readQueueStats(producer, config.PROVIDERS),
+      ordersIn: (state) => ledger.store.countInState(state),
+      balances: async () => {
+        const now = new Date().toISOString();
+        const samples = await Promise.all(
+          config.PROVIDERS.map(async (provider) => ({
+            provider,
+            sample: await ledger.store.balanceAt(provider, now),
+          })),
+        );
+        return samples.flatMap(({ provider, sample }) =>
+          sample ? [{ provider, rupees: sample.balance / 100 }] : [],
+        );
+      },
+      breakers: () =>
+        Promise.all(
+          config.PROVIDERS.map(async (provider) => ({
+            provider,
+            state: (await breaker.snapshot(provider)).state,
+          })),
+        ),
+    },
+    (source, error) => logger.warn({ source, err: String(error) }, 'metrics source failed'),
+  );
+  const observer = jobMetrics(metrics);
+
   const onFailed = (jobId: string | undefined, error: Error) =>
     logger.warn({ jobId, err: error.message }, 'poller job attempt failed');
   const onError = (error: Error) => logger.error({ err: error.message }, 'poller worker error');
@@ -111,7 +147,7 @@ async function main(): Promise<void> {
     'poller',
     { 'poller.sweep': sweep, 'poller.balance': sampleBalances },
     redis,
-    { prefix: config.QUEUE_PREFIX, concurrency: 1, onFailed, onError },
+    { prefix: config.QUEUE_PREFIX, concurrency: 1, observer, onFailed, onError },
   );
   const callbackWorker = createJobConsumer(
     'callbacks',
@@ -121,7 +157,7 @@ async function main(): Promise<void> {
       },
     },
     redis,
-    { prefix: config.QUEUE_PREFIX, concurrency: config.CALLBACK_CONCURRENCY, onFailed, onError },
+    { prefix: config.QUEUE_PREFIX, concurrency: config.CALLBACK_CONCURRENCY, observer, onFailed, onError },
   );
   await producer.schedule('poller.sweep', config.SWEEP_INTERVAL_MS);
   await producer.schedule('poller.balance', config.BALANCE_SAMPLE_INTERVAL_MS);

@@ -3,9 +3,11 @@ import { importBatch } from '@rechargeflow/batches';
 import { ConfigError } from '@rechargeflow/config';
 import { openLedger } from '@rechargeflow/ledger';
 import {
+  batchRowMetrics,
   createLogger,
   createMetrics,
   installShutdown,
+  jobMetrics,
   metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
         partition: provider,
         concurrency: limit.concurrency,
         lockDurationMs: config.WORKER_LOCK_MS,
+        observer: jobMetrics(metrics),
         limiter: limit.ratePerSecond > 0 ? { max: limit.ratePerSecond, durationMs: 1_000 } : undefined,
         onError: (error) => logger.error({ err: error.message, provider }, 'worker error'),
         onFailed: (jobId, error) =>
@@ -115,7 +118,13 @@ async function main(): Promise<void> {
     {
       'batch.import': async (key) => {
         const result = await importBatch(
-          { ledger: ledger.store, producer, log: logger, routeFor: (request) => routeFor(routing, request) },
+          {
+            ledger: ledger.store,
+            producer,
+            log: logger,
+            routeFor: (request) => routeFor(routing, request),
+            onRowsCommitted: batchRowMetrics(metrics),
+          },
           key,
           { chunkRows: config.BATCH_CHUNK_ROWS },
         );
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
       prefix: config.QUEUE_PREFIX,
       concurrency: config.BATCH_IMPORT_CONCURRENCY,
       lockDurationMs: 60_000,
+      observer: jobMetrics(metrics),
       onError: (error) => logger.error({ err: error.message }, 'importer error'),
       onFailed: (jobId, error) => logger.warn({ jobId, err: error.message }, 'batch import attempt failed'),
     },

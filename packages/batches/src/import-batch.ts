@@ -31,6 +31,8 @@ export interface ImportDeps {
   /** The providers to try for a new order, in order (the routing table). Default: A1Topup only. */
   readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
   readonly now?: (() => Date) | undefined;
+  /** Told once per committed chunk (a chunk redone after a crash is not told twice): for metrics. */
+  readonly onRowsCommitted?: ((accepted: number, rejected: number) => void) | undefined;
 }
 
 export interface ImportSettings {
@@ -372,5 +374,10 @@ async function writeChunk(
   ]);
   // Results are committed in input order: the checkpoint only ever moves forward by whole chunks.
   if (!(await previousCommit)) return false;
-  return deps.ledger.commitRows(batchId, results, now);
+  const committed = await deps.ledger.commitRows(batchId, results, now);
+  if (committed && deps.onRowsCommitted) {
+    const rejected = results.filter((result) => result.error !== undefined).length;
+    deps.onRowsCommitted(results.length - rejected, rejected);
+  }
+  return committed;
 }

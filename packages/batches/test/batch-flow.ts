@@ -192,7 +192,16 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       const { text } = sampleCsv('crash');
       const { batch } = await upload(fx.ledger, text);
       const key = { clientId: CLIENT, batchId: batch.batchId };
-      expect(await importBatch(deps(), key, { chunkRows: 500, maxChunks: 2 })).toEqual({
+      // What the metrics are told: every committed row once, across the pause, the crash and the resume.
+      const told = { accepted: 0, rejected: 0 };
+      const counting = () => ({
+        ...deps(),
+        onRowsCommitted: (accepted: number, rejected: number) => {
+          told.accepted += accepted;
+          told.rejected += rejected;
+        },
+      });
+      expect(await importBatch(counting(), key, { chunkRows: 500, maxChunks: 2 })).toEqual({
         kind: 'paused',
         rows: 1_000,
       });
@@ -208,16 +217,18 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
           throw new Error('process killed');
         },
       });
-      await expect(importBatch({ ...deps(), ledger: crashing }, key, { chunkRows: 500 })).rejects.toThrow(
+      await expect(importBatch({ ...counting(), ledger: crashing }, key, { chunkRows: 500 })).rejects.toThrow(
         'process killed',
       );
       expect(await fx.ledger.getBatch(CLIENT, batch.batchId)).toMatchObject({ rowsCommitted: 1_000 });
+      expect(told.accepted + told.rejected).toBe(1_000);
 
-      const done = await importBatch(deps(), key, { chunkRows: 300, pipelineDepth: 3 });
+      const done = await importBatch(counting(), key, { chunkRows: 300, pipelineDepth: 3 });
       expect(done).toMatchObject({ kind: 'imported', rows: 2_000 });
       const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
       // No orders were made before this upload: the two rows reusing old ids are new orders here.
       expect(after).toMatchObject({ rowsCommitted: 2_000, accepted: 1_982, rejected: 18 });
+      expect(told).toEqual({ accepted: 1_982, rejected: 18 });
       expect(await total(fx.ledger, batch.batchId)).toBe(1_982);
       expect(await fx.jobCount('a1topup')).toBe(1_982);
       const results = await resultsOf(fx.ledger, batch.batchId);

@@ -26,6 +26,7 @@ export type {
   OrderPage,
   OrderPatch,
   ProviderSummary,
+  StateCount,
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';

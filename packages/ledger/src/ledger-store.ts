@@ -157,6 +157,11 @@ export interface ProviderSummary {
   readonly inProgress: AmountCount;
 }
 
+export interface StateCount {
+  readonly count: number;
+  readonly oldestChangeAt: string | null;
+}
+
 /**
  * The system of record for orders and their full history. Two implementations (Redis, MongoDB)
  * pass the same contract suite. Every write is atomic and conditional: there is no read-modify-
@@ -192,6 +197,11 @@ export interface LedgerStore extends BatchStore {
    * exclusive), oldest change first, at most `limit` (1..1000).
    */
   findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]>;
+  /**
+   * How many orders of any client are in `state` now, and the oldest last change among them (ISO,
+   * null when there are none): the backlog gauges (pending orders and their age).
+   */
+  countInState(state: OrderState): Promise<StateCount>;
   /**
    * Atomically claims up to `limit` `pending` orders whose next check is due by the store's clock
    * (earliest due first), counts the check (`statusChecks` + 1) and moves their next check out by

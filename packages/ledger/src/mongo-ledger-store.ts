@@ -28,6 +28,7 @@ import type {
   NewOrder,
   OrderPage,
   ProviderSummary,
+  StateCount,
   TransitionCommand,
   TransitionResult,
 } from './ledger-store.ts';
@@ -694,6 +695,19 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         .lean<Lean[]>()
         .exec();
       return docs.map(toOrder);
+    },
+
+    async countInState(state: OrderState): Promise<StateCount> {
+      // Both answered from the state_updated index.
+      const [count, oldest] = await Promise.all([
+        model.countDocuments({ state }).exec(),
+        model
+          .findOne({ state }, { updatedAtMs: 1 })
+          .sort({ updatedAtMs: 1 })
+          .lean<{ updatedAtMs: number }>()
+          .exec(),
+      ]);
+      return { count, oldestChangeAt: oldest ? new Date(oldest.updatedAtMs).toISOString() : null };
     },
 
     async claimDueChecks(claim: ClaimChecksOptions): Promise<readonly Order[]> {

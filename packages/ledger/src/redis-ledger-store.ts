@@ -33,6 +33,7 @@ import {
   type NewOrder,
   type OrderPage,
   type ProviderSummary,
+  type StateCount,
   type TransitionCommand,
   type TransitionResult,
 } from './ledger-store.ts';
@@ -459,6 +460,16 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         (order): order is Order =>
           order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
       );
+    },
+
+    async countInState(state: OrderState): Promise<StateCount> {
+      const key = keys.stateUpdated(state);
+      const [count, oldest] = await Promise.all([
+        redis.zcard(key),
+        redis.zrange(key, '0', '0', 'WITHSCORES'),
+      ]);
+      const score = oldest[1];
+      return { count, oldestChangeAt: score === undefined ? null : new Date(Number(score)).toISOString() };
     },
 
     async claimDueChecks(options: ClaimChecksOptions): Promise<readonly Order[]> {

@@ -989,6 +989,23 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       await expect(store.findStale('pending', at(100), 0)).rejects.toThrow(RangeError);
     });
 
+    it('counts the orders in a state and tells the oldest last change among them', async () => {
+      expect(await store.countInState('pending')).toEqual({ count: 0, oldestChangeAt: null });
+      await orderIn(store, { clientId: 'shop-1', orderId: 'a' }, 'pending', 30);
+      await orderIn(store, { clientId: 'shop-2', orderId: 'b' }, 'pending', 10);
+      await orderIn(store, { clientId: 'shop-3', orderId: 'c' }, 'processing', 5);
+      const b = await store.getOrder({ clientId: 'shop-2', orderId: 'b' });
+      expect(await store.countInState('pending')).toEqual({ count: 2, oldestChangeAt: b?.updatedAt });
+      expect((await store.countInState('processing')).count).toBe(1);
+      expect(await store.countInState('failed')).toEqual({ count: 0, oldestChangeAt: null });
+
+      // Leaving the state takes the order out of the count and out of the age.
+      await applied(store, { clientId: 'shop-2', orderId: 'b' }, move('pending', 'success', 200));
+      const a = await store.getOrder({ clientId: 'shop-1', orderId: 'a' });
+      expect(await store.countInState('pending')).toEqual({ count: 1, oldestChangeAt: a?.updatedAt });
+      expect(await store.countInState('success')).toEqual({ count: 1, oldestChangeAt: at(200) });
+    });
+
     it('keeps the full history, in order, with every field', async () => {
       const key = { clientId: 'shop-1', orderId: 'story' };
       await created(store, newOrder(key.clientId, key.orderId, 0));

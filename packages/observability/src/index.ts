@@ -1,4 +1,13 @@
+export {
+  DASHBOARDS,
+  type DashboardSpec,
+  dashboardText,
+  type PanelSpec,
+  panelQueries,
+  renderDashboard,
+} from './dashboards.ts';
 export { installShutdown, type ShutdownOptions, type ShutdownStep } from './lifecycle.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
-export { createMetrics, type Metrics, metricsEvents } from './metrics.ts';
+export { batchRowMetrics, createMetrics, jobMetrics, type Metrics, metricsEvents } from './metrics.ts';
 export { startMetricsServer } from './metrics-server.ts';
+export { BREAKER_STATES, registerSystemGauges, type SystemSources } from './system-gauges.ts';

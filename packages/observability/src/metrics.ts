@@ -12,12 +12,22 @@ export interface Metrics {
   readonly callbacksTotal: Counter<'provider' | 'outcome'>;
   readonly reversalsTotal: Counter<'provider'>;
   readonly reversedAmountTotal: Counter<'provider'>;
+  readonly jobsProcessedTotal: Counter<'queue' | 'outcome'>;
+  readonly jobDuration: Histogram<'queue'>;
+  readonly jobsStalledTotal: Counter<'queue'>;
+  readonly batchRowsTotal: Counter<'outcome'>;
 }
 
 export function createMetrics(part: string): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ part });
-  collectDefaultMetrics({ register: registry, prefix: 'rechargeflow_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'rechargeflow_' });
+  // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters
+  // (promtool check metrics refuses them); the same numbers stay available by type, in
+  // rechargeflow_nodejs_active_{handles,requests,resources}.
+  for (const name of ['handles', 'requests', 'resources']) {
+    registry.removeSingleMetric(`rechargeflow_nodejs_active_${name}_total`);
+  }
   return {
     registry,
     ordersTotal: new Counter({
@@ -57,6 +67,31 @@ export function createMetrics(part: string): Metrics {
       labelNames: ['provider'],
       registers: [registry],
     }),
+    jobsProcessedTotal: new Counter({
+      name: 'rechargeflow_jobs_processed_total',
+      help: 'Job runs finished by this process, by queue and outcome (completed, retry, failed).',
+      labelNames: ['queue', 'outcome'],
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'rechargeflow_job_duration_seconds',
+      help: 'Time one run of a job took in this process, by queue.',
+      labelNames: ['queue'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
+      registers: [registry],
+    }),
+    jobsStalledTotal: new Counter({
+      name: 'rechargeflow_jobs_stalled_total',
+      help: 'Jobs found stalled (their worker stopped renewing the lock) by this process, by queue.',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    batchRowsTotal: new Counter({
+      name: 'rechargeflow_batch_rows_total',
+      help: 'CSV batch rows imported and committed, by outcome (accepted, rejected).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   };
 }
 
@@ -79,5 +114,24 @@ export function metricsEvents(metrics: Metrics) {
       metrics.reversalsTotal.inc({ provider });
       metrics.reversedAmountTotal.inc({ provider }, amountPaise / 100);
     },
+  };
+}
+
+/** Job runs and stalled jobs (the shape @rechargeflow/queue's consumer calls) as metrics. */
+export function jobMetrics(metrics: Metrics) {
+  return {
+    ran: (queue: string, outcome: string, seconds: number) => {
+      metrics.jobsProcessedTotal.inc({ queue, outcome });
+      metrics.jobDuration.observe({ queue }, seconds);
+    },
+    stalled: (queue: string) => metrics.jobsStalledTotal.inc({ queue }),
+  };
+}
+
+/** Committed batch rows (the shape @rechargeflow/batches calls) as metrics. */
+export function batchRowMetrics(metrics: Metrics) {
+  return (accepted: number, rejected: number) => {
+    if (accepted > 0) metrics.batchRowsTotal.inc({ outcome: 'accepted' }, accepted);
+    if (rejected > 0) metrics.batchRowsTotal.inc({ outcome: 'rejected' }, rejected);
   };
 }

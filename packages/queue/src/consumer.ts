@@ -22,6 +22,13 @@ export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: Jo
 /** Handlers for the catalogue jobs of one queue. */
 export type JobHandlers = { readonly [N in JobName]?: JobHandler<N> };
 
+/** Told about every run of a job and every stalled job found (for metrics). */
+export interface JobObserver {
+  /** `retry`: failed with a retryable error before its last attempt (BullMQ runs it again). */
+  ran(queue: string, outcome: 'completed' | 'retry' | 'failed', seconds: number): void;
+  stalled(queue: string): void;
+}
+
 export interface ConsumerSettings {
   readonly prefix: string;
   readonly concurrency: number;
@@ -33,6 +40,7 @@ export interface ConsumerSettings {
   readonly partition?: string | undefined;
   /** BullMQ's rate limit for the queue, shared by every worker of it: at most `max` jobs per `durationMs`. */
   readonly limiter?: { readonly max: number; readonly durationMs: number } | undefined;
+  readonly observer?: JobObserver | undefined;
 }
 
 /**
@@ -49,8 +57,10 @@ export function createJobConsumer(
   for (const name of Object.keys(handlers) as JobName[]) {
     if (JOB_CATALOGUE[name].queue !== queue) throw new Error(`job ${name} does not run on queue ${queue}`);
   }
+  const queueName = queueNameFor(queue, settings.partition);
+  const observer = settings.observer;
   const worker = new Worker(
-    queueNameFor(queue, settings.partition),
+    queueName,
     async (job: Job) => {
       const name = job.name as JobName;
       const entry = Object.hasOwn(JOB_CATALOGUE, name) ? JOB_CATALOGUE[name] : undefined;
@@ -66,6 +76,8 @@ export function createJobConsumer(
       }
       const maxAttempts = job.opts.attempts ?? 1;
       const attempt = job.attemptsStarted || job.attemptsMade + 1;
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         await handler(parsed.data, {
           jobId: job.id ?? '',
@@ -73,8 +85,11 @@ export function createJobConsumer(
           maxAttempts,
           isFinalAttempt: attempt >= maxAttempts,
         });
+        observer?.ran(queueName, 'completed', seconds());
       } catch (error) {
-        if (error instanceof RechargeflowError && error.retryable) throw error;
+        const retryable = error instanceof RechargeflowError && error.retryable;
+        observer?.ran(queueName, retryable && attempt < maxAttempts ? 'retry' : 'failed', seconds());
+        if (retryable) throw error;
         if (error instanceof UnrecoverableError) throw error;
         throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
       }
@@ -95,6 +110,7 @@ export function createJobConsumer(
         : {}),
     },
   );
+  if (observer) worker.on('stalled', () => observer.stalled(queueName));
   if (settings.onError) worker.on('error', settings.onError);
   if (settings.onFailed) worker.on('failed', (job, error) => settings.onFailed?.(job?.id, error));
   return worker;

@@ -11,6 +11,7 @@ export {
   type JobContext,
   type JobHandler,
   type JobHandlers,
+  type JobObserver,
 } from './consumer.ts';
 export {
   batchJobId,
@@ -23,3 +24,4 @@ export {
   rechargeJobId,
 } from './job-catalogue.ts';
 export { JobProducer, type QueueSettings } from './producer.ts';
+export { JOB_STATES, type JobState, type QueueStats, readQueueStats } from './queue-stats.ts';

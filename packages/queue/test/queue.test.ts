@@ -9,6 +9,7 @@ import {
   createRedisConnection,
   JobProducer,
   RedisEvictionPolicyError,
+  readQueueStats,
   rechargeJobId,
 } from '../src/index.ts';
 
@@ -24,7 +25,8 @@ function connect(role: 'worker' | 'producer') {
 
 afterAll(async () => {
   const admin = new Redis(REDIS_URL);
-  const keys = await admin.keys(`${prefix}:*`);
+  // Every test's prefix starts with `prefix` (`${prefix}-retry`, ...).
+  const keys = await admin.keys(`${prefix}*`);
   if (keys.length > 0) await admin.del(...keys);
   await admin.quit();
   await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
@@ -103,6 +105,14 @@ describe('queue package on real Redis', () => {
     const producer = new JobProducer(connect('producer'), { prefix: p });
     const key = { clientId: 'shop1', orderId: 'retry-1' };
     const runs: number[] = [];
+    const observed: string[] = [];
+    const observer = {
+      ran: (queue: string, outcome: string, seconds: number) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        observed.push(`${queue}:${outcome}`);
+      },
+      stalled: (queue: string) => observed.push(`${queue}:stalled`),
+    };
     const finished = new Promise<void>((resolve) => {
       const worker = createJobConsumer(
         'recharges',
@@ -114,7 +124,7 @@ describe('queue package on real Redis', () => {
           },
         },
         connect('worker'),
-        { prefix: p, concurrency: 1, onFailed: (_id, e) => e.message === 'definite' && resolve() },
+        { prefix: p, concurrency: 1, observer, onFailed: (_id, e) => e.message === 'definite' && resolve() },
       );
       connections.push({ quit: () => worker.close() } as unknown as Redis);
     });
@@ -122,6 +132,50 @@ describe('queue package on real Redis', () => {
     await producer.queue('recharges').add('recharge', key, { jobId: 'r1', attempts: 6, backoff: 10 });
     await finished;
     expect(runs).toEqual([1, 2]);
+    expect(observed).toEqual(['recharges:retry', 'recharges:failed']);
     await producer.close();
+  });
+
+  it('reads job counts by state and live workers of every queue, recharges per provider', async () => {
+    const p = `${prefix}-stats`;
+    const producer = new JobProducer(connect('producer'), { prefix: p });
+    await producer.enqueue('recharge', { clientId: 'shop1', orderId: 'w1' }, 'w1', 'a1topup');
+    await producer.enqueue('recharge', { clientId: 'shop1', orderId: 'w2' }, 'w2', 'a1topup');
+    await producer.enqueue('recharge', { clientId: 'shop1', orderId: 't1' }, 't1', 'telgoo5');
+    const before = await readQueueStats(producer, ['a1topup', 'telgoo5']);
+    const byName = new Map(before.map((stats) => [stats.queue, stats]));
+    expect([...byName.keys()].sort()).toEqual([
+      'batches',
+      'callbacks',
+      'poller',
+      'recharges-a1topup',
+      'recharges-telgoo5',
+    ]);
+    expect(byName.get('recharges-a1topup')?.jobs).toMatchObject({ waiting: 2, active: 0, failed: 0 });
+    expect(byName.get('recharges-telgoo5')?.jobs.waiting).toBe(1);
+    expect(byName.get('callbacks')?.jobs.waiting).toBe(0);
+    expect(byName.get('recharges-a1topup')?.workers).toBe(0);
+
+    // A worker on one partition shows there, and its finished jobs move to completed.
+    const worker = createJobConsumer('recharges', { recharge: async () => {} }, connect('worker'), {
+      prefix: p,
+      concurrency: 1,
+      partition: 'a1topup',
+    });
+    try {
+      let stats = await readQueueStats(producer, ['a1topup', 'telgoo5']);
+      for (let i = 0; i < 100; i++) {
+        stats = await readQueueStats(producer, ['a1topup', 'telgoo5']);
+        if (stats.find((s) => s.queue === 'recharges-a1topup')?.jobs.completed === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const a1 = stats.find((s) => s.queue === 'recharges-a1topup');
+      expect(a1?.jobs).toMatchObject({ waiting: 0, completed: 2 });
+      expect(a1?.workers).toBeGreaterThanOrEqual(1);
+      expect(stats.find((s) => s.queue === 'recharges-telgoo5')?.workers).toBe(0);
+    } finally {
+      await worker.close();
+      await producer.close();
+    }
   });
 });
