@@ -178,9 +178,11 @@ async function main(): Promise<void> {
   await ensureRedis();
 
   let generatedKey: string | undefined;
+  let operatorKey: string | undefined;
   if (!env.API_KEYS) {
     generatedKey = randomBytes(18).toString('base64url');
-    env.API_KEYS = `demo:${generatedKey}`;
+    operatorKey = randomBytes(18).toString('base64url');
+    env.API_KEYS = `demo:${generatedKey},ops:${operatorKey}:operator`;
   }
   const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
   env.CALLBACK_TOKEN ??= randomBytes(18).toString('base64url');
@@ -233,6 +235,12 @@ async function main(): Promise<void> {
       '  Rechargeflow is running.',
       `    API:       ${url}   (OpenAPI docs: ${url}/docs)`,
       `    API key:   ${apiKey}`,
+      ...(operatorKey
+        ? [
+            `    operator:  ${operatorKey}   (operator routes; the queue board at ${url}/admin/queues:`,
+            '               any user name, this key as the password)',
+          ]
+        : []),
       `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
       `    providers: ${simulatorOn ? `simulator as A1Topup (${env.A1TOPUP_BASE_URL}) and Telgoo5 (${env.TELGOO5_BASE_URL})` : `${env.PROVIDERS ?? 'a1topup'}`}`,
       `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,

@@ -35,6 +35,17 @@ const schema = z.object({
   BATCH_MAX_IMPORTING_PER_CLIENT: positiveInt(3, 100),
   /** Largest accepted request body in bytes. */
   BODY_LIMIT_BYTES: positiveInt(16_384, 1_048_576),
+  /**
+   * The operators' queue board (bull-board) at /admin/queues, for operator keys only. `readonly`
+   * (default): queues and jobs are shown, nothing can be changed. `on`: operators may also retry,
+   * promote, pause/resume and remove jobs, and clean completed/failed ones (safe: a retried recharge
+   * never calls the provider twice, a removed job is recovered by the sweeps); adding, editing,
+   * emptying, obliterating and scheduler changes stay refused. `off`: not mounted.
+   */
+  QUEUE_BOARD: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
+    z.enum(['readonly', 'on', 'off'], { error: 'must be readonly, on or off' }).default('readonly'),
+  ),
 });
 
 export type ApiConfig = z.infer<typeof schema>;

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       maxImportingPerClient: config.BATCH_MAX_IMPORTING_PER_CLIENT,
     },
     providerNames: config.PROVIDERS,
+    queueBoard: config.QUEUE_BOARD,
     routeFor: (request) => routeFor(routing, request),
     providersStatus: () =>
       Promise.all(
@@ -89,7 +90,10 @@ async function main(): Promise<void> {
     ],
   });
   const address = await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ address, ledger: ledger.kind, clients: config.API_KEYS.length }, 'ingest API listening');
+  logger.info(
+    { address, ledger: ledger.kind, clients: config.API_KEYS.length, queueBoard: config.QUEUE_BOARD },
+    'ingest API listening',
+  );
 }
 
 main().catch((error: unknown) => {

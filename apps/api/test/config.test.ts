@@ -1,5 +1,6 @@
 import { startApp } from '@rechargeflow/testkit';
 import { describe, expect, it } from 'vitest';
+import { loadApiConfig } from '../src/config.ts';
 
 describe('start-up configuration', () => {
   it('stops with a message naming each bad variable', async () => {
@@ -8,6 +9,7 @@ describe('start-up configuration', () => {
       API_KEYS: 'shop:short',
       REDIS_URL: 'http://nope',
       RATE_LIMIT_PER_MINUTE: '-1',
+      QUEUE_BOARD: 'sometimes',
     });
     const code = await part.exited;
     expect(code).toBe(2);
@@ -16,6 +18,15 @@ describe('start-up configuration', () => {
     expect(text).toMatch(/API_KEYS: .*at least 16 characters/);
     expect(text).toMatch(/REDIS_URL: must start with redis:\/\//);
     expect(text).toMatch(/RATE_LIMIT_PER_MINUTE: must be greater than 0/);
+    expect(text).toMatch(/QUEUE_BOARD: must be readonly, on or off/);
+  });
+
+  it('QUEUE_BOARD is readonly unless set to on or off', () => {
+    const base = { API_KEYS: 'shop:shop-secret-0123456789' };
+    expect(loadApiConfig(base).QUEUE_BOARD).toBe('readonly');
+    expect(loadApiConfig({ ...base, QUEUE_BOARD: '' }).QUEUE_BOARD).toBe('readonly');
+    expect(loadApiConfig({ ...base, QUEUE_BOARD: ' ON ' }).QUEUE_BOARD).toBe('on');
+    expect(loadApiConfig({ ...base, QUEUE_BOARD: 'off' }).QUEUE_BOARD).toBe('off');
   });
 
   it('requires API_KEYS', async () => {

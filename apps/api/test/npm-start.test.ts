@@ -63,6 +63,15 @@ describe('npm start', () => {
     });
     expect(order.status).toBe('success');
 
+    // The printed operator key opens the queue board the way a browser logs in (Basic, key as password).
+    const operatorKey = /operator:\s+(\S+)/.exec(banner)?.[1];
+    expect(operatorKey).toBeTruthy();
+    const board = await fetch(`http://127.0.0.1:${port}/admin/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`ops:${operatorKey}`).toString('base64')}` },
+    });
+    expect(board.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/admin/queues`, { headers })).status).toBe(403);
+
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(out.match(/"shutdown complete"/g)?.length).toBe(4);

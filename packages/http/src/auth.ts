@@ -11,26 +11,47 @@ export interface KeyEntry extends Principal {
   readonly secret: string;
 }
 
+export interface AuthOptions {
+  /**
+   * Also accept HTTP Basic whose password is the API key (the user name is ignored). Only for pages
+   * a browser opens (the queue board): a browser cannot add a Bearer header to its own requests.
+   */
+  readonly basic?: boolean | undefined;
+}
+
 /**
- * Bearer-key authentication. Secrets are kept only as sha256 digests, and the comparison of the
- * presented key's digest with the stored one is constant-time.
+ * API-key authentication: `Authorization: Bearer <key>` (or, where asked, Basic with the key as the
+ * password). Secrets are kept only as sha256 digests, and the comparison of the presented key's
+ * digest with the stored one is constant-time.
  */
 export function createAuthenticator(
   keys: readonly KeyEntry[],
-): (authorization: string | undefined) => Principal | null {
+): (authorization: string | undefined, options?: AuthOptions) => Principal | null {
   const byDigest = new Map<string, { digest: Buffer; principal: Principal }>();
   for (const key of keys) {
     const digest = sha256(key.secret);
     byDigest.set(digest.toString('hex'), { digest, principal: { clientId: key.clientId, role: key.role } });
   }
-  return (authorization) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match?.[1]) return null;
-    const digest = sha256(match[1]);
+  return (authorization, options) => {
+    const secret = presentedSecret(authorization, options?.basic === true);
+    if (!secret) return null;
+    const digest = sha256(secret);
     const entry = byDigest.get(digest.toString('hex'));
     if (!entry || !timingSafeEqual(entry.digest, digest)) return null;
     return entry.principal;
   };
+}
+
+function presentedSecret(authorization: string | undefined, basic: boolean): string | null {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (bearer?.[1]) return bearer[1];
+  if (!basic) return null;
+  const encoded = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
+  if (!encoded?.[1]) return null;
+  const decoded = Buffer.from(encoded[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const password = colon >= 0 ? decoded.slice(colon + 1) : '';
+  return password === '' ? null : password;
 }
 
 function sha256(text: string): Buffer {

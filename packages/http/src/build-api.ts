@@ -17,6 +17,7 @@ import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
 import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
 import { toOrderView } from './order-view.ts';
+import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { sendError, sendValidation } from './replies.ts';
 import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
@@ -42,6 +43,11 @@ export interface ApiDeps {
   readonly batchLimits?: BatchLimits | undefined;
   /** Each provider's health, breaker state and last known balance (GET /v1/providers). */
   readonly providersStatus?: (() => Promise<readonly unknown[]>) | undefined;
+  /**
+   * bull-board at /admin/queues for operator keys (QUEUE_BOARD): `readonly` shows queues and jobs,
+   * `on` also allows the safe actions (retry, promote, pause, remove). Default `off`.
+   */
+  readonly queueBoard?: QueueBoardMode | undefined;
 }
 
 declare module 'fastify' {
@@ -53,6 +59,7 @@ declare module 'fastify' {
 const security = [{ bearer: [] }];
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const queueBoard = deps.queueBoard ?? 'off';
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
@@ -71,7 +78,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: {
         title: 'Rechargeflow ingest API',
         version: '1.0.0',
-        description: 'Submit recharges once; read their state and history.',
+        description:
+          queueBoard === 'off'
+            ? 'Submit recharges once; read their state and history.'
+            : `Submit recharges once; read their state and history. Operators: the queue board (bull-board, ${queueBoard === 'readonly' ? 'read-only' : 'retry, promote, pause, remove'}) is at ${QUEUE_BOARD_PATH}, with an operator key as Bearer or as the password of HTTP Basic.`,
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
@@ -297,6 +307,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
     },
   );
+  if (queueBoard !== 'off') {
+    await registerQueueBoard(app, {
+      producer: deps.producer,
+      providerNames: deps.providerNames ?? ['a1topup'],
+      mode: queueBoard,
+      authenticate,
+      limit,
+    });
+  }
   if (deps.metrics) {
     const registry = deps.metrics.registry;
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
