@@ -10,7 +10,7 @@
  *   prometheus  `promtool check config` on docker/prometheus/prometheus.yml (and alerts.yml), scrape
  *               jobs matching the compose ports, Grafana provisioning.
  *   prod        the image's install, done here: the build context as .dockerignore leaves it,
- *               `pnpm fetch --prod` then `pnpm install --prod --frozen-lockfile --offline`, every part
+ *               `pnpm fetch --prod` then `pnpm install --prod --frozen-lockfile --prefer-offline`, every part
  *               started from that tree (local Redis, private key prefixes) and one recharge carried
  *               through api → worker → simulator: no devDependency is needed at run time.
  *
@@ -508,7 +508,7 @@ function checkPrometheus(): void {
     const services = composeServices ?? composeDefaults();
     const env = (name: string, key: string, fallback: string) => services?.get(name)?.env[key] || fallback;
     const wanted: [string, string][] = [
-      ['api', env('api', 'PORT', '8080')],
+      ['api', env('api', 'METRICS_PORT', '9464')],
       ['worker', env('worker', 'METRICS_PORT', '9464')],
       ['poller', env('poller', 'METRICS_PORT', '9464')],
     ];
@@ -743,10 +743,13 @@ async function checkProd(): Promise<void> {
     mkdirSync(app, { recursive: true });
     for (const file of ['pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc'])
       if (existsSync(join(root, file))) copyFileSync(join(root, file), join(app, file));
-    const fetched = run(pnpm, ['fetch', '--prod', '--offline', ...storeArgs], { cwd: app, env: pnpmEnv });
+    const fetched = run(pnpm, ['fetch', '--prod', '--prefer-offline', ...storeArgs], {
+      cwd: app,
+      env: pnpmEnv,
+    });
     if (!fetched.ok)
       throw new Error(
-        `pnpm fetch --prod --offline failed:\n    ${firstLines(fetched.stdout + fetched.stderr, 12)}`,
+        `pnpm fetch --prod --prefer-offline failed:\n    ${firstLines(fetched.stdout + fetched.stderr, 12)}`,
       );
     const rules = dockerignore();
     for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', '.npmrc'])
@@ -754,12 +757,12 @@ async function checkProd(): Promise<void> {
     const files = copyContext(app);
     const install = run(
       pnpm,
-      ['install', '--prod', '--frozen-lockfile', '--offline', '--reporter=append-only', ...storeArgs],
+      ['install', '--prod', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only', ...storeArgs],
       { cwd: app, env: pnpmEnv, timeoutMs: 300_000 },
     );
     if (!install.ok)
       throw new Error(
-        `pnpm install --prod --frozen-lockfile --offline failed:\n    ${firstLines(install.stdout + install.stderr, 15)}`,
+        `pnpm install --prod --frozen-lockfile --prefer-offline failed:\n    ${firstLines(install.stdout + install.stderr, 15)}`,
       );
     // Nothing of the dev tooling made it in.
     const virtualStore = readdirSync(join(app, 'node_modules/.pnpm'));
@@ -869,7 +872,7 @@ async function checkProd(): Promise<void> {
     report(
       'prod',
       problems,
-      `${files} context files, pnpm install --prod --offline, api/worker/poller/simulator started from it and one recharge succeeded, ${seconds} s`,
+      `${files} context files, pnpm install --prod --prefer-offline, api/worker/poller/simulator started from it and one recharge succeeded, ${seconds} s`,
     );
   } catch (error) {
     report('prod', [...problems, error instanceof Error ? error.message : String(error)]);

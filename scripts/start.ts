@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hashedApiKeyEntry } from '../packages/config/src/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const env: Record<string, string | undefined> = { ...process.env };
@@ -182,7 +183,11 @@ async function main(): Promise<void> {
   if (!env.API_KEYS) {
     generatedKey = randomBytes(18).toString('base64url');
     operatorKey = randomBytes(18).toString('base64url');
-    env.API_KEYS = `demo:${generatedKey},ops:${operatorKey}:operator`;
+    // Only the keys' hashes go into the parts' environment (as `npm run api-key` makes them).
+    env.API_KEYS = [
+      hashedApiKeyEntry('demo', generatedKey),
+      hashedApiKeyEntry('ops', operatorKey, 'operator'),
+    ].join(',');
   }
   const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
   env.CALLBACK_TOKEN ??= randomBytes(18).toString('base64url');

@@ -8,7 +8,10 @@ const schema = z.object({
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
   HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
-  /** Comma-separated client:secret[:role] keys; role is client (default) or operator. Secrets >= 16 chars. */
+  /**
+   * Comma-separated client:key[:role]; role is client (default) or operator; key is the secret
+   * (>= 16 chars) or, recommended, its hash sha256-<hex> from `npm run api-key`.
+   */
   API_KEYS: apiKeys(),
   /**
    * Secret path segment of the provider callback URL (/callbacks/a1topup/<token>); comma-separated
@@ -23,8 +26,39 @@ const schema = z.object({
         .regex(/^[A-Za-z0-9._~-]+$/, 'tokens may use letters, digits and . _ ~ - only'),
     ),
   ),
-  /** Requests per minute one client may make. */
+  /**
+   * Which proxies to believe about the client's address (X-Forwarded-For), for per-address limits
+   * and logs behind a load balancer: empty (default) trusts none; `true` trusts all (only when the
+   * API is unreachable except through the proxy); or a comma-separated list of proxy
+   * addresses/CIDRs (recommended).
+   */
+  TRUST_PROXY: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim() : v),
+    z
+      .string()
+      .default('')
+      .transform((text, ctx): boolean | string[] => {
+        if (text === '' || text === 'false') return false;
+        if (text === 'true') return true;
+        const list = text.split(',').map((each) => each.trim());
+        if (list.some((each) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(each))) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be true or comma-separated IP addresses/CIDRs',
+          });
+        }
+        return list;
+      }),
+  ),
+  /** Requests per minute one client key may make (requests without a valid key: per IP address). */
   RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
+  /** Provider callbacks per minute from one IP address. */
+  CALLBACK_RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
+  /**
+   * Port of a /metrics listener for Prometheus, for the internal network only (0: none). The
+   * public port's /metrics answers operator keys only.
+   */
+  METRICS_PORT: port(0),
   /** Largest CSV batch upload in bytes (413 above). */
   BATCH_MAX_BYTES: positiveInt(104_857_600, 10_737_418_240),
   /** Most data rows in one CSV batch (413 above). */

@@ -1,7 +1,13 @@
 import { ConfigError } from '@rechargeflow/config';
 import { buildApi } from '@rechargeflow/http';
 import { openLedger } from '@rechargeflow/ledger';
-import { createLogger, createMetrics, installShutdown, metricsEvents } from '@rechargeflow/observability';
+import {
+  createLogger,
+  createMetrics,
+  installShutdown,
+  metricsEvents,
+  startMetricsServer,
+} from '@rechargeflow/observability';
 import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
 import {
   createRedisCircuitBreaker,
@@ -47,7 +53,11 @@ async function main(): Promise<void> {
     metrics,
     keys: config.API_KEYS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    callbackRateLimitPerMinute: config.CALLBACK_RATE_LIMIT_PER_MINUTE,
+    rateLimitRedis: queueRedis,
+    rateLimitPrefix: config.QUEUE_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
     readiness: async () => {
       await ledger.store.ping();
       await queueRedis.ping();
@@ -79,6 +89,10 @@ async function main(): Promise<void> {
         }),
       ),
   });
+  const metricsServer =
+    config.METRICS_PORT > 0
+      ? await startMetricsServer(metrics.registry, config.METRICS_PORT, config.HOST)
+      : undefined;
   installShutdown({
     logger,
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
@@ -87,6 +101,11 @@ async function main(): Promise<void> {
       { name: 'close queue producer', run: () => producer.close() },
       { name: 'close ledger', run: () => ledger.close() },
       { name: 'close Redis', run: () => queueRedis.quit() },
+      {
+        name: 'close metrics',
+        run: () =>
+          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
+      },
     ],
   });
   const address = await app.listen({ port: config.PORT, host: config.HOST });

@@ -29,6 +29,19 @@ describe('start-up configuration', () => {
     expect(loadApiConfig({ ...base, QUEUE_BOARD: 'off' }).QUEUE_BOARD).toBe('off');
   });
 
+  it('TRUST_PROXY: none by default, true or addresses; anything else named', () => {
+    const base = { API_KEYS: 'shop:shop-secret-0123456789' };
+    expect(loadApiConfig(base).TRUST_PROXY).toBe(false);
+    expect(loadApiConfig({ ...base, TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadApiConfig({ ...base, TRUST_PROXY: '10.0.0.0/8, 192.168.1.5' }).TRUST_PROXY).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.5',
+    ]);
+    expect(() => loadApiConfig({ ...base, TRUST_PROXY: 'the-balancer' })).toThrow(
+      /TRUST_PROXY: must be true or comma-separated IP addresses\/CIDRs/,
+    );
+  });
+
   it('requires API_KEYS', async () => {
     const part = startApp('api', { API_KEYS: '' });
     expect(await part.exited).toBe(2);

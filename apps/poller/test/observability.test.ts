@@ -37,6 +37,7 @@ let prometheus: ChildProcess | undefined;
 let promDir = '';
 let api = '';
 let prom = '';
+// Metrics ports (the API's public port serves /metrics to operator keys only).
 const ports = { api: 0, worker: 0, poller: 0 };
 
 async function promQuery(expr: string) {
@@ -51,16 +52,24 @@ async function promQuery(expr: string) {
 describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Prometheus', () => {
   beforeAll(async () => {
     const simPort = await freePort();
+    const apiPort = await freePort();
     ports.api = await freePort();
     ports.worker = await freePort();
     ports.poller = await freePort();
     const promPort = await freePort();
     const sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${ports.api}`;
+    api = `http://127.0.0.1:${apiPort}`;
     prom = `http://127.0.0.1:${promPort}`;
     parts.push(startApp('simulator', { ...shared, SIMULATOR_PORT: String(simPort), SIM_HOLD_MS: '3000' }));
     await waitFor('simulator', async () => ((await fetch(`${sim}/_sim/stats`)).ok ? true : undefined));
-    parts.push(startApp('api', { ...shared, PORT: String(ports.api), API_KEYS: `shop:${API_KEY}` }));
+    parts.push(
+      startApp('api', {
+        ...shared,
+        PORT: String(apiPort),
+        METRICS_PORT: String(ports.api),
+        API_KEYS: `shop:${API_KEY}`,
+      }),
+    );
     parts.push(startApp('worker', { ...shared, A1TOPUP_BASE_URL: sim, METRICS_PORT: String(ports.worker) }));
     parts.push(
       startApp('poller', {

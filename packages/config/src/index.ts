@@ -1,4 +1,4 @@
-export { type ApiKey, type ApiRole, apiKeys } from './api-keys.ts';
+export { type ApiKey, type ApiRole, apiKeys, hashedApiKeyEntry, sha256Hex } from './api-keys.ts';
 export {
   ConfigError,
   duration,

@@ -1,4 +1,5 @@
 import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { LedgerStore } from '@rechargeflow/ledger';
@@ -11,6 +12,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Redis } from 'ioredis';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
 import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
@@ -18,7 +20,6 @@ import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
-import { createRateLimiter } from './rate-limit.ts';
 import { sendError, sendValidation } from './replies.ts';
 import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
 
@@ -28,8 +29,19 @@ export interface ApiDeps {
   readonly logger: FastifyBaseLogger & OrderLog;
   readonly metrics?: Metrics | undefined;
   readonly keys: readonly KeyEntry[];
+  /** Requests per minute per client key (unauthenticated requests: per IP address). */
   readonly rateLimitPerMinute: number;
+  /** Callback requests per minute per sending IP address (the provider's). Default 6,000. */
+  readonly callbackRateLimitPerMinute?: number | undefined;
+  /**
+   * Where the rate-limit counters live: Redis (every API replica shares them) under
+   * `<rateLimitPrefix>:rate-limit:`. Without it, each process counts alone (tests only).
+   */
+  readonly rateLimitRedis?: Redis | undefined;
+  readonly rateLimitPrefix?: string | undefined;
   readonly bodyLimitBytes: number;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (default none). */
+  readonly trustProxy?: boolean | readonly string[] | undefined;
   /** Throws when a dependency the API needs (ledger, queue Redis) does not answer. */
   readonly readiness: () => Promise<void>;
   readonly events?: OrderEvents | undefined;
@@ -54,6 +66,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /** The query parameters a route takes: any other one is refused (400, named). */
+    query?: readonly string[];
+  }
 }
 
 const security = [{ bearer: [] }];
@@ -63,6 +79,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
+    trustProxy: typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : (deps.trustProxy ?? false),
     // Requests are logged by our own hook, with the callback token cut out of the URL.
     disableRequestLogging: true,
     // Route schemas describe the API for /docs; our own parsers validate, so every bad field is
@@ -89,7 +106,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const authenticate = createAuthenticator(deps.keys);
-  const limit = createRateLimiter(deps.rateLimitPerMinute);
   const orderDeps: OrderDeps = {
     ledger: deps.ledger,
     producer: deps.producer,
@@ -110,6 +126,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (status === 415)
       return sendError(reply, 415, 'unsupported_media_type', 'send the body as application/json');
     if (status === 400) return sendError(reply, 400, 'bad_request', error.message);
+    if (status === 429) {
+      const after = reply.getHeader('retry-after') ?? '60';
+      return sendError(reply, 429, 'rate_limited', `too many requests; retry after ${after} s`);
+    }
     request.log.error({ err: error }, 'request failed');
     return sendError(
       reply,
@@ -121,6 +141,28 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, 'not_found', 'no such route'));
 
   await app.register(formbody, { bodyLimit: deps.bodyLimitBytes });
+
+  // Per client, shared by every replica through Redis: the key identifies the client (a request
+  // with no valid key is counted per IP address, which also slows down key guessing). Runs before
+  // authentication (onRequest), so a flood of bad keys never reaches the ledger.
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.rateLimitPerMinute,
+    timeWindow: 60_000,
+    ...(deps.rateLimitRedis
+      ? { redis: deps.rateLimitRedis, nameSpace: `${deps.rateLimitPrefix ?? 'rechargeflow'}:rate-limit:` }
+      : {}),
+    // Fail closed: without its counters the API answers 503 rather than serve without limits.
+    skipOnError: false,
+    keyGenerator: (request) => {
+      const principal = authenticate(request.headers.authorization, { basic: true });
+      return principal ? `client:${principal.clientId}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`rate limit exceeded, retry in ${context.after}`), {
+        statusCode: context.statusCode,
+      }),
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -139,21 +181,34 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
   });
 
+  // Routes that declare their query parameters refuse any other (a misspelt `limit` is an error,
+  // not silently the default).
+  app.addHook('preHandler', async (request, reply) => {
+    const allowed = request.routeOptions.config.query;
+    if (!allowed) return;
+    const unknown = Object.keys((request.query as Record<string, unknown> | undefined) ?? {}).filter(
+      (name) => !allowed.includes(name),
+    );
+    if (unknown.length > 0) {
+      return sendValidation(
+        reply,
+        unknown.map((field) => ({ field, rule: 'unknown_field', message: 'is not a known parameter' })),
+      );
+    }
+  });
+
+  // Every answer: not cached by intermediaries, not sniffed as another type, no referrer leaks.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
+  });
+
   const requireClient = async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = authenticate(request.headers.authorization);
     if (!principal) {
       reply.header('www-authenticate', 'Bearer');
       return sendError(reply, 401, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
-    }
-    const verdict = limit(principal.clientId);
-    if (!verdict.allowed) {
-      reply.header('retry-after', String(verdict.retryAfterSeconds));
-      return sendError(
-        reply,
-        429,
-        'rate_limited',
-        `too many requests; retry after ${verdict.retryAfterSeconds} s`,
-      );
     }
     request.principal = principal;
   };
@@ -205,6 +260,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     '/v1/recharges/:orderId',
     {
       preHandler: requireClient,
+      config: { query: ['clientId'] },
       schema: {
         summary: 'One order with its full history',
         security,
@@ -263,6 +319,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     logger: deps.logger,
     metrics: deps.metrics,
     tokens: deps.callbackTokens ?? [],
+    perMinute: deps.callbackRateLimitPerMinute ?? 6_000,
   });
   registerOperatorRoutes(app, {
     ledger: deps.ledger,
@@ -287,15 +344,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     '/v1/providers',
     {
       preHandler: requireClient,
+      config: { query: [] },
       schema: { summary: 'Each provider: health, circuit breaker state, last known balance', security },
     },
     async () => ({ providers: deps.providersStatus ? await deps.providersStatus() : [] }),
   );
 
-  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  // Probes are never limited: an orchestrator polling them must not be refused.
+  app.get('/healthz', { schema: { summary: 'Liveness' }, config: { rateLimit: false } }, async () => ({
+    status: 'ok',
+  }));
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: ledger and queue answer' } },
+    { schema: { summary: 'Readiness: ledger and queue answer' }, config: { rateLimit: false } },
     async (_request, reply) => {
       try {
         await deps.readiness();
@@ -313,12 +374,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       providerNames: deps.providerNames ?? ['a1topup'],
       mode: queueBoard,
       authenticate,
-      limit,
     });
   }
   if (deps.metrics) {
     const registry = deps.metrics.registry;
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    // On the public port only for operator keys; Prometheus scrapes the API's METRICS_PORT, which
+    // is meant for the internal network only (like the workers' and the poller's).
+    app.get('/metrics', { schema: { hide: true }, preHandler: requireClient }, async (request, reply) => {
+      if (request.principal?.role !== 'operator') {
+        return sendError(reply, 403, 'forbidden', 'metrics need an API key with the operator role');
+      }
       reply.header('content-type', registry.contentType);
       return registry.metrics();
     });

@@ -11,6 +11,8 @@ export interface CallbackRouteDeps {
   readonly metrics?: Metrics | undefined;
   /** Accepted tokens; several at once let an operator rotate without downtime. Empty: route off. */
   readonly tokens: readonly string[];
+  /** Callbacks per minute per sending IP address. */
+  readonly perMinute: number;
 }
 
 const MAX_PARAM = 200;
@@ -82,8 +84,15 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
   };
 
   const schema = { summary: 'A1Topup callback (late results, dispute reversals)', hide: false };
-  app.get('/callbacks/a1topup/:token', { schema }, handler);
-  app.post('/callbacks/a1topup/:token', { schema }, handler);
+  // Counted per sending address, not per client key (a provider has none), with a limit of its own.
+  const config = {
+    rateLimit: {
+      max: deps.perMinute,
+      keyGenerator: (request: { ip: string }) => `callback-ip:${request.ip}`,
+    },
+  };
+  app.get('/callbacks/a1topup/:token', { schema, config }, handler);
+  app.post('/callbacks/a1topup/:token', { schema, config }, handler);
 }
 
 function sha256(value: string): Buffer {

@@ -3,5 +3,4 @@ export type { BatchLimits } from './batch-routes.ts';
 export { type ApiDeps, buildApi } from './build-api.ts';
 export { type OrderView, toOrderView } from './order-view.ts';
 export { QUEUE_BOARD_PATH, type QueueBoardMode } from './queue-board.ts';
-export { createRateLimiter } from './rate-limit.ts';
 export { parseRechargeBody } from './request-parsing.ts';

@@ -104,6 +104,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
     '/v1/manual-review',
     {
       preHandler: requireOperator,
+      config: { query: ['limit'] },
       schema: { summary: 'Orders of every client waiting for an operator, oldest first', security },
     },
     async (request, reply) => {
@@ -125,6 +126,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
     '/v1/callbacks',
     {
       preHandler: requireOperator,
+      config: { query: ['outcome', 'limit'] },
       schema: {
         summary: 'Stored provider callbacks by outcome (e.g. unknown_order), oldest first',
         security,

@@ -23,7 +23,6 @@ export interface QueueBoardDeps {
   readonly providerNames: readonly string[];
   readonly mode: Exclude<QueueBoardMode, 'off'>;
   readonly authenticate: (authorization: string | undefined, options?: AuthOptions) => Principal | null;
-  readonly limit: (clientId: string) => { allowed: true } | { allowed: false; retryAfterSeconds: number };
 }
 
 /**
@@ -110,16 +109,6 @@ export async function registerQueueBoard(app: FastifyInstance, deps: QueueBoardD
     }
     if (principal.role !== 'operator') {
       return sendError(reply, 403, 'forbidden', 'the queue board needs an API key with the operator role');
-    }
-    const verdict = deps.limit(principal.clientId);
-    if (!verdict.allowed) {
-      reply.header('retry-after', String(verdict.retryAfterSeconds));
-      return sendError(
-        reply,
-        429,
-        'rate_limited',
-        `too many requests; retry after ${verdict.retryAfterSeconds} s`,
-      );
     }
     request.principal = principal;
     if (READ_METHODS.has(request.method)) return;
