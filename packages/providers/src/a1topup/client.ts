@@ -1,5 +1,11 @@
 import { formatRupees, ID_PATTERN, maskNumber } from '@rechargeflow/domain';
-import { Pool } from 'undici';
+import {
+  transportDetail as describeTransport,
+  excerptOf,
+  failureMessage,
+  providerPool,
+  safeCopy,
+} from '../failure-text.ts';
 import {
   type FailureClass,
   type ProviderAnswer,
@@ -68,39 +74,18 @@ function callProblems(call: RechargeCall): { field: string; message: string }[] 
 export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider {
   const settings: A1TopupSettings = resolveA1TopupOptions(options);
   const PROVIDER = options.name ?? DEFAULT_NAME;
-  const pool = new Pool(settings.origin, {
-    connectTimeout: settings.connectTimeoutMs,
-    headersTimeout: settings.timeoutMs,
-    bodyTimeout: settings.timeoutMs,
-    maxResponseSize: settings.maxResponseBytes,
-    keepAliveTimeout: 4_000,
-  });
+  const pool = providerPool(settings.origin, settings);
   let closed = false;
 
-  /** A short, safe excerpt of an answer: the password removed, long digit runs masked. */
-  function excerpt(body: string): string {
-    return body
+  /** The password removed, long digit runs masked. */
+  const scrub = (text: string) =>
+    text
       .split(settings.password)
       .join('***')
-      .replace(/\d{6,}/g, (digits) => maskNumber(digits))
-      .replace(/\p{Cc}+/gu, ' ')
-      .trim()
-      .slice(0, 120);
-  }
-
-  /** A plain copy of a transport error: name, code, masked message and stack, nothing else attached. */
-  function safeCause(error: unknown): Error {
-    const source = error instanceof Error ? error : new Error(String(error));
-    const copy = new Error(excerpt(source.message));
-    copy.name = source.name;
-    copy.stack = source.stack
-      ?.split(settings.password)
-      .join('***')
-      .replace(/\d{6,}/g, (d) => maskNumber(d));
-    const code = (source as { code?: unknown }).code;
-    if (typeof code === 'string') Object.assign(copy, { code });
-    return copy;
-  }
+      .replace(/\d{6,}/g, (digits) => maskNumber(digits));
+  const excerpt = (body: string) => excerptOf(body, scrub, 120);
+  const safeCause = (error: unknown) => safeCopy(error, scrub, 120);
+  const transportDetail = (reason: string) => describeTransport(reason, settings);
 
   function providerError(
     failureClass: FailureClass,
@@ -115,14 +100,17 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
       fields?: string[];
     } = {},
   ): ProviderError {
-    const subject = [
-      facts.orderid ? `order ${facts.orderid}` : undefined,
-      facts.number ? `number ${facts.number}` : undefined,
-      facts.amount ? `amount ${facts.amount}` : undefined,
-    ]
-      .filter(Boolean)
-      .join(', ');
-    const message = `${PROVIDER} ${facts.operation}${subject ? ` (${subject})` : ''}: ${detail}; ${CONSEQUENCE[failureClass]}`;
+    const message = failureMessage(
+      PROVIDER,
+      facts.operation,
+      [
+        facts.orderid ? `order ${facts.orderid}` : undefined,
+        facts.number ? `number ${facts.number}` : undefined,
+        facts.amount ? `amount ${facts.amount}` : undefined,
+      ],
+      detail,
+      CONSEQUENCE[failureClass],
+    );
     return new ProviderError(PROVIDER, failureClass, message, {
       context: {
         ...facts,
@@ -134,31 +122,6 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
       },
       cause: extra.cause,
     });
-  }
-
-  function transportDetail(reason: string): string {
-    switch (reason) {
-      case 'connection_refused':
-        return 'the provider refused the connection';
-      case 'dns_failure':
-        return 'the provider host name could not be resolved';
-      case 'connect_timeout':
-        return `no connection within ${settings.connectTimeoutMs} ms`;
-      case 'unreachable':
-        return 'the provider host is unreachable';
-      case 'tls_refused':
-        return 'the provider certificate was not accepted';
-      case 'closed':
-        return 'the provider client is closed';
-      case 'timeout':
-        return `no complete answer within ${settings.timeoutMs} ms`;
-      case 'connection_reset':
-        return 'the connection closed before a complete answer';
-      case 'response_too_large':
-        return `the answer was larger than ${settings.maxResponseBytes} bytes`;
-      default:
-        return 'the request failed in transit';
-    }
   }
 
   async function send(path: string, form: URLSearchParams, facts: CallFacts): Promise<RawAnswer> {

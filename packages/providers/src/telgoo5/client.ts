@@ -5,9 +5,15 @@ import {
   RAW_CARD_FIELDS,
   TELGOO5_TOPUP_TYPES,
 } from '@rechargeflow/domain';
-import { Pool } from 'undici';
 import { classifyTransportError } from '../a1topup/classify.ts';
 import type { RawAnswer } from '../a1topup/http.ts';
+import {
+  transportDetail as describeTransport,
+  excerptOf,
+  failureMessage,
+  providerPool,
+  safeCopy,
+} from '../failure-text.ts';
 import {
   type FailureClass,
   type ProviderAnswer,
@@ -110,13 +116,7 @@ function callProblems(call: RechargeCall): { field: string; message: string }[] 
 export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider {
   const settings: Telgoo5Settings = resolveTelgoo5Options(options);
   const lease = options.tokens;
-  const pool = new Pool(settings.origin, {
-    connectTimeout: settings.connectTimeoutMs,
-    headersTimeout: settings.timeoutMs,
-    bodyTimeout: settings.timeoutMs,
-    maxResponseSize: settings.maxResponseBytes,
-    keepAliveTimeout: 4_000,
-  });
+  const pool = providerPool(settings.origin, settings);
   let closed = false;
 
   /**
@@ -135,22 +135,14 @@ export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider
   }
 
   function excerpt(body: string, secrets: readonly string[]): string {
-    return scrub(body, secrets)
-      .replace(/\p{Cc}+/gu, ' ')
-      .trim()
-      .slice(0, 160);
+    return excerptOf(body, (text) => scrub(text, secrets), 160);
   }
 
-  /** A plain copy of a transport error: name, code, scrubbed message and stack, nothing else attached. */
   function safeCause(error: unknown, secrets: readonly string[]): Error {
-    const source = error instanceof Error ? error : new Error(String(error));
-    const copy = new Error(excerpt(source.message, secrets));
-    copy.name = source.name;
-    copy.stack = source.stack === undefined ? undefined : scrub(source.stack, secrets);
-    const code = (source as { code?: unknown }).code;
-    if (typeof code === 'string') Object.assign(copy, { code });
-    return copy;
+    return safeCopy(error, (text) => scrub(text, secrets), 160);
   }
+
+  const transportDetail = (reason: string) => describeTransport(reason, settings);
 
   function providerError(
     failureClass: FailureClass,
@@ -160,14 +152,17 @@ export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider
     secrets: readonly string[],
     extra: ErrorExtra = {},
   ): ProviderError {
-    const subject = [
-      facts.orderid ? `order ${facts.orderid}` : undefined,
-      facts.mdn ? `mdn ${facts.mdn}` : undefined,
-      facts.amount ? `amount ${facts.amount}` : undefined,
-    ]
-      .filter(Boolean)
-      .join(', ');
-    const message = `telgoo5 ${facts.operation}${subject ? ` (${subject})` : ''}: ${scrub(detail, secrets)}; ${CONSEQUENCE[failureClass]}`;
+    const message = failureMessage(
+      'telgoo5',
+      facts.operation,
+      [
+        facts.orderid ? `order ${facts.orderid}` : undefined,
+        facts.mdn ? `mdn ${facts.mdn}` : undefined,
+        facts.amount ? `amount ${facts.amount}` : undefined,
+      ],
+      scrub(detail, secrets),
+      CONSEQUENCE[failureClass],
+    );
     return new ProviderError(PROVIDER, failureClass, message, {
       context: {
         ...facts,
@@ -182,31 +177,6 @@ export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider
       },
       cause: extra.cause === undefined ? undefined : safeCause(extra.cause, secrets),
     });
-  }
-
-  function transportDetail(reason: string): string {
-    switch (reason) {
-      case 'connection_refused':
-        return 'the provider refused the connection';
-      case 'dns_failure':
-        return 'the provider host name could not be resolved';
-      case 'connect_timeout':
-        return `no connection within ${settings.connectTimeoutMs} ms`;
-      case 'unreachable':
-        return 'the provider host is unreachable';
-      case 'tls_refused':
-        return 'the provider certificate was not accepted';
-      case 'closed':
-        return 'the provider client is closed';
-      case 'timeout':
-        return `no complete answer within ${settings.timeoutMs} ms`;
-      case 'connection_reset':
-        return 'the connection closed before a complete answer';
-      case 'response_too_large':
-        return `the answer was larger than ${settings.maxResponseBytes} bytes`;
-      default:
-        return 'the request failed in transit';
-    }
   }
 
   /** One POST; transport failures are thrown classified (not_sent only when provably never sent). */
