@@ -13,6 +13,7 @@ export const BEHAVIOURS = [
   'server_error',
   'reset',
   'oversize',
+  'trickle',
 ] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
 
@@ -41,6 +42,7 @@ export const MAGIC_AMOUNTS: Readonly<Record<number, Behaviour>> = {
   47: 'server_error',
   53: 'reset',
   59: 'oversize',
+  71: 'trickle',
 };
 
 /** The behaviour for an amount in paise, when it is a magic amount. */

@@ -29,6 +29,8 @@ const runtimeFields = z.object({
   holdMs: millis,
   /** Body size of the `oversize` behaviour. */
   oversizeBytes: sizeBytes,
+  /** `trickle`: pause between the bytes of the answer (1000: one byte per second). */
+  trickleByteMs: z.number().int().min(1).max(60_000),
   /** Where late results and reversals are sent; `null` for nowhere. */
   callbackUrl: z.url({ protocol: /^https?$/ }).nullable(),
   callbackTimeoutMs: millis,
@@ -79,6 +81,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   slowMs: 2_000,
   holdMs: 60_000,
   oversizeBytes: 1024 * 1024,
+  trickleByteMs: 1_000,
   callbackUrl: null,
   callbackTimeoutMs: 5_000,
   callbackCopies: 1,

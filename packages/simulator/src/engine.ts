@@ -53,6 +53,14 @@ export interface ReplyPlan {
   readonly action:
     | SendAction
     | { readonly kind: 'hold'; readonly holdMs: number }
+    /** The answer's bytes one at a time, `byteMs` apart (a slow-loris provider); Content-Length set. */
+    | {
+        readonly kind: 'trickle';
+        readonly statusCode: number;
+        readonly contentType: string;
+        readonly body: string;
+        readonly byteMs: number;
+      }
     | { readonly kind: 'reset' };
 }
 
@@ -517,6 +525,20 @@ export function createEngine(options: EngineOptions) {
           'text/html; charset=utf-8',
           '<html><body><h1>500 Internal Server Error</h1></body></html>',
         );
+      case 'trickle': {
+        // A real answer, one byte at a time: only a client that waits out every byte may read it.
+        const real = renderAnswer(answerFormat(first(params, 'format')), fieldsOf(order), config.xmlStyle);
+        return {
+          delayMs: latency,
+          action: {
+            kind: 'trickle',
+            statusCode: 200,
+            contentType: real.contentType,
+            body: real.body,
+            byteMs: config.trickleByteMs,
+          },
+        };
+      }
       case 'oversize': {
         // A real answer first, then padding: a client that parsed a truncated prefix would be fooled.
         const head = renderAnswer(answerFormat(first(params, 'format')), fieldsOf(order), config.xmlStyle);

@@ -197,6 +197,26 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
         await sleep(action.holdMs);
         request.raw.socket.destroy();
         return reply;
+      case 'trickle': {
+        reply.hijack();
+        const bytes = Buffer.from(action.body, 'utf8');
+        const raw = reply.raw;
+        raw.writeHead(action.statusCode, {
+          'content-type': action.contentType,
+          'content-length': String(bytes.length),
+        });
+        // Stops when the client gives up (its socket closes) or the simulator closes.
+        for (let i = 0; i < bytes.length; i++) {
+          if (closing || raw.destroyed || request.raw.socket.destroyed) {
+            request.raw.socket.destroy();
+            return reply;
+          }
+          raw.write(bytes.subarray(i, i + 1));
+          if (i < bytes.length - 1) await sleep(action.byteMs);
+        }
+        raw.end();
+        return reply;
+      }
     }
   }
 

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSimulator, MAGIC_AMOUNTS, type Simulator } from '../src/index.ts';
-import { call, json, PASS, postJson, rechargeParams, startReceiver, USER, waitUntil } from './helpers.ts';
+import {
+  call,
+  json,
+  PASS,
+  postJson,
+  rechargeParams,
+  startReceiver,
+  timedPost,
+  USER,
+  waitUntil,
+} from './helpers.ts';
 
 let sim: Simulator;
 let base: string;
@@ -43,6 +53,7 @@ describe('magic amounts', () => {
       'server_error',
       'reset',
       'oversize',
+      'trickle',
     ]);
     expect((await post('m-13', '13')).body).toMatch(/^\d+,Failure,Recharge failed at operator,/);
     expect((await post('m-17', '17')).body).toMatch(/^\d+,Pending,/);
@@ -89,6 +100,29 @@ describe('transport faults record the order first', () => {
     const answer = await post('f-59', '59');
     expect(answer.body.length).toBe(200_000);
     expect(answer.body.trimEnd()).toMatch(/^\d+,Success,[^,]+,9876543210,59,f-59$/);
+  });
+
+  it('trickle (71) records, then sends the real answer one byte at a time, trickleByteMs apart', async () => {
+    sim.configure({ trickleByteMs: 25 });
+    const answer = await timedPost(
+      `${base}/recharge/api`,
+      new URLSearchParams(rechargeParams('f-71', '71')).toString(),
+      'application/x-www-form-urlencoded',
+    );
+    sim.configure({ trickleByteMs: 1_000 });
+    expect(answer.status).toBe(200);
+    expect(answer.cut).toBe(false);
+    expect(answer.body).toMatch(/^\d+,Success,[^,]+,9876543210,71,f-71$/);
+    expect(answer.contentLength).toBe(answer.body.length);
+    // One byte per write: the chunks arrive spread over (length - 1) pauses, never all at once.
+    expect(answer.chunks.length).toBeGreaterThan(answer.body.length / 2);
+    const spread = answer.chunks.at(-1)!.at - answer.chunks[0]!.at;
+    expect(spread).toBeGreaterThanOrEqual((answer.body.length - 1) * 25 * 0.8);
+    expect(sim.order('f-71')).toMatchObject({ behaviour: 'trickle', submissions: 1, status: 'success' });
+  });
+
+  it('trickle defaults to one byte per second', () => {
+    expect(sim.config().trickleByteMs).toBe(1_000);
   });
 
   it('slow answers after the delay (a script may set it)', async () => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export const USER = 'sim-user';
@@ -153,4 +153,57 @@ export async function waitUntil<T>(what: string, probe: () => T | undefined, tim
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** An answer read chunk by chunk, with when each chunk arrived (ms after the request started). */
+export interface TimedAnswer {
+  readonly status: number;
+  readonly contentLength: number | undefined;
+  readonly body: string;
+  readonly chunks: readonly { readonly at: number; readonly bytes: number }[];
+  /** Whether the connection ended before the whole body arrived. */
+  readonly cut: boolean;
+}
+
+/** POSTs a body and records the arrival of every chunk of the answer (for slow-loris answers). */
+export function timedPost(
+  url: string,
+  body: string,
+  contentType: string,
+  headers: Record<string, string> = {},
+): Promise<TimedAnswer> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const target = new URL(url);
+    const req = request(
+      target,
+      { method: 'POST', headers: { 'content-type': contentType, ...headers } },
+      (res: IncomingMessage) => {
+        const chunks: { at: number; bytes: number }[] = [];
+        const parts: Buffer[] = [];
+        let done = false;
+        const finish = (cut: boolean) => {
+          if (done) return;
+          done = true;
+          const declared = Number(res.headers['content-length']);
+          resolve({
+            status: res.statusCode ?? 0,
+            contentLength: Number.isFinite(declared) ? declared : undefined,
+            body: Buffer.concat(parts).toString('utf8'),
+            chunks,
+            cut,
+          });
+        };
+        res.on('data', (chunk: Buffer) => {
+          chunks.push({ at: performance.now() - started, bytes: chunk.length });
+          parts.push(chunk);
+        });
+        res.on('end', () => finish(false));
+        res.on('error', () => finish(true));
+        res.on('close', () => finish(!res.complete));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

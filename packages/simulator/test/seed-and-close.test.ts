@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPrng, createSimulator } from '../src/index.ts';
-import { call, PASS, rechargeParams, USER } from './helpers.ts';
+import { call, PASS, rechargeParams, timedPost, USER } from './helpers.ts';
 
 const faults = {
   failureRate: 0.25,
@@ -62,5 +62,24 @@ describe('close', () => {
     await sim.close();
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await held).toBeInstanceOf(Error);
+  });
+
+  it('cuts a trickling answer (one byte per second) at once instead of trickling it out', async () => {
+    const sim = createSimulator({ username: USER, password: PASS, seed: 1 });
+    const { url } = await sim.listen();
+    const trickling = timedPost(
+      `${url}/recharge/api`,
+      new URLSearchParams(rechargeParams('trickle-1', '71')).toString(),
+      'application/x-www-form-urlencoded',
+    ).catch((e: unknown) => e);
+    for (let i = 0; i < 100 && !sim.order('trickle-1'); i += 1) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 1_200));
+    const started = Date.now();
+    await sim.close();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const answer = await trickling;
+    // Two bytes at most arrived (one at once, one after a second), then the connection was cut.
+    expect(answer).toMatchObject({ cut: true });
+    expect((answer as { body: string }).body.length).toBeLessThanOrEqual(2);
   });
 });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator, type Telgoo5Stats } from '../src/index.ts';
-import { json, postJson } from './helpers.ts';
+import { json, postJson, timedPost } from './helpers.ts';
 
 // The Telgoo5 part over real HTTP, as a client that knows nothing of the simulator would see it.
 const CREDS = { vendor_id: 't5-vendor', username: 't5-user', password: 't5-password-Q9', pin: '4242' };
@@ -308,6 +308,23 @@ describe('Telgoo5 behaviours: scripts by MDN and magic amounts', () => {
     expect(sim.telgoo5.topups('2065550153')).toHaveLength(1);
     expect(sim.telgoo5.topups('2065550131')).toHaveLength(1);
     expect((await stats()).byBehaviour).toMatchObject({ reset: 1, timeout: 1 });
+  });
+
+  it('magic 71 applies the top-up, then trickles a real success envelope one byte at a time', async () => {
+    sim.configure({ trickleByteMs: 3 });
+    const answer = await timedPost(
+      `${base}/telgoo5/topup`,
+      JSON.stringify(topup({ addon_amount: '71', mdn: '2065550171' })),
+      'application/json',
+      { token: await login() },
+    );
+    sim.configure({ trickleByteMs: 1_000 });
+    expect(answer).toMatchObject({ status: 200, cut: false });
+    expect(answer.contentLength).toBe(Buffer.byteLength(answer.body));
+    expect(JSON.parse(answer.body)).toMatchObject({ msg_code: 'RESTAPI000' });
+    expect(answer.chunks.length).toBeGreaterThan(answer.body.length / 4);
+    expect(sim.telgoo5.topups('2065550171')).toHaveLength(1);
+    expect((await stats()).byBehaviour).toMatchObject({ trickle: 1 });
   });
 
   it('magic 13 is a RESTAPI110 refusal (not applied); with magic amounts off it is a plain success', async () => {

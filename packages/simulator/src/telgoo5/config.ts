@@ -14,6 +14,7 @@ export const TELGOO5_BEHAVIOURS = [
   'reset',
   'oversize',
   'unknown_code',
+  'trickle',
 ] as const;
 export type Telgoo5Behaviour = (typeof TELGOO5_BEHAVIOURS)[number];
 
@@ -33,6 +34,7 @@ export const TELGOO5_MAGIC_AMOUNTS: Readonly<Record<number, Telgoo5Behaviour>> =
   59: 'oversize',
   61: 'token_rejected',
   67: 'unknown_code',
+  71: 'trickle',
 };
 
 /** The behaviour for an amount in cents, when it is a magic amount. */

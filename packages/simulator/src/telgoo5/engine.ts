@@ -403,6 +403,18 @@ export function createTelgoo5Engine(options: Telgoo5EngineOptions) {
         padded.write(head, 0, 'utf8');
         return fault('oversize', send(200, 'application/json; charset=utf-8', padded));
       }
+      case 'trickle':
+        // A real success, one byte at a time (Content-Length set): a client must give up first.
+        return fault('trickle', {
+          delayMs: config.latencyMs,
+          action: {
+            kind: 'trickle',
+            statusCode: 200,
+            contentType: 'application/json; charset=utf-8',
+            body: render({ data: {}, msg: 'Success', msgCode: 'RESTAPI000', token: issue() }),
+            byteMs: config.trickleByteMs,
+          },
+        });
       case 'unknown_code':
         return reply({ data: {}, msg: 'Request received', msgCode: 'RESTAPI999', token: issue() });
       default:
