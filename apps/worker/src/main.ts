@@ -21,6 +21,7 @@ import {
   waitForRedis,
 } from '@rechargeflow/queue';
 import {
+  cachedBreaker,
   createProviderGate,
   createRedisCircuitBreaker,
   loadRoutingTable,
@@ -45,16 +46,22 @@ async function main(): Promise<void> {
   });
   const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
-  const breaker = createRedisCircuitBreaker({
-    redis,
-    prefix: config.QUEUE_PREFIX,
-    failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
-    openMs: config.BREAKER_OPEN_MS,
-  });
+  // The hot path spares Redis the healthy case: a closed breaker is believed for 1 s and a balance
+  // (sampled by the poller every few minutes) for 5 s; failures and probes always go to Redis.
+  const breaker = cachedBreaker(
+    createRedisCircuitBreaker({
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
+      openMs: config.BREAKER_OPEN_MS,
+    }),
+    1_000,
+  );
   const gate = createProviderGate({
     breaker,
     balanceOf: async (provider) =>
       (await ledger.store.balanceAt(provider, new Date().toISOString()))?.balance ?? null,
+    balanceCacheMs: 5_000,
   });
   const deps = {
     ledger: ledger.store,
@@ -82,13 +89,15 @@ async function main(): Promise<void> {
       {
         recharge: async (key, run) => {
           const outcome = await processRecharge(deps, key, run);
-          logger.info(
+          const state = 'order' in outcome ? outcome.order.state : outcome.state;
+          // A plain success is debug (the ledger holds the history); anything else stays at info.
+          logger[state === 'success' ? 'debug' : 'info'](
             {
               clientId: key.clientId,
               orderId: key.orderId,
               provider,
               outcome: outcome.kind,
-              state: 'order' in outcome ? outcome.order.state : outcome.state,
+              state,
             },
             'recharge job done',
           );

@@ -1,3 +1,4 @@
+export { cachedBreaker } from './cached-breaker.ts';
 export {
   type BreakerCheck,
   type BreakerOutcome,

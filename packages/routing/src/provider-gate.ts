@@ -10,7 +10,26 @@ export function createProviderGate(options: {
   breaker: CircuitBreaker;
   /** Last known balance in minor units, or null when unknown (never skips). */
   balanceOf: (provider: string) => Promise<number | null>;
+  /**
+   * How long a balance read is reused (default 0: read for every order). Balances are sampled by
+   * the poller every few minutes, so a few seconds of reuse changes nothing but the Redis load.
+   */
+  balanceCacheMs?: number;
+  now?: () => number;
 }) {
+  const now = options.now ?? Date.now;
+  const cacheMs = options.balanceCacheMs ?? 0;
+  const balances = new Map<string, { readonly until: number; readonly value: Promise<number | null> }>();
+  const balanceOf = (provider: string): Promise<number | null> => {
+    if (cacheMs <= 0) return options.balanceOf(provider);
+    const cached = balances.get(provider);
+    if (cached && cached.until > now()) return cached.value;
+    const value = options.balanceOf(provider);
+    balances.set(provider, { until: now() + cacheMs, value });
+    // A failed read is not reused.
+    value.catch(() => balances.delete(provider));
+    return value;
+  };
   return {
     async select(route: readonly string[], fromIndex: number, amount: number) {
       const choice = await selectProvider({
@@ -18,7 +37,7 @@ export function createProviderGate(options: {
         fromIndex,
         amount: amount as Parameters<typeof selectProvider>[0]['amount'],
         breaker: options.breaker,
-        balanceOf: options.balanceOf,
+        balanceOf,
       });
       if (choice.provider !== null) return { provider: choice.provider, index: choice.index };
       const skipped = choice.skipped.map(

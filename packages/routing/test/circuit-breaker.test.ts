@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { paise } from '@rechargeflow/domain';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CircuitBreaker, createRedisCircuitBreaker, selectProvider } from '../src/index.ts';
+import {
+  type CircuitBreaker,
+  cachedBreaker,
+  createProviderGate,
+  createRedisCircuitBreaker,
+  selectProvider,
+} from '../src/index.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `rf-test-routing-${randomUUID().slice(0, 8)}`;
@@ -215,5 +221,98 @@ describe('Redis circuit breaker', () => {
       provider: p2,
       skipped: [{ provider: p1, reason: 'breaker_open' }],
     });
+  });
+});
+
+describe('cached breaker (the worker hot path)', () => {
+  const redis = connect();
+
+  /** The shared breaker, counting what reaches Redis. */
+  function counted(shared: CircuitBreaker) {
+    const calls = { check: 0, record: 0 };
+    const breaker: CircuitBreaker = {
+      check: (p) => {
+        calls.check += 1;
+        return shared.check(p);
+      },
+      record: (p, o) => {
+        calls.record += 1;
+        return shared.record(p, o);
+      },
+      snapshot: (p) => shared.snapshot(p),
+    };
+    return { breaker, calls };
+  }
+
+  it('answers a closed breaker from memory and records a success once per period', async () => {
+    let now = 1_000_000;
+    const shared = createRedisCircuitBreaker({ redis, prefix, failureThreshold: 3, openMs: 60_000 });
+    const { breaker, calls } = counted(shared);
+    const cached = cachedBreaker(breaker, 1_000, () => now);
+    const p = provider();
+    for (let i = 0; i < 20; i++) {
+      expect(await cached.check(p)).toEqual({ allowed: true, state: 'closed', probe: false });
+      expect(await cached.record(p, 'success')).toBe('closed');
+    }
+    expect(calls).toEqual({ check: 1, record: 1 });
+    now += 1_001;
+    await cached.check(p);
+    await cached.record(p, 'success');
+    expect(calls).toEqual({ check: 2, record: 2 });
+  });
+
+  it('sends every failure through, sees its own opening at once, and leaves probes to the shared breaker', async () => {
+    let now = 2_000_000;
+    const shared = createRedisCircuitBreaker({ redis, prefix, failureThreshold: 2, openMs: 400 });
+    const { breaker, calls } = counted(shared);
+    const cached = cachedBreaker(breaker, 60_000, () => now);
+    const other = cachedBreaker(shared, 60_000, () => now);
+    const p = provider();
+    expect((await cached.check(p)).state).toBe('closed');
+    expect(await cached.record(p, 'failure')).toBe('closed');
+    expect(await cached.record(p, 'failure')).toBe('open');
+    expect(calls.record).toBe(2);
+    // Its own failures dropped the cached view: the open breaker is seen at once, from Redis.
+    expect(await cached.check(p)).toEqual({ allowed: false, state: 'open', probe: false });
+    // After the wait exactly one caller across both gets the probe (never cached).
+    await sleep(450);
+    now += 450;
+    const probes = await Promise.all([cached.check(p), other.check(p), cached.check(p)]);
+    expect(probes.filter((c) => c.probe)).toHaveLength(1);
+    expect(probes.every((c) => c.state === 'half_open')).toBe(true);
+    // The probe's success closes it for everyone.
+    expect(await cached.record(p, 'success')).toBe('closed');
+    expect((await shared.snapshot(p)).state).toBe('closed');
+  });
+});
+
+describe('provider gate balance reuse', () => {
+  const redis = connect();
+
+  it('reads a balance once per period, again after it, and never reuses a failed read', async () => {
+    let now = 3_000_000;
+    let reads = 0;
+    let failNext = false;
+    const gate = createProviderGate({
+      breaker: createRedisCircuitBreaker({ redis, prefix }),
+      balanceOf: async () => {
+        reads += 1;
+        if (failNext) {
+          failNext = false;
+          throw new Error('ledger down');
+        }
+        return 1_000_000;
+      },
+      balanceCacheMs: 5_000,
+      now: () => now,
+    });
+    const route = [provider()];
+    for (let i = 0; i < 10; i++) expect((await gate.select(route, 0, 10_000)).provider).toBe(route[0]);
+    expect(reads).toBe(1);
+    now += 5_001;
+    failNext = true;
+    await expect(gate.select(route, 0, 10_000)).rejects.toThrow('ledger down');
+    expect((await gate.select(route, 0, 10_000)).provider).toBe(route[0]);
+    expect(reads).toBe(3);
   });
 });
