@@ -34,8 +34,21 @@ const schema = z.object({
   VERIFY_REVERSALS: onOff('on'),
   /** Status checks one poller runs at once. */
   STATUS_CHECK_CONCURRENCY: positiveInt(10, 500),
-  /** Most orders claimed for checking per sweep. */
+  /** Most orders claimed for checking at a time. */
   STATUS_CHECK_BATCH: positiveInt(500, 1_000),
+  /**
+   * How long one sweep keeps claiming full batches of due checks (a backlog after an outage is
+   * worked through at once, not one batch per sweep). 0: one batch per sweep.
+   */
+  STATUS_SWEEP_BUDGET_MS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be 0 or more')
+      .max(600_000, 'must be at most 600000')
+      .default(10_000),
+  ),
   /** How often the poller sweeps (status checks, stranded and stuck orders, unhandled callbacks). */
   SWEEP_INTERVAL_MS: positiveInt(5_000, 3_600_000),
   /** A `queued` order older than this with no runnable job is handed to the queue again. */

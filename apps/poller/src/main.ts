@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     intervalsMs: config.STATUS_POLL_SCHEDULE.map((s) => s * 1000),
     batch: config.STATUS_CHECK_BATCH,
     concurrency: config.STATUS_CHECK_CONCURRENCY,
+    budgetMs: config.STATUS_SWEEP_BUDGET_MS,
     notFoundGraceMs: config.NOT_FOUND_GRACE,
     notFoundAfterGrace: config.NOT_FOUND_AFTER_GRACE,
     maxPendingAgeMs: config.PENDING_MAX_AGE,

@@ -131,26 +131,40 @@ export async function runStatusChecks(
     readonly intervalsMs: readonly number[];
     readonly batch: number;
     readonly concurrency: number;
+    /**
+     * Keep claiming batches while they come back full, until this much time has passed (a backlog
+     * after an outage is worked through at the provider's pace, not one batch per sweep). Default
+     * 0: one batch.
+     */
+    readonly budgetMs?: number;
   },
-): Promise<{ readonly checked: number; readonly settled: number }> {
-  const due = await ledgerCall(() =>
-    deps.ledger.claimDueChecks({ limit: settings.batch, intervalsMs: settings.intervalsMs }),
-  );
+): Promise<{ readonly checked: number; readonly settled: number; readonly batches: number }> {
+  const started = performance.now();
+  let checked = 0;
   let settled = 0;
-  let next = 0;
-  const lane = async () => {
-    while (next < due.length) {
-      const order = due[next++]!;
-      const outcome = await checkPendingOrder(deps, order, settings).catch((error: unknown) => {
-        deps.log.error(
-          { clientId: order.clientId, orderId: order.orderId, err: String(error) },
-          'status check crashed',
-        );
-        return null;
-      });
-      if (outcome?.kind === 'settled') settled++;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, lane));
-  return { checked: due.length, settled };
+  let batches = 0;
+  for (;;) {
+    const due = await ledgerCall(() =>
+      deps.ledger.claimDueChecks({ limit: settings.batch, intervalsMs: settings.intervalsMs }),
+    );
+    batches += 1;
+    checked += due.length;
+    let next = 0;
+    const lane = async () => {
+      while (next < due.length) {
+        const order = due[next++]!;
+        const outcome = await checkPendingOrder(deps, order, settings).catch((error: unknown) => {
+          deps.log.error(
+            { clientId: order.clientId, orderId: order.orderId, err: String(error) },
+            'status check crashed',
+          );
+          return null;
+        });
+        if (outcome?.kind === 'settled') settled++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, lane));
+    if (due.length < settings.batch || performance.now() - started >= (settings.budgetMs ?? 0)) break;
+  }
+  return { checked, settled, batches };
 }

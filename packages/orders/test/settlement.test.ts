@@ -13,6 +13,7 @@ import {
   processRecharge,
   reconcile,
   resolveOrder,
+  runStatusChecks,
   submitOrder,
   sweepStuckProcessing,
   type WorkerDeps,
@@ -91,6 +92,41 @@ async function storedCallback(providerOrderId: string, status: string, providerR
   });
   return { id: record.id, isNew };
 }
+
+describe('runStatusChecks', () => {
+  it('works through a backlog in full batches within its time budget, one batch without one', async () => {
+    // A ledger of its own: only this backlog is due in it.
+    const own = createRedisLedgerStore({ redis, prefix: `${prefix}:backlog` });
+    await own.init();
+    const ownDeps: WorkerDeps = { ...deps, ledger: own };
+    await Promise.all(
+      Array.from({ length: 25 }, async (_, i) => {
+        const created = await submitOrder(ownDeps, {
+          clientId: 'shop',
+          orderId: `backlog-${i}`,
+          request: { operator: 'A', number: '9812345678', amount: parseRupees(31)! },
+        });
+        await processRecharge(ownDeps, created.order, { attempt: 1, isFinalAttempt: false });
+      }),
+    );
+    expect((await own.countInState('pending')).count).toBe(25);
+    const base = { ...settings, intervalsMs: [3_600_000], batch: 10, concurrency: 5 };
+    // Without a budget: one batch per sweep, as before.
+    expect(await runStatusChecks(ownDeps, base)).toMatchObject({ checked: 10, batches: 1 });
+    // With one: full batches until one comes back short (10, then the last 5).
+    expect(await runStatusChecks(ownDeps, { ...base, budgetMs: 60_000 })).toMatchObject({
+      checked: 15,
+      batches: 2,
+    });
+    expect(await runStatusChecks(ownDeps, { ...base, budgetMs: 60_000 })).toMatchObject({
+      checked: 0,
+      batches: 1,
+    });
+    // The simulator recorded every one as success: all settled, each checked once.
+    expect((await own.countInState('success')).count).toBe(25);
+    expect((await own.countInState('pending')).count).toBe(0);
+  });
+});
 
 describe('checkPendingOrder', () => {
   it('settles a pending order by what the status API says, and schedules nothing after', async () => {
