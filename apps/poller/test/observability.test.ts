@@ -145,21 +145,26 @@ describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Promet
       );
     };
     await submit([10, 13, 31], 0);
-    await waitFor('Prometheus to scrape the first wave', async () => {
-      const seen = await promQuery('rechargeflow_orders_total{status="failed"}');
-      return (seen.data?.result.length ?? 0) > 0 ? true : undefined;
+    await waitFor('Prometheus to scrape the first wave from the worker and the API', async () => {
+      const seen = await Promise.all([
+        promQuery('rechargeflow_orders_total{status="failed"}'),
+        promQuery('rechargeflow_http_requests_total{status="202"}'),
+      ]);
+      return seen.every((answer) => (answer.data?.result.length ?? 0) > 0) ? true : undefined;
     });
     await submit([11, 12, 14, 15, 16, 18], 3);
-    // Prometheus holds the last order's transition, the pending order and a balance sample.
+    // Prometheus holds the last order's transition, the pending order, a balance sample and the API's requests.
     await waitFor(
       'Prometheus to see the orders, the pending one and the balance',
       async () => {
-        const [orders, pending, balance] = await Promise.all([
+        const answers = await Promise.all([
           promQuery('sum(rechargeflow_orders_total{status="success"}) == 7'),
           promQuery('max(rechargeflow_pending_orders) >= 1'),
           promQuery('rechargeflow_provider_balance'),
+          // The API's request counter moving (the GETs of this wait keep it moving).
+          promQuery('sum(rate(rechargeflow_http_requests_total[1m])) > 0'),
         ]);
-        return [orders, pending, balance].every((r) => (r.data?.result.length ?? 0) > 0) ? true : undefined;
+        return answers.every((r) => (r.data?.result.length ?? 0) > 0) ? true : undefined;
       },
       30_000,
     );
