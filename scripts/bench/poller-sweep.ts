@@ -233,7 +233,7 @@ export async function pollerSweep(redis: Redis, options: SweepOptions): Promise<
             ', ',
           )}; status calls made by the poller: ${fmt(checks)} for ${fmt(orders)} orders (each asked about ${checks === orders ? 'exactly once' : 'more than once'}).`,
         `- Baseline answers: ${base.answers}.`,
-        `- With the poller's defaults (STATUS_CHECK_BATCH 500, SWEEP_INTERVAL_MS 5000) a sweep claims at most 500 orders every 5 s: at most ${defaultsCap} checks/s, so ${fmt(orders)} due orders need at least ${fmt(orders / defaultsCap)} s (${(orders / defaultsCap / 60).toFixed(0)} min) whatever the speed of the checks.`,
+        `- Before STATUS_SWEEP_BUDGET_MS (default 10 s: a sweep keeps claiming full batches), the defaults (STATUS_CHECK_BATCH 500, SWEEP_INTERVAL_MS 5000) allowed at most ${defaultsCap} checks/s: ${fmt(orders)} due orders took at least ${fmt(orders / defaultsCap)} s (${(orders / defaultsCap / 60).toFixed(0)} min) whatever the speed of the checks.`,
       ],
       what: `${fmt(orders)} pending orders, all due, one poller process against the simulator's status API at 0 ms. Poller settings: STATUS_CHECK_BATCH ${batch}, STATUS_CHECK_CONCURRENCY ${concurrency}, SWEEP_INTERVAL_MS ${intervalMs}. Baseline: the same status calls straight to the simulator with the A1Topup client, ${concurrency} at a time, in its own process.`,
     };
