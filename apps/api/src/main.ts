@@ -1,6 +1,4 @@
-import { ConfigError } from '@rechargeflow/config';
 import { buildApi } from '@rechargeflow/http';
-import { openLedger } from '@rechargeflow/ledger';
 import {
   createLogger,
   createMetrics,
@@ -8,13 +6,13 @@ import {
   metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
-import { assertNoEviction, createRedisConnection, JobProducer, waitForRedis } from '@rechargeflow/queue';
 import {
   createRedisCircuitBreaker,
   loadRoutingTable,
   RoutingTableError,
   routeFor,
 } from '@rechargeflow/routing';
+import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
 import { loadApiConfig } from './config.ts';
 
 /** A provider's health as the breaker sees it. */
@@ -25,17 +23,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const metrics = createMetrics('api');
 
-  const queueRedis = createRedisConnection(config.REDIS_URL, 'producer', 'api');
-  queueRedis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
-  await waitForRedis(queueRedis, 10_000);
-  await assertNoEviction(queueRedis);
-  const ledger = await openLedger({
-    redisUrl: config.REDIS_URL,
-    mongoUrl: config.MONGO_URL,
-    redisPrefix: config.LEDGER_PREFIX,
-    appName: 'api',
-  });
-  const producer = new JobProducer(queueRedis, { prefix: config.QUEUE_PREFIX });
+  // Producer connections fail fast: a request must not wait on a Redis that is gone.
+  const storage = await openStorage(config, 'api', 'producer', logger);
+  const { redis: queueRedis, ledger, producer } = storage;
   const routing = loadRoutingTable(
     { env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE },
     config.PROVIDERS,
@@ -98,14 +88,8 @@ async function main(): Promise<void> {
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
     steps: [
       { name: 'stop accepting requests', run: () => app.close() },
-      { name: 'close queue producer', run: () => producer.close() },
-      { name: 'close ledger', run: () => ledger.close() },
-      { name: 'close Redis', run: () => queueRedis.quit() },
-      {
-        name: 'close metrics',
-        run: () =>
-          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
-      },
+      ...storageShutdownSteps(storage),
+      { name: 'close metrics', run: () => closeServer(metricsServer) },
     ],
   });
   const address = await app.listen({ port: config.PORT, host: config.HOST });
@@ -115,11 +99,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof RoutingTableError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`api: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runPart('api', main, [RoutingTableError]);

@@ -1,6 +1,4 @@
 import type { Server } from 'node:http';
-import { ConfigError } from '@rechargeflow/config';
-import { openLedger } from '@rechargeflow/ledger';
 import {
   createLogger,
   createMetrics,
@@ -12,17 +10,9 @@ import {
 } from '@rechargeflow/observability';
 import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
 import { createConfiguredProviders } from '@rechargeflow/providers';
-import {
-  assertNoEviction,
-  batchJobId,
-  callbackJobId,
-  createJobConsumer,
-  createRedisConnection,
-  JobProducer,
-  readQueueStats,
-  waitForRedis,
-} from '@rechargeflow/queue';
+import { batchJobId, callbackJobId, createJobConsumer, readQueueStats } from '@rechargeflow/queue';
 import { createRedisCircuitBreaker } from '@rechargeflow/routing';
+import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
 import { loadPollerConfig } from './config.ts';
 
 /**
@@ -35,18 +25,9 @@ async function main(): Promise<void> {
   const config = loadPollerConfig(process.env);
   const logger = createLogger({ name: 'poller', level: config.LOG_LEVEL });
   const metrics = createMetrics('poller');
-  const redis = createRedisConnection(config.REDIS_URL, 'worker', 'poller');
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
-  await waitForRedis(redis, 10_000);
-  await assertNoEviction(redis);
-  const ledger = await openLedger({
-    redisUrl: config.REDIS_URL,
-    mongoUrl: config.MONGO_URL,
-    redisPrefix: config.LEDGER_PREFIX,
-    appName: 'poller',
-  });
+  const storage = await openStorage(config, 'poller', 'worker', logger);
+  const { redis, ledger, producer } = storage;
   const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
-  const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   const deps = {
     ledger: ledger.store,
     producer,
@@ -174,14 +155,8 @@ async function main(): Promise<void> {
       { name: 'drain poller jobs', run: () => pollerWorker.close() },
       { name: 'drain callback jobs', run: () => callbackWorker.close() },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
-      { name: 'close queue producer', run: () => producer.close() },
-      { name: 'close ledger', run: () => ledger.close() },
-      { name: 'close Redis', run: () => redis.quit() },
-      {
-        name: 'close metrics',
-        run: () =>
-          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
-      },
+      ...storageShutdownSteps(storage),
+      { name: 'close metrics', run: () => closeServer(metricsServer) },
     ],
   });
   logger.info(
@@ -196,13 +171,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(
-    `poller: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runPart('poller', main);

@@ -1,7 +1,5 @@
 import type { Server } from 'node:http';
 import { importBatch } from '@rechargeflow/batches';
-import { ConfigError } from '@rechargeflow/config';
-import { openLedger } from '@rechargeflow/ledger';
 import {
   batchRowMetrics,
   createLogger,
@@ -13,13 +11,7 @@ import {
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
 import { createConfiguredProviders } from '@rechargeflow/providers';
-import {
-  assertNoEviction,
-  createJobConsumer,
-  createRedisConnection,
-  JobProducer,
-  waitForRedis,
-} from '@rechargeflow/queue';
+import { createJobConsumer } from '@rechargeflow/queue';
 import {
   cachedBreaker,
   createProviderGate,
@@ -27,6 +19,7 @@ import {
   loadRoutingTable,
   routeFor,
 } from '@rechargeflow/routing';
+import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -34,18 +27,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const metrics = createMetrics('worker');
 
-  const redis = createRedisConnection(config.REDIS_URL, 'worker', 'worker');
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
-  await waitForRedis(redis, 10_000);
-  await assertNoEviction(redis);
-  const ledger = await openLedger({
-    redisUrl: config.REDIS_URL,
-    mongoUrl: config.MONGO_URL,
-    redisPrefix: config.LEDGER_PREFIX,
-    appName: 'worker',
-  });
+  const storage = await openStorage(config, 'worker', 'worker', logger);
+  const { redis, ledger, producer } = storage;
   const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
-  const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   // The hot path spares Redis the healthy case: a closed breaker is believed for 1 s and a balance
   // (sampled by the poller every few minutes) for 5 s; failures and probes always go to Redis.
   const breaker = cachedBreaker(
@@ -171,14 +155,8 @@ async function main(): Promise<void> {
       // worker.close() stops taking jobs and waits for the in-flight ones to finish.
       { name: 'drain workers', run: () => Promise.all(workers.map((w) => w.close())) },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
-      { name: 'close queue producer', run: () => producer.close() },
-      { name: 'close ledger', run: () => ledger.close() },
-      { name: 'close Redis', run: () => redis.quit() },
-      {
-        name: 'close metrics',
-        run: () =>
-          new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined))),
-      },
+      ...storageShutdownSteps(storage),
+      { name: 'close metrics', run: () => closeServer(metricsServer) },
     ],
   });
   logger.info(
@@ -187,13 +165,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(
-    `worker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runPart('worker', main);

@@ -1,0 +1,2 @@
+export { closeServer, runPart } from './run-part.ts';
+export { openStorage, type Storage, type StorageSettings, storageShutdownSteps } from './storage.ts';
