@@ -363,6 +363,8 @@ function composeProblems(services: Map<string, Service>, label: string): string[
   for (const s of [worker, poller]) {
     const port = Number(s.env.METRICS_PORT || 0);
     if (port <= 0) say(`${s.name} needs METRICS_PORT (Prometheus and its health check use it)`);
+    if (s.env.METRICS_HOST !== '0.0.0.0')
+      say(`${s.name} must bind its metrics on METRICS_HOST=0.0.0.0 for Prometheus to reach it`);
     else if (!s.healthcheck?.join(' ').includes(`:${port}/metrics`))
       say(`${s.name} health check must ask its metrics endpoint :${port}/metrics`);
   }

@@ -61,6 +61,8 @@ const schema = z.object({
   CALLBACK_CONCURRENCY: positiveInt(10, 500),
   /** Port for the poller's /metrics; 0 turns it off. */
   METRICS_PORT: port(0),
+  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
+  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
 });
 
 export type PollerConfig = z.infer<typeof schema>;

@@ -29,6 +29,8 @@ const schema = z.object({
   BATCH_IMPORT_CONCURRENCY: positiveInt(1, 16),
   /** Port for this worker's /metrics; 0 turns it off. */
   METRICS_PORT: port(0),
+  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
+  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

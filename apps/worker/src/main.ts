@@ -146,7 +146,7 @@ async function main(): Promise<void> {
 
   let metricsServer: Server | undefined;
   if (config.METRICS_PORT > 0)
-    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT);
+    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST);
 
   installShutdown({
     logger,
