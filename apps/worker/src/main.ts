@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const storage = await openStorage(config, 'worker', 'worker', logger);
   const { redis, ledger, producer } = storage;
   const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
-  // The hot path spares Redis the healthy case: a closed breaker is believed for 1 s and a balance
+  // The hot path spares Redis the healthy case: a closed breaker is believed for up to 1 s and a balance
   // (sampled by the poller every few minutes) for 5 s; failures and probes always go to Redis.
   const breaker = cachedBreaker(
     createRedisCircuitBreaker({
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
       failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
       openMs: config.BREAKER_OPEN_MS,
     }),
-    1_000,
+    // Well under the open period, so every process's cached "closed" ends before the one probe.
+    Math.max(1, Math.min(1_000, Math.floor(config.BREAKER_OPEN_MS / 2))),
   );
   const gate = createProviderGate({
     breaker,

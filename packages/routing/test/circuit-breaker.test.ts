@@ -316,3 +316,36 @@ describe('provider gate balance reuse', () => {
     expect(reads).toBe(3);
   });
 });
+
+describe('cached breaker races', () => {
+  const redis = connect();
+
+  it('a check answered "closed" while a failure opened the breaker does not cache the stale answer', async () => {
+    const shared = createRedisCircuitBreaker({ redis, prefix, failureThreshold: 1, openMs: 60_000 });
+    let release: (() => void) | undefined;
+    // The shared breaker, with its check answer held back until the test lets it go.
+    const slow: CircuitBreaker = {
+      check: async (p) => {
+        const answer = await shared.check(p);
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return answer;
+      },
+      record: (p, o) => shared.record(p, o),
+      snapshot: (p) => shared.snapshot(p),
+    };
+    const cached = cachedBreaker(slow, 60_000);
+    const p = provider();
+    const inFlight = cached.check(p);
+    await sleep(20);
+    expect(await cached.record(p, 'failure')).toBe('open');
+    release?.();
+    expect((await inFlight).state).toBe('closed');
+    // The stale "closed" was not cached: the next check asks Redis and sees the open breaker.
+    const next = cached.check(p);
+    await sleep(20);
+    release?.();
+    expect(await next).toEqual({ allowed: false, state: 'open', probe: false });
+  });
+});
