@@ -89,30 +89,29 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Rechargeflow ingest API',
-        version: '1.0.0',
-        description:
-          queueBoard === 'off'
-            ? 'Submit recharges once; read their state and history.'
-            : `Submit recharges once; read their state and history. Operators: the queue board (bull-board, ${queueBoard === 'readonly' ? 'read-only' : 'retry, promote, pause, remove'}) is at ${QUEUE_BOARD_PATH}, with an operator key as Bearer or as the password of HTTP Basic.`,
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-
   const authenticate = createAuthenticator(deps.keys);
-  const orderDeps: OrderDeps = {
-    ledger: deps.ledger,
-    producer: deps.producer,
-    log: deps.logger,
-    events: deps.events,
-    routeFor: deps.routeFor,
-  };
+
+  // Per client, shared by every replica through Redis: the key identifies the client (a request
+  // with no valid key is counted per IP address, which also slows down key guessing). Runs before
+  // authentication (onRequest), so a flood of bad keys never reaches the ledger.
+  await app.register(rateLimit, {
+    global: true,
+    max: deps.rateLimitPerMinute,
+    timeWindow: 60_000,
+    ...(deps.rateLimitRedis
+      ? { redis: deps.rateLimitRedis, nameSpace: `${deps.rateLimitPrefix ?? 'rechargeflow'}:rate-limit:` }
+      : {}),
+    // Fail closed: without its counters the API answers 503 rather than serve without limits.
+    skipOnError: false,
+    keyGenerator: (request) => {
+      const principal = authenticate(request.headers.authorization, { basic: true });
+      return principal ? `client:${principal.clientId}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`rate limit exceeded, retry in ${context.after}`), {
+        statusCode: context.statusCode,
+      }),
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -138,31 +137,36 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       'the service could not complete the request; it is safe to repeat it with the same orderId',
     );
   });
-  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, 'not_found', 'no such route'));
+  // Unknown paths count against the same per-key/per-address limit (scanners too).
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (_request, reply) =>
+    sendError(reply, 404, 'not_found', 'no such route'),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Rechargeflow ingest API',
+        version: '1.0.0',
+        description:
+          queueBoard === 'off'
+            ? 'Submit recharges once; read their state and history.'
+            : `Submit recharges once; read their state and history. Operators: the queue board (bull-board, ${queueBoard === 'readonly' ? 'read-only' : 'retry, promote, pause, remove'}) is at ${QUEUE_BOARD_PATH}, with an operator key as Bearer or as the password of HTTP Basic.`,
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const orderDeps: OrderDeps = {
+    ledger: deps.ledger,
+    producer: deps.producer,
+    log: deps.logger,
+    events: deps.events,
+    routeFor: deps.routeFor,
+  };
 
   await app.register(formbody, { bodyLimit: deps.bodyLimitBytes });
-
-  // Per client, shared by every replica through Redis: the key identifies the client (a request
-  // with no valid key is counted per IP address, which also slows down key guessing). Runs before
-  // authentication (onRequest), so a flood of bad keys never reaches the ledger.
-  await app.register(rateLimit, {
-    global: true,
-    max: deps.rateLimitPerMinute,
-    timeWindow: 60_000,
-    ...(deps.rateLimitRedis
-      ? { redis: deps.rateLimitRedis, nameSpace: `${deps.rateLimitPrefix ?? 'rechargeflow'}:rate-limit:` }
-      : {}),
-    // Fail closed: without its counters the API answers 503 rather than serve without limits.
-    skipOnError: false,
-    keyGenerator: (request) => {
-      const principal = authenticate(request.headers.authorization, { basic: true });
-      return principal ? `client:${principal.clientId}` : `ip:${request.ip}`;
-    },
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(new Error(`rate limit exceeded, retry in ${context.after}`), {
-        statusCode: context.statusCode,
-      }),
-  });
 
   app.addHook('onResponse', async (request, reply) => {
     // Answers that went as asked are debug (the ledger keeps every order's history; a line per
@@ -183,22 +187,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
   });
 
-  // Routes that declare their query parameters refuse any other (a misspelt `limit` is an error,
-  // not silently the default).
-  app.addHook('preHandler', async (request, reply) => {
-    const allowed = request.routeOptions.config.query;
-    if (!allowed) return;
-    const unknown = Object.keys((request.query as Record<string, unknown> | undefined) ?? {}).filter(
-      (name) => !allowed.includes(name),
-    );
-    if (unknown.length > 0) {
-      return sendValidation(
-        reply,
-        unknown.map((field) => ({ field, rule: 'unknown_field', message: 'is not a known parameter' })),
-      );
-    }
-  });
-
   // Every answer: not cached by intermediaries, not sniffed as another type, no referrer leaks.
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -213,6 +201,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return sendError(reply, 401, 'unauthorized', 'send a valid API key as "Authorization: Bearer <key>"');
     }
     request.principal = principal;
+    // Routes that declare their query parameters refuse any other (a misspelt `limit` is an error,
+    // not silently the default) — after authentication, so route shapes are not shown to strangers.
+    const allowed = request.routeOptions.config.query;
+    if (!allowed) return;
+    const unknown = Object.keys((request.query as Record<string, unknown> | undefined) ?? {}).filter(
+      (name) => !allowed.includes(name),
+    );
+    if (unknown.length > 0) {
+      return sendValidation(
+        reply,
+        unknown.map((field) => ({ field, rule: 'unknown_field', message: 'is not a known parameter' })),
+      );
+    }
   };
 
   app.post(

@@ -85,10 +85,19 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
 
   const schema = { summary: 'A1Topup callback (late results, dispute reversals)', hide: false };
   // Counted per sending address, not per client key (a provider has none), with a limit of its own.
+  // No rate-limit headers: a wrong token must look exactly like an unknown path.
+  const noHeaders = {
+    'x-ratelimit-limit': false,
+    'x-ratelimit-remaining': false,
+    'x-ratelimit-reset': false,
+    'retry-after': false,
+  } as const;
   const config = {
     rateLimit: {
       max: deps.perMinute,
       keyGenerator: (request: { ip: string }) => `callback-ip:${request.ip}`,
+      addHeaders: noHeaders,
+      addHeadersOnExceeding: noHeaders,
     },
   };
   app.get('/callbacks/a1topup/:token', { schema, config }, handler);

@@ -160,6 +160,33 @@ describe('security of the ingest API', () => {
     expect(forged).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('limits the docs and unknown paths per address too', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < PER_MINUTE + 1; i++) {
+      const url = i % 2 === 0 ? '/docs/json' : `/no-such-path-${i}`;
+      statuses.push(
+        (await replica(i).inject({ method: 'GET', url, remoteAddress: '198.51.100.40' })).statusCode,
+      );
+    }
+    expect(statuses).toEqual([200, 404, 200, 404, 200, 429]);
+  });
+
+  it('a wrong callback token looks exactly like an unknown path: same 404, no rate-limit headers', async () => {
+    const wrong = await replica(0).inject({
+      method: 'GET',
+      url: '/callbacks/a1topup/not-the-token-0123456789?status=Success&txid=x',
+      remoteAddress: '203.0.113.60',
+    });
+    const unknown = await replica(0).inject({
+      method: 'GET',
+      url: '/callbacks/elsewhere',
+      remoteAddress: '203.0.113.61',
+    });
+    expect(wrong.statusCode).toBe(404);
+    expect(wrong.body).toBe(unknown.body);
+    expect(Object.keys(wrong.headers).filter((h) => h.includes('ratelimit'))).toEqual([]);
+  });
+
   it('never limits the health probes', async () => {
     for (let i = 0; i < PER_MINUTE + 3; i++) {
       const res = await replica(i).inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.7' });
@@ -216,6 +243,13 @@ describe('security of the ingest API', () => {
     expect(query.json().issues).toEqual([
       { field: 'limt', rule: 'unknown_field', message: 'is not a known parameter' },
     ]);
+    // Without a key the route's parameters are not discussed: 401 first.
+    const stranger = await app.inject({
+      method: 'GET',
+      url: '/v1/manual-review?limt=5',
+      remoteAddress: '198.51.100.77',
+    });
+    expect(stranger.statusCode).toBe(401);
   });
 
   it('refuses bodies over the limit on every body-taking route, JSON or form', async () => {
