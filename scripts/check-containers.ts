@@ -353,6 +353,8 @@ function composeProblems(services: Map<string, Service>, label: string): string[
     ].map((p) => `${label}: ${p}`),
   );
   if (api.env.HOST !== '0.0.0.0') say('api must listen on HOST=0.0.0.0 in a container');
+  if (api.env.METRICS_HOST !== '0.0.0.0')
+    say('api must bind its metrics on METRICS_HOST=0.0.0.0 for Prometheus to reach it');
   if (simulator.env.SIMULATOR_HOST !== '0.0.0.0') say('simulator must listen on SIMULATOR_HOST=0.0.0.0');
   const apiPort = api.env.PORT || '8080';
   const simPort = simulator.env.SIMULATOR_PORT || '4010';

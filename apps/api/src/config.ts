@@ -59,6 +59,8 @@ const schema = z.object({
    * public port's /metrics answers operator keys only.
    */
   METRICS_PORT: port(0),
+  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
+  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
   /** Largest CSV batch upload in bytes (413 above). */
   BATCH_MAX_BYTES: positiveInt(104_857_600, 10_737_418_240),
   /** Most data rows in one CSV batch (413 above). */

@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   });
   const metricsServer =
     config.METRICS_PORT > 0
-      ? await startMetricsServer(metrics.registry, config.METRICS_PORT, config.HOST)
+      ? await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST)
       : undefined;
   installShutdown({
     logger,
