@@ -46,7 +46,7 @@ const schema = z.object({
       .number()
       .int('must be a whole number')
       .min(0, 'must be 0 or more')
-      .max(600_000, 'must be at most 600000')
+      .max(60_000, 'must be at most 60000')
       .default(10_000),
   ),
   /** How often the poller sweeps (status checks, stranded and stuck orders, unhandled callbacks). */

@@ -36,11 +36,14 @@ async function main(): Promise<void> {
     events: metricsEvents(metrics),
     firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
   };
+  let stopping = false;
   const statusSettings = {
     intervalsMs: config.STATUS_POLL_SCHEDULE.map((s) => s * 1000),
     batch: config.STATUS_CHECK_BATCH,
     concurrency: config.STATUS_CHECK_CONCURRENCY,
     budgetMs: config.STATUS_SWEEP_BUDGET_MS,
+    // A sweep stops claiming once shutdown begins, so the drain fits in SHUTDOWN_TIMEOUT_MS.
+    shouldStop: () => stopping,
     notFoundGraceMs: config.NOT_FOUND_GRACE,
     notFoundAfterGrace: config.NOT_FOUND_AFTER_GRACE,
     maxPendingAgeMs: config.PENDING_MAX_AGE,
@@ -152,7 +155,13 @@ async function main(): Promise<void> {
     logger,
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
     steps: [
-      { name: 'drain poller jobs', run: () => pollerWorker.close() },
+      {
+        name: 'drain poller jobs',
+        run: () => {
+          stopping = true;
+          return pollerWorker.close();
+        },
+      },
       { name: 'drain callback jobs', run: () => callbackWorker.close() },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       ...storageShutdownSteps(storage),

@@ -137,6 +137,8 @@ export async function runStatusChecks(
      * 0: one batch.
      */
     readonly budgetMs?: number;
+    /** Asked between batches: true once the process is shutting down (stop claiming). */
+    readonly shouldStop?: () => boolean;
   },
 ): Promise<{ readonly checked: number; readonly settled: number; readonly batches: number }> {
   const started = performance.now();
@@ -165,6 +167,7 @@ export async function runStatusChecks(
     };
     await Promise.all(Array.from({ length: Math.min(settings.concurrency, due.length) }, lane));
     if (due.length < settings.batch || performance.now() - started >= (settings.budgetMs ?? 0)) break;
+    if (settings.shouldStop?.()) break;
   }
   return { checked, settled, batches };
 }

@@ -122,8 +122,25 @@ describe('runStatusChecks', () => {
       checked: 0,
       batches: 1,
     });
+    // Shutting down: no claim after the batch in hand, whatever the budget.
+    await Promise.all(
+      ['stop-1', 'stop-2', 'stop-3'].map(async (orderId) => {
+        const created = await submitOrder(ownDeps, {
+          clientId: 'shop',
+          orderId,
+          request: { operator: 'A', number: '9812345678', amount: parseRupees(31)! },
+        });
+        await processRecharge(ownDeps, created.order, { attempt: 1, isFinalAttempt: false });
+      }),
+    );
+    const stopping = { ...base, batch: 1, budgetMs: 60_000, shouldStop: () => true };
+    expect(await runStatusChecks(ownDeps, stopping)).toMatchObject({ checked: 1, batches: 1 });
+    expect(await runStatusChecks(ownDeps, { ...stopping, shouldStop: () => false })).toMatchObject({
+      checked: 2,
+      batches: 3,
+    });
     // The simulator recorded every one as success: all settled, each checked once.
-    expect((await own.countInState('success')).count).toBe(25);
+    expect((await own.countInState('success')).count).toBe(28);
     expect((await own.countInState('pending')).count).toBe(0);
   });
 });
