@@ -263,7 +263,7 @@ describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Promet
       const rules = res.data.groups.flatMap((g) => g.rules);
       return rules.length > 0 && rules.every((r) => r.health !== 'unknown') ? rules : undefined;
     }).then((rules) => {
-      expect(rules.length).toBe(13);
+      expect(rules.length).toBe(14);
       for (const rule of rules) {
         expect({ name: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({
           name: rule.name,

@@ -105,6 +105,31 @@ describe('system gauges', () => {
     expect(line(text, 'rechargeflow_provider_balance')).toBeDefined();
   });
 
+  it('a failing ledger keeps the last backlog figures instead of reporting an empty backlog', async () => {
+    const metrics = createMetrics('poller');
+    let down = false;
+    registerSystemGauges(metrics, {
+      ...sources(),
+      ordersIn: async (state) => {
+        if (down) throw new Error('ledger down');
+        return state === 'pending'
+          ? { count: 12, oldestChangeAt: '2026-11-22T09:58:30.000Z' }
+          : { count: 0, oldestChangeAt: null };
+      },
+    });
+    expect(await metrics.registry.metrics()).toContain(
+      'rechargeflow_pending_orders_oldest_age_seconds{part="poller"} 90',
+    );
+    down = true;
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('rechargeflow_pending_orders{part="poller"} 12');
+    expect(text).toContain('rechargeflow_pending_orders_oldest_age_seconds{part="poller"} 90');
+    expect(await metrics.registry.metrics()).toContain(
+      // One per backlog family (pending, manual review) for the failed scrape, seen from the next.
+      'rechargeflow_metrics_collect_errors_total{source="orders",part="poller"} 2',
+    );
+  });
+
   it('passes promtool check metrics, with every process family as well', async (context) => {
     const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
     if (promtool.error) {

@@ -32,8 +32,9 @@ export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
  * state, workers alive, the pending backlog and its age, provider balances and breakers. They are
  * read from Redis/the ledger when scraped, so one process (the poller) exports them; with several
  * pollers the dashboards take `max` across them. A source that fails counts in
- * `rechargeflow_metrics_collect_errors_total` and leaves its gauge empty for that scrape, so one
- * broken source never turns the whole scrape into an error.
+ * `rechargeflow_metrics_collect_errors_total` (alerted on) and leaves its gauges as they were (the
+ * labelled ones empty for that scrape), so one broken source never turns the whole scrape into an
+ * error, and never reads as "nothing pending".
  */
 export function registerSystemGauges(
   metrics: Metrics,
@@ -101,10 +102,11 @@ export function registerSystemGauges(
       help: `Seconds since the oldest ${state} order last changed (0 when there is none).`,
       registers,
       async collect() {
-        const oldest = await read().then(
-          (counted) => counted.oldestChangeAt,
-          () => null,
-        );
+        // A failed read keeps the last age rather than reporting 0: an outage of the ledger must
+        // not look like an empty backlog (and clear the "pending too old" alert).
+        const counted = await read().catch(() => undefined);
+        if (!counted) return;
+        const oldest = counted.oldestChangeAt;
         this.set(oldest === null ? 0 : Math.max(0, (now() - Date.parse(oldest)) / 1000));
       },
     });
