@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +19,25 @@ function repoRoot(): string {
   return dir;
 }
 
+/**
+ * Where shared/ may be: beside this clone, or beside the checkout it was cloned from (a clone of a
+ * local checkout made elsewhere, e.g. in /tmp).
+ */
+function seedCandidates(): string[] {
+  const root = repoRoot();
+  const candidates = [resolve(root, '..', 'shared', 'seeds', SEED)];
+  const origin = spawnSync('git', ['config', '--get', 'remote.origin.url'], { cwd: root, encoding: 'utf8' });
+  const url = origin.status === 0 ? origin.stdout.trim() : '';
+  if (url.startsWith('/')) candidates.push(resolve(url, '..', 'shared', 'seeds', SEED));
+  return candidates;
+}
+
 function readSeed(): string {
-  const path = resolve(repoRoot(), '..', 'shared', 'seeds', SEED);
-  if (!existsSync(path)) {
+  const candidates = seedCandidates();
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (!path) {
     throw new Error(
-      `The A1Topup API document is missing: expected it at ${path} (shared/ beside the repository clone). ` +
+      `The A1Topup API document is missing: expected it at ${candidates.join(' or ')} (shared/ beside the repository clone). ` +
         'The operator and circle catalogue is checked against it and cannot be tested without it.',
     );
   }
