@@ -776,3 +776,70 @@ export function tally(values: readonly string[]): Record<string, number> {
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
   return out;
 }
+
+/** What the ledger and the provider say together about every accepted order (the money checks). */
+export interface Verdict {
+  /** Accepted but absent from the ledger. */
+  readonly missing: readonly string[];
+  /** Still queued, processing or pending. */
+  readonly notFinal: number;
+  /** success without the provider carrying it out, or failed although it did. */
+  readonly mismatched: number;
+  readonly maxSubmissions: number;
+  /** failed, and the provider never received the order (safe: no money moved). */
+  readonly neverReceivedFailed: number;
+  readonly firstNeverReceived: { readonly orderId: string; readonly order: Order } | undefined;
+  readonly success: number;
+  readonly failed: number;
+  /** The first few not-final or disagreeing orders, for the FAIL line. */
+  readonly examples: readonly string[];
+}
+
+export function verdictOf(orders: Map<string, Order | null>, sim: Map<string, SimOrder | null>): Verdict {
+  const missing: string[] = [];
+  const examples: string[] = [];
+  let notFinal = 0;
+  let mismatched = 0;
+  let maxSubmissions = 0;
+  let neverReceivedFailed = 0;
+  let firstNeverReceived: Verdict['firstNeverReceived'];
+  let success = 0;
+  let failed = 0;
+  for (const [orderId, order] of orders) {
+    if (!order) {
+      missing.push(orderId);
+      continue;
+    }
+    const seen = sim.get(order.providerOrderId) ?? null;
+    maxSubmissions = Math.max(maxSubmissions, seen?.submissions ?? 0);
+    if (order.state !== 'success' && order.state !== 'failed') {
+      notFinal += 1;
+      if (examples.length < 3) examples.push(`${orderId} ${order.state}`);
+      continue;
+    }
+    if (order.state === 'success') success += 1;
+    else failed += 1;
+    // success <=> the provider carried it out; failed only if it never did.
+    const consistent =
+      order.state === 'success' ? seen?.status === 'success' : seen === null || seen.status === 'failed';
+    if (!consistent) {
+      mismatched += 1;
+      if (examples.length < 3) examples.push(`${orderId} ledger ${order.state}, provider ${seen?.status}`);
+    }
+    if (order.state === 'failed' && seen === null) {
+      neverReceivedFailed += 1;
+      firstNeverReceived ??= { orderId, order };
+    }
+  }
+  return {
+    missing,
+    notFinal,
+    mismatched,
+    maxSubmissions,
+    neverReceivedFailed,
+    firstNeverReceived,
+    success,
+    failed,
+    examples,
+  };
+}

@@ -10,6 +10,7 @@ import {
   type ScenarioResult,
   System,
   sleep,
+  verdictOf,
 } from '../harness.ts';
 
 /**
@@ -92,42 +93,20 @@ export const killWorkers: Scenario = {
     const orders = await system.readOrders(submitted.accepted);
     const sim = await system.simOrders([...orders.values()].flatMap((o) => (o ? [o.providerOrderId] : [])));
     const stats = await system.simStats();
-    let missing = 0;
-    let notFinal = 0;
+    const verdict = verdictOf(orders, sim);
+    const { notFinal, mismatched, maxSubmissions, neverReceivedFailed, success, failed } = verdict;
+    const missing = verdict.missing.length;
+    const examples = verdict.examples;
+    const example = verdict.firstNeverReceived
+      ? `${verdict.firstNeverReceived.orderId}: ${describe(verdict.firstNeverReceived.order)}`
+      : '';
     let viaPending = 0;
     let settledByPoller = 0;
-    let neverReceivedFailed = 0;
-    let mismatched = 0;
-    let maxSubmissions = 0;
-    const examples: string[] = [];
-    let example = '';
-    for (const [orderId, order] of orders) {
-      if (!order) {
-        missing += 1;
-        continue;
-      }
-      const seen = sim.get(order.providerOrderId) ?? null;
-      maxSubmissions = Math.max(maxSubmissions, seen?.submissions ?? 0);
+    for (const order of orders.values()) {
+      if (!order) continue;
       if (order.history.some((h) => h.to === 'pending')) viaPending += 1;
       if (order.state === 'success' && order.history.at(-1)?.source === 'poller') settledByPoller += 1;
-      if (order.state !== 'success' && order.state !== 'failed') {
-        notFinal += 1;
-        if (examples.length < 3) examples.push(`${orderId} ${order.state}`);
-        continue;
-      }
-      // success <=> the provider carried it out; failed only if it never did.
-      const consistent =
-        order.state === 'success' ? seen?.status === 'success' : seen === null || seen.status === 'failed';
-      if (!consistent) {
-        mismatched += 1;
-        if (examples.length < 3) examples.push(`${orderId} ledger ${order.state}, provider ${seen?.status}`);
-      }
-      if (order.state === 'failed' && seen === null) {
-        neverReceivedFailed += 1;
-        if (neverReceivedFailed === 1) example = `${orderId}: ${describe(order)}`;
-      }
     }
-    const success = [...orders.values()].filter((o) => o?.state === 'success').length;
     checks.expect(missing === 0, `${missing} accepted orders missing from the ledger`);
     checks.expect(notFinal === 0, `${notFinal} orders not final (${examples.join(', ')})`);
     checks.expect(
@@ -157,7 +136,6 @@ export const killWorkers: Scenario = {
       `${round(submitted.accepted.length / processedSeconds)} orders/s through the workers; all final after ${round(allSeconds)} s`,
     );
     checks.figure('worker kills (SIGKILL)', kills);
-    const failed = [...orders.values()].filter((o) => o?.state === 'failed').length;
     checks.figure('final states', `success ${success}, failed ${failed}`);
     checks.figure(
       'went through pending',

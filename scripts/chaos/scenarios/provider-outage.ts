@@ -8,6 +8,7 @@ import {
   System,
   sleep,
   tally,
+  verdictOf,
 } from '../harness.ts';
 
 const OUTAGE_MS = 12_000;
@@ -90,39 +91,22 @@ export const providerOutage: Scenario = {
     const orders = await system.readOrders(submitted.accepted);
     const sim = await system.simOrders([...orders.values()].flatMap((o) => (o ? [o.providerOrderId] : [])));
     const stats = await system.simStats();
-    let missing = 0;
-    let notFinal = 0;
-    let mismatched = 0;
-    let maxSubmissions = 0;
+    const verdict = verdictOf(orders, sim);
+    const { notFinal, mismatched, maxSubmissions, neverReceivedFailed, success, failed } = verdict;
+    const missing = verdict.missing.length;
     let retriedUnsent = 0;
     let retriedUnsentSucceeded = 0;
     let cutToPending = 0;
     let pendingSettledByStatus = 0;
-    let neverReceivedFailed = 0;
     const failedWhy: string[] = [];
-    for (const [, order] of orders) {
-      if (!order) {
-        missing += 1;
-        continue;
-      }
-      const seenBySim = sim.get(order.providerOrderId) ?? null;
-      maxSubmissions = Math.max(maxSubmissions, seenBySim?.submissions ?? 0);
+    for (const order of orders.values()) {
+      if (!order) continue;
       const retried = order.history.some((h) => /^not sent: .*will retry/.test(h.note ?? ''));
       const pending = order.history.some((h) => h.to === 'pending');
       if (retried) retriedUnsent += 1;
       if (retried && order.state === 'success') retriedUnsentSucceeded += 1;
       if (pending) cutToPending += 1;
       if (pending && order.history.at(-1)?.source === 'poller') pendingSettledByStatus += 1;
-      if (order.state !== 'success' && order.state !== 'failed') {
-        notFinal += 1;
-        continue;
-      }
-      const consistent =
-        order.state === 'success'
-          ? seenBySim?.status === 'success'
-          : seenBySim === null || seenBySim.status === 'failed';
-      if (!consistent) mismatched += 1;
-      if (order.state === 'failed' && seenBySim === null) neverReceivedFailed += 1;
       if (order.state === 'failed')
         failedWhy.push(
           `${order.history.at(-1)?.source}: ${(order.history.at(-1)?.note ?? '').replace(/RF[0-9A-F]{24}/g, 'RF…')}`,
@@ -146,7 +130,6 @@ export const providerOutage: Scenario = {
     const crashed = system.crashed();
     checks.expect(crashed.length === 0, `processes died: ${crashed.join(', ')}`);
 
-    const success = [...orders.values()].filter((o) => o?.state === 'success').length;
     checks.figure('orders accepted', `${submitted.accepted.length}/${total}`);
     checks.figure(
       'outage',
@@ -167,7 +150,7 @@ export const providerOutage: Scenario = {
       'breaker (GET /v1/providers)',
       seen.map((s) => `${s.state}/${s.health}@${round(s.at / 1000)}s`).join(' > '),
     );
-    checks.figure('final states', `success ${success}, failed ${orders.size - success - notFinal - missing}`);
+    checks.figure('final states', `success ${success}, failed ${failed}`);
     checks.figure(
       'simulator',
       `${stats.orders} orderids, ${stats.submissions} submissions, ${stats.duplicates} duplicates, ${stats.requests.status ?? 0} status checks`,

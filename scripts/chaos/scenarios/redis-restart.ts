@@ -9,6 +9,7 @@ import {
   type ScenarioResult,
   System,
   sleep,
+  verdictOf,
 } from '../harness.ts';
 
 /**
@@ -110,30 +111,11 @@ export const redisRestart: Scenario = {
     const orders = await system.readOrders(submitted.accepted);
     const sim = await system.simOrders([...orders.values()].flatMap((o) => (o ? [o.providerOrderId] : [])));
     const stats = await system.simStats();
-    let missing = 0;
-    let notFinal = 0;
-    let mismatched = 0;
-    let viaPending = 0;
-    let neverReceivedFailed = 0;
-    let maxSubmissions = 0;
-    for (const [orderId, order] of orders) {
-      if (!order) {
-        missing += 1;
-        ctx.say(`missing from the ledger: ${orderId}`);
-        continue;
-      }
-      const seen = sim.get(order.providerOrderId) ?? null;
-      maxSubmissions = Math.max(maxSubmissions, seen?.submissions ?? 0);
-      if (order.history.some((h) => h.to === 'pending')) viaPending += 1;
-      if (order.state !== 'success' && order.state !== 'failed') {
-        notFinal += 1;
-        continue;
-      }
-      const consistent =
-        order.state === 'success' ? seen?.status === 'success' : seen === null || seen.status === 'failed';
-      if (!consistent) mismatched += 1;
-      if (order.state === 'failed' && seen === null) neverReceivedFailed += 1;
-    }
+    const verdict = verdictOf(orders, sim);
+    const { notFinal, mismatched, maxSubmissions, neverReceivedFailed, success, failed } = verdict;
+    const missing = verdict.missing.length;
+    for (const orderId of verdict.missing) ctx.say(`missing from the ledger: ${orderId}`);
+    const viaPending = [...orders.values()].filter((o) => o?.history.some((h) => h.to === 'pending')).length;
     const crashed = system.crashed();
     checks.expect(missing === 0, `${missing} accepted orders missing from the ledger`);
     checks.expect(notFinal === 0, `${notFinal} orders not final`);
@@ -145,7 +127,6 @@ export const redisRestart: Scenario = {
       'a part was restarted or is gone',
     );
 
-    const success = [...orders.values()].filter((o) => o?.state === 'success').length;
     checks.figure('orders accepted', `${submitted.accepted.length}/${total}`);
     checks.figure('requests repeated while Redis was away', submitted.repeats);
     checks.figure('Redis down (SIGTERM to back up)', `${round((tUp - tDown) / 1000)} s`);
@@ -161,7 +142,7 @@ export const redisRestart: Scenario = {
       'rate',
       `${round(submitted.accepted.length / allSeconds)} orders/s end to end (submitting took ${round(submitSeconds)} s)`,
     );
-    checks.figure('final states', `success ${success}, failed ${orders.size - success - notFinal - missing}`);
+    checks.figure('final states', `success ${success}, failed ${failed}`);
     checks.figure('went through pending', viaPending);
     checks.figure('failed, provably never received by the provider', neverReceivedFailed);
     checks.figure(
