@@ -34,7 +34,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -42,6 +41,7 @@ import { loadApiConfig } from '../apps/api/src/config.ts';
 import { loadPollerConfig } from '../apps/poller/src/config.ts';
 import { parseSimulatorConfig } from '../apps/simulator/src/config.ts';
 import { loadWorkerConfig } from '../apps/worker/src/config.ts';
+import { deleteByPrefix, freePort } from '../packages/testkit/src/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const COMPOSE_FILE = join(root, 'docker/compose.yaml');
@@ -626,18 +626,6 @@ function pnpmCommand(): string | null {
   return installed('pnpm', ['--version']) ? 'pnpm' : null;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
@@ -697,12 +685,7 @@ async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteByPrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

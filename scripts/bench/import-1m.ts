@@ -30,6 +30,7 @@ import { Redis } from 'ioredis';
 import { importBatch, storeUpload } from '../../packages/batches/src/index.ts';
 import { createRedisLedgerStore } from '../../packages/ledger/src/redis-ledger-store.ts';
 import { JobProducer } from '../../packages/queue/src/index.ts';
+import { deleteByPrefix } from '../../packages/testkit/src/index.ts';
 
 // One read of the environment (the bench is no Turborepo task; nothing of it is cached).
 const env: Record<string, string | undefined> = { ...process.env };
@@ -67,17 +68,6 @@ async function redisCpu(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
   return field('used_cpu_user') + field('used_cpu_sys');
-}
-
-async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5_000);
-    cursor = next;
-    if (found.length > 0) deleted += await redis.unlink(...found);
-  } while (cursor !== '0');
-  return deleted;
 }
 
 /** The child: imports one stored batch and reports on stdout (one JSON line). */

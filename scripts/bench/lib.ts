@@ -10,7 +10,12 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { type AppName, freePort, REPO_ROOT } from '../../packages/testkit/src/index.ts';
+import {
+  type AppName,
+  deleteByPrefix as deleteKeysByPrefix,
+  freePort,
+  REPO_ROOT,
+} from '../../packages/testkit/src/index.ts';
 
 export { freePort, REPO_ROOT };
 
@@ -78,14 +83,7 @@ export async function redisMeter(redis: Redis): Promise<() => Promise<{ cpu: num
 
 export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
   prefixesInUse.delete(prefix);
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5_000);
-    cursor = next;
-    if (found.length > 0) deleted += await redis.unlink(...found);
-  } while (cursor !== '0');
-  return deleted;
+  return deleteKeysByPrefix(redis, prefix);
 }
 
 /** CPU seconds (user + system) a process has used, from /proc; 0 once it is gone. */
