@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
@@ -81,7 +82,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimitBytes,
     trustProxy: typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : (deps.trustProxy ?? false),
     // Requests are logged by our own hook, with the callback token cut out of the URL.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Route schemas describe the API for /docs; our own parsers validate, so every bad field is
     // reported together in one error format.
     ajv: { customOptions: { strict: false } },
