@@ -130,6 +130,13 @@ export interface SimulatorStats {
   /** Remaining balance in rupees, and in paise. */
   readonly balance: string;
   readonly balancePaise: number;
+  /** TCP connections accepted by the simulator's server (both parts): shows whether clients reuse them. */
+  readonly connections: number;
+  /**
+   * Connections that carried at least one recharge (A1Topup `/recharge/api`, Telgoo5 `/topup`):
+   * equal to the recharge requests when each recharge had a connection of its own.
+   */
+  readonly rechargeConnections: number;
 }
 
 interface OrderRecord {
@@ -206,6 +213,8 @@ export function createEngine(options: EngineOptions) {
     rejected: 0,
     requests: zeroCounts<Endpoint>(['recharge', 'status', 'balance']),
     callbacks: { sent: 0, delivered: 0, failed: 0 },
+    connections: 0,
+    rechargeConnections: 0,
   };
   const callbacks: CallbackSender = createCallbackSender();
   const log = options.logger;
@@ -721,6 +730,8 @@ export function createEngine(options: EngineOptions) {
       callbacks: { ...counters.callbacks },
       balance: formatRupees(balance as Paise),
       balancePaise: balance,
+      connections: counters.connections,
+      rechargeConnections: counters.rechargeConnections,
     };
   }
 
@@ -742,6 +753,12 @@ export function createEngine(options: EngineOptions) {
     status,
     balance: balanceAnswer,
     stats,
+    connectionAccepted(): void {
+      counters.connections += 1;
+    },
+    rechargeConnectionUsed(): void {
+      counters.rechargeConnections += 1;
+    },
     order(orderid: string): OrderView | undefined {
       const order = orders.get(orderid);
       return order ? view(order) : undefined;
@@ -860,6 +877,8 @@ export function createEngine(options: EngineOptions) {
       counters.rejected = 0;
       counters.requests = zeroCounts<Endpoint>(['recharge', 'status', 'balance']);
       counters.callbacks = { sent: 0, delivered: 0, failed: 0 };
+      counters.connections = 0;
+      counters.rechargeConnections = 0;
       callbackSeq = 0;
     },
     /** Stops timers and further copies or elements; waits for deliveries already started. */

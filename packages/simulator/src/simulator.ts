@@ -246,6 +246,18 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       handler: (request, reply) => handle(endpoint, request, reply),
     });
   }
+  app.server.on('connection', () => engine.connectionAccepted());
+  // Sockets that carried a recharge, counted once each: tells reuse of recharge connections apart
+  // from the reads' kept-alive connections.
+  const rechargeSockets = new WeakSet<object>();
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (path !== '/recharge/api' && path !== '/telgoo5/topup') return;
+    const socket = request.raw.socket;
+    if (rechargeSockets.has(socket)) return;
+    rechargeSockets.add(socket);
+    engine.rechargeConnectionUsed();
+  });
   registerControlRoutes(app, engine, () => {
     engine.reset();
     telgoo5.reset();
