@@ -9,6 +9,8 @@ describe('worker start-up configuration', () => {
       A1TOPUP_PASSWORD: '',
       PROVIDER_TIMEOUT_MS: '0',
       A1TOPUP_FORMAT: 'yaml',
+      A1TOPUP_RECHARGE_KEEP_ALIVE_MS: '90000',
+      TELGOO5_RECHARGE_KEEP_ALIVE_MS: 'soon',
     });
     expect(await part.exited).toBe(2);
     const text = part.lines.join('\n');
@@ -18,8 +20,12 @@ describe('worker start-up configuration', () => {
       'A1TOPUP_PASSWORD',
       'PROVIDER_TIMEOUT_MS',
       'A1TOPUP_FORMAT',
+      'A1TOPUP_RECHARGE_KEEP_ALIVE_MS',
+      'TELGOO5_RECHARGE_KEEP_ALIVE_MS',
     ]) {
       expect(text).toContain(`${name}:`);
     }
+    expect(text).toContain('A1TOPUP_RECHARGE_KEEP_ALIVE_MS: must be at most 60000');
+    expect(text).toContain('TELGOO5_RECHARGE_KEEP_ALIVE_MS: must be a number');
   });
 });

@@ -94,7 +94,19 @@ export const telgoo5EnvShape = {
   ),
 };
 
-/** Per-provider worker settings: BullMQ queue concurrency and rate limit. */
+/** Milliseconds an idle provider connection may be reused for a recharge: 0 (never, the default) to 60 000. */
+const keepAliveMs = () =>
+  z.preprocess(
+    blank,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number of milliseconds')
+      .min(0, 'must be 0 or more')
+      .max(60_000, 'must be at most 60000 (one minute)')
+      .default(0),
+  );
+
+/** Per-provider worker settings: BullMQ queue concurrency, rate limit, connection reuse for recharges. */
 export const providerLimitsEnvShape = {
   /** A1Topup calls one worker process runs at once. */
   A1TOPUP_CONCURRENCY: positiveInt(20, 1_000),
@@ -103,6 +115,13 @@ export const providerLimitsEnvShape = {
     blank,
     z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
   ),
+  /**
+   * Reuse an idle connection to A1Topup for the next recharge for at most this many ms (0 = a fresh
+   * connection for every recharge, the default). Saves a TCP/TLS handshake per recharge, but a
+   * connection the provider closes at the same moment makes that recharge ambiguous instead of
+   * provably not sent: keep it well below the provider's own idle timeout.
+   */
+  A1TOPUP_RECHARGE_KEEP_ALIVE_MS: keepAliveMs(),
   /** Backup A1Topup-protocol provider calls one worker process runs at once. */
   A1TOPUP_BACKUP_CONCURRENCY: positiveInt(20, 1_000),
   /** Backup provider calls per second across all workers; 0 = no limit. */
@@ -110,6 +129,8 @@ export const providerLimitsEnvShape = {
     blank,
     z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
   ),
+  /** As A1TOPUP_RECHARGE_KEEP_ALIVE_MS, for the backup provider. */
+  A1TOPUP_BACKUP_RECHARGE_KEEP_ALIVE_MS: keepAliveMs(),
   /** Telgoo5 calls one worker process runs at once. */
   TELGOO5_CONCURRENCY: positiveInt(10, 1_000),
   /** Telgoo5 calls per second across all workers; 0 = no limit. */
@@ -117,6 +138,12 @@ export const providerLimitsEnvShape = {
     blank,
     z.coerce.number({ error: 'must be a number' }).int().min(0, 'must be 0 or more').default(0),
   ),
+  /**
+   * Reuse an idle connection to Telgoo5 for the next top-up for at most this many ms (0 = a fresh
+   * connection for every top-up, the default). As for A1Topup, but an ambiguous Telgoo5 top-up
+   * waits for manual review (there is no status API), so the default suits it best.
+   */
+  TELGOO5_RECHARGE_KEEP_ALIVE_MS: keepAliveMs(),
 };
 
 /**

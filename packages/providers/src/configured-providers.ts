@@ -30,6 +30,10 @@ export interface ProvidersConfig {
   readonly TELGOO5_SOURCE: Telgoo5Source;
   readonly TELGOO5_PAYMENT_METHOD: Telgoo5PaymentMethod;
   readonly TELGOO5_TOKEN_HEADER: string;
+  /** Worker settings (absent in parts that make no recharges: 0, a fresh connection per recharge). */
+  readonly A1TOPUP_RECHARGE_KEEP_ALIVE_MS?: number | undefined;
+  readonly A1TOPUP_BACKUP_RECHARGE_KEEP_ALIVE_MS?: number | undefined;
+  readonly TELGOO5_RECHARGE_KEEP_ALIVE_MS?: number | undefined;
 }
 
 /**
@@ -55,6 +59,7 @@ export function createConfiguredProviders(
       username: config.A1TOPUP_USERNAME ?? '',
       password: config.A1TOPUP_PASSWORD ?? '',
       format: config.A1TOPUP_FORMAT,
+      rechargeKeepAliveMs: config.A1TOPUP_RECHARGE_KEEP_ALIVE_MS ?? 0,
     });
     providers.set(a1topup.name, a1topup);
   }
@@ -66,6 +71,7 @@ export function createConfiguredProviders(
       username: config.A1TOPUP_BACKUP_USERNAME ?? '',
       password: config.A1TOPUP_BACKUP_PASSWORD ?? '',
       format: config.A1TOPUP_BACKUP_FORMAT,
+      rechargeKeepAliveMs: config.A1TOPUP_BACKUP_RECHARGE_KEEP_ALIVE_MS ?? 0,
     });
     providers.set(backup.name, backup);
   }
@@ -89,6 +95,7 @@ export function createConfiguredProviders(
       source: config.TELGOO5_SOURCE,
       paymentMethod: config.TELGOO5_PAYMENT_METHOD,
       tokenHeader: config.TELGOO5_TOKEN_HEADER,
+      rechargeKeepAliveMs: config.TELGOO5_RECHARGE_KEEP_ALIVE_MS ?? 0,
       tokens,
     });
     providers.set(telgoo5.name, telgoo5);

@@ -60,14 +60,56 @@ export function safeCopy(error: unknown, scrub: (text: string) => string, max: n
  * The connection pool of a provider client: time and size bounds on every answer, short keep-alive
  * (providers drop idle connections), no redirects (undici follows none without an interceptor).
  */
-export function providerPool(origin: string, limits: TransportLimits): Pool {
+export function providerPool(origin: string, limits: TransportLimits, keepAliveMs = 4_000): Pool {
   return new Pool(origin, {
     connectTimeout: limits.connectTimeoutMs,
     headersTimeout: limits.timeoutMs,
     bodyTimeout: limits.timeoutMs,
     maxResponseSize: limits.maxResponseBytes,
-    keepAliveTimeout: 4_000,
+    keepAliveTimeout: keepAliveMs,
+    // A server's Keep-Alive hint may shorten the idle time, never lengthen it past ours.
+    keepAliveMaxTimeout: keepAliveMs,
   });
+}
+
+/** Where a client's calls go: reads (status, balance, sign-in) and recharges, each its own pool. */
+export interface ProviderPools {
+  readonly read: Pool;
+  readonly recharge: Pool;
+  /**
+   * Recharges open a fresh connection each (`Connection: close`): a kept-alive socket the provider
+   * closes just as a recharge is written fails after sending, which makes that order ambiguous
+   * (pending, or manual review without a status API) for nothing.
+   */
+  readonly freshRecharge: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Recharges never share a pool with reads, so a recharge is never written on a socket a read left
+ * idle. `rechargeKeepAliveMs` 0: every recharge closes its connection after the answer, so its pool
+ * never holds an idle one. Above 0: idle recharge connections live at most that long (less if the
+ * provider's Keep-Alive hint says so, minus undici's 2 s margin), trading a handshake per recharge
+ * for a rare ambiguous order when the provider drops a connection at the moment it is reused.
+ */
+export function providerPools(
+  origin: string,
+  limits: TransportLimits,
+  rechargeKeepAliveMs: number,
+): ProviderPools {
+  const read = providerPool(origin, limits);
+  const freshRecharge = rechargeKeepAliveMs <= 0;
+  const recharge = freshRecharge
+    ? providerPool(origin, limits)
+    : providerPool(origin, limits, rechargeKeepAliveMs);
+  return {
+    read,
+    recharge,
+    freshRecharge,
+    close: async () => {
+      await Promise.all([read.close(), recharge.close()]);
+    },
+  };
 }
 
 /** `<provider> <operation> (order …, number …): <detail>; <consequence>`: one line an operator can act on. */

@@ -20,6 +20,7 @@ const PIN = `wire-pin-${randomUUID().slice(0, 6)}`;
 const CUSTOMER_TOKEN = `cust_${randomUUID().replace(/-/g, '')}`;
 
 interface Seen {
+  socket: object;
   method: string;
   url: string;
   headers: IncomingMessage['headers'];
@@ -51,7 +52,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 const ok: Responder = (_s, res) =>
   json(res, 200, { data: {}, msg: 'Success', msg_code: 'RESTAPI000', token: nextToken() });
 
-function provider(tokens: TokenLease, tokenHeader?: string): RechargeProvider {
+function provider(tokens: TokenLease, tokenHeader?: string, rechargeKeepAliveMs?: number): RechargeProvider {
   const p = createTelgoo5Provider({
     baseUrl: `${baseUrl}/vcare/`,
     vendorId: 'wire-vendor',
@@ -66,6 +67,7 @@ function provider(tokens: TokenLease, tokenHeader?: string): RechargeProvider {
     tokens,
     authWaitMs: 500,
     ...(tokenHeader ? { tokenHeader } : {}),
+    ...(rechargeKeepAliveMs === undefined ? {} : { rechargeKeepAliveMs }),
   });
   providers.push(p);
   return p;
@@ -104,6 +106,7 @@ beforeAll(async () => {
     });
     req.on('end', () => {
       const entry: Seen = {
+        socket: req.socket,
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
@@ -191,6 +194,24 @@ describe('Telgoo5 on the wire', () => {
     const sent = seen.filter((s) => s.url.endsWith('/topup')).map((s) => s.headers.token);
     expect(sent).toEqual(issued.slice(0, 3));
     expect(seen.filter((s) => s.url.endsWith('/authenticate'))).toHaveLength(1);
+  });
+
+  it('top-ups close their connection unless rechargeKeepAliveMs allows reuse; sign-in always keeps it', async () => {
+    const topups = () => seen.filter((s) => s.url.endsWith('/topup')).map((s) => s.headers.connection);
+    const fresh = provider(lease());
+    for (let i = 0; i < 2; i += 1) await fresh.recharge(call());
+    expect(topups()).toEqual(['close', 'close']);
+    const signIn = seen.find((s) => s.url.endsWith('/authenticate'));
+    expect(signIn?.headers.connection).toBe('keep-alive');
+    // Never on the connection the sign-in left idle, nor on each other's.
+    const topupSockets = seen.filter((s) => s.url.endsWith('/topup')).map((s) => s.socket);
+    expect(new Set([signIn?.socket, ...topupSockets]).size).toBe(3);
+
+    seen = [];
+    const reusing = provider(lease(), undefined, 2_000);
+    for (let i = 0; i < 2; i += 1) await reusing.recharge(call());
+    expect(topups()).toEqual(['keep-alive', 'keep-alive']);
+    expect(() => provider(lease(), undefined, 60_001)).toThrow(/rechargeKeepAliveMs/);
   });
 
   it.each([

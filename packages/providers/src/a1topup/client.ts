@@ -3,7 +3,7 @@ import {
   transportDetail as describeTransport,
   excerptOf,
   failureMessage,
-  providerPool,
+  providerPools,
   safeCopy,
 } from '../failure-text.ts';
 import {
@@ -74,7 +74,7 @@ function callProblems(call: RechargeCall): { field: string; message: string }[] 
 export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider {
   const settings: A1TopupSettings = resolveA1TopupOptions(options);
   const PROVIDER = options.name ?? DEFAULT_NAME;
-  const pool = providerPool(settings.origin, settings);
+  const pools = providerPools(settings.origin, settings, settings.rechargeKeepAliveMs);
   let closed = false;
 
   /** The password removed, long digit runs masked. */
@@ -129,12 +129,13 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
     const started = performance.now();
     const signal = AbortSignal.timeout(settings.timeoutMs);
     try {
-      return await exchange(pool, {
+      const isRecharge = facts.operation === 'recharge';
+      return await exchange(isRecharge ? pools.recharge : pools.read, {
         path: `${settings.pathPrefix}${path}`,
         form,
         signal,
         maxResponseBytes: settings.maxResponseBytes,
-        freshConnection: facts.operation === 'recharge',
+        freshConnection: isRecharge && pools.freshRecharge,
       });
     } catch (error) {
       const { failureClass, reason } = classifyTransportError(error, signal.aborted);
@@ -253,7 +254,7 @@ export function createA1TopupProvider(options: A1TopupOptions): RechargeProvider
     async close() {
       if (closed) return;
       closed = true;
-      await pool.close();
+      await pools.close();
     },
   };
 }

@@ -21,6 +21,11 @@ export interface A1TopupOptions {
   readonly connectTimeoutMs?: number;
   /** Largest answer body read; a larger one is abandoned and ambiguous (default 64 KiB). */
   readonly maxResponseBytes?: number;
+  /**
+   * Reuse an idle connection for the next recharge for at most this many ms (default 0: a fresh
+   * connection for every recharge). See `providerPools`.
+   */
+  readonly rechargeKeepAliveMs?: number;
 }
 
 export interface A1TopupSettings {
@@ -33,12 +38,19 @@ export interface A1TopupSettings {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxResponseBytes: number;
+  readonly rechargeKeepAliveMs: number;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number, max: number): number {
+function positiveInt(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  max: number,
+  min = 1,
+): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1 || v > max) {
-    throw new RechargeflowError(`a1topup option ${name} must be a whole number from 1 to ${max}`, {
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new RechargeflowError(`a1topup option ${name} must be a whole number from ${min} to ${max}`, {
       context: { option: name },
     });
   }
@@ -87,5 +99,6 @@ export function resolveA1TopupOptions(options: A1TopupOptions): A1TopupSettings 
       timeoutMs,
     ),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024, 16 * 1024 * 1024),
+    rechargeKeepAliveMs: positiveInt('rechargeKeepAliveMs', options.rechargeKeepAliveMs, 0, 60_000, 0),
   };
 }

@@ -11,7 +11,7 @@ import {
   transportDetail as describeTransport,
   excerptOf,
   failureMessage,
-  providerPool,
+  providerPools,
   safeCopy,
 } from '../failure-text.ts';
 import {
@@ -116,7 +116,7 @@ function callProblems(call: RechargeCall): { field: string; message: string }[] 
 export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider {
   const settings: Telgoo5Settings = resolveTelgoo5Options(options);
   const lease = options.tokens;
-  const pool = providerPool(settings.origin, settings);
+  const pools = providerPools(settings.origin, settings, settings.rechargeKeepAliveMs);
   let closed = false;
 
   /**
@@ -193,13 +193,14 @@ export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider
     const started = performance.now();
     const signal = AbortSignal.timeout(settings.timeoutMs);
     try {
-      return await exchangeJson(pool, {
+      const topup = path === '/topup';
+      return await exchangeJson(topup ? pools.recharge : pools.read, {
         path: `${settings.pathPrefix}${path}`,
         body,
         headers,
         signal,
         maxResponseBytes: settings.maxResponseBytes,
-        freshConnection: path === '/topup',
+        freshConnection: topup && pools.freshRecharge,
       });
     } catch (error) {
       const { failureClass, reason } = classifyTransportError(error, signal.aborted);
@@ -445,7 +446,7 @@ export function createTelgoo5Provider(options: Telgoo5Options): RechargeProvider
     async close() {
       if (closed) return;
       closed = true;
-      await pool.close();
+      await pools.close();
     },
   };
 }

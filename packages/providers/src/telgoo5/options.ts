@@ -29,6 +29,11 @@ export interface Telgoo5Options {
   readonly connectTimeoutMs?: number;
   /** Largest answer body read; a larger one is abandoned and ambiguous (default 64 KiB). */
   readonly maxResponseBytes?: number;
+  /**
+   * Reuse an idle connection for the next top-up for at most this many ms (default 0: a fresh
+   * connection for every top-up). See `providerPools`.
+   */
+  readonly rechargeKeepAliveMs?: number;
   /** The shared single-use token pool (see `createRedisTokenLease`). */
   readonly tokens: TokenLease;
   /** Sends retried with a fresh token after a RESTAPI001 token rejection (default 3, at most 10). */
@@ -54,6 +59,7 @@ export interface Telgoo5Settings {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxResponseBytes: number;
+  readonly rechargeKeepAliveMs: number;
   readonly maxTokenRetries: number;
   readonly authWaitMs: number;
 }
@@ -119,6 +125,7 @@ export function resolveTelgoo5Options(options: Telgoo5Options): Telgoo5Settings 
       1,
       16 * 1024 * 1024,
     ),
+    rechargeKeepAliveMs: wholeNumber('rechargeKeepAliveMs', options.rechargeKeepAliveMs, 0, 0, 60_000),
     maxTokenRetries: wholeNumber('maxTokenRetries', options.maxTokenRetries, 3, 0, 10),
     authWaitMs: wholeNumber('authWaitMs', options.authWaitMs, 10_000, 0, 600_000),
   };
