@@ -20,13 +20,14 @@ import type { LedgerStore } from '../../packages/ledger/src/ledger-store.ts';
 import { createRedisLedgerStore } from '../../packages/ledger/src/redis-ledger-store.ts';
 import {
   type AppName,
+  deleteByPrefix,
   freePort,
   type RunningPart,
   startApp,
   waitFor,
 } from '../../packages/testkit/src/index.ts';
 
-export { freePort, waitFor };
+export { deleteByPrefix, freePort, waitFor };
 
 /** One read of the environment (the suite is no Turborepo task; nothing of it is cached). */
 export const ENV: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -318,6 +319,10 @@ export interface SimStats {
   readonly byStatus: Record<string, number>;
   readonly requests: Record<string, number>;
   readonly callbacks: { sent: number; delivered: number; failed: number };
+  /** TCP connections the simulator accepted (through the proxy: one per client connection). */
+  readonly connections: number;
+  /** Connections that carried at least one recharge. */
+  readonly rechargeConnections: number;
 }
 
 /** Every system started in this process, so the runner can keep the logs of a failed scenario. */
@@ -721,17 +726,6 @@ export async function ready(part: RunningPart, pattern: RegExp, timeoutMs = 60_0
   });
   exited.catch(() => undefined);
   return Promise.race([part.waitForLine(pattern, timeoutMs), exited]);
-}
-
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2_000);
-    cursor = next;
-    if (found.length > 0) deleted += await redis.unlink(...found);
-  } while (cursor !== '0');
-  return deleted;
 }
 
 /** A mobile recharge body for A1Topup (Airtel, Delhi circle). */

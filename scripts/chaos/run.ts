@@ -13,7 +13,7 @@ import { ENV, type Scenario, type ScenarioContext, type ScenarioResult, SYSTEMS 
 import { callbackStorm } from './scenarios/callback-storm.ts';
 import { garbageAnswers } from './scenarios/garbage-answers.ts';
 import { killWorkers } from './scenarios/kill-workers.ts';
-import { providerOutage } from './scenarios/provider-outage.ts';
+import { providerOutage, providerOutageKeepAlive } from './scenarios/provider-outage.ts';
 import { redisRestart } from './scenarios/redis-restart.ts';
 import { secretGrep } from './scenarios/secret-grep.ts';
 
@@ -21,6 +21,7 @@ const SCENARIOS: readonly Scenario[] = [
   killWorkers,
   redisRestart,
   providerOutage,
+  providerOutageKeepAlive,
   garbageAnswers,
   callbackStorm,
   secretGrep,
