@@ -12,6 +12,7 @@
  *   `success` in the ledger (its updatedAt, written by the worker).
  * Each run starts on an empty prefix and deletes its keys afterwards.
  */
+import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
 import { JobProducer } from '../../packages/queue/src/index.ts';
 import { inLanes, jsonPoster, statusText } from './http-client.ts';
@@ -28,14 +29,20 @@ import {
 } from './lib.ts';
 import { countInState, lastChangeIn, rechargeBody, startSystem, stateCounts } from './system.ts';
 
+export interface EndToEndRun {
+  readonly workers: number;
+  /** A1TOPUP_RECHARGE_KEEP_ALIVE_MS of the workers (default 0: a fresh connection per recharge). */
+  readonly keepAliveMs?: number;
+}
+
 export interface EndToEndOptions {
   readonly orders: number;
   /** HTTP requests (baseline: adds) in flight. */
   readonly clients: number;
   /** Jobs each worker process runs at once. */
   readonly concurrency: number;
-  /** Worker process counts to try, e.g. [1, 2]. */
-  readonly workerCounts: readonly number[];
+  /** The Rechargeflow runs, each after its own baseline: worker processes, and recharge keep-alive. */
+  readonly runs: readonly EndToEndRun[];
   readonly logDir: string;
   /** When set, the Rechargeflow runs' API and workers write CPU profiles here. */
   readonly profileDir?: string | undefined;
@@ -130,6 +137,7 @@ export async function systemRun(
   clients: number,
   logDir: string,
   profileDir?: string,
+  keepAliveMs = 0,
 ): Promise<RunFigures> {
   const prefix = runPrefix('e2e');
   const load = load1();
@@ -140,6 +148,7 @@ export async function systemRun(
     workers,
     workerConcurrency: concurrency,
     profileDir,
+    workerEnv: { A1TOPUP_RECHARGE_KEEP_ALIVE_MS: String(keepAliveMs) },
   });
   const poster = jsonPoster(system.apiUrl, { authorization: `Bearer ${system.apiKey}` }, clients);
   try {
@@ -205,10 +214,36 @@ export async function systemRun(
  * Rechargeflow = API + workers + Redis (the simulator and the HTTP load generator left out).
  */
 function cpuPerOrder(figures: RunFigures, orders: number): string {
+  return ownCpuMs(figures, orders).toFixed(2);
+}
+
+const isPeer = (name: string) => name.startsWith('simulator') || name.startsWith('bench (HTTP');
+
+/** ms of CPU per order of the measured processes (see cpuPerOrder). */
+function ownCpuMs(figures: RunFigures, orders: number): number {
   const own = Object.entries(figures.cpu)
-    .filter(([name]) => !name.startsWith('simulator') && !name.startsWith('bench (HTTP'))
+    .filter(([name]) => !isPeer(name))
     .reduce((sum, [, s]) => sum + s, 0);
-  return (((own + figures.redisCpu) / orders) * 1000).toFixed(2);
+  return ((own + figures.redisCpu) / orders) * 1000;
+}
+
+/**
+ * What the 50 % target leaves per order when every process shares this machine's cores: the CPU
+ * budget at half the baseline's rate, minus what the HTTP peers (simulator, load generator) took.
+ */
+function budgetText(base: RunFigures, rf: RunFigures, orders: number, tag: string): string {
+  const cores = availableParallelism();
+  const targetRate = base.rate / 2;
+  const budget = (cores * 1000) / targetRate;
+  const peers =
+    (Object.entries(rf.cpu)
+      .filter(([name]) => isPeer(name))
+      .reduce((sum, [, s]) => sum + s, 0) /
+      orders) *
+    1000;
+  const left = budget - peers;
+  const own = ownCpuMs(rf, orders);
+  return `- ${tag}, CPU budget of the target: ${cores} cores at ${fmt(targetRate)} orders/s (half the baseline) allow ${budget.toFixed(2)} ms of CPU per order for everything on the machine; the simulator and the HTTP load generator took ${peers.toFixed(2)} ms, leaving ${left.toFixed(2)} ms for API + worker(s) + Redis, which took ${own.toFixed(2)} ms (${left > 0 ? `${(own / left).toFixed(1)}× the budget` : 'no budget left at all'}); the baseline's own adds, no-op processing and Redis took ${ownCpuMs(base, orders).toFixed(2)} ms.`;
 }
 
 function cpuText(cpu: Record<string, number>): string {
@@ -220,22 +255,24 @@ function cpuText(cpu: Record<string, number>): string {
 export interface EndToEndResult {
   readonly table: Table;
   readonly details: string[];
-  readonly ratios: { workers: number; ratio: number }[];
+  readonly ratios: { label: string; ratio: number }[];
 }
 
 export async function endToEnd(redis: Redis, options: EndToEndOptions): Promise<EndToEndResult> {
   const { orders, clients, concurrency } = options;
   const rows: Table['rows'] = [];
   const details: string[] = [];
-  const ratios: { workers: number; ratio: number }[] = [];
-  for (const workers of options.workerCounts) {
+  const ratios: { label: string; ratio: number }[] = [];
+  for (const { workers, keepAliveMs = 0 } of options.runs) {
+    const label = `${workers} worker process${workers > 1 ? 'es' : ''}${keepAliveMs > 0 ? `, recharge keep-alive ${keepAliveMs} ms` : ''}`;
+    const tag = `${workers} worker(s)${keepAliveMs > 0 ? ' with keep-alive' : ''}`;
     let base: RunFigures | undefined;
     if (!options.skipBaseline) {
       say(`end-to-end: baseline, raw BullMQ, ${workers} worker process(es), ${fmt(orders)} jobs…`);
       base = await baselineRun(redis, orders, workers, concurrency, clients);
       say(`  ${fmt(base.rate)} jobs/s in ${base.seconds.toFixed(1)} s`);
     }
-    say(`end-to-end: Rechargeflow, ${workers} worker process(es), ${fmt(orders)} orders…`);
+    say(`end-to-end: Rechargeflow, ${label}, ${fmt(orders)} orders…`);
     const rf = await systemRun(
       redis,
       orders,
@@ -244,12 +281,13 @@ export async function endToEnd(redis: Redis, options: EndToEndOptions): Promise<
       clients,
       options.logDir,
       options.profileDir,
+      keepAliveMs,
     );
     say(`  ${fmt(rf.rate)} orders/s in ${rf.seconds.toFixed(1)} s`);
     const ratio = base ? rf.rate / base.rate : Number.NaN;
-    ratios.push({ workers, ratio });
+    ratios.push({ label: tag, ratio });
     rows.push([
-      `${workers} worker process${workers > 1 ? 'es' : ''}`,
+      label,
       fmt(orders),
       base ? `${base.load} / ${rf.load}` : `${rf.load}`,
       base ? base.seconds.toFixed(1) : '-',
@@ -266,12 +304,13 @@ export async function endToEnd(redis: Redis, options: EndToEndOptions): Promise<
     ]);
     if (base) {
       details.push(
-        `- ${workers} worker(s), baseline: adds done after ${base.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(base.cpu)}; ${base.note}`,
+        `- ${tag}, baseline: adds done after ${base.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(base.cpu)}; ${base.note}`,
       );
     }
     details.push(
-      `- ${workers} worker(s), Rechargeflow: HTTP answers done after ${rf.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(rf.cpu)}; ${rf.note}`,
+      `- ${tag}, Rechargeflow: HTTP answers done after ${rf.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(rf.cpu)}; ${rf.note}`,
     );
+    if (base) details.push(budgetText(base, rf, orders, tag));
   }
   details.push(
     '',

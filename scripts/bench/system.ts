@@ -40,6 +40,8 @@ export interface SystemOptions {
   readonly profileDir?: string | undefined;
   /** Extra environment of the API. */
   readonly apiEnv?: Record<string, string>;
+  /** Extra environment of each worker. */
+  readonly workerEnv?: Record<string, string>;
 }
 
 export interface RunningSystem {
@@ -93,6 +95,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
           ...common,
           ...providerEnv(sim.url),
           A1TOPUP_CONCURRENCY: String(options.workerConcurrency ?? 20),
+          ...options.workerEnv,
         },
         { label: `worker-${i + 1}`, logDir: options.logDir, nodeFlags: nodeFlags(`worker-${i + 1}`) },
       );

@@ -28,6 +28,8 @@ const LATENCY_MS = 50;
 
 export interface WorkerOptions {
   readonly concurrencies: readonly number[];
+  /** One more run at this concurrency with A1TOPUP_RECHARGE_KEEP_ALIVE_MS 5000 (connection reuse). */
+  readonly keepAliveAt?: number | undefined;
   /** Orders per run; default by concurrency (about 15-20 s of work on this machine). */
   readonly orders?: number | undefined;
   readonly quick: boolean;
@@ -105,6 +107,7 @@ async function systemRun(
   orders: number,
   concurrency: number,
   logDir: string,
+  keepAliveMs: number,
 ): Promise<Figures> {
   const prefix = runPrefix('wrk');
   const load = load1();
@@ -119,6 +122,7 @@ async function systemRun(
       workers: 1,
       workerConcurrency: concurrency,
       simulator: { SIM_LATENCY_MS: String(LATENCY_MS) },
+      workerEnv: { A1TOPUP_RECHARGE_KEEP_ALIVE_MS: String(keepAliveMs) },
     });
     const cpu0 = system.cpu();
     const meter = await redisMeter(redis);
@@ -156,7 +160,13 @@ async function systemRun(
 }
 
 export interface WorkerResult {
-  readonly runs: { concurrency: number; rate: number; ceiling: number; cpuShare: number }[];
+  readonly runs: {
+    concurrency: number;
+    keepAliveMs: number;
+    rate: number;
+    ceiling: number;
+    cpuShare: number;
+  }[];
   readonly table: Table;
   readonly details: string[];
   readonly what: string;
@@ -166,7 +176,9 @@ export async function workerThroughput(redis: Redis, options: WorkerOptions): Pr
   const rows: Table['rows'] = [];
   const details: string[] = [];
   const runs: WorkerResult['runs'] = [];
-  for (const concurrency of options.concurrencies) {
+  const plan = options.concurrencies.map((concurrency) => ({ concurrency, keepAliveMs: 0 }));
+  if (options.keepAliveAt) plan.push({ concurrency: options.keepAliveAt, keepAliveMs: 5_000 });
+  for (const { concurrency, keepAliveMs } of plan) {
     const ceiling = concurrency / (LATENCY_MS / 1000);
     const orders = options.orders ?? (options.quick ? 1_000 : Math.min(concurrency * 200, 12_000));
     say(
@@ -174,15 +186,16 @@ export async function workerThroughput(redis: Redis, options: WorkerOptions): Pr
     );
     const base = await rawRun(redis, orders, concurrency);
     say(`  ${fmt(base.rate)} jobs/s`);
+    const reuse = keepAliveMs > 0 ? `, recharge keep-alive ${keepAliveMs} ms` : '';
     say(
-      `worker: Rechargeflow worker, A1TOPUP_CONCURRENCY=${concurrency}, provider ${LATENCY_MS} ms, ${fmt(orders)} orders…`,
+      `worker: Rechargeflow worker, A1TOPUP_CONCURRENCY=${concurrency}${reuse}, provider ${LATENCY_MS} ms, ${fmt(orders)} orders…`,
     );
-    const rf = await systemRun(redis, orders, concurrency, options.logDir);
+    const rf = await systemRun(redis, orders, concurrency, options.logDir, keepAliveMs);
     say(`  ${fmt(rf.rate)} orders/s`);
     const workerCpu = rf.cpu.worker ?? 0;
-    runs.push({ concurrency, rate: rf.rate, ceiling, cpuShare: workerCpu / rf.seconds });
+    runs.push({ concurrency, keepAliveMs, rate: rf.rate, ceiling, cpuShare: workerCpu / rf.seconds });
     rows.push([
-      concurrency,
+      `${concurrency}${reuse}`,
       fmt(orders),
       `${base.load} / ${rf.load}`,
       fmt(ceiling),
@@ -194,7 +207,9 @@ export async function workerThroughput(redis: Redis, options: WorkerOptions): Pr
       ((workerCpu / orders) * 1000).toFixed(2),
     ]);
     details.push(
-      `- concurrency ${concurrency}: Rechargeflow ${rf.seconds.toFixed(1)} s, CPU s: ${Object.entries(rf.cpu)
+      `- concurrency ${concurrency}${reuse}: Rechargeflow ${rf.seconds.toFixed(1)} s, CPU s: ${Object.entries(
+        rf.cpu,
+      )
         .map(([n, s]) => `${n} ${s.toFixed(1)}`)
         .join(
           ', ',
