@@ -62,12 +62,28 @@ export async function processRecharge(deps: WorkerDeps, key: OrderKey, run: JobR
     return handleCallFailure(deps, order, provider, error, run, seconds);
   }
   deps.events?.providerCall?.(provider.name, 'recharge', answer.status, (performance.now() - started) / 1000);
-  await gate(deps).record(provider.name, 'success');
+  await recordCall(deps, provider.name, 'success');
   return applyAnswer(deps, order, provider, answer);
 }
 
 function gate(deps: WorkerDeps) {
   return deps.gate ?? OPEN_GATE;
+}
+
+/**
+ * Tells the circuit breaker how a call went. Its bookkeeping must never cost the answer in hand:
+ * a failed write (Redis blip) is logged and the answer is applied anyway, instead of the job
+ * failing with the order left in flight.
+ */
+async function recordCall(deps: WorkerDeps, provider: string, outcome: 'success' | 'failure'): Promise<void> {
+  try {
+    await gate(deps).record(provider, outcome);
+  } catch (error) {
+    deps.log.warn(
+      { provider, outcome, err: String(error) },
+      'circuit breaker not updated; applying the answer anyway',
+    );
+  }
 }
 
 type Claim = { kind: 'claimed'; order: Order } | { kind: 'done'; outcome: ProcessOutcome };
@@ -322,7 +338,7 @@ async function handleCallFailure(
   const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
   const reason = error instanceof Error ? error.message : String(error);
   deps.events?.providerCall?.(provider.name, 'recharge', failureClass, seconds);
-  await gate(deps).record(provider.name, failureClass === 'failed' ? 'success' : 'failure');
+  await recordCall(deps, provider.name, failureClass === 'failed' ? 'success' : 'failure');
   const logFields = {
     clientId: order.clientId,
     orderId: order.orderId,
@@ -419,7 +435,8 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
   if (!provider || provider.supports.status) return { kind: 'pending', order };
   const t = order.request.telgoo5;
   const lookup = [
-    `${order.provider} has no status API: check in its back office whether MDN ${order.request.number}`,
+    // The number stays out of the note (notes are listed to every operator; the order view has it).
+    `${order.provider} has no status API: check in its back office whether the order's MDN (${maskNumber(order.request.number)})`,
     t
       ? `(enrollment ${t.enrollmentId}, ${t.topupType} ${t.planCode ? `plan code ${t.planCode}` : `plan id ${t.planId ?? '?'}`})`
       : '',

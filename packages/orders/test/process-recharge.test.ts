@@ -90,6 +90,41 @@ describe('processRecharge against the simulator', () => {
     expect(simulator.order(order.providerOrderId)?.submissions).toBe(1);
   });
 
+  it('applies the answer even when the circuit breaker cannot be written', async () => {
+    // A breaker on a Redis that is down (nothing listens on the port): every record() rejects.
+    const down = new Redis(await freePort(), '127.0.0.1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined);
+    const records: string[] = [];
+    const gate = {
+      select: async (route: readonly string[], fromIndex: number) => ({
+        provider: route[fromIndex] ?? 'a1topup',
+        index: fromIndex,
+      }),
+      record: async (name: string, outcome: 'success' | 'failure') => {
+        records.push(outcome);
+        await down.incr(`${prefix}:breaker:${name}`);
+      },
+    };
+    const ok = await submit('breaker-down-ok', 10);
+    expect(await processRecharge({ ...deps, gate }, ok, firstRun)).toMatchObject({
+      kind: 'settled',
+      order: { state: 'success', inFlight: false },
+    });
+    const refused = await submit('breaker-down-fail', 13);
+    expect(await processRecharge({ ...deps, gate }, refused, firstRun)).toMatchObject({
+      kind: 'settled',
+      order: { state: 'failed', inFlight: false },
+    });
+    expect(records).toEqual(['success', 'success']);
+    expect(logged.filter((l) => l.includes('circuit breaker not updated'))).toHaveLength(2);
+    expect(simulator.order(ok.providerOrderId)?.submissions).toBe(1);
+    down.disconnect();
+  });
+
   it('records a definite failure as failed', async () => {
     const order = await submit('fail-1', 13);
     const outcome = await processRecharge(deps, order, firstRun);
