@@ -32,6 +32,11 @@ const schema = z.object({
   ),
   /** Confirm a reversal callback with the status API before applying it. */
   VERIFY_REVERSALS: onOff('on'),
+  /**
+   * How long the status API is asked again about a reversal callback it does not confirm (it may
+   * lag its own callback) before the callback is kept as reversal_not_confirmed for an operator.
+   */
+  REVERSAL_CONFIRM_WINDOW: duration('15m'),
   /** Status checks one poller runs at once. */
   STATUS_CHECK_CONCURRENCY: positiveInt(10, 500),
   /** Most orders claimed for checking at a time. */

@@ -138,7 +138,10 @@ async function main(): Promise<void> {
     'callbacks',
     {
       'callback.apply': async ({ callbackId }) => {
-        await applyCallback(deps, callbackId, { verifyReversals: config.VERIFY_REVERSALS });
+        await applyCallback(deps, callbackId, {
+          verifyReversals: config.VERIFY_REVERSALS,
+          confirmWindowMs: config.REVERSAL_CONFIRM_WINDOW,
+        });
       },
     },
     redis,
@@ -174,6 +177,7 @@ async function main(): Promise<void> {
       statusPollSchedule: config.STATUS_POLL_SCHEDULE,
       pendingMaxAgeMs: config.PENDING_MAX_AGE,
       verifyReversals: config.VERIFY_REVERSALS,
+      reversalConfirmWindowMs: config.REVERSAL_CONFIRM_WINDOW,
       ledger: ledger.kind,
     },
     'poller running',

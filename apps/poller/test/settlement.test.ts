@@ -22,7 +22,13 @@ const shared = {
   STATUS_POLL_SCHEDULE: SCHEDULE,
   PROVIDER_TIMEOUT_MS: '1500',
 };
-const poller = { ...shared, SWEEP_INTERVAL_MS: '250', PENDING_MAX_AGE: '8s', NOT_FOUND_GRACE: '2s' };
+const poller = {
+  ...shared,
+  SWEEP_INTERVAL_MS: '250',
+  PENDING_MAX_AGE: '8s',
+  NOT_FOUND_GRACE: '2s',
+  REVERSAL_CONFIRM_WINDOW: '3s',
+};
 const parts: RunningPart[] = [];
 let api = '';
 let sim = '';
@@ -201,22 +207,71 @@ describe('pending orders settled', () => {
     expect(after.history).toHaveLength(reversed.history.length);
   }, 30_000);
 
-  it('a reversal the status API does not confirm is not applied', async () => {
+  it('a reversal the status API does not confirm is asked about again, then kept for an operator, who can record it', async () => {
     const created = await submit('unconfirmed-1', 10);
     await until('unconfirmed-1', 'success');
-    expect((await callback({ txid: created.providerOrderId, status: 'Failure', opid: 'FAKE' })).status).toBe(
+    const sent = Date.now();
+    expect((await callback({ txid: created.providerOrderId, status: 'Failure', opid: 'OPREV' })).status).toBe(
       200,
     );
-    const stored = await waitFor('the callback outcome', async () => {
-      const res = await fetch(`${api}/v1/callbacks?outcome=reversal_not_confirmed`, {
-        headers: auth(OPERATOR_KEY),
-      });
-      const { callbacks } = (await res.json()) as { callbacks: { providerOrderId: string }[] };
-      return callbacks.find((c) => c.providerOrderId === created.providerOrderId);
-    });
-    expect(stored).toBeTruthy();
+    const stored = await waitFor(
+      'the callback outcome',
+      async () => {
+        const res = await fetch(`${api}/v1/callbacks?outcome=reversal_not_confirmed`, {
+          headers: auth(OPERATOR_KEY),
+        });
+        const { callbacks } = (await res.json()) as {
+          callbacks: { id: string; providerOrderId: string; note: string }[];
+        };
+        return callbacks.find((c) => c.providerOrderId === created.providerOrderId);
+      },
+      25_000,
+    );
+    // Asked again for REVERSAL_CONFIRM_WINDOW (3 s) before giving up: more than one status check.
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(3_000);
+    expect((await simOrder(created.providerOrderId))?.statusChecks).toBeGreaterThanOrEqual(2);
+    expect(stored.note).toMatch(/still reports success .* record it with POST/);
     expect((await order('unconfirmed-1')).status).toBe('success');
-  }, 30_000);
+
+    // The operator checked with the provider: the reversal is real. Recorded with who and why.
+    const reverse = (key: string, body: unknown, orderId = 'unconfirmed-1') =>
+      fetch(`${api}/v1/recharges/${orderId}/reverse`, {
+        method: 'POST',
+        headers: auth(key),
+        body: JSON.stringify(body),
+      });
+    expect((await reverse(CLIENT_KEY, { reason: 'mine now' })).status).toBe(403);
+    const bad = await reverse(OPERATOR_KEY, { clientId: 'shop', callbackId: 'nope' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: { field: string }[] }).issues.map((i) => i.field).sort()).toEqual(
+      ['callbackId', 'reason'],
+    );
+    const done = await reverse(OPERATOR_KEY, {
+      clientId: 'shop',
+      callbackId: stored.id,
+      reason: 'A1Topup support confirmed the dispute (ticket 4411)',
+    });
+    expect(done.status).toBe(200);
+    const view = (await done.json()) as View & { reversal: { amount: number; callbackId: string } };
+    expect(view.status).toBe('reversed');
+    expect(view.reversal).toMatchObject({ amount: 10, callbackId: stored.id });
+    expect(view.history.at(-1)).toMatchObject({
+      from: 'success',
+      to: 'reversed',
+      source: 'operator',
+      actor: 'ops (operator)',
+    });
+    expect(view.history.at(-1)?.note).toContain('ticket 4411');
+    const applied = await fetch(`${api}/v1/callbacks?outcome=applied`, { headers: auth(OPERATOR_KEY) });
+    const appliedList = ((await applied.json()) as { callbacks: { id: string; note: string }[] }).callbacks;
+    expect(appliedList.find((c) => c.id === stored.id)?.note).toMatch(/^applied by ops \(operator\)/);
+    const again = await reverse(OPERATOR_KEY, { clientId: 'shop', reason: 'twice?' });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: 'not_success' });
+    expect((await reverse(OPERATOR_KEY, { clientId: 'shop', reason: 'who?' }, 'no-such-order')).status).toBe(
+      404,
+    );
+  }, 45_000);
 
   it('a forged token changes nothing and gets 404; unknown orderids are kept for an operator', async () => {
     const created = await submit('forge-1', 10);

@@ -74,6 +74,16 @@ export const orderDoc = {
     providerRef: { type: ['string', 'null'] },
     providerStatus: { type: ['string', 'null'] },
     attempts: { type: 'integer' },
+    reversal: {
+      type: ['object', 'null'],
+      description: 'the dispute reversal of a reversed order: amount back in the provider balance',
+      properties: {
+        amount: { type: 'number' },
+        at: { type: 'string', format: 'date-time' },
+        providerRef: { type: ['string', 'null'] },
+        callbackId: { type: ['string', 'null'] },
+      },
+    },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     history: {
@@ -87,6 +97,7 @@ export const orderDoc = {
           source: { type: 'string' },
           note: { type: ['string', 'null'] },
           providerStatus: { type: ['string', 'null'] },
+          actor: { type: ['string', 'null'], description: 'who, for operator decisions' },
         },
       },
     },

@@ -1,6 +1,7 @@
+import { assertNever } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import { CALLBACK_OUTCOMES, type CallbackOutcome } from '@rechargeflow/ledger';
-import { type OrderDeps, reconcile, resolveOrder } from '@rechargeflow/orders';
+import { type OrderDeps, reconcile, resolveOrder, reverseOrder } from '@rechargeflow/orders';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorDoc, orderDoc } from './openapi.ts';
@@ -26,6 +27,24 @@ const resolveBody = z
       .min(3, 'must say why, in at least 3 characters')
       .max(500, 'must be at most 500 characters'),
     clientId: z.string().max(64).optional(),
+  })
+  .strict();
+
+const reverseBody = z
+  .object({
+    reason: z
+      .string({ error: "is required: why you record this reversal (e.g. the provider's reference)" })
+      .trim()
+      .min(3, 'must say why, in at least 3 characters')
+      .max(500, 'must be at most 500 characters'),
+    clientId: z.string().max(64).optional(),
+    callbackId: z
+      .string()
+      .regex(
+        /^[a-f0-9]{64}$/,
+        'must be the id of a stored callback (64 hex characters, see GET /v1/callbacks)',
+      )
+      .optional(),
   })
   .strict();
 
@@ -96,6 +115,59 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
             'not_in_manual_review',
             `order ${orderId} is ${outcome.order.state}, not manual_review; only orders in manual_review take an operator decision`,
           );
+      }
+    },
+  );
+
+  app.post(
+    '/v1/recharges/:orderId/reverse',
+    {
+      preHandler: requireOperator,
+      schema: {
+        summary:
+          'Operator records a dispute reversal of a success order (e.g. a reversal_not_confirmed callback the operator checked), with who and why',
+        security,
+        body: {
+          type: 'object',
+          required: ['reason'],
+          properties: {
+            reason: { type: 'string' },
+            clientId: { type: 'string', description: "the order's client; default: the operator's own" },
+            callbackId: { type: 'string', description: 'the stored Failure callback this reversal applies' },
+          },
+        },
+        response: { 200: orderDoc, 400: errorDoc, 403: errorDoc, 404: errorDoc, 409: errorDoc },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params as { orderId: string };
+      const body = reverseBody.safeParse(request.body ?? {});
+      if (!body.success) return sendValidation(reply, zodIssuesToFieldIssues(body.error));
+      const principal = request.principal!;
+      const key = { clientId: body.data.clientId ?? principal.clientId, orderId };
+      const outcome = await reverseOrder(deps.orderDeps, key, {
+        reason: body.data.reason,
+        actor: `${principal.clientId} (operator)`,
+        callbackId: body.data.callbackId,
+      });
+      switch (outcome.kind) {
+        case 'reversed':
+          return reply.send(toOrderView(outcome.order));
+        case 'not_found':
+          return sendError(reply, 404, 'order_not_found', `no order ${orderId} for client ${key.clientId}`);
+        case 'callback_not_found':
+          return sendError(reply, 404, 'callback_not_found', `no stored callback ${body.data.callbackId}`);
+        case 'callback_mismatch':
+          return sendError(reply, 409, 'callback_mismatch', outcome.reason);
+        case 'not_success':
+          return sendError(
+            reply,
+            409,
+            'not_success',
+            `order ${orderId} is ${outcome.order.state}; only a success order can be reversed`,
+          );
+        default:
+          return assertNever(outcome);
       }
     },
   );

@@ -27,6 +27,15 @@ export function toOrderView(order: Order) {
     providerStatus: order.providerStatus ?? null,
     attempts: order.attempts,
     batchId: order.batchId ?? null,
+    // A dispute reversal: the amount went back to the provider balance (by callback or operator).
+    reversal: order.reversal
+      ? {
+          amount: Number(formatRupees(order.reversal.amount)),
+          at: order.reversal.at,
+          providerRef: order.reversal.providerRef ?? null,
+          callbackId: order.reversal.callbackId ?? null,
+        }
+      : null,
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     history: order.history.map((h) => ({

@@ -7,7 +7,14 @@ import { ledgerCall, transitionOrder } from './ledger-calls.ts';
 export interface CallbackSettings {
   /** Confirm a reversal with the provider's status API before applying it (on by default). */
   readonly verifyReversals: boolean;
+  /**
+   * How long after it arrived a reversal the status API does not (yet) confirm is asked about
+   * again, before it is kept as `reversal_not_confirmed` for an operator (default 15 min).
+   */
+  readonly confirmWindowMs?: number | undefined;
 }
+
+export const DEFAULT_REVERSAL_CONFIRM_WINDOW_MS = 15 * 60_000;
 
 /** Asked for another run later (the status API did not answer while verifying a reversal). */
 export class CallbackRetryError extends RechargeflowError {
@@ -66,6 +73,9 @@ async function decide(
   if (!order)
     return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
   if (reported === 'pending') return { outcome: 'no_change', note: 'callback reports pending', order };
+  // An order keeps every orderid it was sent (or held) under, so a late callback still finds it;
+  // but only one about its current attempt may move it.
+  if (record.providerOrderId !== order.providerOrderId) return earlierAttempt(deps, record, order, reported);
 
   const entry = (note: string) => ({
     at: nowIso(deps),
@@ -119,6 +129,43 @@ async function decide(
   }
 }
 
+/**
+ * A callback about an orderid the order has moved on from. The order leaves an attempt only after
+ * a definite refusal, or before anything was sent; so a Failure says what we already know, and a
+ * Success means money may have left for an attempt we counted as unpaid: a person must look at it.
+ * Neither touches the current attempt, which may be in flight at another provider right now.
+ */
+function earlierAttempt(
+  deps: WorkerDeps,
+  record: CallbackRecord,
+  order: Order,
+  reported: 'success' | 'failed',
+): CallbackResult {
+  const moved = `the order moved on to ${order.provider} as ${order.providerOrderId}`;
+  if (reported === 'failed') {
+    return {
+      outcome: 'no_change',
+      note: `failure of an earlier attempt (${record.providerOrderId}); ${moved}`,
+      order,
+    };
+  }
+  deps.log.error(
+    {
+      clientId: order.clientId,
+      orderId: order.orderId,
+      providerOrderId: record.providerOrderId,
+      currentProviderOrderId: order.providerOrderId,
+      state: order.state,
+    },
+    'provider reports success for an earlier attempt that was refused or never sent',
+  );
+  return {
+    outcome: 'ignored',
+    note: `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) that was refused or never sent; ${moved} (now ${order.state}); check with both providers`,
+    order,
+  };
+}
+
 /** The order changed between our read and write (a concurrent copy): decide again on what it is now. */
 async function retryAgainst(
   deps: WorkerDeps,
@@ -146,20 +193,30 @@ async function applyReversal(
         note: `no provider ${order.provider} to confirm the reversal with`,
         order,
       };
+    let answer: Awaited<ReturnType<typeof provider.checkStatus>>;
     try {
-      const answer = await provider.checkStatus(order.providerOrderId);
-      if (answer.status !== 'failed') {
-        return {
-          outcome: 'reversal_not_confirmed',
-          note: `reversal callback not confirmed: the status API reports ${answer.status} (${answer.rawStatus})`,
-          order,
-        };
-      }
+      answer = await provider.checkStatus(order.providerOrderId);
     } catch (error) {
       const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
       throw new CallbackRetryError(`could not confirm the reversal (${failureClass}); will ask again`, {
         callbackId: record.id,
       });
+    }
+    if (answer.status !== 'failed') {
+      // The status API may lag its own callback: ask again for a while before giving up on it.
+      const windowMs = settings.confirmWindowMs ?? DEFAULT_REVERSAL_CONFIRM_WINDOW_MS;
+      const waitedMs = Date.parse(nowIso(deps)) - Date.parse(record.receivedAt);
+      if (waitedMs < windowMs) {
+        throw new CallbackRetryError(
+          `reversal not confirmed yet: the status API reports ${answer.status}; will ask again`,
+          { callbackId: record.id },
+        );
+      }
+      return {
+        outcome: 'reversal_not_confirmed',
+        note: `reversal callback not confirmed: the status API still reports ${answer.status} (${answer.rawStatus}) ${Math.round(waitedMs / 60_000)} min after it arrived; if the provider did reverse it, record it with POST /v1/recharges/{orderId}/reverse`,
+        order,
+      };
     }
   }
   const reversed = await transitionOrder(deps, order, {

@@ -3,6 +3,7 @@ export {
   type CallbackResult,
   CallbackRetryError,
   type CallbackSettings,
+  DEFAULT_REVERSAL_CONFIRM_WINDOW_MS,
 } from './apply-callback.ts';
 export {
   OPEN_GATE,
@@ -17,6 +18,7 @@ export { type JobRun, NotSentRetryError, type ProcessOutcome, processRecharge } 
 export { type ProviderReconciliation, type ReconciliationReport, reconcile } from './reconciliation.ts';
 export { type RequeueSummary, requeueStranded } from './requeue-stranded.ts';
 export { type ResolveOutcome, resolveOrder } from './resolve-order.ts';
+export { type ReverseOutcome, reverseOrder } from './reverse-order.ts';
 export {
   checkPendingOrder,
   runStatusChecks,

@@ -32,6 +32,16 @@ export async function checkPendingOrder(
   const ageMs = now.getTime() - Date.parse(order.pendingSince ?? order.updatedAt);
   if (!provider)
     return toManualReview(deps, order, `no provider named ${order.provider} is configured to ask`);
+  // Nothing to ask (Telgoo5): the worker hands such orders to a person as they go pending, but one
+  // can get here another way (a ledger error after that write, the stuck-order sweep), and
+  // waiting out PENDING_MAX_AGE would leave a possibly charged top-up unseen for days.
+  if (!provider.supports.status) {
+    return toManualReview(
+      deps,
+      order,
+      `${order.provider} has no status API: check in its back office whether ${order.providerOrderId} was charged; never resent`,
+    );
+  }
 
   const started = performance.now();
   try {

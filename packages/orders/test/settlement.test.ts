@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { parseRupees } from '@rechargeflow/domain';
-import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
-import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import { createRedisLedgerStore, type LedgerStore, type TransitionResult } from '@rechargeflow/ledger';
+import {
+  createA1TopupProvider,
+  createRedisTokenLease,
+  createTelgoo5Provider,
+  type RechargeProvider,
+} from '@rechargeflow/providers';
 import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
 import { createSimulator, type Simulator } from '@rechargeflow/simulator';
 import { freePort } from '@rechargeflow/testkit';
@@ -9,10 +14,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyCallback,
+  CallbackRetryError,
   checkPendingOrder,
   processRecharge,
   reconcile,
   resolveOrder,
+  reverseOrder,
   runStatusChecks,
   submitOrder,
   sweepStuckProcessing,
@@ -35,6 +42,7 @@ let ledger: LedgerStore;
 let producer: JobProducer;
 let provider: RechargeProvider;
 let deps: WorkerDeps;
+let simUrl: string;
 
 beforeAll(async () => {
   simulator = createSimulator({
@@ -45,6 +53,7 @@ beforeAll(async () => {
     holdMs: 2_000,
   });
   const { url } = await simulator.listen(0);
+  simUrl = url;
   redis = new Redis(REDIS_URL);
   queueRedis = createRedisConnection(REDIS_URL, 'producer', 'settle-test');
   ledger = createRedisLedgerStore({ redis, prefix: `${prefix}:ledger` });
@@ -188,6 +197,64 @@ describe('checkPendingOrder', () => {
     expect(simulator.order(a.providerOrderId)).toBeUndefined();
   });
 
+  it('hands a pending order of a provider with no status API to a person at once', async () => {
+    const telgoo5 = createTelgoo5Provider({
+      baseUrl: `${simUrl}/telgoo5/`,
+      vendorId: 'v',
+      username: 'u',
+      password: 'p',
+      pin: '1234',
+      agentId: 'a',
+      tokens: createRedisTokenLease({ redis, key: `${prefix}:telgoo5-tokens` }),
+    });
+    const t5deps: WorkerDeps = {
+      ...deps,
+      providers: new Map([[telgoo5.name, telgoo5]]),
+      routeFor: () => ['telgoo5'],
+    };
+    try {
+      const created = await submitOrder(t5deps, {
+        clientId: 'shop',
+        orderId: 'chk-no-status-api',
+        request: { operator: 'TELGOO5', number: '4524400101', amount: parseRupees(12)! },
+      });
+      // Pending without the worker's hand-over (as after a ledger error right after that write).
+      const at = new Date().toISOString();
+      const applied = async (result: Promise<TransitionResult>) => {
+        const done = await result;
+        if (!done.applied) throw new Error(`transition not applied: ${done.reason}`);
+        return done.order;
+      };
+      const claimed = await applied(
+        ledger.transition(created.order, {
+          expect: { state: 'queued' },
+          to: 'processing',
+          patch: { inFlight: true },
+          entry: { at, source: 'worker', note: 'sending' },
+        }),
+      );
+      const pending = await applied(
+        ledger.transition(claimed, {
+          expect: { state: 'processing', inFlight: true },
+          to: 'pending',
+          patch: { inFlight: false, checkAfterMs: 0 },
+          entry: { at, source: 'worker', note: 'outcome unknown' },
+        }),
+      );
+      expect(pending).toMatchObject({ state: 'pending', provider: 'telgoo5' });
+      const outcome = await checkPendingOrder(t5deps, pending, settings);
+      expect(outcome).toMatchObject({ kind: 'settled', order: { state: 'manual_review' } });
+      expect((await ledger.getOrder(created.order))?.history.at(-1)).toMatchObject({
+        from: 'pending',
+        to: 'manual_review',
+        source: 'poller',
+        note: expect.stringMatching(/^telgoo5 has no status API/),
+      });
+    } finally {
+      await telgoo5.close();
+    }
+  });
+
   it('keeps the order pending when the status API cannot be reached', async () => {
     const order = await processed('chk-down', 31);
     const down = createA1TopupProvider({
@@ -230,9 +297,15 @@ describe('applyCallback', () => {
     const order = await processed('cb-rev', 10);
     expect(order.state).toBe('success');
     const early = await storedCallback(order.providerOrderId, 'Failure', 'REV-EARLY');
-    expect(await applyCallback(deps, early.id, { verifyReversals: true })).toMatchObject({
-      outcome: 'reversal_not_confirmed',
-    });
+    // Not confirmed yet: within the window the job asks again later (the status API may lag).
+    await expect(applyCallback(deps, early.id, { verifyReversals: true })).rejects.toBeInstanceOf(
+      CallbackRetryError,
+    );
+    expect((await ledger.getCallback(early.id))?.outcome).toBe('received');
+    // Past the window: kept for an operator, the order untouched.
+    const kept = await applyCallback(deps, early.id, { verifyReversals: true, confirmWindowMs: 0 });
+    expect(kept).toMatchObject({ outcome: 'reversal_not_confirmed' });
+    expect(kept.note).toMatch(/still reports success/);
     expect((await ledger.getOrder(order))?.state).toBe('success');
 
     await simulator.reverse(order.providerOrderId, { callback: false });
@@ -266,7 +339,121 @@ describe('applyCallback', () => {
   });
 });
 
+describe('callbacks about an earlier attempt', () => {
+  it('never move the attempt now at the next provider; a success for the refused one is a conflict', async () => {
+    const backup = createA1TopupProvider({
+      name: 'a1topup_backup',
+      baseUrl: simUrl,
+      username: 'u',
+      password: 'p',
+      timeoutMs: 600,
+      connectTimeoutMs: 300,
+    });
+    const errors: unknown[] = [];
+    const routed: WorkerDeps = {
+      ...deps,
+      log: { ...log, error: (fields: unknown) => errors.push(fields) },
+      providers: new Map([
+        [provider.name, provider],
+        [backup.name, backup],
+      ]),
+      routeFor: () => ['a1topup', 'a1topup_backup'],
+    };
+    try {
+      // 13 rupees: A1Topup refuses; the order fails over to the backup with a new orderid.
+      const created = await submitOrder(routed, {
+        clientId: 'shop',
+        orderId: 'cb-earlier',
+        request: { operator: 'A', number: '9812345678', amount: parseRupees(13)! },
+      });
+      const firstId = created.order.providerOrderId;
+      const first = await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false });
+      expect(first).toMatchObject({
+        kind: 'rerouted',
+        order: { provider: 'a1topup_backup', state: 'processing' },
+      });
+      const secondId = (await ledger.getOrder(created.order))!.providerOrderId;
+      expect(secondId).not.toBe(firstId);
+
+      // The refused attempt's Failure callback, while the backup has the order: nothing moves.
+      const stale = await storedCallback(firstId, 'Failure', 'OLD');
+      const result = await applyCallback(routed, stale.id, { verifyReversals: true });
+      expect(result).toMatchObject({ outcome: 'no_change' });
+      expect(result.note).toContain(`moved on to a1topup_backup as ${secondId}`);
+      expect(await ledger.getOrder(created.order)).toMatchObject({
+        state: 'processing',
+        provider: 'a1topup_backup',
+      });
+
+      // The backup's answer still settles it.
+      simulator.script({ orderid: secondId, behaviour: 'success' });
+      const second = await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false });
+      expect(second).toMatchObject({ kind: 'settled', order: { state: 'success' } });
+
+      // A Success for the refused attempt: money may have left twice; flagged, logged, order unchanged.
+      const odd = await storedCallback(firstId, 'Success', 'ODD');
+      const conflict = await applyCallback(routed, odd.id, { verifyReversals: true });
+      expect(conflict.outcome).toBe('ignored');
+      expect(conflict.note).toMatch(/^CONFLICT: .*earlier attempt/);
+      expect(errors).toHaveLength(1);
+      // And a stale Failure after success is no reversal of the backup's recharge.
+      const late = await storedCallback(firstId, 'Failure', 'LATE');
+      expect(await applyCallback(routed, late.id, { verifyReversals: true })).toMatchObject({
+        outcome: 'no_change',
+      });
+      expect((await ledger.getOrder(created.order))?.state).toBe('success');
+      expect(simulator.order(firstId)?.submissions).toBe(1);
+      expect(simulator.order(secondId)?.submissions).toBe(1);
+    } finally {
+      await backup.close();
+    }
+  });
+});
+
 describe('operators and reports', () => {
+  it('records a reversal only for a success order, linking only a Failure callback of its attempt', async () => {
+    const order = await processed('op-rev', 10);
+    const other = await processed('op-rev-other', 10);
+    const actor = 'ops (operator)';
+    const success = await storedCallback(order.providerOrderId, 'Success', 'S1');
+    const foreign = await storedCallback(other.providerOrderId, 'Failure', 'F1');
+    expect(await reverseOrder(deps, order, { reason: 'x', actor, callbackId: success.id })).toMatchObject({
+      kind: 'callback_mismatch',
+      reason: expect.stringMatching(/not a failure/),
+    });
+    expect(await reverseOrder(deps, order, { reason: 'x', actor, callbackId: foreign.id })).toMatchObject({
+      kind: 'callback_mismatch',
+      reason: expect.stringMatching(/not this order's/),
+    });
+    expect(await reverseOrder(deps, order, { reason: 'x', actor, callbackId: 'f'.repeat(64) })).toMatchObject(
+      {
+        kind: 'callback_not_found',
+      },
+    );
+    expect(
+      await reverseOrder(deps, { clientId: 'shop', orderId: 'op-none' }, { reason: 'x', actor }),
+    ).toMatchObject({
+      kind: 'not_found',
+    });
+    const reversals: number[] = [];
+    const counted: WorkerDeps = { ...deps, events: { reversal: (_p, amount) => reversals.push(amount) } };
+    const done = await reverseOrder(counted, order, { reason: 'provider portal shows a refund', actor });
+    expect(done).toMatchObject({
+      kind: 'reversed',
+      order: { state: 'reversed', reversal: { amount: 1000 } },
+    });
+    expect((await ledger.getOrder(order))?.history.at(-1)).toMatchObject({
+      from: 'success',
+      to: 'reversed',
+      source: 'operator',
+      actor,
+    });
+    expect(reversals).toEqual([1000]);
+    expect(await reverseOrder(deps, order, { reason: 'again', actor })).toMatchObject({
+      kind: 'not_success',
+    });
+  });
+
   it('resolves only orders in manual_review, with who and why', async () => {
     const order = await processed('op-1', 17);
     expect(

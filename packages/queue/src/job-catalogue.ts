@@ -34,11 +34,15 @@ export const JOB_CATALOGUE = {
     attempts: 5,
     backoff: { type: 'exponential', delay: 2_000 },
   },
-  /** Applies one stored provider callback (reversals are verified first, so it may retry). */
+  /**
+   * Applies one stored provider callback (reversals are verified first, so it may retry). 10 runs
+   * with back-off span about 17 min: the default REVERSAL_CONFIRM_WINDOW (15 min) without leaning
+   * on the sweep, which re-runs a failed one once per sweep.
+   */
   'callback.apply': {
     queue: 'callbacks',
     schema: z.object({ callbackId: z.string().regex(/^[a-f0-9]{64}$/) }).strict(),
-    attempts: 8,
+    attempts: 10,
     backoff: { type: 'exponential', delay: 2_000 },
   },
   /** One sweep of the status poller (scheduled; several poller replicas share one schedule). */

@@ -1,0 +1,86 @@
+import type { Order, OrderKey } from '@rechargeflow/domain';
+import type { CallbackRecord } from '@rechargeflow/ledger';
+import { mapA1TopupStatus } from '@rechargeflow/providers';
+import { nowIso, type OrderDeps } from './deps.ts';
+import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+
+export type ReverseOutcome =
+  | { readonly kind: 'reversed'; readonly order: Order }
+  | { readonly kind: 'not_found' }
+  | { readonly kind: 'not_success'; readonly order: Order }
+  | { readonly kind: 'callback_not_found' }
+  | { readonly kind: 'callback_mismatch'; readonly reason: string };
+
+/**
+ * An operator records a dispute reversal the system could not apply by itself: a reversal callback
+ * the status API never confirmed, one that arrived while the order was under review, or a reversal
+ * the provider reported another way (portal, e-mail). `success` → `reversed`, with the amount, who
+ * and why; with `callbackId`, that stored Failure callback is linked and marked applied.
+ */
+export async function reverseOrder(
+  deps: OrderDeps,
+  key: OrderKey,
+  decision: { reason: string; actor: string; callbackId?: string | undefined },
+): Promise<ReverseOutcome> {
+  const order = await ledgerCall(() => deps.ledger.getOrder(key));
+  if (!order) return { kind: 'not_found' };
+  let callback: CallbackRecord | null = null;
+  if (decision.callbackId !== undefined) {
+    const id = decision.callbackId;
+    callback = await ledgerCall(() => deps.ledger.getCallback(id));
+    if (!callback) return { kind: 'callback_not_found' };
+    if (callback.providerOrderId !== order.providerOrderId) {
+      return {
+        kind: 'callback_mismatch',
+        reason: `callback ${id} is about orderid ${callback.providerOrderId}, not this order's ${order.providerOrderId}`,
+      };
+    }
+    if (mapA1TopupStatus(callback.status) !== 'failed') {
+      return {
+        kind: 'callback_mismatch',
+        reason: `callback ${id} reports "${callback.status}", not a failure`,
+      };
+    }
+  }
+  if (order.state !== 'success') return { kind: 'not_success', order };
+  const at = nowIso(deps);
+  const reversed = await transitionOrder(deps, order, {
+    expect: { state: 'success' },
+    to: 'reversed',
+    patch: {
+      reversal: {
+        amount: order.request.amount,
+        at,
+        providerRef: callback?.providerRef,
+        callbackId: callback?.id,
+      },
+    },
+    entry: {
+      at,
+      source: 'operator',
+      actor: decision.actor,
+      note: `dispute reversal recorded by an operator${callback ? ` (callback ${callback.id})` : ''}: ${decision.reason}; amount returned to the provider balance`,
+    },
+  });
+  if (!reversed) {
+    const current = await ledgerCall(() => deps.ledger.getOrder(key));
+    return current ? { kind: 'not_success', order: current } : { kind: 'not_found' };
+  }
+  if (callback && callback.outcome !== 'applied') {
+    const linked = callback;
+    await ledgerCall(() =>
+      deps.ledger.setCallbackOutcome(
+        linked.id,
+        'applied',
+        `applied by ${decision.actor}: ${decision.reason}`,
+        at,
+      ),
+    );
+  }
+  deps.events?.reversal?.(order.provider, order.request.amount);
+  deps.log.info(
+    { clientId: key.clientId, orderId: key.orderId, actor: decision.actor, callbackId: callback?.id },
+    'reversal recorded by an operator',
+  );
+  return { kind: 'reversed', order: reversed };
+}
