@@ -1,4 +1,6 @@
-import { startApp } from '@rechargeflow/testkit';
+import { randomUUID } from 'node:crypto';
+import { deleteByPrefix, startApp } from '@rechargeflow/testkit';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
 describe('worker start-up configuration', () => {
@@ -27,5 +29,29 @@ describe('worker start-up configuration', () => {
     }
     expect(text).toContain('A1TOPUP_RECHARGE_KEEP_ALIVE_MS: must be at most 60000');
     expect(text).toContain('TELGOO5_RECHARGE_KEEP_ALIVE_MS: must be a number');
+  });
+
+  it('warns at start-up when the Redis ledger has no append-only file, and only then', async () => {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const admin = new Redis(redisUrl);
+    const prefix = `rf-test-worker-aof-${randomUUID().slice(0, 8)}`;
+    const part = startApp('worker', {
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      LEDGER_PREFIX: `${prefix}:ledger`,
+      A1TOPUP_BASE_URL: 'http://127.0.0.1:9',
+      A1TOPUP_USERNAME: 'u',
+      A1TOPUP_PASSWORD: 'p',
+    });
+    try {
+      await part.waitForLine(/recharge worker running/);
+      const [, appendonly] = (await admin.config('GET', 'appendonly')) as string[];
+      const warned = part.lines.some((l) => l.includes('the Redis ledger has no append-only file'));
+      expect(warned).toBe(appendonly !== 'yes');
+    } finally {
+      expect(await part.stop()).toBe(0);
+      await deleteByPrefix(admin, prefix);
+      await admin.quit();
+    }
   });
 });

@@ -46,6 +46,17 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   }
 }
 
+/**
+ * Whether Redis keeps an append-only file (INFO persistence, so it works where CONFIG is disabled);
+ * null when INFO does not say. Without one, a Redis restart loses everything since the last
+ * snapshot: for the Redis ledger, orders already answered 202 and claims made before a send.
+ */
+export async function readAofEnabled(redis: Redis): Promise<boolean | null> {
+  const info = await redis.info('persistence');
+  const flag = /^aof_enabled:(\d)/m.exec(info)?.[1];
+  return flag === undefined ? null : flag === '1';
+}
+
 /** Waits until the connection is ready or fails with the reason (bounded). */
 export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;

@@ -3,6 +3,7 @@ export {
   type ConnectionRole,
   createRedisConnection,
   RedisEvictionPolicyError,
+  readAofEnabled,
   waitForRedis,
 } from './connection.ts';
 export {

@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RechargeflowError } from '@rechargeflow/domain';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -9,8 +14,10 @@ import {
   createRedisConnection,
   JobProducer,
   RedisEvictionPolicyError,
+  readAofEnabled,
   readQueueStats,
   rechargeJobId,
+  waitForRedis,
 } from '../src/index.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,6 +45,42 @@ describe('queue package on real Redis', () => {
     const fake = { config: async () => ['maxmemory-policy', 'allkeys-lru'] } as unknown as Redis;
     await expect(assertNoEviction(fake)).rejects.toThrow(RedisEvictionPolicyError);
     await expect(assertNoEviction(fake)).rejects.toThrow(/allkeys-lru.*noeviction/);
+  });
+
+  it('reads whether Redis keeps an append-only file: as CONFIG says on the machine Redis, yes on a private one with AOF', async () => {
+    const machine = connect('producer');
+    await waitForRedis(machine);
+    // This machine's Redis runs without AOF; whatever it runs with, INFO must agree with CONFIG.
+    const [, appendonly] = (await machine.config('GET', 'appendonly')) as string[];
+    expect(await readAofEnabled(machine)).toBe(appendonly === 'yes');
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'rf-aof-'));
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100 });
+    client.on('error', () => undefined); // refused until the server listens
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await client.ping().catch(() => null)) !== 'PONG') {
+        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await readAofEnabled(client)).toBe(true);
+    } finally {
+      client.disconnect();
+      server.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('adds one job per order key however often it is enqueued, and the consumer gets the parsed payload', async () => {

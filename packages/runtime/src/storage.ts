@@ -5,6 +5,7 @@ import {
   type ConnectionRole,
   createRedisConnection,
   JobProducer,
+  readAofEnabled,
   waitForRedis,
 } from '@rechargeflow/queue';
 import type { Redis } from 'ioredis';
@@ -44,6 +45,13 @@ export async function openStorage(
     redisPrefix: config.LEDGER_PREFIX,
     appName: part,
   });
+  if (ledger.kind === 'redis' && (await readAofEnabled(redis)) === false) {
+    // Not refused: tests, benchmarks and throw-away runs use a Redis without persistence.
+    logger.warn(
+      { ledger: 'redis' },
+      'the Redis ledger has no append-only file (appendonly no): a Redis restart loses every order and job since the last snapshot; set appendonly yes (with appendfsync always a host crash loses nothing) or use MONGO_URL',
+    );
+  }
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   return { redis, ledger, producer };
 }
