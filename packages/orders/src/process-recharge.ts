@@ -1,6 +1,5 @@
 import {
   assertNever,
-  formatRupees,
   maskNumber,
   type Order,
   type OrderKey,
@@ -13,6 +12,7 @@ import { type ProviderAnswer, ProviderError, type RechargeProvider } from '@rech
 import { rechargeJobId } from '@rechargeflow/queue';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
 import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { noStatusApiLookup } from './review-notes.ts';
 
 export interface JobRun {
   /** 1-based run of the job. */
@@ -296,9 +296,7 @@ async function failOrFailOver(
 ): Promise<ProcessOutcome> {
   const index = order.route.indexOf(order.provider);
   const next =
-    index >= 0 && index + 1 < order.route.length
-      ? await gate(deps).select(order.route, index + 1, order.request.amount)
-      : null;
+    index >= 0 && index + 1 < order.route.length ? await nextProvider(deps, order, index + 1) : null;
   if (next && next.provider !== null) {
     const newId = providerOrderId(order, next.index + 1);
     const switched = await transition(deps, order, {
@@ -323,6 +321,30 @@ async function failOrFailOver(
     return skippedAfterConflict(deps, order);
   }
   return settle(deps, order, 'failed', { ...fields, note: reason });
+}
+
+/**
+ * The provider that may take a refused order next. A gate that cannot be read (a Redis blip on the
+ * breakers or balances) must not cost the refusal in hand: the next provider of the route takes it,
+ * and its own job asks the gate again before sending.
+ */
+async function nextProvider(
+  deps: WorkerDeps,
+  order: Order,
+  fromIndex: number,
+): Promise<{ provider: string; index: number } | { provider: null; reason: string }> {
+  try {
+    return await gate(deps).select(order.route, fromIndex, order.request.amount);
+  } catch (error) {
+    const provider = order.route[fromIndex];
+    deps.log.warn(
+      { clientId: order.clientId, orderId: order.orderId, next: provider, err: String(error) },
+      'provider gate unreadable after a refusal; failing over to the next provider of the route',
+    );
+    return provider === undefined
+      ? { provider: null, reason: 'no provider left in the route' }
+      : { provider, index: fromIndex };
+  }
 }
 
 async function handleCallFailure(
@@ -433,17 +455,7 @@ async function settle(
 async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutcome> {
   const provider = deps.providers.get(order.provider);
   if (!provider || provider.supports.status) return { kind: 'pending', order };
-  const t = order.request.telgoo5;
-  const lookup = [
-    // The number stays out of the note (notes are listed to every operator; the order view has it).
-    `${order.provider} has no status API: check in its back office whether the order's MDN (${maskNumber(order.request.number)})`,
-    t
-      ? `(enrollment ${t.enrollmentId}, ${t.topupType} ${t.planCode ? `plan code ${t.planCode}` : `plan id ${t.planId ?? '?'}`})`
-      : '',
-    `got a top-up of ${formatRupees(order.request.amount)} around ${order.updatedAt}; never resent`,
-  ]
-    .filter(Boolean)
-    .join(' ');
+  const lookup = noStatusApiLookup(order);
   const moved = await transition(deps, order, {
     expect: { state: 'pending' },
     to: 'manual_review',

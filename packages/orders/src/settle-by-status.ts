@@ -2,6 +2,7 @@ import { assertNever, type Order } from '@rechargeflow/domain';
 import { ProviderError } from '@rechargeflow/providers';
 import { nowIso, type WorkerDeps } from './deps.ts';
 import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { noStatusApiLookup } from './review-notes.ts';
 
 export interface StatusCheckSettings {
   /** "No record found" right after an ambiguous send is not proof of failure: keep asking this long. */
@@ -35,13 +36,7 @@ export async function checkPendingOrder(
   // Nothing to ask (Telgoo5): the worker hands such orders to a person as they go pending, but one
   // can get here another way (a ledger error after that write, the stuck-order sweep), and
   // waiting out PENDING_MAX_AGE would leave a possibly charged top-up unseen for days.
-  if (!provider.supports.status) {
-    return toManualReview(
-      deps,
-      order,
-      `${order.provider} has no status API: check in its back office whether ${order.providerOrderId} was charged; never resent`,
-    );
-  }
+  if (!provider.supports.status) return toManualReview(deps, order, noStatusApiLookup(order));
 
   const started = performance.now();
   try {

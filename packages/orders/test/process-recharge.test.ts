@@ -26,6 +26,7 @@ let ledger: LedgerStore;
 let producer: JobProducer;
 let provider: RechargeProvider;
 let deps: WorkerDeps;
+let simUrl: string;
 
 function request(amountRupees: number, number = '9812345678'): RechargeRequest {
   return { operator: 'A', circle: '5', number, amount: parseRupees(amountRupees)! };
@@ -46,6 +47,7 @@ beforeAll(async () => {
     slowMs: 1_500,
   });
   const { url } = await simulator.listen(0);
+  simUrl = url;
   redis = new Redis(REDIS_URL);
   queueRedis = createRedisConnection(REDIS_URL, 'producer', 'orders-test');
   ledger = createRedisLedgerStore({ redis, prefix: `${prefix}:ledger` });
@@ -123,6 +125,58 @@ describe('processRecharge against the simulator', () => {
     expect(logged.filter((l) => l.includes('circuit breaker not updated'))).toHaveLength(2);
     expect(simulator.order(ok.providerOrderId)?.submissions).toBe(1);
     down.disconnect();
+  });
+
+  it('fails a refused order over even when the gate cannot be read at that moment', async () => {
+    const backup = createA1TopupProvider({
+      name: 'a1topup_backup',
+      baseUrl: simUrl,
+      username: 'shop-user',
+      password: PASSWORD,
+      format: 'json',
+      timeoutMs: 800,
+      connectTimeoutMs: 500,
+    });
+    // Breakers and balances on a Redis that is down once the first provider has answered.
+    const down = new Redis(await freePort(), '127.0.0.1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => undefined);
+    const gate = {
+      select: async (route: readonly string[], fromIndex: number) => {
+        if (fromIndex > 0) await down.get(`${prefix}:breaker:${route[fromIndex]}`);
+        return { provider: route[fromIndex] ?? 'a1topup', index: fromIndex };
+      },
+      record: async () => undefined,
+    };
+    const routed: WorkerDeps = {
+      ...deps,
+      gate,
+      providers: new Map([
+        [provider.name, provider],
+        [backup.name, backup],
+      ]),
+      routeFor: () => ['a1topup', 'a1topup_backup'],
+    };
+    try {
+      const created = await submitOrder(routed, {
+        clientId: 'shop',
+        orderId: 'gate-down',
+        request: request(13),
+      });
+      const outcome = await processRecharge(routed, created.order, firstRun);
+      expect(outcome).toMatchObject({
+        kind: 'rerouted',
+        order: { provider: 'a1topup_backup', state: 'processing', inFlight: false },
+      });
+      expect(logged.filter((l) => l.includes('provider gate unreadable'))).toHaveLength(1);
+      expect(simulator.order(created.order.providerOrderId)?.submissions).toBe(1);
+    } finally {
+      down.disconnect();
+      await backup.close();
+    }
   });
 
   it('records a definite failure as failed', async () => {
