@@ -36,7 +36,9 @@ const schema = z.object({
    * How long the status API is asked again about a reversal callback it does not confirm (it may
    * lag its own callback) before the callback is kept as reversal_not_confirmed for an operator.
    */
-  REVERSAL_CONFIRM_WINDOW: duration('15m'),
+  REVERSAL_CONFIRM_WINDOW: duration('15m').refine((ms) => ms <= 15 * 60_000, {
+    message: 'must be at most 15m (the callback job asks again with back-off for about 17 min)',
+  }),
   /** Status checks one poller runs at once. */
   STATUS_CHECK_CONCURRENCY: positiveInt(10, 500),
   /** Most orders claimed for checking at a time. */

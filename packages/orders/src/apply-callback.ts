@@ -43,6 +43,15 @@ export async function applyCallback(
   if (!record) throw new RechargeflowError('callback not found', { context: { callbackId } });
   if (record.outcome !== 'received') return { outcome: record.outcome, note: 'already handled' };
   const result = await decide(deps, record, settings);
+  // An operator may have settled this callback while we asked the provider: theirs stands.
+  const now = await ledgerCall(() => deps.ledger.getCallback(callbackId));
+  if (now && now.outcome !== 'received') {
+    return {
+      outcome: 'no_change',
+      note: `handled meanwhile (${now.outcome}); left as it is`,
+      order: result.order,
+    };
+  }
   await ledgerCall(() =>
     deps.ledger.setCallbackOutcome(record.id, result.outcome, result.note, nowIso(deps)),
   );
@@ -113,15 +122,18 @@ async function decide(
       );
       return {
         outcome: 'ignored',
-        note: 'CONFLICT: provider reports success for an order recorded as failed; check with the provider',
+        note: `CONFLICT: provider reports success for ${orderRef(order)}, recorded as failed; check with the provider`,
         order,
       };
     case 'reversed':
+      // An operator may have recorded the reversal with this very callback while its job ran.
+      if (order.reversal?.callbackId === record.id)
+        return { outcome: 'applied', note: 'the order was reversed with this callback', order };
       return { outcome: 'no_change', note: `order already reversed; callback reports ${reported}`, order };
     case 'manual_review':
       return {
         outcome: 'ignored',
-        note: `order awaits an operator; callback reports ${reported} (shown to the operator)`,
+        note: `${orderRef(order)} awaits an operator; callback reports ${reported} (shown to the operator)`,
         order,
       };
     default:
@@ -161,9 +173,14 @@ function earlierAttempt(
   );
   return {
     outcome: 'ignored',
-    note: `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) that was refused or never sent; ${moved} (now ${order.state}); check with both providers`,
+    note: `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) of ${orderRef(order)} that was refused or never sent; ${moved} (now ${order.state}); check with both providers`,
     order,
   };
+}
+
+/** How an operator finds the order: `GET /v1/recharges/<orderId>?clientId=<clientId>`. */
+function orderRef(order: Order): string {
+  return `order ${order.orderId} of client ${order.clientId}`;
 }
 
 /** The order changed between our read and write (a concurrent copy): decide again on what it is now. */
@@ -187,36 +204,35 @@ async function applyReversal(
 ): Promise<CallbackResult> {
   if (settings.verifyReversals) {
     const provider = deps.providers.get(order.provider);
-    if (!provider)
-      return {
-        outcome: 'reversal_not_confirmed',
-        note: `no provider ${order.provider} to confirm the reversal with`,
-        order,
-      };
+    const forOperator = (why: string): CallbackResult => ({
+      outcome: 'reversal_not_confirmed',
+      note: `reversal callback for ${orderRef(order)} not confirmed: ${why}; if the provider did reverse it, record it with POST /v1/recharges/${order.orderId}/reverse {"clientId": "${order.clientId}", "callbackId": "${record.id}", "reason": ...}`,
+      order,
+    });
+    if (!provider) return forOperator(`no provider ${order.provider} is configured to ask`);
+    if (!provider.supports.status) return forOperator(`${order.provider} has no status API to ask`);
+    // The status API may lag its own callback, or be down: ask again for a while, then a person.
+    const waitedMs = Date.parse(nowIso(deps)) - Date.parse(record.receivedAt);
+    const giveUp = waitedMs >= (settings.confirmWindowMs ?? DEFAULT_REVERSAL_CONFIRM_WINDOW_MS);
+    const waited = `${Math.round(waitedMs / 60_000)} min after it arrived`;
     let answer: Awaited<ReturnType<typeof provider.checkStatus>>;
     try {
       answer = await provider.checkStatus(order.providerOrderId);
     } catch (error) {
       const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
+      if (giveUp) return forOperator(`the status API still did not answer (${failureClass}) ${waited}`);
       throw new CallbackRetryError(`could not confirm the reversal (${failureClass}); will ask again`, {
         callbackId: record.id,
       });
     }
     if (answer.status !== 'failed') {
-      // The status API may lag its own callback: ask again for a while before giving up on it.
-      const windowMs = settings.confirmWindowMs ?? DEFAULT_REVERSAL_CONFIRM_WINDOW_MS;
-      const waitedMs = Date.parse(nowIso(deps)) - Date.parse(record.receivedAt);
-      if (waitedMs < windowMs) {
-        throw new CallbackRetryError(
-          `reversal not confirmed yet: the status API reports ${answer.status}; will ask again`,
-          { callbackId: record.id },
-        );
+      if (giveUp) {
+        return forOperator(`the status API still reports ${answer.status} (${answer.rawStatus}) ${waited}`);
       }
-      return {
-        outcome: 'reversal_not_confirmed',
-        note: `reversal callback not confirmed: the status API still reports ${answer.status} (${answer.rawStatus}) ${Math.round(waitedMs / 60_000)} min after it arrived; if the provider did reverse it, record it with POST /v1/recharges/{orderId}/reverse`,
-        order,
-      };
+      throw new CallbackRetryError(
+        `reversal not confirmed yet: the status API reports ${answer.status}; will ask again`,
+        { callbackId: record.id },
+      );
     }
   }
   const reversed = await transitionOrder(deps, order, {

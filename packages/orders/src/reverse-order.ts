@@ -42,8 +42,19 @@ export async function reverseOrder(
       };
     }
   }
-  if (order.state !== 'success') return { kind: 'not_success', order };
   const at = nowIso(deps);
+  const link = async (linked: CallbackRecord) => {
+    if (linked.outcome === 'applied') return;
+    const note = `applied by ${decision.actor}: ${decision.reason}`;
+    await ledgerCall(() => deps.ledger.setCallbackOutcome(linked.id, 'applied', note, at));
+  };
+  // A retry after the reversal was written but the callback not yet linked (a ledger error
+  // between the two writes): finish the link.
+  if (order.state === 'reversed' && callback && order.reversal?.callbackId === callback.id) {
+    await link(callback);
+    return { kind: 'reversed', order };
+  }
+  if (order.state !== 'success') return { kind: 'not_success', order };
   const reversed = await transitionOrder(deps, order, {
     expect: { state: 'success' },
     to: 'reversed',
@@ -66,18 +77,9 @@ export async function reverseOrder(
     const current = await ledgerCall(() => deps.ledger.getOrder(key));
     return current ? { kind: 'not_success', order: current } : { kind: 'not_found' };
   }
-  if (callback && callback.outcome !== 'applied') {
-    const linked = callback;
-    await ledgerCall(() =>
-      deps.ledger.setCallbackOutcome(
-        linked.id,
-        'applied',
-        `applied by ${decision.actor}: ${decision.reason}`,
-        at,
-      ),
-    );
-  }
+  // Counted as soon as it is in the ledger, whatever happens to the link below.
   deps.events?.reversal?.(order.provider, order.request.amount);
+  if (callback) await link(callback);
   deps.log.info(
     { clientId: key.clientId, orderId: key.orderId, actor: decision.actor, callbackId: callback?.id },
     'reversal recorded by an operator',

@@ -248,7 +248,7 @@ describe('checkPendingOrder', () => {
         from: 'pending',
         to: 'manual_review',
         source: 'poller',
-        note: expect.stringMatching(/^telgoo5 has no status API/),
+        note: expect.stringMatching(/^telgoo5 has no status API: .*MDN \(45\*{6}01\) got a top-up of ₹?12/),
       });
     } finally {
       await telgoo5.close();
@@ -322,6 +322,67 @@ describe('applyCallback', () => {
     expect(await applyCallback(deps, late.id, { verifyReversals: true })).toMatchObject({
       outcome: 'no_change',
     });
+  });
+
+  it('keeps asking while the status API does not answer, then leaves the reversal to an operator', async () => {
+    const order = await processed('cb-rev-down', 10);
+    const down = createA1TopupProvider({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      username: 'u',
+      password: 'p',
+      timeoutMs: 300,
+      connectTimeoutMs: 200,
+    });
+    const downDeps: WorkerDeps = { ...deps, providers: new Map([[down.name, down]]) };
+    try {
+      const cb = await storedCallback(order.providerOrderId, 'Failure', 'REV-DOWN');
+      await expect(applyCallback(downDeps, cb.id, { verifyReversals: true })).rejects.toBeInstanceOf(
+        CallbackRetryError,
+      );
+      const kept = await applyCallback(downDeps, cb.id, { verifyReversals: true, confirmWindowMs: 0 });
+      expect(kept.outcome).toBe('reversal_not_confirmed');
+      // The note says which order it is and how to record the reversal.
+      expect(kept.note).toContain(
+        'order cb-rev-down of client shop not confirmed: the status API still did not answer',
+      );
+      expect(kept.note).toContain(`"callbackId": "${cb.id}"`);
+      expect((await ledger.getOrder(order))?.state).toBe('success');
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('an operator reversal and the callback job agree on the callback, whichever writes last', async () => {
+    const order = await processed('cb-rev-race', 10);
+    const cb = await storedCallback(order.providerOrderId, 'Failure', 'REV-RACE');
+    // The reversal is in the ledger with this callback, the link not yet written (an operator's
+    // request cut off between the two writes, or the callback job running meanwhile).
+    const at = new Date().toISOString();
+    const written = await ledger.transition(order, {
+      expect: { state: 'success' },
+      to: 'reversed',
+      patch: { reversal: { amount: order.request.amount, at, callbackId: cb.id } },
+      entry: { at, source: 'operator', actor: 'ops (operator)', note: 'recorded' },
+    });
+    expect(written.applied).toBe(true);
+    expect(await applyCallback(deps, cb.id, { verifyReversals: true })).toMatchObject({
+      outcome: 'applied',
+      note: 'the order was reversed with this callback',
+    });
+    // The operator's retry finishes without a second reversal.
+    const retried = await reverseOrder(deps, order, {
+      reason: 'retry',
+      actor: 'ops (operator)',
+      callbackId: cb.id,
+    });
+    expect(retried).toMatchObject({ kind: 'reversed', order: { state: 'reversed' } });
+    expect((await ledger.getOrder(order))?.history.filter((h) => h.to === 'reversed')).toHaveLength(1);
+    expect((await ledger.getCallback(cb.id))?.outcome).toBe('applied');
+    // Another Failure callback cannot reverse it again.
+    const other = await storedCallback(order.providerOrderId, 'Failure', 'REV-OTHER');
+    expect(
+      await reverseOrder(deps, order, { reason: 'again', actor: 'ops (operator)', callbackId: other.id }),
+    ).toMatchObject({ kind: 'not_success' });
   });
 
   it('flags a success callback for an order recorded as failed, and records unknown orderids', async () => {
