@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -59,6 +59,7 @@ describe('queue package on real Redis', () => {
         probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
       });
     });
+    expect(spawnSync('redis-server', ['--version']).error, 'redis-server must be installed').toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), 'rf-aof-'));
     const server = spawn(
       'redis-server',
