@@ -145,14 +145,16 @@ async function decide(
  * A callback about an orderid the order has moved on from. The order leaves an attempt only after
  * a definite refusal, or before anything was sent; so a Failure says what we already know, and a
  * Success means money may have left for an attempt we counted as unpaid: a person must look at it.
- * Neither touches the current attempt, which may be in flight at another provider right now.
+ * Neither touches an attempt in flight at another provider. One not sent yet is held back (the
+ * order goes to manual review through `pending`, which the state machine allows), so a second
+ * charge is never made knowingly; an order already pending goes to manual review too.
  */
-function earlierAttempt(
+async function earlierAttempt(
   deps: WorkerDeps,
   record: CallbackRecord,
   order: Order,
   reported: 'success' | 'failed',
-): CallbackResult {
+): Promise<CallbackResult> {
   const moved = `the order moved on to ${order.provider} as ${order.providerOrderId}`;
   if (reported === 'failed') {
     return {
@@ -161,6 +163,7 @@ function earlierAttempt(
       order,
     };
   }
+  const conflict = `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) of ${orderRef(order)} that was refused or never sent; ${moved}`;
   deps.log.error(
     {
       clientId: order.clientId,
@@ -171,9 +174,33 @@ function earlierAttempt(
     },
     'provider reports success for an earlier attempt that was refused or never sent',
   );
+  const entry = (note: string) => ({
+    at: nowIso(deps),
+    source: 'callback' as const,
+    note,
+    providerStatus: record.status,
+  });
+  let current: Order | null = order;
+  if (order.state === 'processing' && !order.inFlight) {
+    current = await transitionOrder(deps, order, {
+      expect: { state: 'processing', inFlight: false },
+      to: 'pending',
+      // Due at once, so a poller settles it if the next write never happens.
+      patch: { inFlight: false, checkAfterMs: 0 },
+      entry: entry(`${conflict}; held: not sent to ${order.provider}`),
+    });
+  }
+  if (current?.state === 'pending') {
+    const review = await transitionOrder(deps, current, {
+      expect: { state: 'pending' },
+      to: 'manual_review',
+      entry: entry(`${conflict}; an operator decides (check both providers)`),
+    });
+    if (review) return { outcome: 'applied', note: `${conflict}; -> manual_review`, order: review };
+  }
   return {
     outcome: 'ignored',
-    note: `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) of ${orderRef(order)} that was refused or never sent; ${moved} (now ${order.state}); check with both providers`,
+    note: `${conflict} (now ${(current ?? order).state}); check with both providers`,
     order,
   };
 }

@@ -471,6 +471,64 @@ describe('callbacks about an earlier attempt', () => {
   });
 });
 
+describe('a success reported for a refused attempt before the next provider is asked', () => {
+  it('holds the order for a person instead of charging the next provider knowingly', async () => {
+    const backup = createA1TopupProvider({
+      name: 'a1topup_backup',
+      baseUrl: simUrl,
+      username: 'u',
+      password: 'p',
+      timeoutMs: 600,
+      connectTimeoutMs: 300,
+    });
+    const routed: WorkerDeps = {
+      ...deps,
+      log: { ...log, error: () => undefined },
+      providers: new Map([
+        [provider.name, provider],
+        [backup.name, backup],
+      ]),
+      routeFor: () => ['a1topup', 'a1topup_backup'],
+    };
+    try {
+      const created = await submitOrder(routed, {
+        clientId: 'shop',
+        orderId: 'cb-earlier-held',
+        request: { operator: 'A', number: '9812345678', amount: parseRupees(13)! },
+      });
+      const firstId = created.order.providerOrderId;
+      expect(
+        await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false }),
+      ).toMatchObject({
+        kind: 'rerouted',
+        order: { state: 'processing', inFlight: false },
+      });
+      const secondId = (await ledger.getOrder(created.order))!.providerOrderId;
+      // The refused attempt is reported paid while the backup's job waits.
+      const odd = await storedCallback(firstId, 'Success', 'PAID-AFTER-ALL');
+      const result = await applyCallback(routed, odd.id, { verifyReversals: true });
+      expect(result).toMatchObject({ outcome: 'applied', order: { state: 'manual_review' } });
+      expect(result.note).toMatch(/^CONFLICT: .*-> manual_review$/);
+      const held = await ledger.getOrder(created.order);
+      expect(held?.history.slice(-2).map((h) => [h.from, h.to, h.source])).toEqual([
+        ['processing', 'pending', 'callback'],
+        ['pending', 'manual_review', 'callback'],
+      ]);
+      // The backup's job finds it held: nothing is sent to the backup.
+      expect(
+        await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false }),
+      ).toMatchObject({
+        kind: 'skipped',
+        state: 'manual_review',
+      });
+      expect(simulator.order(secondId)).toBeUndefined();
+      expect(simulator.order(firstId)?.submissions).toBe(1);
+    } finally {
+      await backup.close();
+    }
+  });
+});
+
 describe('operators and reports', () => {
   it('records a reversal only for a success order, linking only a Failure callback of its attempt', async () => {
     const order = await processed('op-rev', 10);
