@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { parseRupees } from '@rechargeflow/domain';
+import { type Order, parseRupees } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore, type TransitionResult } from '@rechargeflow/ledger';
 import {
   createA1TopupProvider,
@@ -78,6 +78,17 @@ afterAll(async () => {
   await redis.quit();
   await queueRedis.quit();
 });
+
+/** An A1Topup client for a port nobody listens on: every call is refused before it is sent. */
+async function unreachableProvider(): Promise<RechargeProvider> {
+  return createA1TopupProvider({
+    baseUrl: `http://127.0.0.1:${await freePort()}`,
+    username: 'u',
+    password: 'p',
+    timeoutMs: 300,
+    connectTimeoutMs: 200,
+  });
+}
 
 /** Submits and processes an order through the real worker path; returns it as stored. */
 async function processed(orderId: string, rupees: number) {
@@ -257,13 +268,7 @@ describe('checkPendingOrder', () => {
 
   it('keeps the order pending when the status API cannot be reached', async () => {
     const order = await processed('chk-down', 31);
-    const down = createA1TopupProvider({
-      baseUrl: `http://127.0.0.1:${await freePort()}`,
-      username: 'u',
-      password: 'p',
-      timeoutMs: 300,
-      connectTimeoutMs: 200,
-    });
+    const down = await unreachableProvider();
     const outcome = await checkPendingOrder(
       { ...deps, providers: new Map([[down.name, down]]) },
       order,
@@ -326,13 +331,7 @@ describe('applyCallback', () => {
 
   it('keeps asking while the status API does not answer, then leaves the reversal to an operator', async () => {
     const order = await processed('cb-rev-down', 10);
-    const down = createA1TopupProvider({
-      baseUrl: `http://127.0.0.1:${await freePort()}`,
-      username: 'u',
-      password: 'p',
-      timeoutMs: 300,
-      connectTimeoutMs: 200,
-    });
+    const down = await unreachableProvider();
     const downDeps: WorkerDeps = { ...deps, providers: new Map([[down.name, down]]) };
     try {
       const cb = await storedCallback(order.providerOrderId, 'Failure', 'REV-DOWN');
@@ -400,55 +399,71 @@ describe('applyCallback', () => {
   });
 });
 
+/**
+ * Runs `use` with a route of A1Topup then a backup (the same simulator under another name), with
+ * an order of 13 rupees already refused by A1Topup and failed over: `firstId` is the refused
+ * attempt's orderid, `secondId` the backup's, not sent yet.
+ */
+async function withFailedOver(
+  orderId: string,
+  use: (ctx: {
+    routed: WorkerDeps;
+    order: Order;
+    firstId: string;
+    secondId: string;
+    errors: unknown[];
+  }) => Promise<void>,
+): Promise<void> {
+  const backup = createA1TopupProvider({
+    name: 'a1topup_backup',
+    baseUrl: simUrl,
+    username: 'u',
+    password: 'p',
+    timeoutMs: 600,
+    connectTimeoutMs: 300,
+  });
+  const errors: unknown[] = [];
+  const routed: WorkerDeps = {
+    ...deps,
+    log: { ...log, error: (fields: unknown) => errors.push(fields) },
+    providers: new Map([
+      [provider.name, provider],
+      [backup.name, backup],
+    ]),
+    routeFor: () => ['a1topup', 'a1topup_backup'],
+  };
+  try {
+    const created = await submitOrder(routed, {
+      clientId: 'shop',
+      orderId,
+      request: { operator: 'A', number: '9812345678', amount: parseRupees(13)! },
+    });
+    const first = await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false });
+    expect(first).toMatchObject({
+      kind: 'rerouted',
+      order: { provider: 'a1topup_backup', state: 'processing', inFlight: false },
+    });
+    const secondId = (await ledger.getOrder(created.order))!.providerOrderId;
+    expect(secondId).not.toBe(created.order.providerOrderId);
+    await use({ routed, order: created.order, firstId: created.order.providerOrderId, secondId, errors });
+  } finally {
+    await backup.close();
+  }
+}
+
 describe('callbacks about an earlier attempt', () => {
   it('never move the attempt now at the next provider; a success for the refused one is a conflict', async () => {
-    const backup = createA1TopupProvider({
-      name: 'a1topup_backup',
-      baseUrl: simUrl,
-      username: 'u',
-      password: 'p',
-      timeoutMs: 600,
-      connectTimeoutMs: 300,
-    });
-    const errors: unknown[] = [];
-    const routed: WorkerDeps = {
-      ...deps,
-      log: { ...log, error: (fields: unknown) => errors.push(fields) },
-      providers: new Map([
-        [provider.name, provider],
-        [backup.name, backup],
-      ]),
-      routeFor: () => ['a1topup', 'a1topup_backup'],
-    };
-    try {
-      // 13 rupees: A1Topup refuses; the order fails over to the backup with a new orderid.
-      const created = await submitOrder(routed, {
-        clientId: 'shop',
-        orderId: 'cb-earlier',
-        request: { operator: 'A', number: '9812345678', amount: parseRupees(13)! },
-      });
-      const firstId = created.order.providerOrderId;
-      const first = await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false });
-      expect(first).toMatchObject({
-        kind: 'rerouted',
-        order: { provider: 'a1topup_backup', state: 'processing' },
-      });
-      const secondId = (await ledger.getOrder(created.order))!.providerOrderId;
-      expect(secondId).not.toBe(firstId);
-
+    await withFailedOver('cb-earlier', async ({ routed, order, firstId, secondId, errors }) => {
       // The refused attempt's Failure callback, while the backup has the order: nothing moves.
       const stale = await storedCallback(firstId, 'Failure', 'OLD');
       const result = await applyCallback(routed, stale.id, { verifyReversals: true });
       expect(result).toMatchObject({ outcome: 'no_change' });
       expect(result.note).toContain(`moved on to a1topup_backup as ${secondId}`);
-      expect(await ledger.getOrder(created.order)).toMatchObject({
-        state: 'processing',
-        provider: 'a1topup_backup',
-      });
+      expect(await ledger.getOrder(order)).toMatchObject({ state: 'processing', provider: 'a1topup_backup' });
 
       // The backup's answer still settles it.
       simulator.script({ orderid: secondId, behaviour: 'success' });
-      const second = await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false });
+      const second = await processRecharge(routed, order, { attempt: 1, isFinalAttempt: false });
       expect(second).toMatchObject({ kind: 'settled', order: { state: 'success' } });
 
       // A Success for the refused attempt: money may have left twice; flagged, logged, order unchanged.
@@ -462,70 +477,34 @@ describe('callbacks about an earlier attempt', () => {
       expect(await applyCallback(routed, late.id, { verifyReversals: true })).toMatchObject({
         outcome: 'no_change',
       });
-      expect((await ledger.getOrder(created.order))?.state).toBe('success');
+      expect((await ledger.getOrder(order))?.state).toBe('success');
       expect(simulator.order(firstId)?.submissions).toBe(1);
       expect(simulator.order(secondId)?.submissions).toBe(1);
-    } finally {
-      await backup.close();
-    }
+    });
   });
 });
 
 describe('a success reported for a refused attempt before the next provider is asked', () => {
   it('holds the order for a person instead of charging the next provider knowingly', async () => {
-    const backup = createA1TopupProvider({
-      name: 'a1topup_backup',
-      baseUrl: simUrl,
-      username: 'u',
-      password: 'p',
-      timeoutMs: 600,
-      connectTimeoutMs: 300,
-    });
-    const routed: WorkerDeps = {
-      ...deps,
-      log: { ...log, error: () => undefined },
-      providers: new Map([
-        [provider.name, provider],
-        [backup.name, backup],
-      ]),
-      routeFor: () => ['a1topup', 'a1topup_backup'],
-    };
-    try {
-      const created = await submitOrder(routed, {
-        clientId: 'shop',
-        orderId: 'cb-earlier-held',
-        request: { operator: 'A', number: '9812345678', amount: parseRupees(13)! },
-      });
-      const firstId = created.order.providerOrderId;
-      expect(
-        await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false }),
-      ).toMatchObject({
-        kind: 'rerouted',
-        order: { state: 'processing', inFlight: false },
-      });
-      const secondId = (await ledger.getOrder(created.order))!.providerOrderId;
+    await withFailedOver('cb-earlier-held', async ({ routed, order, firstId, secondId }) => {
       // The refused attempt is reported paid while the backup's job waits.
       const odd = await storedCallback(firstId, 'Success', 'PAID-AFTER-ALL');
       const result = await applyCallback(routed, odd.id, { verifyReversals: true });
       expect(result).toMatchObject({ outcome: 'applied', order: { state: 'manual_review' } });
       expect(result.note).toMatch(/^CONFLICT: .*-> manual_review$/);
-      const held = await ledger.getOrder(created.order);
+      const held = await ledger.getOrder(order);
       expect(held?.history.slice(-2).map((h) => [h.from, h.to, h.source])).toEqual([
         ['processing', 'pending', 'callback'],
         ['pending', 'manual_review', 'callback'],
       ]);
       // The backup's job finds it held: nothing is sent to the backup.
-      expect(
-        await processRecharge(routed, created.order, { attempt: 1, isFinalAttempt: false }),
-      ).toMatchObject({
+      expect(await processRecharge(routed, order, { attempt: 1, isFinalAttempt: false })).toMatchObject({
         kind: 'skipped',
         state: 'manual_review',
       });
       expect(simulator.order(secondId)).toBeUndefined();
       expect(simulator.order(firstId)?.submissions).toBe(1);
-    } finally {
-      await backup.close();
-    }
+    });
   });
 });
 
