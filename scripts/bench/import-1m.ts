@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { importBatch, storeUpload } from '../../packages/batches/src/index.ts';
 import { createRedisLedgerStore } from '../../packages/ledger/src/redis-ledger-store.ts';
-import { JobProducer } from '../../packages/queue/src/index.ts';
+import { JobProducer, jobOptions } from '../../packages/queue/src/index.ts';
 import { deleteByPrefix } from '../../packages/testkit/src/index.ts';
 
 // One read of the environment (the bench is no Turborepo task; nothing of it is cached).
@@ -162,13 +162,7 @@ async function baseline(redis: Redis, prefix: string, rows: number): Promise<num
       jobs.push({
         name: 'recharge',
         data: { clientId: CLIENT, orderId: `bench-${i}` },
-        opts: {
-          jobId: `recharge-${i.toString(16).padStart(32, '0')}-a1topup`,
-          attempts: 6,
-          backoff: { type: 'exponential', delay: 2_000 },
-          removeOnComplete: { age: 24 * 3600, count: 100_000 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        opts: jobOptions('recharge', `recharge-${i.toString(16).padStart(32, '0')}-a1topup`),
       });
     }
     await queue.addBulk(jobs);

@@ -10,7 +10,7 @@
  * whose jobs sleep 50 ms (BullMQ's own cost at that concurrency, no provider call, no ledger).
  */
 import type { Redis } from 'ioredis';
-import { JobProducer } from '../../packages/queue/src/index.ts';
+import { JobProducer, jobOptions } from '../../packages/queue/src/index.ts';
 import {
   deleteByPrefix,
   fmt,
@@ -57,13 +57,7 @@ async function rawRun(redis: Redis, orders: number, concurrency: number): Promis
         jobs.push({
           name: 'recharge',
           data: { clientId: 'bench', orderId: `wrk-${i}` },
-          opts: {
-            jobId: `recharge-${i.toString(16).padStart(32, '0')}-a1topup`,
-            attempts: 6,
-            backoff: { type: 'exponential', delay: 2_000 },
-            removeOnComplete: { age: 24 * 3600, count: 100_000 },
-            removeOnFail: { age: 7 * 24 * 3600 },
-          },
+          opts: jobOptions('recharge', `recharge-${i.toString(16).padStart(32, '0')}-a1topup`),
         });
       }
       await queue.addBulk(jobs);

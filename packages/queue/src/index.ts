@@ -24,5 +24,5 @@ export {
   queueNameFor,
   rechargeJobId,
 } from './job-catalogue.ts';
-export { JobProducer, type QueueSettings } from './producer.ts';
+export { JobProducer, jobOptions, type QueueSettings } from './producer.ts';
 export { JOB_STATES, type JobState, type QueueStats, readQueueStats } from './queue-stats.ts';

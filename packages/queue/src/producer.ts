@@ -14,6 +14,21 @@ export interface QueueSettings {
 }
 
 /** Typed producer over the catalogue: one BullMQ Queue per catalogue queue, created lazily. */
+/**
+ * The BullMQ options of one job of the catalogue: its id, attempts and back-off, and how long a
+ * finished job is kept (a day of completed ones for the queue board, a week of failed ones).
+ */
+export function jobOptions(name: JobName, jobId: string) {
+  const entry = JOB_CATALOGUE[name];
+  return {
+    jobId,
+    attempts: entry.attempts,
+    backoff: { ...entry.backoff },
+    removeOnComplete: { age: 24 * 3600, count: 100_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
 export class JobProducer {
   readonly #connection: Redis;
   readonly #prefix: string;
@@ -47,13 +62,7 @@ export class JobProducer {
   ): Promise<void> {
     const entry = JOB_CATALOGUE[name];
     const data = entry.schema.parse(payload);
-    await this.queue(entry.queue, partition).add(name, data, {
-      jobId,
-      attempts: entry.attempts,
-      backoff: { ...entry.backoff },
-      removeOnComplete: { age: 24 * 3600, count: 100_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.queue(entry.queue, partition).add(name, data, jobOptions(name, jobId));
   }
 
   /**
@@ -71,13 +80,7 @@ export class JobProducer {
       jobs.map((job) => ({
         name,
         data: entry.schema.parse(job.payload),
-        opts: {
-          jobId: job.jobId,
-          attempts: entry.attempts,
-          backoff: { ...entry.backoff },
-          removeOnComplete: { age: 24 * 3600, count: 100_000 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        opts: jobOptions(name, job.jobId),
       })),
     );
   }
