@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { orderKeyId, paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
+import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerConfigurationError } from '../src/ledger-errors.ts';
@@ -14,17 +15,6 @@ const RUN_PREFIX = `rf-test:ledger:${randomUUID()}`;
 
 let redis: Redis;
 let stores = 0;
-
-async function deleteByPrefix(client: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (found.length > 0) deleted += await client.del(...found);
-  } while (cursor !== '0');
-  return deleted;
-}
 
 beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: true });
@@ -258,18 +248,6 @@ describe('Redis ledger store specifics', () => {
     });
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A throw-away redis-server on a free loopback port, killed (by its own pid) afterwards. */
 async function withPrivateRedis(policy: string, use: (client: Redis) => Promise<void>): Promise<void> {
