@@ -22,11 +22,16 @@ export type TransitionSource = (typeof TRANSITION_SOURCES)[number];
  */
 const TRANSITIONS: { readonly [S in OrderState]: readonly OrderState[] } = {
   queued: ['processing'],
-  processing: ['success', 'failed', 'pending'],
-  pending: ['success', 'failed', 'manual_review'],
+  // -> manual_review: the providers' facts contradict each other or the ledger (README, "Order lifecycle").
+  processing: ['success', 'failed', 'pending', 'manual_review'],
+  // -> processing only with a provider switch: a definite refusal of the current attempt reported
+  // while the order was pending fails it over like an answer would (the ledger enforces the switch).
+  pending: ['success', 'failed', 'manual_review', 'processing'],
   success: ['reversed'],
   manual_review: ['success', 'failed'],
-  failed: [],
+  // The correction path: a charge proven after the order was recorded failed (the provider's
+  // status API, or an operator's decision) is booked; one reported but not proven goes to a person.
+  failed: ['success', 'manual_review'],
   reversed: [],
 };
 

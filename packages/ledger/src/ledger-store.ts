@@ -44,11 +44,21 @@ export interface OrderPatch {
 
 /**
  * A conditional change: applied only when the stored order is in `expect.state` (and, when given,
- * has `inFlight === expect.inFlight`). `to` equal to `expect.state` records an event without a
- * state change (e.g. a send attempt); otherwise `to` must be a legal transition from it.
+ * has `inFlight === expect.inFlight` and is at the attempt `expect.providerOrderId`). `to` equal to
+ * `expect.state` records an event without a state change (e.g. a send attempt); otherwise `to` must
+ * be a legal transition from it.
  */
 export interface TransitionCommand {
-  readonly expect: { readonly state: OrderState; readonly inFlight?: boolean | undefined };
+  readonly expect: {
+    readonly state: OrderState;
+    readonly inFlight?: boolean | undefined;
+    /**
+     * The attempt the write is about: applied only while this is the order's current
+     * providerOrderId. Every write about a provider's answer, callback or status names it, so a
+     * fact about an attempt the order has left (after a failover) can never move the current one.
+     */
+    readonly providerOrderId?: string | undefined;
+  };
   readonly to: OrderState;
   readonly patch?: OrderPatch | undefined;
   /** The history entry to append; `from` and `to` are filled in by the store. */
@@ -118,6 +128,16 @@ export const CALLBACK_OUTCOMES = [
   'reversal_not_confirmed',
   /** A status text we do not understand, or a transition the state machine forbids. */
   'ignored',
+  /**
+   * A settlement the status API did not confirm within the confirm window: not applied (the
+   * order's own status checks go on), kept for an operator.
+   */
+  'not_confirmed',
+  /**
+   * Contradicts the ledger and could not move the order (a charge reported for an earlier attempt
+   * of an order that is already `success`): recorded in its history, kept for an operator.
+   */
+  'conflict',
 ] as const;
 export type CallbackOutcome = (typeof CALLBACK_OUTCOMES)[number];
 
@@ -197,6 +217,28 @@ export interface LedgerStore extends BatchStore {
    * exclusive), oldest change first, at most `limit` (1..1000).
    */
   findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]>;
+  /**
+   * Every order in `state` last changed before `updatedBefore`, a page at a time, oldest change
+   * first: pass the page's `nextCursor` back for the next one (absent: no more). A sweep reaches
+   * every such order however long the backlog; an order that changes meanwhile may be left out of
+   * this pass (it is no longer stale) but never makes the scan repeat itself.
+   * Rejects with `ValidationError` for a limit outside 1..1000 or a foreign cursor.
+   */
+  scanStale(
+    state: OrderState,
+    updatedBefore: string,
+    limit: number,
+    cursor?: string | undefined,
+  ): Promise<OrderPage>;
+  /**
+   * Appends a history entry to the order whatever its state (`from` and `to` are its state now):
+   * a fact that cannot be applied (about an attempt the order has left, or contradicting it) is
+   * recorded, never dropped. Bumps `version`; leaves the state, `updatedAt` and the indexes as they
+   * are, so a note never makes a stuck order look fresh. `null` for an unknown order.
+   */
+  appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null>;
+  /** The store's clock: every age comparison uses it, never the caller's (hosts' clocks drift). */
+  clock(): Promise<Date>;
   /**
    * How many orders of any client are in `state` now, and the oldest last change among them (ISO,
    * null when there are none): the backlog gauges (pending orders and their age).

@@ -100,6 +100,29 @@ export function validateListQuery(query: ListOrdersQuery): { limit: number; afte
   return { limit, after: query.cursor === undefined ? undefined : decodeCursor(query.cursor) };
 }
 
+/** A stale-scan position: the last order's change time and its tie-breaker in the store's order. */
+export interface StalePosition {
+  readonly ms: number;
+  readonly tie: string;
+}
+
+const STALE_CURSOR_PATTERN = /^s:(\d{1,15}):(.{1,512})$/s;
+
+export function encodeStaleCursor(position: StalePosition): string {
+  return Buffer.from(`s:${position.ms}:${position.tie}`, 'utf8').toString('base64url');
+}
+
+/** The position the next page starts strictly after; a cursor that is not ours is refused. */
+export function decodeStaleCursor(cursor: string): StalePosition {
+  const match = STALE_CURSOR_PATTERN.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) {
+    throw new ValidationError([
+      { field: 'cursor', rule: 'cursor', message: 'is not a cursor from a previous page; start again without it' },
+    ]);
+  }
+  return { ms: Number(match[1]), tie: match[2]! };
+}
+
 export function validateStaleLimit(limit: number): number {
   return validateLimit(limit, MAX_STALE_LIMIT, 'findStale');
 }
@@ -286,6 +309,13 @@ export class SummaryBuilder {
  */
 export function assertCommand(command: TransitionCommand): void {
   if (command.to !== command.expect.state) assertTransition(command.expect.state, command.to);
+  if (command.expect.state === 'pending' && command.to === 'processing' && !command.patch?.switchProvider) {
+    // pending -> processing exists only as a failover: the attempt that went pending is never resent.
+    throw new RangeError('pending -> processing only goes with switchProvider (a failover)');
+  }
+  if (command.expect.providerOrderId !== undefined && command.expect.providerOrderId === '') {
+    throw new RangeError('expect.providerOrderId must be a non-empty string when given');
+  }
   timeMs(command.entry.at, 'entry.at');
   const { checkAfterMs, reversal, switchProvider } = command.patch ?? {};
   if (switchProvider !== undefined) assertSwitch(command, switchProvider);
@@ -306,32 +336,40 @@ export function assertCommand(command: TransitionCommand): void {
 }
 
 /**
- * Failover only between provider calls: a same-state `processing` event that either requires no
+ * Failover only between provider calls: a `processing -> processing` event that either requires no
  * call in flight, or records in the same write that the call in flight has ended (a definite
  * refusal: `expect.inFlight: true` with `patch.inFlight: false`), so an order never moves away from
  * a provider that may still be carrying out its call, and a crash cannot separate "refused" from
- * "moved on".
+ * "moved on"; or `pending -> processing` (nothing is in flight while pending) when a status check
+ * or a confirmed callback proves the pending attempt was refused.
  * Whether the provider is in the route is checked by the store, against the stored route.
  */
 function assertSwitch(
   command: TransitionCommand,
   target: NonNullable<NonNullable<TransitionCommand['patch']>['switchProvider']>,
 ): void {
-  if (command.expect.state !== 'processing' || command.to !== 'processing') {
+  if (command.expect.state === 'pending' && command.to === 'processing') {
+    if (command.expect.inFlight === true || command.patch?.inFlight === true) {
+      throw new RangeError('a failover from pending starts with nothing in flight');
+    }
+  } else if (command.expect.state !== 'processing' || command.to !== 'processing') {
     throw new RangeError(
-      `switchProvider only goes with a processing -> processing event, not ${command.expect.state} -> ${command.to}`,
+      `switchProvider only goes with processing -> processing or pending -> processing, not ${command.expect.state} -> ${command.to}`,
     );
+  } else assertCallEnded(command);
+  for (const field of ['provider', 'providerOrderId'] as const) {
+    if (typeof target[field] !== 'string' || target[field] === '') {
+      throw new RangeError(`switchProvider.${field} must be a non-empty string`);
+    }
   }
+}
+
+function assertCallEnded(command: TransitionCommand): void {
   const callEnded = command.expect.inFlight === true && command.patch?.inFlight === false;
   if (command.expect.inFlight !== false && !callEnded) {
     throw new RangeError(
       'switchProvider needs the expectation inFlight: false, or inFlight: true with patch inFlight: false (the call ended)',
     );
-  }
-  for (const field of ['provider', 'providerOrderId'] as const) {
-    if (typeof target[field] !== 'string' || target[field] === '') {
-      throw new RangeError(`switchProvider.${field} must be a non-empty string`);
-    }
   }
 }
 

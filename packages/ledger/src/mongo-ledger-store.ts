@@ -38,7 +38,9 @@ import {
   callbackId,
   createdWindow,
   creationEntry,
+  decodeStaleCursor,
   encodeCursor,
+  encodeStaleCursor,
   historyEntry,
   isBatchState,
   listKey,
@@ -591,6 +593,8 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         state: expect.state,
       };
       if (expect.inFlight !== undefined) filter.inFlight = expect.inFlight;
+      // The attempt pin: part of the filter, so a write about an attempt the order has left matches nothing.
+      if (expect.providerOrderId !== undefined) filter.providerOrderId = expect.providerOrderId;
       const target = patch?.switchProvider;
       if (target !== undefined) {
         // In the filter, so the check is part of the atomic write: the stored route holds the
@@ -657,7 +661,8 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       if (
         target !== undefined &&
         current.state === expect.state &&
-        current.inFlight === expect.inFlight &&
+        (expect.inFlight === undefined || current.inFlight === expect.inFlight) &&
+        (expect.providerOrderId === undefined || current.providerOrderId === expect.providerOrderId) &&
         !current.route.includes(target.provider)
       ) {
         throw new RangeError(
@@ -695,6 +700,81 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         .lean<Lean[]>()
         .exec();
       return docs.map(toOrder);
+    },
+
+    async scanStale(
+      state: OrderState,
+      updatedBefore: string,
+      limit: number,
+      cursor?: string | undefined,
+    ): Promise<OrderPage> {
+      validateStaleLimit(limit);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const after = cursor === undefined ? undefined : decodeStaleCursor(cursor);
+      // (updatedAtMs, listKey) is the state_updated index's order: a strict position.
+      const filter: Record<string, unknown> =
+        after === undefined
+          ? { state, updatedAtMs: { $lt: before } }
+          : {
+              state,
+              updatedAtMs: { $lt: before },
+              $or: [
+                { updatedAtMs: { $gt: after.ms } },
+                { updatedAtMs: after.ms, listKey: { $gt: after.tie } },
+              ],
+            };
+      const docs = await model
+        .find(filter)
+        .sort({ updatedAtMs: 1, listKey: 1 })
+        .limit(limit + 1)
+        .lean<Lean[]>()
+        .exec();
+      const page = docs.slice(0, limit);
+      const last = page.at(-1);
+      return docs.length > limit && last !== undefined
+        ? {
+            orders: page.map(toOrder),
+            nextCursor: encodeStaleCursor({ ms: last.updatedAtMs as number, tie: last.listKey as string }),
+          }
+        : { orders: page.map(toOrder) };
+    },
+
+    async appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null> {
+      timeMs(entry.at, 'entry.at');
+      // One pipeline update reads the state it writes into the entry: atomic like the Redis script.
+      const row = historyEntry('queued', 'queued', entry);
+      const { from: _from, to: _to, ...rest } = row;
+      const literal = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, { $literal: v }]));
+      const doc = await model
+        .findOneAndUpdate(
+          { clientId: key.clientId, orderId: key.orderId },
+          [
+            {
+              $set: {
+                version: { $add: ['$version', 1] },
+                history: {
+                  $concatArrays: [
+                    '$history',
+                    [{ at: literal.at, from: '$state', to: '$state', ...literal }],
+                  ],
+                },
+              },
+            },
+          ],
+          { returnDocument: 'after', upsert: false, updatePipeline: true },
+        )
+        .lean<Lean>()
+        .exec();
+      return doc === null ? null : toOrder(doc);
+    },
+
+    async clock(): Promise<Date> {
+      const { db } = options.connection;
+      if (db === undefined) throw new Error('MongoDB connection is not open');
+      // `hello` answers the server's own time.
+      const reply = await db.command({ hello: 1 });
+      const localTime = (reply as { localTime?: unknown }).localTime;
+      return localTime instanceof Date ? localTime : new Date(String(localTime));
     },
 
     async countInState(state: OrderState): Promise<StateCount> {

@@ -1,6 +1,7 @@
 import {
   isOrderState,
   ORDER_STATES,
+  type HistoryEntry,
   type Order,
   type OrderKey,
   type OrderState,
@@ -44,7 +45,9 @@ import {
   callbackId,
   createdWindow,
   creationEntry,
+  decodeStaleCursor,
   encodeCursor,
+  encodeStaleCursor,
   historyEntry,
   isBatchState,
   listKeyOf,
@@ -76,6 +79,7 @@ import {
 } from './records.ts';
 import {
   ALL_SCRIPTS,
+  APPEND_HISTORY,
   CLAIM_CHECKS,
   COMMIT_ROWS,
   CREATE_BATCH,
@@ -393,6 +397,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           target?.provider ?? '',
           target?.providerOrderId ?? '',
           batchStatesPrefix,
+          command.expect.providerOrderId ?? '',
           ...patchFields,
         ],
       );
@@ -460,6 +465,67 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         (order): order is Order =>
           order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
       );
+    },
+
+    async scanStale(
+      state: OrderState,
+      updatedBefore: string,
+      limit: number,
+      cursor?: string | undefined,
+    ): Promise<OrderPage> {
+      validateStaleLimit(limit);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const after = cursor === undefined ? undefined : decodeStaleCursor(cursor);
+      // Members of one score are in member order, so (score, keyId) is a strict position. The page
+      // starts at the cursor's score; the ones of that score at or before its keyId are skipped
+      // (few: keyIds of one millisecond), read a little more so a full page still comes back.
+      const flat = await redis.zrangebyscore(
+        keys.stateUpdated(state),
+        after === undefined ? '-inf' : String(after.ms),
+        `(${before}`,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        limit + 1 + (after === undefined ? 0 : 64),
+      );
+      const positions: { keyId: string; ms: number }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const keyId = flat[i]!;
+        const ms = Number(flat[i + 1]);
+        if (after !== undefined && ms === after.ms && keyId <= after.tie) continue;
+        positions.push({ keyId, ms });
+      }
+      const page = positions.slice(0, limit);
+      const orders = await readOrders(page.map((p) => p.keyId));
+      const shown = orders.filter(
+        (order): order is Order =>
+          order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
+      );
+      const last = page.at(-1);
+      // More may follow when the read was not exhausted (a full page, or skipped ties filled it).
+      const more = positions.length > limit || flat.length / 2 >= limit + 1 + (after === undefined ? 0 : 64);
+      return more && last !== undefined
+        ? { orders: shown, nextCursor: encodeStaleCursor({ ms: last.ms, tie: last.keyId }) }
+        : { orders: shown };
+    },
+
+    async appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null> {
+      timeMs(entry.at, 'entry.at');
+      // from/to are placeholders: the script writes the state it reads in their place.
+      const json = JSON.stringify(historyEntry('queued', 'queued', entry));
+      const head = JSON.stringify({ at: entry.at }).slice(0, -1);
+      const tail = json.slice(json.indexOf(',"source":'));
+      const keyId = orderKeyId(key);
+      const reply = await runScript(redis, APPEND_HISTORY, [keys.order(keyId), keys.history(keyId)], [head, tail]);
+      const [status, snapshot] = asReply(reply);
+      if (status === 'not_found') return null;
+      if (status !== 'appended') return unexpected('append-history', reply);
+      return requireOrder(snapshot);
+    },
+
+    async clock(): Promise<Date> {
+      const [seconds, micros] = await redis.time();
+      return new Date(Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
     },
 
     async countInState(state: OrderState): Promise<StateCount> {

@@ -157,7 +157,7 @@ return {'done', result}`,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
- *       prefix, then patch field/value pairs.
+ *       prefix, expected providerOrderId ('' = any: the attempt pin), then patch field/value pairs.
  * A state change moves one count from the old state to the new in the state hash of every batch
  * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
  * prefix + id + `:states`, built here like the claim script builds order keys).
@@ -173,8 +173,8 @@ export const TRANSITION = script(
   `if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches')
-if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) then
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId')
+if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
 local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
@@ -205,7 +205,7 @@ if ARGV[11] ~= '' then
   fields[#fields + 1] = 'providerOrderId'
   fields[#fields + 1] = ARGV[12]
 end
-for i = 14, #ARGV do
+for i = 15, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local schedule = ARGV[9]
@@ -247,6 +247,26 @@ if current[6] and ARGV[1] ~= ARGV[3] then
   end
 end
 return {'applied', snapshot(KEYS[1], KEYS[2])}`,
+);
+
+/**
+ * Appends a history entry to an order whatever its state: a fact that cannot be applied is kept.
+ * The entry's `from`/`to` are the state read here, so the caller passes the entry without them and
+ * the script splices them in (the entry JSON starts with `{"at":...,` and this inserts after it).
+ * KEYS: order hash, history list.
+ * ARGV: entry JSON head (up to and including the `at` member, no closing brace), entry JSON tail
+ *       (the members after `to`, starting with a comma or empty, and the closing brace).
+ * Answers: appended (+snapshot) | not_found.
+ */
+export const APPEND_HISTORY = script(
+  'append-history',
+  `local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'not_found'}
+end
+redis.call('RPUSH', KEYS[2], ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return {'appended', snapshot(KEYS[1], KEYS[2])}`,
 );
 
 /**
@@ -501,6 +521,7 @@ return linked`,
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   CREATE_ORDERS,
   TRANSITION,
+  APPEND_HISTORY,
   READ_ORDERS,
   CLAIM_CHECKS,
   UPGRADE_ORDERS,

@@ -663,6 +663,8 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       let pairs = 0;
       for (const from of ORDER_STATES) {
         for (const to of nextStates(from)) {
+          // A failover, tested with its switch in 'attempt-pinned writes'.
+          if (from === 'pending' && to === 'processing') continue;
           const key = { clientId: 'shop-1', orderId: `${from}-to-${to}` };
           const before = await orderIn(store, key, from);
           const source: TransitionSource = to === 'reversed' ? 'callback' : 'poller';
@@ -691,7 +693,165 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           pairs += 1;
         }
       }
-      expect(pairs).toBe(10);
+      expect(pairs).toBe(13);
+    });
+
+    describe('attempt-pinned writes', () => {
+      it('applies a write pinned to the current attempt and refuses one pinned to an attempt the order left', async () => {
+        const key = { clientId: 'shop-1', orderId: 'pinned' };
+        const order = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        const first = order.providerOrderId;
+        const pinned = (pin: string, seconds: number): TransitionCommand => ({
+          ...move('processing', 'success', seconds, { providerStatus: 'Success' }),
+          expect: { state: 'processing', providerOrderId: pin },
+        });
+        const second = providerOrderId(key, 2);
+        const switched = await applied(store, key, failover(5, 'telgoo5', second));
+
+        // The answer about attempt 1 arrives after the failover: refused, nothing changed.
+        const stale = await store.transition(key, pinned(first, 6));
+        expect(stale).toStrictEqual({ applied: false, reason: 'conflict', order: switched });
+        expect(await store.getOrder(key)).toStrictEqual(switched);
+
+        const current = await store.transition(key, pinned(second, 7));
+        expect(current.applied).toBe(true);
+        if (current.applied) expect(current.order).toMatchObject({ state: 'success', providerOrderId: second });
+        await expect(store.transition(key, { ...pinned('', 8) })).rejects.toThrow(RangeError);
+      });
+
+      it('pins a switch too: a failover named after an attempt the order left is a conflict', async () => {
+        const key = { clientId: 'shop-1', orderId: 'pinned-switch' };
+        const order = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+        const moved = await applied(store, key, failover(5, 'telgoo5', providerOrderId(key, 2)));
+        const late: TransitionCommand = {
+          ...failover(6, 'another', providerOrderId(key, 3)),
+          expect: { state: 'processing', inFlight: false, providerOrderId: order.providerOrderId },
+        };
+        expect(await store.transition(key, late)).toStrictEqual({ applied: false, reason: 'conflict', order: moved });
+        expect(await store.getOrderByProviderOrderId(providerOrderId(key, 3))).toBeNull();
+      });
+
+      it('fails a pending order over only with a switch, with nothing in flight', async () => {
+        const key = { clientId: 'shop-1', orderId: 'pending-failover' };
+        const pending = await orderIn(store, key, 'pending', 0, { route: ROUTE });
+        await expect(store.transition(key, move('pending', 'processing', 10))).rejects.toThrow(RangeError);
+        const second = providerOrderId(key, 2);
+        const switching = (inFlight: boolean | undefined): TransitionCommand => ({
+          expect: { state: 'pending', providerOrderId: pending.providerOrderId },
+          to: 'processing',
+          patch: { switchProvider: { provider: 'telgoo5', providerOrderId: second }, inFlight },
+          entry: { at: at(11), source: 'poller', note: 'status check: refused; failing over' },
+        });
+        await expect(store.transition(key, switching(true))).rejects.toThrow(RangeError);
+        expect(await store.getOrder(key)).toStrictEqual(pending);
+        const moved = await applied(store, key, switching(false));
+        expect(moved).toMatchObject({ state: 'processing', inFlight: false, provider: 'telgoo5', providerOrderId: second });
+        expect(moved.nextCheckAt).toBeUndefined();
+        expect(await store.getOrderByProviderOrderId(pending.providerOrderId)).toStrictEqual(moved);
+        expect(ids(await store.findStale('pending', at(1_000), 10))).toEqual([]);
+        expect(await store.claimDueChecks({ limit: 10, intervalsMs: [1] })).toEqual([]);
+      });
+
+      it('books a charge proven after the order failed: failed -> success and failed -> manual_review', async () => {
+        const proven = await orderIn(store, { clientId: 'shop-1', orderId: 'late-charge' }, 'failed');
+        const booked = await applied(store, proven, {
+          expect: { state: 'failed', providerOrderId: proven.providerOrderId },
+          to: 'success',
+          patch: { providerStatus: 'Success', providerRef: 'OP9' },
+          entry: { at: at(50), source: 'poller', note: 'charge proven by the status API', providerStatus: 'Success' },
+        });
+        expect(booked).toMatchObject({ state: 'success', providerRef: 'OP9' });
+        const reported = await orderIn(store, { clientId: 'shop-1', orderId: 'late-report' }, 'failed');
+        const review = await applied(store, reported, move('failed', 'manual_review', 51, { source: 'callback' }));
+        expect(review.state).toBe('manual_review');
+      });
+    });
+
+    describe('appendHistory', () => {
+      it('records a fact whatever the state, without changing state, updatedAt or the stale index', async () => {
+        for (const state of ORDER_STATES) {
+          const key = { clientId: 'shop-1', orderId: `fact-${state}` };
+          const before = await orderIn(store, key, state);
+          const after = await store.appendHistory(key, {
+            at: at(500),
+            source: 'callback',
+            note: `fact about an earlier attempt of a ${state} order`,
+            providerStatus: 'Failure',
+          });
+          expect(after).toStrictEqual({
+            ...before,
+            version: before.version + 1,
+            history: [
+              ...before.history,
+              {
+                at: at(500),
+                from: state,
+                to: state,
+                source: 'callback',
+                note: `fact about an earlier attempt of a ${state} order`,
+                providerStatus: 'Failure',
+              },
+            ],
+          });
+          expect(await store.getOrder(key)).toStrictEqual(after);
+          expect(ids(await store.findStale(state, before.updatedAt, 1_000))).not.toContain(key.orderId);
+          expect(ids(await store.findStale(state, at(1_000), 1_000))).toContain(key.orderId);
+        }
+        expect(
+          await store.appendHistory({ clientId: 'shop-1', orderId: 'nobody' }, { at: at(1), source: 'poller' }),
+        ).toBeNull();
+        expect(await store.getOrder({ clientId: 'shop-1', orderId: 'nobody' })).toBeNull();
+      });
+
+      it('keeps every one of 20 concurrent facts', async () => {
+        const key = { clientId: 'shop-1', orderId: 'many-facts' };
+        const before = await orderIn(store, key, 'processing');
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.appendHistory(key, { at: at(100 + i), source: 'callback', note: `fact ${i}` }),
+          ),
+        );
+        const after = await store.getOrder(key);
+        expect(after?.version).toBe(before.version + 20);
+        expect(after?.history.slice(before.history.length).map((h) => h.note).sort()).toEqual(
+          Array.from({ length: 20 }, (_, i) => `fact ${i}`).sort(),
+        );
+      });
+    });
+
+    it("answers the store's clock", async () => {
+      const before = Date.now();
+      const clock = await store.clock();
+      expect(clock).toBeInstanceOf(Date);
+      // Same machine in the tests: within a few seconds of ours.
+      expect(Math.abs(clock.getTime() - before)).toBeLessThan(5_000);
+    });
+
+    it('scans every stale order page by page, however long the backlog, each once', async () => {
+      // 25 orders, several sharing one millisecond, read 4 at a time.
+      const wanted: string[] = [];
+      for (let i = 0; i < 25; i++) {
+        const orderId = `stale-${String(i).padStart(2, '0')}`;
+        await created(store, newOrder(`shop-${i % 3}`, orderId, Math.floor(i / 5)));
+        wanted.push(orderId);
+      }
+      await created(store, newOrder('shop-1', 'fresh', 900));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.scanStale('queued', at(100), 4, cursor);
+        seen.push(...ids(page.orders));
+        cursor = page.nextCursor;
+        pages += 1;
+        expect(pages).toBeLessThan(20);
+      } while (cursor !== undefined);
+      expect(seen.sort()).toEqual(wanted.sort());
+      expect(new Set(seen).size).toBe(seen.length);
+      const first = await store.scanStale('queued', at(100), 4);
+      expect(first.orders).toHaveLength(4);
+      await expect(store.scanStale('queued', at(100), 4, 'not-a-cursor')).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.scanStale('queued', at(100), 0)).rejects.toThrow(RangeError);
     });
 
     it('refuses every illegal transition with IllegalTransitionError and changes nothing', async () => {
@@ -708,8 +868,8 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
         }
         expect(await store.getOrder(key)).toStrictEqual(before);
       }
-      // 7 states x 6 other states, less the 10 legal pairs.
-      expect(refused).toBe(32);
+      // 7 states x 6 other states, less the 14 legal pairs.
+      expect(refused).toBe(28);
     });
 
     it('does not apply a transition whose expected state is not the stored one (conflict, nothing changed)', async () => {
