@@ -139,10 +139,12 @@ async function main(): Promise<void> {
 
   // Orders whose job was lost between the ledger write and the enqueue are picked up here too,
   // so a system with no poller running still loses nothing.
-  const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 1_000 }).catch((error: unknown) => {
-    logger.warn({ err: String(error) }, 'start-up recovery sweep failed');
-    return null;
-  });
+  const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 500, budgetMs: 10_000 }).catch(
+    (error: unknown) => {
+      logger.warn({ err: String(error) }, 'start-up recovery sweep failed');
+      return null;
+    },
+  );
   if (sweep) logger.info(sweep, 'start-up recovery sweep done');
 
   let metricsServer: Server | undefined;

@@ -78,7 +78,8 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
     {
       preHandler: requireOperator,
       schema: {
-        summary: 'Operator decision on an order in manual_review (recorded with who and why)',
+        summary:
+          'Operator decision on an order in manual_review, or the correction of a failed order the provider did charge (status success); recorded with who and why',
         security,
         body: {
           type: 'object',
@@ -113,7 +114,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
             reply,
             409,
             'not_in_manual_review',
-            `order ${orderId} is ${outcome.order.state}, not manual_review; only orders in manual_review take an operator decision`,
+            `order ${orderId} is ${outcome.order.state}: an operator decides orders in manual_review, and corrects a failed order to success (a charge the provider confirms); nothing else`,
           );
       }
     },

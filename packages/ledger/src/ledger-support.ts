@@ -117,7 +117,11 @@ export function decodeStaleCursor(cursor: string): StalePosition {
   const match = STALE_CURSOR_PATTERN.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) {
     throw new ValidationError([
-      { field: 'cursor', rule: 'cursor', message: 'is not a cursor from a previous page; start again without it' },
+      {
+        field: 'cursor',
+        rule: 'cursor',
+        message: 'is not a cursor from a previous page; start again without it',
+      },
     ]);
   }
   return { ms: Number(match[1]), tie: match[2]! };

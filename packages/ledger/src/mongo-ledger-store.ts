@@ -753,10 +753,7 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
               $set: {
                 version: { $add: ['$version', 1] },
                 history: {
-                  $concatArrays: [
-                    '$history',
-                    [{ at: literal.at, from: '$state', to: '$state', ...literal }],
-                  ],
+                  $concatArrays: ['$history', [{ at: literal.at, from: '$state', to: '$state', ...literal }]],
                 },
               },
             },

@@ -1,7 +1,7 @@
 import {
+  type HistoryEntry,
   isOrderState,
   ORDER_STATES,
-  type HistoryEntry,
   type Order,
   type OrderKey,
   type OrderState,
@@ -516,7 +516,12 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       const head = JSON.stringify({ at: entry.at }).slice(0, -1);
       const tail = json.slice(json.indexOf(',"source":'));
       const keyId = orderKeyId(key);
-      const reply = await runScript(redis, APPEND_HISTORY, [keys.order(keyId), keys.history(keyId)], [head, tail]);
+      const reply = await runScript(
+        redis,
+        APPEND_HISTORY,
+        [keys.order(keyId), keys.history(keyId)],
+        [head, tail],
+      );
       const [status, snapshot] = asReply(reply);
       if (status === 'not_found') return null;
       if (status !== 'appended') return unexpected('append-history', reply);

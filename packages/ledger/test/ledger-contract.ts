@@ -715,7 +715,8 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
 
         const current = await store.transition(key, pinned(second, 7));
         expect(current.applied).toBe(true);
-        if (current.applied) expect(current.order).toMatchObject({ state: 'success', providerOrderId: second });
+        if (current.applied)
+          expect(current.order).toMatchObject({ state: 'success', providerOrderId: second });
         await expect(store.transition(key, { ...pinned('', 8) })).rejects.toThrow(RangeError);
       });
 
@@ -727,7 +728,11 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           ...failover(6, 'another', providerOrderId(key, 3)),
           expect: { state: 'processing', inFlight: false, providerOrderId: order.providerOrderId },
         };
-        expect(await store.transition(key, late)).toStrictEqual({ applied: false, reason: 'conflict', order: moved });
+        expect(await store.transition(key, late)).toStrictEqual({
+          applied: false,
+          reason: 'conflict',
+          order: moved,
+        });
         expect(await store.getOrderByProviderOrderId(providerOrderId(key, 3))).toBeNull();
       });
 
@@ -745,7 +750,12 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
         await expect(store.transition(key, switching(true))).rejects.toThrow(RangeError);
         expect(await store.getOrder(key)).toStrictEqual(pending);
         const moved = await applied(store, key, switching(false));
-        expect(moved).toMatchObject({ state: 'processing', inFlight: false, provider: 'telgoo5', providerOrderId: second });
+        expect(moved).toMatchObject({
+          state: 'processing',
+          inFlight: false,
+          provider: 'telgoo5',
+          providerOrderId: second,
+        });
         expect(moved.nextCheckAt).toBeUndefined();
         expect(await store.getOrderByProviderOrderId(pending.providerOrderId)).toStrictEqual(moved);
         expect(ids(await store.findStale('pending', at(1_000), 10))).toEqual([]);
@@ -758,11 +768,20 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           expect: { state: 'failed', providerOrderId: proven.providerOrderId },
           to: 'success',
           patch: { providerStatus: 'Success', providerRef: 'OP9' },
-          entry: { at: at(50), source: 'poller', note: 'charge proven by the status API', providerStatus: 'Success' },
+          entry: {
+            at: at(50),
+            source: 'poller',
+            note: 'charge proven by the status API',
+            providerStatus: 'Success',
+          },
         });
         expect(booked).toMatchObject({ state: 'success', providerRef: 'OP9' });
         const reported = await orderIn(store, { clientId: 'shop-1', orderId: 'late-report' }, 'failed');
-        const review = await applied(store, reported, move('failed', 'manual_review', 51, { source: 'callback' }));
+        const review = await applied(
+          store,
+          reported,
+          move('failed', 'manual_review', 51, { source: 'callback' }),
+        );
         expect(review.state).toBe('manual_review');
       });
     });
@@ -798,7 +817,10 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
           expect(ids(await store.findStale(state, at(1_000), 1_000))).toContain(key.orderId);
         }
         expect(
-          await store.appendHistory({ clientId: 'shop-1', orderId: 'nobody' }, { at: at(1), source: 'poller' }),
+          await store.appendHistory(
+            { clientId: 'shop-1', orderId: 'nobody' },
+            { at: at(1), source: 'poller' },
+          ),
         ).toBeNull();
         expect(await store.getOrder({ clientId: 'shop-1', orderId: 'nobody' })).toBeNull();
       });
@@ -813,9 +835,12 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
         );
         const after = await store.getOrder(key);
         expect(after?.version).toBe(before.version + 20);
-        expect(after?.history.slice(before.history.length).map((h) => h.note).sort()).toEqual(
-          Array.from({ length: 20 }, (_, i) => `fact ${i}`).sort(),
-        );
+        expect(
+          after?.history
+            .slice(before.history.length)
+            .map((h) => h.note)
+            .sort(),
+        ).toEqual(Array.from({ length: 20 }, (_, i) => `fact ${i}`).sort());
       });
     });
 
@@ -850,7 +875,9 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       expect(new Set(seen).size).toBe(seen.length);
       const first = await store.scanStale('queued', at(100), 4);
       expect(first.orders).toHaveLength(4);
-      await expect(store.scanStale('queued', at(100), 4, 'not-a-cursor')).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.scanStale('queued', at(100), 4, 'not-a-cursor')).rejects.toBeInstanceOf(
+        ValidationError,
+      );
       await expect(store.scanStale('queued', at(100), 0)).rejects.toThrow(RangeError);
     });
 

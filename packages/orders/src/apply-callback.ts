@@ -1,15 +1,22 @@
 import { assertNever, type Order, RechargeflowError } from '@rechargeflow/domain';
 import type { CallbackOutcome, CallbackRecord } from '@rechargeflow/ledger';
 import { mapA1TopupStatus, ProviderError } from '@rechargeflow/providers';
+import { applyFact, type FactResult, type ProviderFact } from './apply-fact.ts';
 import { nowIso, type WorkerDeps } from './deps.ts';
-import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';
 
 export interface CallbackSettings {
   /** Confirm a reversal with the provider's status API before applying it (on by default). */
   readonly verifyReversals: boolean;
   /**
-   * How long after it arrived a reversal the status API does not (yet) confirm is asked about
-   * again, before it is kept as `reversal_not_confirmed` for an operator (default 15 min).
+   * Confirm a callback that would settle an order (pending, in flight, or a charge reported for a
+   * `failed` one) with the status API before applying it. Default true; false trusts callbacks.
+   */
+  readonly verifyCallbacks?: boolean | undefined;
+  /**
+   * How long after it arrived a callback (a reversal or a settlement) the status API does not
+   * (yet) confirm is asked about again, before it is kept as `reversal_not_confirmed` /
+   * `not_confirmed` for an operator (default 15 min).
    */
   readonly confirmWindowMs?: number | undefined;
 }
@@ -76,133 +83,193 @@ async function decide(
   settings: CallbackSettings,
 ): Promise<CallbackResult> {
   const reported = mapA1TopupStatus(record.status);
-  if (!reported)
-    return { outcome: 'ignored', note: `status "${record.status}" is not Success, Failure or Pending` };
   const order = await ledgerCall(() => deps.ledger.getOrderByProviderOrderId(record.providerOrderId));
   if (!order)
     return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
-  if (reported === 'pending') return { outcome: 'no_change', note: 'callback reports pending', order };
-  // An order keeps every orderid it was sent (or held) under, so a late callback still finds it;
-  // but only one about its current attempt may move it.
-  if (record.providerOrderId !== order.providerOrderId) return earlierAttempt(deps, record, order, reported);
-
-  const entry = (note: string) => ({
-    at: nowIso(deps),
-    source: 'callback' as const,
-    note,
+  if (!reported) {
+    const note = `callback with status "${record.status}" (not Success, Failure or Pending) about ${record.providerOrderId}; not applied`;
+    await ledgerCall(() =>
+      deps.ledger.appendHistory(order, {
+        at: nowIso(deps),
+        source: 'callback',
+        note,
+        providerStatus: record.status,
+      }),
+    );
+    return { outcome: 'ignored', note, order };
+  }
+  // An operator may have recorded the reversal with this very callback while its job ran.
+  if (order.state === 'reversed' && order.reversal?.callbackId === record.id)
+    return { outcome: 'applied', note: 'the order was reversed with this callback', order };
+  const fact: ProviderFact = {
+    source: 'callback',
+    providerOrderId: record.providerOrderId,
+    outcome: reported,
+    // Unverified settlement only where the installation turned verification off.
+    proven: settings.verifyCallbacks === false,
+    says: `callback ${record.status} (${record.id})`,
     providerStatus: record.status,
-  });
-  const patch = { providerStatus: record.status, providerRef: record.providerRef };
-  const state = order.state;
-  switch (state) {
-    case 'queued':
-      return { outcome: 'ignored', note: 'callback for an order that was never sent', order };
-    case 'processing':
-    case 'pending': {
-      // A late result: the provider's own books settle the order.
-      const moved = await transitionOrder(deps, order, {
-        expect: { state },
-        to: reported,
-        patch: { ...patch, inFlight: false },
-        entry: entry(`provider callback: ${reported}`),
-      });
-      if (moved) return { outcome: 'applied', note: `${state} -> ${reported}`, order: moved };
-      return retryAgainst(deps, record, settings, order);
-    }
-    case 'success': {
-      if (reported === 'success') return { outcome: 'no_change', note: 'already success', order };
-      return applyReversal(deps, record, settings, order);
-    }
-    case 'failed':
-      if (reported === 'failed') return { outcome: 'no_change', note: 'already failed', order };
-      // Money may have left for an order we reported failed: a person must look at it.
-      deps.log.error(
-        { clientId: order.clientId, orderId: order.orderId, providerOrderId: order.providerOrderId },
-        'provider reports success for an order recorded as failed',
-      );
-      return {
-        outcome: 'ignored',
-        note: `CONFLICT: provider reports success for ${orderRef(order)}, recorded as failed; check with the provider`,
-        order,
-      };
-    case 'reversed':
-      // An operator may have recorded the reversal with this very callback while its job ran.
-      if (order.reversal?.callbackId === record.id)
-        return { outcome: 'applied', note: 'the order was reversed with this callback', order };
-      return { outcome: 'no_change', note: `order already reversed; callback reports ${reported}`, order };
-    case 'manual_review':
-      return {
-        outcome: 'ignored',
-        note: `${orderRef(order)} awaits an operator; callback reports ${reported} (shown to the operator)`,
-        order,
-      };
+    providerRef: record.providerRef,
+  };
+  return fromFact(deps, record, settings, fact, await applyFact(deps, order, fact));
+}
+
+async function fromFact(
+  deps: WorkerDeps,
+  record: CallbackRecord,
+  settings: CallbackSettings,
+  fact: ProviderFact,
+  result: FactResult,
+): Promise<CallbackResult> {
+  switch (result.kind) {
+    case 'applied':
+    case 'rerouted':
+      return { outcome: 'applied', note: result.note, order: result.order };
+    case 'recorded':
+      return { outcome: result.conflict ? 'conflict' : 'no_change', note: result.note, order: result.order };
+    case 'needs_proof':
+      return confirm(deps, record, settings, fact, result.order);
+    case 'reversal':
+      return applyReversal(deps, record, settings, result.order);
     default:
-      return assertNever(state);
+      return assertNever(result);
   }
 }
 
 /**
- * A callback about an orderid the order has moved on from. The order leaves an attempt only after
- * a definite refusal, or before anything was sent; so a Failure says what we already know, and a
- * Success means money may have left for an attempt we counted as unpaid: a person must look at it.
- * Neither touches an attempt in flight at another provider. One not sent yet is held back (the
- * order goes to manual review through `pending`, which the state machine allows), so a second
- * charge is never made knowingly; an order already pending goes to manual review too.
+ * A callback that would settle an order (pending, in flight, or a charge on a `failed` one) is
+ * confirmed with the provider's status API first: a stale or forged Failure must not fail a
+ * possibly charged order (the shop would pay twice), nor a Success book one never charged. The
+ * status answer is applied as the proof; one the API does not give yet is asked for again until
+ * the confirm window ends. A provider with no status API hands the order to a person.
  */
-async function earlierAttempt(
+async function confirm(
   deps: WorkerDeps,
   record: CallbackRecord,
+  settings: CallbackSettings,
+  fact: ProviderFact,
   order: Order,
-  reported: 'success' | 'failed',
 ): Promise<CallbackResult> {
-  const moved = `the order moved on to ${order.provider} as ${order.providerOrderId}`;
-  if (reported === 'failed') {
+  const provider = deps.providers.get(order.provider);
+  if (!provider?.supports.status) {
+    return toReview(deps, fact, order, `${order.provider} has no status API to confirm it`);
+  }
+  const waitedMs = (await storeNow(deps)).getTime() - Date.parse(record.receivedAt);
+  const giveUp = waitedMs >= (settings.confirmWindowMs ?? DEFAULT_REVERSAL_CONFIRM_WINDOW_MS);
+  const waited = `${Math.round(waitedMs / 60_000)} min after it arrived`;
+  let answer: Awaited<ReturnType<typeof provider.checkStatus>>;
+  try {
+    answer = await provider.checkStatus(fact.providerOrderId);
+  } catch (error) {
+    const failureClass = error instanceof ProviderError ? error.failureClass : 'ambiguous';
+    if (giveUp)
+      return unconfirmed(deps, fact, order, `the status API did not answer (${failureClass}) ${waited}`);
+    throw new CallbackRetryError(`could not confirm the callback (${failureClass}); will ask again`, {
+      callbackId: record.id,
+    });
+  }
+  if (answer.status === 'success' || answer.status === 'failed') {
+    const agrees = answer.status === fact.outcome;
+    const proof: ProviderFact = {
+      source: 'callback',
+      providerOrderId: fact.providerOrderId,
+      outcome: answer.status,
+      proven: true,
+      says: agrees
+        ? `${fact.says}, confirmed by the status API (${answer.rawStatus})`
+        : `${fact.says} contradicted by the status API, which reports ${answer.rawStatus}`,
+      providerStatus: answer.rawStatus,
+      providerTxId: answer.providerTxId,
+      providerRef: answer.providerRef ?? record.providerRef,
+    };
+    const result = await fromFact(deps, record, settings, proof, await applyFact(deps, order, proof));
+    if (agrees) return result;
+    // The provider's books settled the order; the callback's own claim was not true.
     return {
-      outcome: 'no_change',
-      note: `failure of an earlier attempt (${record.providerOrderId}); ${moved}`,
-      order,
+      outcome: 'not_confirmed',
+      note: `${proof.says}; applied the status answer: ${result.note}`,
+      order: result.order,
     };
   }
-  const conflict = `CONFLICT: provider reports success for an earlier attempt (${record.providerOrderId}) of ${orderRef(order)} that was refused or never sent; ${moved}`;
-  deps.log.error(
-    {
-      clientId: order.clientId,
-      orderId: order.orderId,
-      providerOrderId: record.providerOrderId,
-      currentProviderOrderId: order.providerOrderId,
-      state: order.state,
-    },
-    'provider reports success for an earlier attempt that was refused or never sent',
-  );
-  const entry = (note: string) => ({
-    at: nowIso(deps),
-    source: 'callback' as const,
-    note,
-    providerStatus: record.status,
-  });
-  let current: Order | null = order;
-  if (order.state === 'processing' && !order.inFlight) {
-    current = await transitionOrder(deps, order, {
-      expect: { state: 'processing', inFlight: false },
-      to: 'pending',
-      // Due at once, so a poller settles it if the next write never happens.
-      patch: { inFlight: false, checkAfterMs: 0 },
-      entry: entry(`${conflict}; held: not sent to ${order.provider}`),
-    });
+  if (!giveUp) {
+    throw new CallbackRetryError(
+      `callback not confirmed yet: the status API reports ${answer.status}; will ask again`,
+      { callbackId: record.id },
+    );
   }
-  if (current?.state === 'pending') {
-    const review = await transitionOrder(deps, current, {
-      expect: { state: 'pending' },
-      to: 'manual_review',
-      entry: entry(`${conflict}; an operator decides (check both providers)`),
-    });
-    if (review) return { outcome: 'applied', note: `${conflict}; -> manual_review`, order: review };
-  }
-  return {
-    outcome: 'ignored',
-    note: `${conflict} (now ${(current ?? order).state}); check with both providers`,
+  return unconfirmed(
+    deps,
+    fact,
     order,
-  };
+    `the status API still reports ${answer.status} (${answer.rawStatus}) ${waited}`,
+  );
+}
+
+/**
+ * The confirm window ended without proof. A charge reported for a `failed` order goes to a person
+ * (money may have left); otherwise the order is left to its own status checks and the callback is
+ * kept for an operator, with the fact in the order's history.
+ */
+async function unconfirmed(
+  deps: WorkerDeps,
+  fact: ProviderFact,
+  order: Order,
+  why: string,
+): Promise<CallbackResult> {
+  const current = (await ledgerCall(() => deps.ledger.getOrder(order))) ?? order;
+  if (
+    current.providerOrderId === fact.providerOrderId &&
+    current.state === 'failed' &&
+    fact.outcome === 'success'
+  ) {
+    return toReview(deps, fact, current, why);
+  }
+  const note = `${fact.says} not confirmed: ${why}; not applied (${orderRef(current)} is ${current.state})`;
+  const written = await ledgerCall(() =>
+    deps.ledger.appendHistory(current, {
+      at: nowIso(deps),
+      source: 'callback',
+      note,
+      providerStatus: fact.providerStatus,
+    }),
+  );
+  return { outcome: 'not_confirmed', note, order: written ?? current };
+}
+
+/** The order goes to a person with the callback's claim in the note (pinned to its attempt). */
+async function toReview(
+  deps: WorkerDeps,
+  fact: ProviderFact,
+  order: Order,
+  why: string,
+): Promise<CallbackResult> {
+  for (let round = 0; round < 4; round++) {
+    const current = round === 0 ? order : await ledgerCall(() => deps.ledger.getOrder(order));
+    if (!current) break;
+    const state = current.state;
+    const note = `${fact.says} about ${orderRef(current)} could not be confirmed: ${why}; an operator decides`;
+    if (
+      current.providerOrderId !== fact.providerOrderId ||
+      (state !== 'processing' && state !== 'pending' && state !== 'failed')
+    ) {
+      // Settled or moved on meanwhile: the one rule decides on it as it is now, as an unproven fact.
+      const again = await applyFact(deps, current, fact);
+      if (again.kind === 'needs_proof') continue;
+      if (again.kind === 'applied' || again.kind === 'rerouted')
+        return { outcome: 'applied', note: again.note, order: again.order };
+      if (again.kind === 'recorded')
+        return { outcome: again.conflict ? 'conflict' : 'no_change', note: again.note, order: again.order };
+      return { outcome: 'no_change', note: `the order is ${again.order.state}`, order: again.order };
+    }
+    const moved = await transitionOrder(deps, current, {
+      expect: { state, providerOrderId: current.providerOrderId },
+      to: 'manual_review',
+      patch: state === 'processing' ? { inFlight: false } : undefined,
+      entry: { at: nowIso(deps), source: 'callback', note, providerStatus: fact.providerStatus },
+    });
+    if (moved) return { outcome: 'applied', note: `${state} -> manual_review: ${why}`, order: moved };
+  }
+  throw new CallbackRetryError('order changed concurrently', { providerOrderId: fact.providerOrderId });
 }
 
 /** How an operator finds the order: `GET /v1/recharges/<orderId>?clientId=<clientId>`. */
@@ -239,7 +306,7 @@ async function applyReversal(
     if (!provider) return forOperator(`no provider ${order.provider} is configured to ask`);
     if (!provider.supports.status) return forOperator(`${order.provider} has no status API to ask`);
     // The status API may lag its own callback, or be down: ask again for a while, then a person.
-    const waitedMs = Date.parse(nowIso(deps)) - Date.parse(record.receivedAt);
+    const waitedMs = (await storeNow(deps)).getTime() - Date.parse(record.receivedAt);
     const giveUp = waitedMs >= (settings.confirmWindowMs ?? DEFAULT_REVERSAL_CONFIRM_WINDOW_MS);
     const waited = `${Math.round(waitedMs / 60_000)} min after it arrived`;
     let answer: Awaited<ReturnType<typeof provider.checkStatus>>;
@@ -263,7 +330,7 @@ async function applyReversal(
     }
   }
   const reversed = await transitionOrder(deps, order, {
-    expect: { state: 'success' },
+    expect: { state: 'success', providerOrderId: order.providerOrderId },
     to: 'reversed',
     patch: {
       providerStatus: record.status,

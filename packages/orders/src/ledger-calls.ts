@@ -30,3 +30,12 @@ export async function transitionOrder(
   if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);
   return result.order;
 }
+
+/**
+ * "Now" for every age comparison (stuck, stranded, grace periods, confirm windows): the ledger's
+ * clock, which every host shares, not this host's (clocks drift). `deps.now` overrides it (tests).
+ */
+export async function storeNow(deps: OrderDeps): Promise<Date> {
+  if (deps.now) return deps.now();
+  return ledgerCall(() => deps.ledger.clock());
+}

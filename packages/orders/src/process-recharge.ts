@@ -9,7 +9,7 @@ import {
 } from '@rechargeflow/domain';
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { type ProviderAnswer, ProviderError, type RechargeProvider } from '@rechargeflow/providers';
-import { rechargeJobId } from '@rechargeflow/queue';
+import { applyFact, handTo, type ProviderFact } from './apply-fact.ts';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
 import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
 import { noStatusApiLookup } from './review-notes.ts';
@@ -48,9 +48,7 @@ export async function processRecharge(deps: WorkerDeps, key: OrderKey, run: JobR
   const provider = deps.providers.get(order.provider);
   if (!provider) {
     // Configuration error discovered after claiming: nothing was sent, so failing is definite.
-    return settle(deps, order, 'failed', {
-      note: `no provider named ${order.provider} is configured; not sent`,
-    });
+    return neverSent(deps, order, `no provider named ${order.provider} is configured; not sent`);
   }
 
   const started = performance.now();
@@ -103,7 +101,7 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
           // Interrupted while the provider call may have been in flight (crash, stall, lost
           // ledger write): calling again could charge twice. Let the status check decide.
           const result = await transition(deps, order, {
-            expect: { state: 'processing', inFlight: true },
+            expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
             to: 'pending',
             patch: { inFlight: false },
             entry: {
@@ -136,7 +134,10 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
         }
         const retry = state === 'processing';
         const result = await transition(deps, order, {
-          expect: retry ? { state: 'processing', inFlight: false } : { state: 'queued' },
+          expect: {
+            ...(retry ? { state: 'processing', inFlight: false } : { state: 'queued' }),
+            providerOrderId: order.providerOrderId,
+          },
           to: 'processing',
           patch: { inFlight: true, incrementAttempts: true },
           entry: {
@@ -178,7 +179,7 @@ async function noProviderNow(
   const held =
     order.state === 'queued'
       ? await transition(deps, order, {
-          expect: { state: 'queued' },
+          expect: { state: 'queued', providerOrderId: order.providerOrderId },
           to: 'processing',
           patch: { inFlight: false },
           entry: { at: nowIso(deps), source: 'worker', note: `no provider can take it: ${reason}` },
@@ -186,7 +187,7 @@ async function noProviderNow(
       : order;
   if (!held) return null;
   const failed = await transition(deps, held, {
-    expect: { state: 'processing', inFlight: false },
+    expect: { state: 'processing', inFlight: false, providerOrderId: held.providerOrderId },
     to: 'failed',
     entry: { at: nowIso(deps), source: 'worker', note: `never sent: no provider could take it (${reason})` },
   });
@@ -207,7 +208,7 @@ async function reroute(
   let held: Order | null = order;
   if (order.state === 'queued') {
     held = await transition(deps, order, {
-      expect: { state: 'queued' },
+      expect: { state: 'queued', providerOrderId: order.providerOrderId },
       to: 'processing',
       patch: { inFlight: false },
       entry: { at: nowIso(deps), source: 'worker', note: `held for rerouting: ${why}` },
@@ -216,7 +217,7 @@ async function reroute(
   }
   const newId = providerOrderId(order, index + 1);
   const switched = await transition(deps, held, {
-    expect: { state: 'processing', inFlight: false },
+    expect: { state: 'processing', inFlight: false, providerOrderId: held.providerOrderId },
     to: 'processing',
     patch: { switchProvider: { provider, providerOrderId: newId } },
     entry: {
@@ -230,120 +231,68 @@ async function reroute(
   return { kind: 'rerouted', order: switched };
 }
 
-/** Adds the order's job on its (new) provider's queue; a lost add is repaired by the poller's sweep. */
-async function handTo(deps: WorkerDeps, order: Order): Promise<void> {
-  const key = { clientId: order.clientId, orderId: order.orderId };
-  try {
-    await deps.producer.enqueue('recharge', key, rechargeJobId(key, order.provider), order.provider);
-  } catch (error) {
-    deps.log.warn(
-      { ...key, provider: order.provider, err: String(error) },
-      'rerouted order recorded; its job will be re-added by the sweep',
-    );
-  }
-}
-
+/** The provider's answer to our call: a proven fact about this attempt, applied by the one rule. */
 async function applyAnswer(
   deps: WorkerDeps,
   order: Order,
   provider: RechargeProvider,
   answer: ProviderAnswer,
 ): Promise<ProcessOutcome> {
-  const fields = {
+  const says = (() => {
+    switch (answer.status) {
+      case 'success':
+        return `${provider.name} reported success`;
+      case 'failed':
+        return `${provider.name} refused: ${answer.message ?? answer.rawStatus}`;
+      case 'pending':
+        return `${provider.name} accepted; outcome not final yet`;
+      case 'not_found':
+        // Not a valid answer to a recharge call; it may still have been recorded.
+        return 'unexpected "no record" answer to a recharge; status check will settle it';
+      default:
+        return assertNever(answer.status);
+    }
+  })();
+  return applyWorkerFact(deps, order, {
+    source: 'worker',
+    providerOrderId: order.providerOrderId,
+    outcome: answer.status,
+    proven: true,
+    says,
     providerStatus: answer.rawStatus,
     providerTxId: answer.providerTxId,
     providerRef: answer.providerRef,
-  };
-  switch (answer.status) {
-    case 'success':
-      return settle(deps, order, 'success', { ...fields, note: `${provider.name} reported success` });
-    case 'failed':
-      return failOrFailOver(
-        deps,
-        order,
-        `${provider.name} refused: ${answer.message ?? answer.rawStatus}`,
-        fields,
-      );
-    case 'pending':
-      return settle(deps, order, 'pending', {
-        ...fields,
-        note: `${provider.name} accepted; outcome not final yet`,
-      });
-    case 'not_found':
-      // Not a valid answer to a recharge call; it may still have been recorded.
-      return settle(deps, order, 'pending', {
-        ...fields,
-        note: 'unexpected "no record" answer to a recharge; status check will settle it',
-      });
+  });
+}
+
+/**
+ * Applies what the call told us about the attempt this run claimed. When the order changed under
+ * the call (a callback, a status check or a sweep got there first), the answer still lands: it
+ * settles the attempt from wherever it is now, or is written to the history, never dropped.
+ */
+async function applyWorkerFact(deps: WorkerDeps, order: Order, fact: ProviderFact): Promise<ProcessOutcome> {
+  const result = await applyFact(deps, order, fact);
+  switch (result.kind) {
+    case 'applied':
+      return result.order.state === 'pending'
+        ? afterPending(deps, result.order)
+        : { kind: 'settled', order: result.order };
+    case 'rerouted':
+      return { kind: 'rerouted', order: result.order };
+    case 'recorded':
+      if (result.conflict || result.order.state !== order.state) {
+        deps.log.warn(
+          { clientId: order.clientId, orderId: order.orderId, state: result.order.state, note: result.note },
+          'order changed during the provider call; the answer is recorded in its history',
+        );
+      }
+      return { kind: 'skipped', reason: result.note, state: result.order.state };
+    case 'needs_proof':
+    case 'reversal':
+      // Not for a proven fact; kept total for the type checker.
+      return { kind: 'skipped', reason: result.kind, state: result.order.state };
     default:
-      return assertNever(answer.status);
-  }
-}
-
-/**
- * A definite refusal: the next provider of the route (if any may take it now) gets the order with
- * a new orderid, in the same ledger write that records the refusal; otherwise the order fails.
- */
-async function failOrFailOver(
-  deps: WorkerDeps,
-  order: Order,
-  reason: string,
-  fields: {
-    providerStatus?: string | undefined;
-    providerTxId?: string | undefined;
-    providerRef?: string | undefined;
-  },
-): Promise<ProcessOutcome> {
-  const index = order.route.indexOf(order.provider);
-  const next =
-    index >= 0 && index + 1 < order.route.length ? await nextProvider(deps, order, index + 1) : null;
-  if (next && next.provider !== null) {
-    const newId = providerOrderId(order, next.index + 1);
-    const switched = await transition(deps, order, {
-      expect: { state: 'processing', inFlight: true },
-      to: 'processing',
-      patch: {
-        inFlight: false,
-        switchProvider: { provider: next.provider, providerOrderId: newId },
-        providerStatus: fields.providerStatus,
-      },
-      entry: {
-        at: nowIso(deps),
-        source: 'worker',
-        note: `${reason}; failing over to ${next.provider} as ${newId}`,
-        providerStatus: fields.providerStatus,
-      },
-    });
-    if (switched) {
-      await handTo(deps, switched);
-      return { kind: 'rerouted', order: switched };
-    }
-    return skippedAfterConflict(deps, order);
-  }
-  return settle(deps, order, 'failed', { ...fields, note: reason });
-}
-
-/**
- * The provider that may take a refused order next. A gate that cannot be read (a Redis blip on the
- * breakers or balances) must not cost the refusal in hand: the next provider of the route takes it,
- * and its own job asks the gate again before sending.
- */
-async function nextProvider(
-  deps: WorkerDeps,
-  order: Order,
-  fromIndex: number,
-): Promise<{ provider: string; index: number } | { provider: null; reason: string }> {
-  try {
-    return await gate(deps).select(order.route, fromIndex, order.request.amount);
-  } catch (error) {
-    const provider = order.route[fromIndex];
-    deps.log.warn(
-      { clientId: order.clientId, orderId: order.orderId, next: provider, err: String(error) },
-      'provider gate unreadable after a refusal; failing over to the next provider of the route',
-    );
-    return provider === undefined
-      ? { provider: null, reason: 'no provider left in the route' }
-      : { provider, index: fromIndex };
+      return assertNever(result);
   }
 }
 
@@ -369,21 +318,20 @@ async function handleCallFailure(
     reason,
     number: maskNumber(order.request.number),
   };
+  const attempt = { source: 'worker', providerOrderId: order.providerOrderId, proven: true } as const;
   switch (failureClass) {
     case 'not_sent': {
       if (run.isFinalAttempt) {
         deps.log.warn(logFields, 'provider unreachable on every attempt; order failed without being sent');
-        return settle(deps, order, 'failed', {
-          note: `never sent: ${reason} (gave up after ${order.attempts} attempts)`,
-        });
+        return neverSent(deps, order, `never sent: ${reason} (gave up after ${order.attempts} attempts)`);
       }
       const result = await transition(deps, order, {
-        expect: { state: 'processing', inFlight: true },
+        expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
         to: 'processing',
         patch: { inFlight: false },
         entry: { at: nowIso(deps), source: 'worker', note: `not sent: ${reason}; will retry` },
       });
-      if (!result) return skippedAfterConflict(deps, order);
+      if (!result) return recordNotSent(deps, order, `not sent: ${reason}`);
       deps.log.info(logFields, 'provider call not sent; retrying later');
       throw new NotSentRetryError(`not sent: ${reason}`, {
         clientId: order.clientId,
@@ -391,61 +339,44 @@ async function handleCallFailure(
       });
     }
     case 'failed':
-      return failOrFailOver(deps, order, `${provider.name} refused: ${reason}`, {});
+      return applyWorkerFact(deps, order, {
+        ...attempt,
+        outcome: 'failed',
+        says: `${provider.name} refused: ${reason}`,
+      });
     case 'ambiguous':
       deps.log.warn(logFields, 'provider outcome unknown; order pending until it is settled');
-      return settle(deps, order, 'pending', { note: `outcome unknown: ${reason}` });
+      return applyWorkerFact(deps, order, {
+        ...attempt,
+        outcome: 'pending',
+        says: `outcome unknown: ${reason}`,
+      });
     default:
       return assertNever(failureClass);
   }
 }
 
-async function settle(
-  deps: WorkerDeps,
-  order: Order,
-  to: 'success' | 'failed' | 'pending',
-  fields: {
-    note: string;
-    providerStatus?: string | undefined;
-    providerTxId?: string | undefined;
-    providerRef?: string | undefined;
-  },
-): Promise<ProcessOutcome> {
-  const patch = {
-    inFlight: false,
-    providerStatus: fields.providerStatus,
-    providerTxId: fields.providerTxId,
-    providerRef: fields.providerRef,
-  };
-  const result = await transition(deps, order, {
-    expect: { state: 'processing', inFlight: true },
-    to,
-    patch,
-    entry: { at: nowIso(deps), source: 'worker', note: fields.note, providerStatus: fields.providerStatus },
+/** Nothing left our process for this attempt: `failed` as never sent (pinned to the attempt). */
+async function neverSent(deps: WorkerDeps, order: Order, note: string): Promise<ProcessOutcome> {
+  const failed = await transition(deps, order, {
+    expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
+    to: 'failed',
+    patch: { inFlight: false },
+    entry: { at: nowIso(deps), source: 'worker', note },
   });
-  if (result) return to === 'pending' ? afterPending(deps, result) : { kind: 'settled', order: result };
-  // The poller may have moved an order it thought stuck to `pending` while our call was still
-  // running: a definite answer settles it from there.
-  const current = await ledgerCall(() => deps.ledger.getOrder(order));
-  if (current?.state === 'pending' && to !== 'pending') {
-    const settled = await transition(deps, current, {
-      expect: { state: 'pending' },
-      to,
-      patch: {
-        providerStatus: fields.providerStatus,
-        providerTxId: fields.providerTxId,
-        providerRef: fields.providerRef,
-      },
-      entry: {
-        at: nowIso(deps),
-        source: 'worker',
-        note: `${fields.note} (answer arrived after the order went pending)`,
-        providerStatus: fields.providerStatus,
-      },
-    });
-    if (settled) return { kind: 'settled', order: settled };
-  }
-  return skippedAfterConflict(deps, order);
+  return failed ? { kind: 'settled', order: failed } : recordNotSent(deps, order, note);
+}
+
+/** The order changed while our unsent call ran: theirs stands, and the history says what we saw. */
+async function recordNotSent(deps: WorkerDeps, order: Order, note: string): Promise<ProcessOutcome> {
+  const current = await ledgerCall(() =>
+    deps.ledger.appendHistory(order, {
+      at: nowIso(deps),
+      source: 'worker',
+      note: `${note} (attempt ${order.providerOrderId}; the order changed meanwhile, left as it is)`,
+    }),
+  );
+  return { kind: 'skipped', reason: 'changed concurrently', state: current?.state ?? order.state };
 }
 
 /**
@@ -457,7 +388,7 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
   if (!provider || provider.supports.status) return { kind: 'pending', order };
   const lookup = noStatusApiLookup(order);
   const moved = await transition(deps, order, {
-    expect: { state: 'pending' },
+    expect: { state: 'pending', providerOrderId: order.providerOrderId },
     to: 'manual_review',
     entry: { at: nowIso(deps), source: 'worker', note: lookup },
   });
@@ -469,16 +400,6 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
     return { kind: 'settled', order: moved };
   }
   return { kind: 'pending', order };
-}
-
-async function skippedAfterConflict(deps: WorkerDeps, order: Order): Promise<ProcessOutcome> {
-  // Someone else (a callback, an operator) changed the order while we held it; theirs stands.
-  const current = await ledgerCall(() => deps.ledger.getOrder(order));
-  deps.log.warn(
-    { clientId: order.clientId, orderId: order.orderId, state: current?.state },
-    'order changed by someone else during the provider call; leaving it as it is',
-  );
-  return { kind: 'skipped', reason: 'changed concurrently', state: current?.state ?? order.state };
 }
 
 /** Every move into `pending` schedules the first status check. */

@@ -1,5 +1,6 @@
 import { rechargeJobId } from '@rechargeflow/queue';
 import type { OrderDeps } from './deps.ts';
+import { forEachStale, type SweepOptions } from './sweep-pages.ts';
 
 export interface RequeueSummary {
   readonly examined: number;
@@ -11,15 +12,10 @@ export interface RequeueSummary {
  * Finds orders that have sat in `queued` longer than `olderThanMs` and makes sure each has a
  * runnable job. Covers a crash between the ledger write and the enqueue, and a queue outage.
  */
-export async function requeueStranded(
-  deps: OrderDeps,
-  options: { olderThanMs: number; limit: number },
-): Promise<RequeueSummary> {
-  const before = new Date((deps.now?.() ?? new Date()).getTime() - options.olderThanMs).toISOString();
-  const stale = await deps.ledger.findStale('queued', before, options.limit);
+export async function requeueStranded(deps: OrderDeps, options: SweepOptions): Promise<RequeueSummary> {
   let added = 0;
   let retried = 0;
-  for (const order of stale) {
+  const examined = await forEachStale(deps, 'queued', options, async (order) => {
     const key = { clientId: order.clientId, orderId: order.orderId };
     const result = await deps.producer.ensureQueued(
       'recharge',
@@ -32,6 +28,6 @@ export async function requeueStranded(
     if (result !== 'present') {
       deps.log.info({ ...key, result }, 'stranded queued order handed to the queue again');
     }
-  }
-  return { examined: stale.length, added, retried };
+  });
+  return { examined, added, retried };
 }

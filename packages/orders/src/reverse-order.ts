@@ -56,7 +56,7 @@ export async function reverseOrder(
   }
   if (order.state !== 'success') return { kind: 'not_success', order };
   const reversed = await transitionOrder(deps, order, {
-    expect: { state: 'success' },
+    expect: { state: 'success', providerOrderId: order.providerOrderId },
     to: 'reversed',
     patch: {
       reversal: {

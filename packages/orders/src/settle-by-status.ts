@@ -1,7 +1,8 @@
 import { assertNever, type Order } from '@rechargeflow/domain';
 import { ProviderError } from '@rechargeflow/providers';
+import { applyFact } from './apply-fact.ts';
 import { nowIso, type WorkerDeps } from './deps.ts';
-import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';
 import { noStatusApiLookup } from './review-notes.ts';
 
 export interface StatusCheckSettings {
@@ -26,10 +27,13 @@ export async function checkPendingOrder(
   deps: WorkerDeps,
   order: Order,
   settings: StatusCheckSettings,
+  /** The ledger's clock, read once per batch by runStatusChecks; read here when absent. */
+  clock?: Date,
 ): Promise<StatusCheckOutcome> {
   if (order.state !== 'pending') return { kind: 'skipped', reason: `order is ${order.state}` };
   const provider = deps.providers.get(order.provider);
-  const now = deps.now?.() ?? new Date();
+  // The ledger's clock: pendingSince was written by it, whichever host checks.
+  const now = clock ?? (await storeNow(deps));
   const ageMs = now.getTime() - Date.parse(order.pendingSince ?? order.updatedAt);
   if (!provider)
     return toManualReview(deps, order, `no provider named ${order.provider} is configured to ask`);
@@ -50,20 +54,18 @@ export async function checkPendingOrder(
     switch (answer.status) {
       case 'success':
       case 'failed': {
-        const settled = await transitionOrder(deps, order, {
-          expect: { state: 'pending' },
-          to: answer.status,
-          patch: fields,
-          entry: {
-            at: nowIso(deps),
-            source: 'poller',
-            note: `status check ${order.statusChecks}: provider reports ${answer.status}${answer.message ? ` (${answer.message})` : ''}`,
-            providerStatus: answer.rawStatus,
-          },
+        // A proven fact about the attempt: the one rule (a refusal fails over along the route).
+        const result = await applyFact(deps, order, {
+          source: 'poller',
+          providerOrderId: order.providerOrderId,
+          outcome: answer.status,
+          proven: true,
+          says: `status check ${order.statusChecks}: provider reports ${answer.status}${answer.message ? ` (${answer.message})` : ''}`,
+          ...fields,
         });
-        return settled
-          ? { kind: 'settled', order: settled }
-          : { kind: 'skipped', reason: 'changed concurrently' };
+        return result.kind === 'applied' || result.kind === 'rerouted'
+          ? { kind: 'settled', order: result.order }
+          : { kind: 'skipped', reason: `changed concurrently: ${result.kind}` };
       }
       case 'pending':
         return stillPendingOrReview(deps, order, ageMs, settings, 'provider still reports pending');
@@ -74,7 +76,7 @@ export async function checkPendingOrder(
         const note = `provider has no record of ${order.providerOrderId} ${Math.round(ageMs / 60_000)} min after the send; never resent`;
         if (settings.notFoundAfterGrace === 'manual_review') return toManualReview(deps, order, note);
         const settled = await transitionOrder(deps, order, {
-          expect: { state: 'pending' },
+          expect: { state: 'pending', providerOrderId: order.providerOrderId },
           to: 'failed',
           patch: { providerStatus: answer.rawStatus },
           entry: { at: nowIso(deps), source: 'poller', note, providerStatus: answer.rawStatus },
@@ -117,7 +119,7 @@ async function stillPendingOrReview(
 
 async function toManualReview(deps: WorkerDeps, order: Order, note: string): Promise<StatusCheckOutcome> {
   const moved = await transitionOrder(deps, order, {
-    expect: { state: 'pending' },
+    expect: { state: 'pending', providerOrderId: order.providerOrderId },
     to: 'manual_review',
     entry: { at: nowIso(deps), source: 'poller', note },
   });
@@ -156,11 +158,12 @@ export async function runStatusChecks(
     );
     batches += 1;
     checked += due.length;
+    const clock = due.length > 0 ? await storeNow(deps) : undefined;
     let next = 0;
     const lane = async () => {
       while (next < due.length) {
         const order = due[next++]!;
-        const outcome = await checkPendingOrder(deps, order, settings).catch((error: unknown) => {
+        const outcome = await checkPendingOrder(deps, order, settings, clock).catch((error: unknown) => {
           deps.log.error(
             { clientId: order.clientId, orderId: order.orderId, err: String(error) },
             'status check crashed',

@@ -1,6 +1,7 @@
 import { rechargeJobId } from '@rechargeflow/queue';
 import { nowIso, type WorkerDeps } from './deps.ts';
-import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { transitionOrder } from './ledger-calls.ts';
+import { forEachStale, type SweepOptions } from './sweep-pages.ts';
 
 /**
  * Orders stuck in `processing` longer than `olderThanMs` (their worker died and the job is gone or
@@ -9,16 +10,14 @@ import { ledgerCall, transitionOrder } from './ledger-calls.ts';
  */
 export async function sweepStuckProcessing(
   deps: WorkerDeps,
-  options: { olderThanMs: number; limit: number },
+  options: SweepOptions,
 ): Promise<{ readonly toPending: number; readonly requeued: number }> {
-  const before = new Date((deps.now?.() ?? new Date()).getTime() - options.olderThanMs).toISOString();
-  const stuck = await ledgerCall(() => deps.ledger.findStale('processing', before, options.limit));
   let toPending = 0;
   let requeued = 0;
-  for (const order of stuck) {
+  await forEachStale(deps, 'processing', options, async (order) => {
     if (order.inFlight) {
       const moved = await transitionOrder(deps, order, {
-        expect: { state: 'processing', inFlight: true },
+        expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
         to: 'pending',
         patch: { inFlight: false, checkAfterMs: 0 },
         entry: {
@@ -38,6 +37,6 @@ export async function sweepStuckProcessing(
       );
       if (result !== 'present') requeued++;
     }
-  }
+  });
   return { toPending, requeued };
 }

@@ -288,8 +288,11 @@ describe('applyCallback', () => {
     );
     expect(copies.filter((c) => c.isNew)).toHaveLength(1);
     const id = copies[0]!.id;
+    // Trusted here (verification off), so only the deduplication is tested; verification below.
     const results = await Promise.all(
-      Array.from({ length: 3 }, () => applyCallback(deps, id, { verifyReversals: true })),
+      Array.from({ length: 3 }, () =>
+        applyCallback(deps, id, { verifyReversals: true, verifyCallbacks: false }),
+      ),
     );
     expect(results.filter((r) => r.outcome === 'applied').length).toBeLessThanOrEqual(1);
     const stored = await ledger.getOrder(order);
@@ -384,13 +387,53 @@ describe('applyCallback', () => {
     ).toMatchObject({ kind: 'not_success' });
   });
 
-  it('flags a success callback for an order recorded as failed, and records unknown orderids', async () => {
+  it('confirms a callback that would settle a pending order with the status API first (finding 3)', async () => {
+    // A stale or forged Failure for a pending order that may have been charged: not applied.
+    const order = await processed('cb-verify', 17);
+    expect(order.state).toBe('pending');
+    const forged = await storedCallback(order.providerOrderId, 'Failure', 'FORGED');
+    await expect(applyCallback(deps, forged.id, { verifyReversals: true })).rejects.toBeInstanceOf(
+      CallbackRetryError,
+    );
+    expect((await ledger.getOrder(order))?.state).toBe('pending');
+    // Past the confirm window the callback is kept, in the order's history; the order waits for its checks.
+    const kept = await applyCallback(deps, forged.id, { verifyReversals: true, confirmWindowMs: 0 });
+    expect(kept).toMatchObject({ outcome: 'not_confirmed', order: { state: 'pending' } });
+    expect((await ledger.getOrder(order))?.history.at(-1)).toMatchObject({
+      from: 'pending',
+      to: 'pending',
+      source: 'callback',
+      providerStatus: 'Failure',
+    });
+    // The provider did charge it: a Success callback is confirmed and settles the order.
+    simulator.settle(order.providerOrderId);
+    const real = await storedCallback(order.providerOrderId, 'Success', 'REAL');
+    const applied = await applyCallback(deps, real.id, { verifyReversals: true });
+    expect(applied).toMatchObject({ outcome: 'applied', order: { state: 'success' } });
+    expect((await ledger.getOrder(order))?.history.at(-1)?.note).toMatch(/confirmed by the status API/);
+  });
+
+  it('books a charge the status API proves for a failed order, and records one it does not (finding 5)', async () => {
     const failed = await processed('cb-conflict', 13);
     expect(failed.state).toBe('failed');
     const c = await storedCallback(failed.providerOrderId, 'Success');
+    // The status API says it was refused: the callback's claim is contradicted, the order stays failed.
     const result = await applyCallback(deps, c.id, { verifyReversals: true });
-    expect(result.outcome).toBe('ignored');
-    expect(result.note).toMatch(/CONFLICT/);
+    expect(result).toMatchObject({ outcome: 'not_confirmed', order: { state: 'failed' } });
+    expect(result.note).toMatch(/contradicted by the status API/);
+    expect((await ledger.getOrder(failed))?.history.at(-1)?.note).toMatch(
+      new RegExp(`^callback Success \\(${c.id}\\) contradicted by the status API`),
+    );
+    // The provider's books say it was charged after all: failed -> success, proven.
+    simulator.forceStatus(failed.providerOrderId, 'Success');
+    const late = await storedCallback(failed.providerOrderId, 'Success', 'LATE-OP');
+    const booked = await applyCallback(deps, late.id, { verifyReversals: true });
+    expect(booked).toMatchObject({ outcome: 'applied', order: { state: 'success' } });
+    expect((await ledger.getOrder(failed))?.history.at(-1)).toMatchObject({
+      from: 'failed',
+      to: 'success',
+      source: 'callback',
+    });
     const unknown = await storedCallback('RFNOSUCHORDER', 'Success');
     expect(await applyCallback(deps, unknown.id, { verifyReversals: true })).toMatchObject({
       outcome: 'unknown_order',
@@ -469,9 +512,16 @@ describe('callbacks about an earlier attempt', () => {
       // A Success for the refused attempt: money may have left twice; flagged, logged, order unchanged.
       const odd = await storedCallback(firstId, 'Success', 'ODD');
       const conflict = await applyCallback(routed, odd.id, { verifyReversals: true });
-      expect(conflict.outcome).toBe('ignored');
+      expect(conflict.outcome).toBe('conflict');
       expect(conflict.note).toMatch(/^CONFLICT: .*earlier attempt/);
       expect(errors).toHaveLength(1);
+      // Recorded in the order's history, never dropped.
+      expect((await ledger.getOrder(order))?.history.at(-1)).toMatchObject({
+        from: 'success',
+        to: 'success',
+        source: 'callback',
+        providerStatus: 'Success',
+      });
       // And a stale Failure after success is no reversal of the backup's recharge.
       const late = await storedCallback(firstId, 'Failure', 'LATE');
       expect(await applyCallback(routed, late.id, { verifyReversals: true })).toMatchObject({
@@ -491,12 +541,13 @@ describe('a success reported for a refused attempt before the next provider is a
       const odd = await storedCallback(firstId, 'Success', 'PAID-AFTER-ALL');
       const result = await applyCallback(routed, odd.id, { verifyReversals: true });
       expect(result).toMatchObject({ outcome: 'applied', order: { state: 'manual_review' } });
-      expect(result.note).toMatch(/^CONFLICT: .*-> manual_review$/);
       const held = await ledger.getOrder(order);
-      expect(held?.history.slice(-2).map((h) => [h.from, h.to, h.source])).toEqual([
-        ['processing', 'pending', 'callback'],
-        ['pending', 'manual_review', 'callback'],
-      ]);
+      expect(held?.history.at(-1)).toMatchObject({
+        from: 'processing',
+        to: 'manual_review',
+        source: 'callback',
+      });
+      expect(held?.history.at(-1)?.note).toMatch(/^CONFLICT: .*earlier attempt/);
       // The backup's job finds it held: nothing is sent to the backup.
       expect(await processRecharge(routed, order, { attempt: 1, isFinalAttempt: false })).toMatchObject({
         kind: 'skipped',
