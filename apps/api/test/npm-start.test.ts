@@ -46,6 +46,13 @@ describe('npm start', () => {
     const key = /API key:\s+(\S+)/.exec(banner)?.[1];
     const curl = /-d '(\{.*\})'/.exec(banner)?.[1];
     expect(banner).toContain(`http://127.0.0.1:${port}`);
+    // On a Redis without an append-only file the parts start only because the demo allows it, and
+    // the banner says so.
+    const admin = new Redis(REDIS_URL);
+    const [, appendonly] = (await admin.config('GET', 'appendonly')) as string[];
+    await admin.quit();
+    if (appendonly === 'no') expect(banner).toMatch(/demo without persistence/);
+    else expect(banner).not.toMatch(/without persistence/);
     expect(key).toBeTruthy();
     expect(curl).toBeTruthy();
     const body = JSON.parse(curl!) as { orderId: string };

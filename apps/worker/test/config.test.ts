@@ -54,4 +54,34 @@ describe('worker start-up configuration', () => {
       await admin.quit();
     }
   });
+
+  it('refuses that Redis ledger unless ALLOW_LEDGER_WITHOUT_AOF is on, naming the setting', async () => {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const admin = new Redis(redisUrl);
+    const [, appendonly] = (await admin.config('GET', 'appendonly')) as string[];
+    const prefix = `rf-test-worker-noaof-${randomUUID().slice(0, 8)}`;
+    const part = startApp('worker', {
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      LEDGER_PREFIX: `${prefix}:ledger`,
+      ALLOW_LEDGER_WITHOUT_AOF: 'off',
+      A1TOPUP_BASE_URL: 'http://127.0.0.1:9',
+      A1TOPUP_USERNAME: 'u',
+      A1TOPUP_PASSWORD: 'p',
+    });
+    try {
+      if (appendonly === 'yes') {
+        await part.waitForLine(/recharge worker running/);
+        return;
+      }
+      expect(await part.exited).toBe(1);
+      expect(part.lines.join('\n')).toMatch(
+        /worker: failed to start: .*appendonly no.*ALLOW_LEDGER_WITHOUT_AOF=on/,
+      );
+    } finally {
+      await part.stop();
+      await deleteByPrefix(admin, prefix);
+      await admin.quit();
+    }
+  });
 });

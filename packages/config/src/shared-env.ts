@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { logLevel, positiveInt, redisUrl, secondsList } from './env.ts';
+import { logLevel, onOff, positiveInt, redisUrl, secondsList } from './env.ts';
 
 /** Variables every long-running part reads: where Redis and the ledger are, and log level. */
 export const storageEnvShape = {
@@ -29,6 +29,12 @@ export const storageEnvShape = {
       .regex(/^[A-Za-z0-9_.:-]{1,40}$/, 'must be 1-40 letters, digits, _ . : -')
       .default('rf:ledger'),
   ),
+  /**
+   * Start with the ledger on a Redis that keeps no append-only file (appendonly no). Off: such a
+   * part refuses to start, since a Redis restart would lose accepted orders and claims made before
+   * a send. On only for tests, benchmarks and throw-away demos (the part still logs a warning).
+   */
+  ALLOW_LEDGER_WITHOUT_AOF: onOff('off'),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: logLevel(),
   /** Longest a graceful shutdown may take before the process exits anyway. */

@@ -36,7 +36,9 @@ export interface ApiDeps {
   readonly callbackRateLimitPerMinute?: number | undefined;
   /**
    * Where the rate-limit counters live: Redis (every API replica shares them) under
-   * `<rateLimitPrefix>:rate-limit:`. Without it, each process counts alone (tests only).
+   * `<rateLimitPrefix>:rate-limit:`. Without it, each process counts alone (tests only). A
+   * connection that fails fast (no offline queue): while it fails, requests are refused with 503,
+   * except callbacks, which are then counted in this process.
    */
   readonly rateLimitRedis?: Redis | undefined;
   readonly rateLimitPrefix?: string | undefined;
@@ -91,6 +93,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   const authenticate = createAuthenticator(deps.keys);
+  const rateLimitNameSpace = `${deps.rateLimitPrefix ?? 'rechargeflow'}:rate-limit:`;
 
   // Per client, shared by every replica through Redis: the key identifies the client (a request
   // with no valid key is counted per IP address, which also slows down key guessing). Runs before
@@ -99,10 +102,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     global: true,
     max: deps.rateLimitPerMinute,
     timeWindow: 60_000,
-    ...(deps.rateLimitRedis
-      ? { redis: deps.rateLimitRedis, nameSpace: `${deps.rateLimitPrefix ?? 'rechargeflow'}:rate-limit:` }
-      : {}),
-    // Fail closed: without its counters the API answers 503 rather than serve without limits.
+    ...(deps.rateLimitRedis ? { redis: deps.rateLimitRedis, nameSpace: rateLimitNameSpace } : {}),
+    // Fail closed: without its counters the API answers 503 rather than serve without limits
+    // (the callback route, which must store what a provider sends, counts on its own).
     skipOnError: false,
     keyGenerator: (request) => {
       const principal = authenticate(request.headers.authorization, { basic: true });
@@ -324,6 +326,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     metrics: deps.metrics,
     tokens: deps.callbackTokens ?? [],
     perMinute: deps.callbackRateLimitPerMinute ?? 6_000,
+    rateLimitRedis: deps.rateLimitRedis,
+    rateLimitNameSpace,
   });
   registerOperatorRoutes(app, {
     ledger: deps.ledger,

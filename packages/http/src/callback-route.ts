@@ -3,6 +3,7 @@ import type { LedgerStore } from '@rechargeflow/ledger';
 import type { Metrics } from '@rechargeflow/observability';
 import { callbackJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 
 export interface CallbackRouteDeps {
   readonly ledger: LedgerStore;
@@ -13,6 +14,13 @@ export interface CallbackRouteDeps {
   readonly tokens: readonly string[];
   /** Callbacks per minute per sending IP address. */
   readonly perMinute: number;
+  /**
+   * Where the counts are shared by every replica, under `rateLimitNameSpace`; a connection that
+   * fails fast (no offline queue), so an outage falls back to counting in this process at once.
+   * Without it, each process counts alone.
+   */
+  readonly rateLimitRedis?: Redis | undefined;
+  readonly rateLimitNameSpace?: string | undefined;
 }
 
 const MAX_PARAM = 200;
@@ -84,24 +92,77 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
   };
 
   const schema = { summary: 'A1Topup callback (late results, dispute reversals)', hide: false };
-  // Counted per sending address, not per client key (a provider has none), with a limit of its own.
-  // No rate-limit headers: a wrong token must look exactly like an unknown path.
-  const noHeaders = {
-    'x-ratelimit-limit': false,
-    'x-ratelimit-remaining': false,
-    'x-ratelimit-reset': false,
-    'retry-after': false,
-  } as const;
-  const config = {
-    rateLimit: {
-      max: deps.perMinute,
-      keyGenerator: (request: { ip: string }) => `callback-ip:${request.ip}`,
-      addHeaders: noHeaders,
-      addHeadersOnExceeding: noHeaders,
-    },
+  const limit = callbackRateLimit(deps);
+  // `rateLimit: false`: the plugin's hook fails closed when its Redis does (right for the other
+  // routes); this route counts on its own, first thing (onRequest, like the plugin).
+  const options = { schema, config: { rateLimit: false }, onRequest: limit } as const;
+  app.get('/callbacks/a1topup/:token', options, handler);
+  app.post('/callbacks/a1topup/:token', options, handler);
+}
+
+const WINDOW_MS = 60_000;
+/** Addresses the in-process counter tracks; past it the counts start over (bounded memory). */
+const LOCAL_MAX_KEYS = 10_000;
+/** One fixed window per key: the first request of a window sets its expiry. */
+const COUNT_SCRIPT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+/**
+ * Callbacks per minute per sending address (a provider has no client key), counted in Redis so
+ * every replica shares the count. A callback must not be lost to a queue-Redis outage when the
+ * ledger that stores it is elsewhere, so while that Redis fails each process counts alone instead
+ * of refusing. No rate-limit headers: a wrong token must look exactly like an unknown path.
+ */
+function callbackRateLimit(deps: CallbackRouteDeps) {
+  const local = localWindowCounter(WINDOW_MS);
+  let degraded = false;
+  return async (request: FastifyRequest) => {
+    const key = `callback-ip:${request.ip}`;
+    let count: number;
+    if (!deps.rateLimitRedis) {
+      count = local(key);
+    } else {
+      try {
+        const redisKey = `${deps.rateLimitNameSpace ?? ''}${key}`;
+        count = Number(await deps.rateLimitRedis.eval(COUNT_SCRIPT, 1, redisKey, WINDOW_MS));
+        if (degraded) {
+          degraded = false;
+          request.log.info('callback rate limit counted in Redis again');
+        }
+      } catch (error) {
+        if (!degraded) {
+          degraded = true;
+          request.log.warn(
+            { err: String(error) },
+            'callback rate limit: Redis failed; counting in this process until it answers again',
+          );
+        }
+        count = local(key);
+      }
+    }
+    // The same 429 as the other routes (the error handler builds it).
+    if (count > deps.perMinute) throw Object.assign(new Error('rate limit exceeded'), { statusCode: 429 });
   };
-  app.get('/callbacks/a1topup/:token', { schema, config }, handler);
-  app.post('/callbacks/a1topup/:token', { schema, config }, handler);
+}
+
+/** Fixed windows per key in this process; returns the key's count in its window, this one included. */
+function localWindowCounter(windowMs: number): (key: string) => number {
+  const counts = new Map<string, { count: number; endsAt: number }>();
+  return (key) => {
+    const now = Date.now();
+    let entry = counts.get(key);
+    if (!entry || entry.endsAt <= now) {
+      if (counts.size >= LOCAL_MAX_KEYS) {
+        for (const [k, e] of counts) if (e.endsAt <= now) counts.delete(k);
+        if (counts.size >= LOCAL_MAX_KEYS) counts.clear();
+      }
+      entry = { count: 0, endsAt: now + windowMs };
+      counts.set(key, entry);
+    }
+    entry.count += 1;
+    return entry.count;
+  };
 }
 
 function sha256(value: string): Buffer {

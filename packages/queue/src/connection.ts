@@ -57,6 +57,22 @@ export async function readAofEnabled(redis: Redis): Promise<boolean | null> {
   return flag === undefined ? null : flag === '1';
 }
 
+export type AppendFsync = 'always' | 'everysec' | 'no';
+
+/**
+ * How often Redis flushes its append-only file to disk (CONFIG GET appendfsync); null where CONFIG
+ * is refused (ACL, managed Redis), since INFO does not report it.
+ */
+export async function readAppendFsync(redis: Redis): Promise<AppendFsync | null> {
+  try {
+    const [, value] = (await redis.config('GET', 'appendfsync')) as string[];
+    return value === 'always' || value === 'everysec' || value === 'no' ? value : null;
+  } catch (error) {
+    if (/unknown command|NOPERM|disabled/i.test(String(error))) return null;
+    throw error;
+  }
+}
+
 /** Waits until the connection is ready or fails with the reason (bounded). */
 export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;

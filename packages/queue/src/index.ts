@@ -1,9 +1,11 @@
 export {
+  type AppendFsync,
   assertNoEviction,
   type ConnectionRole,
   createRedisConnection,
   RedisEvictionPolicyError,
   readAofEnabled,
+  readAppendFsync,
   waitForRedis,
 } from './connection.ts';
 export {

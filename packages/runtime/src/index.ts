@@ -1,2 +1,8 @@
 export { closeServer, runPart } from './run-part.ts';
-export { openStorage, type Storage, type StorageSettings, storageShutdownSteps } from './storage.ts';
+export {
+  LedgerDurabilityError,
+  openStorage,
+  type Storage,
+  type StorageSettings,
+  storageShutdownSteps,
+} from './storage.ts';

@@ -6,6 +6,7 @@ import {
   createRedisConnection,
   JobProducer,
   readAofEnabled,
+  readAppendFsync,
   waitForRedis,
 } from '@rechargeflow/queue';
 import type { Redis } from 'ioredis';
@@ -15,6 +16,8 @@ export interface StorageSettings {
   readonly MONGO_URL?: string | undefined;
   readonly QUEUE_PREFIX: string;
   readonly LEDGER_PREFIX: string;
+  /** Start even when the Redis ledger has no append-only file (tests, benchmarks, demos). */
+  readonly ALLOW_LEDGER_WITHOUT_AOF: boolean;
 }
 
 export interface Storage {
@@ -24,10 +27,16 @@ export interface Storage {
   readonly producer: JobProducer;
 }
 
+/** Start-up refused: the Redis ledger would not survive a Redis restart. */
+export class LedgerDurabilityError extends Error {
+  override readonly name = 'LedgerDurabilityError';
+}
+
 /**
  * What every part does first: connect to the queues' Redis (waiting up to 10 s for it), refuse a
  * Redis that may evict keys, open the ledger the configuration names (Redis or MongoDB, indexes
- * verified), and make the typed job producer.
+ * verified), refuse a Redis ledger without an append-only file unless allowed, and make the typed
+ * job producer.
  */
 export async function openStorage(
   config: StorageSettings,
@@ -45,17 +54,70 @@ export async function openStorage(
     redisPrefix: config.LEDGER_PREFIX,
     appName: part,
   });
-  // INFO may be refused by an ACL that allows the rest: then this warning is skipped, never fatal.
-  const aof = ledger.kind === 'redis' ? await readAofEnabled(redis).catch(() => null) : null;
-  if (aof === false) {
-    // Not refused: tests, benchmarks and throw-away runs use a Redis without persistence.
-    logger.warn(
-      { ledger: 'redis' },
-      'the Redis ledger has no append-only file (appendonly no): a Redis restart loses every order and job since the last snapshot; set appendonly yes (with appendfsync always a host crash loses nothing) or use MONGO_URL',
-    );
+  if (ledger.kind === 'redis') {
+    try {
+      await checkLedgerDurability(redis, config.ALLOW_LEDGER_WITHOUT_AOF, logger);
+    } catch (error) {
+      await ledger.close().catch(() => undefined);
+      redis.disconnect();
+      throw error;
+    }
   }
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   return { redis, ledger, producer };
+}
+
+/**
+ * The Redis ledger (on the queues' Redis: same REDIS_URL) must survive a Redis restart: without an
+ * append-only file, one loses every order already answered 202 and every claim made before a send
+ * since the last snapshot. How much a host crash loses then depends on appendfsync, logged here.
+ */
+async function checkLedgerDurability(redis: Redis, allowWithoutAof: boolean, logger: Logger): Promise<void> {
+  // INFO may be refused by an ACL that allows the rest: then nothing is known and nothing refused.
+  const aof = await readAofEnabled(redis).catch(() => null);
+  if (aof === null) {
+    logger.warn(
+      { ledger: 'redis' },
+      'could not read whether the Redis ledger keeps an append-only file (INFO persistence refused); make sure it runs with appendonly yes',
+    );
+    return;
+  }
+  if (!aof) {
+    if (!allowWithoutAof) {
+      throw new LedgerDurabilityError(
+        'the Redis ledger is on a Redis with appendonly no, so a Redis restart would lose accepted orders and claims: set appendonly yes on that Redis, put the ledger on MongoDB (MONGO_URL), or set ALLOW_LEDGER_WITHOUT_AOF=on for a throw-away run',
+      );
+    }
+    logger.warn(
+      { ledger: 'redis', appendonly: 'no', ALLOW_LEDGER_WITHOUT_AOF: true },
+      'the Redis ledger has no append-only file (appendonly no): a Redis restart loses every order and job since the last snapshot; set appendonly yes (with appendfsync always a host crash loses nothing) or use MONGO_URL',
+    );
+    return;
+  }
+  const fsync = await readAppendFsync(redis);
+  const fields = { ledger: 'redis', appendonly: 'yes', appendfsync: fsync ?? 'unknown' };
+  switch (fsync) {
+    case 'always':
+      logger.info(
+        fields,
+        'ledger durability: every write reaches the disk before it is answered; a crash loses nothing',
+      );
+      return;
+    case 'everysec':
+      logger.info(
+        fields,
+        'ledger durability: a host crash can lose up to the last second of writes, a claim made just before a send included (the order may then be sent again under the same orderid)',
+      );
+      return;
+    case 'no':
+      logger.warn(
+        fields,
+        'ledger durability: appendfsync no leaves flushing to the operating system, so a host crash can lose many seconds of orders and claims; set appendfsync always or everysec',
+      );
+      return;
+    case null:
+      logger.info(fields, 'ledger durability: append-only file on; appendfsync unknown (CONFIG GET refused)');
+  }
 }
 
 /** The last shutdown steps of every part, in order: producer, ledger, Redis. */
