@@ -12,7 +12,15 @@ import {
   storageEnvShape,
   telgoo5EnvShape,
 } from '@rechargeflow/config';
+import { type RechargeTimeBound, worstCaseRechargeTimes } from '@rechargeflow/providers';
 import { z } from 'zod';
+
+/**
+ * How much longer than a provider's longest recharge call PROCESSING_STUCK_AFTER_MS must be: room
+ * for the ledger writes around the call, Redis round trips of the Telgoo5 token lease, a busy event
+ * loop and clock skew between the worker and the store.
+ */
+const STUCK_MARGIN_MS = 30_000;
 
 const schema = z.object({
   ...storageEnvShape,
@@ -32,6 +40,12 @@ const schema = z.object({
   ),
   /** Confirm a reversal callback with the status API before applying it. */
   VERIFY_REVERSALS: onOff('on'),
+  /**
+   * Confirm a callback that would settle an order (pending, in flight, or a charge reported for a
+   * failed order) with the status API before applying it: a stale or forged Failure must not fail
+   * an order that may have been charged. Off trusts callbacks as they come.
+   */
+  VERIFY_CALLBACKS: onOff('on'),
   /**
    * How long the status API is asked again about a reversal callback it does not confirm (it may
    * lag its own callback) before the callback is kept as reversal_not_confirmed for an operator.
@@ -60,8 +74,21 @@ const schema = z.object({
   SWEEP_INTERVAL_MS: positiveInt(5_000, 3_600_000),
   /** A `queued` order older than this with no runnable job is handed to the queue again. */
   STRANDED_AFTER_MS: positiveInt(30_000, 86_400_000),
-  /** A `processing` order untouched this long lost its worker: to pending (or re-queued if never sent). */
-  PROCESSING_STUCK_AFTER_MS: positiveInt(120_000, 86_400_000),
+  /**
+   * A `processing` order untouched this long lost its worker: to pending (or re-queued if never
+   * sent). Must exceed the longest recharge call of every provider in use plus STUCK_MARGIN_MS
+   * (checked below), or a call still running is taken for a dead one. Unset: 120 s, or that
+   * longest call plus twice the margin when it is longer (Telgoo5's sign-ins and retries).
+   */
+  PROCESSING_STUCK_AFTER_MS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .positive('must be greater than 0')
+      .max(86_400_000, 'must be at most 86400000')
+      .optional(),
+  ),
   /** How often each provider's balance is sampled (for reconciliation). */
   BALANCE_SAMPLE_INTERVAL_MS: positiveInt(300_000, 86_400_000),
   /** Callback jobs one poller applies at once. */
@@ -72,8 +99,55 @@ const schema = z.object({
   METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
 });
 
-export type PollerConfig = z.infer<typeof schema>;
+export type PollerConfig = Omit<z.infer<typeof schema>, 'PROCESSING_STUCK_AFTER_MS'> & {
+  readonly PROCESSING_STUCK_AFTER_MS: number;
+};
+
+/** The longest recharge call of the providers in use, with its provider (null: none enabled). */
+function longestCall(config: Parameters<typeof worstCaseRechargeTimes>[0]): RechargeTimeBound | null {
+  return worstCaseRechargeTimes(config).reduce<RechargeTimeBound | null>(
+    (max, bound) => (max === null || bound.worstCaseMs > max.worstCaseMs ? bound : max),
+    null,
+  );
+}
+
+/**
+ * The stuck-order sweep moves an in-flight order to `pending` once it is older than
+ * PROCESSING_STUCK_AFTER_MS; while the worker's call is still running that hands the order to the
+ * status check (to a person, for a provider without one) although the worker is about to settle it.
+ * The figures come from this poller's provider settings: the workers must run with the same ones.
+ * Read from the raw environment like the other cross checks, so it is reported with every other problem.
+ */
+function stuckTimeProblems(env: Record<string, string | undefined>): string[] {
+  const parsed = schema
+    .pick({
+      PROVIDERS: true,
+      PROVIDER_TIMEOUT_MS: true,
+      PROVIDER_CONNECT_TIMEOUT_MS: true,
+      PROCESSING_STUCK_AFTER_MS: true,
+    })
+    .safeParse(env);
+  // A bad value among these is named by the schema itself.
+  if (!parsed.success) return [];
+  const config = parsed.data;
+  const longest = longestCall(config);
+  const stuckMs = config.PROCESSING_STUCK_AFTER_MS;
+  // Unset: derived below, always long enough.
+  if (stuckMs === undefined || longest === null || stuckMs > longest.worstCaseMs + STUCK_MARGIN_MS) return [];
+  return [
+    `PROCESSING_STUCK_AFTER_MS: must be more than ${longest.worstCaseMs + STUCK_MARGIN_MS} (is ${stuckMs}): one ${longest.provider} recharge call may take ${longest.worstCaseMs} ms with PROVIDER_TIMEOUT_MS=${config.PROVIDER_TIMEOUT_MS}, plus a ${STUCK_MARGIN_MS} ms margin, or an order whose call is still running is moved to pending`,
+  ];
+}
 
 export function loadPollerConfig(env: Record<string, string | undefined>): PollerConfig {
-  return parseEnv('poller', schema, env, providerCredentialProblems);
+  const config = parseEnv('poller', schema, env, (raw) => [
+    ...providerCredentialProblems(raw),
+    ...stuckTimeProblems(raw),
+  ]);
+  const longest = longestCall(config)?.worstCaseMs ?? 0;
+  return {
+    ...config,
+    PROCESSING_STUCK_AFTER_MS:
+      config.PROCESSING_STUCK_AFTER_MS ?? Math.max(120_000, longest + 2 * STUCK_MARGIN_MS),
+  };
 }

@@ -51,21 +51,30 @@ async function main(): Promise<void> {
 
   const sweep = async () => {
     const checks = await runStatusChecks(deps, statusSettings);
-    const stranded = await requeueStranded(deps, { olderThanMs: config.STRANDED_AFTER_MS, limit: 1_000 });
+    // Paged to the end of each backlog, within the sweep budget; the next sweep starts again.
+    const budgetMs = Math.max(config.STATUS_SWEEP_BUDGET_MS, 1_000);
+    const stranded = await requeueStranded(deps, {
+      olderThanMs: config.STRANDED_AFTER_MS,
+      limit: 500,
+      budgetMs,
+    });
     const stuck = await sweepStuckProcessing(deps, {
       olderThanMs: config.PROCESSING_STUCK_AFTER_MS,
-      limit: 1_000,
+      limit: 500,
+      budgetMs,
     });
+    // The ledger's clock, like every other age here.
+    const ledgerNow = (await ledger.store.clock()).getTime();
     const unhandled = await ledger.store.findCallbacks(
       'received',
-      new Date(Date.now() - 60_000).toISOString(),
+      new Date(ledgerNow - 60_000).toISOString(),
       1_000,
     );
     for (const callback of unhandled) {
       await producer.ensureQueued('callback.apply', { callbackId: callback.id }, callbackJobId(callback.id));
     }
     // Batches stored but never imported (API died after the 202), or whose import stopped.
-    const cutoff = new Date(Date.now() - config.STRANDED_AFTER_MS).toISOString();
+    const cutoff = new Date(ledgerNow - config.STRANDED_AFTER_MS).toISOString();
     const batches = [
       ...(await ledger.store.findBatches('stored', cutoff, 100)),
       ...(await ledger.store.findBatches('importing', cutoff, 100)),
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
       'callback.apply': async ({ callbackId }) => {
         await applyCallback(deps, callbackId, {
           verifyReversals: config.VERIFY_REVERSALS,
+          verifyCallbacks: config.VERIFY_CALLBACKS,
           confirmWindowMs: config.REVERSAL_CONFIRM_WINDOW,
         });
       },
@@ -177,6 +187,7 @@ async function main(): Promise<void> {
       statusPollSchedule: config.STATUS_POLL_SCHEDULE,
       pendingMaxAgeMs: config.PENDING_MAX_AGE,
       verifyReversals: config.VERIFY_REVERSALS,
+      verifyCallbacks: config.VERIFY_CALLBACKS,
       reversalConfirmWindowMs: config.REVERSAL_CONFIRM_WINDOW,
       ledger: ledger.kind,
     },

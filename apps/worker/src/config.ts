@@ -21,7 +21,11 @@ const schema = z.object({
   ...routingEnvShape,
   ...providerLimitsEnvShape,
   ...statusPollEnvShape,
-  /** How long a job's lock lives without renewal; a worker silent for longer counts as stalled. */
+  /**
+   * How long a job's lock lives without renewal; a worker silent for longer counts as stalled. Not
+   * bound by the longest provider call (unlike the poller's PROCESSING_STUCK_AFTER_MS): BullMQ
+   * renews the lock every half of it while the process lives, however long the call takes.
+   */
   WORKER_LOCK_MS: positiveInt(30_000, 600_000),
   /** CSV rows validated and written per ledger round trip when importing a batch. */
   BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),

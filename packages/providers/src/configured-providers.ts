@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createA1TopupProvider } from './a1topup/client.ts';
 import type { A1TopupFormat } from './a1topup/options.ts';
+import { worstCaseRechargeMs as a1topupWorstCaseMs } from './a1topup/worst-case.ts';
 import type { RechargeProvider } from './provider.ts';
 import { createTelgoo5Provider } from './telgoo5/client.ts';
 import type { Telgoo5PaymentMethod, Telgoo5Source } from './telgoo5/options.ts';
 import { createRedisTokenLease } from './telgoo5/token-lease.ts';
+import { worstCaseRechargeMs as telgoo5WorstCaseMs } from './telgoo5/worst-case.ts';
 
 /** The providers section of an app's configuration (the env variables of the same names). */
 export interface ProvidersConfig {
@@ -36,6 +38,23 @@ export interface ProvidersConfig {
   readonly TELGOO5_RECHARGE_KEEP_ALIVE_MS?: number | undefined;
 }
 
+/** The part of the providers configuration that decides how long a recharge call may take. */
+export type RechargeTimeConfig = Pick<
+  ProvidersConfig,
+  'PROVIDERS' | 'PROVIDER_TIMEOUT_MS' | 'PROVIDER_CONNECT_TIMEOUT_MS'
+>;
+
+export interface RechargeTimeBound {
+  readonly provider: string;
+  /** The longest one recharge call of this provider can take, in ms (see each `worstCaseRechargeMs`). */
+  readonly worstCaseMs: number;
+}
+
+/** What bounds a call's time, as every client gets it: one place for the clients and their bounds. */
+function timingOptions(config: RechargeTimeConfig) {
+  return { timeoutMs: config.PROVIDER_TIMEOUT_MS, connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS };
+}
+
 /**
  * The providers in use, built from configuration (credentials were checked when it was parsed).
  * Telgoo5's single-use tokens live in Redis under `tokenKeyPrefix`, shared by every process and
@@ -46,11 +65,7 @@ export function createConfiguredProviders(
   redis: Redis,
   tokenKeyPrefix: string,
 ): Map<string, RechargeProvider> {
-  const common = {
-    timeoutMs: config.PROVIDER_TIMEOUT_MS,
-    connectTimeoutMs: config.PROVIDER_CONNECT_TIMEOUT_MS,
-    maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES,
-  };
+  const common = { ...timingOptions(config), maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES };
   const providers = new Map<string, RechargeProvider>();
   if (config.PROVIDERS.includes('a1topup')) {
     const a1topup = createA1TopupProvider({
@@ -101,4 +116,21 @@ export function createConfiguredProviders(
     providers.set(telgoo5.name, telgoo5);
   }
   return providers;
+}
+
+/**
+ * The worst-case wall time of one recharge call of each provider `createConfiguredProviders` would
+ * build from `config`, with the same options: whatever watches for a call that died (the poller's
+ * stuck-order sweep) must wait longer than this, or it takes a call still running for a dead one.
+ */
+export function worstCaseRechargeTimes(config: RechargeTimeConfig): RechargeTimeBound[] {
+  const timing = timingOptions(config);
+  const bounds: RechargeTimeBound[] = [];
+  if (config.PROVIDERS.includes('a1topup'))
+    bounds.push({ provider: 'a1topup', worstCaseMs: a1topupWorstCaseMs(timing) });
+  if (config.PROVIDERS.includes('a1topup_backup'))
+    bounds.push({ provider: 'a1topup_backup', worstCaseMs: a1topupWorstCaseMs(timing) });
+  if (config.PROVIDERS.includes('telgoo5'))
+    bounds.push({ provider: 'telgoo5', worstCaseMs: telgoo5WorstCaseMs(timing) });
+  return bounds;
 }

@@ -1,7 +1,19 @@
 export { createA1TopupProvider } from './a1topup/client.ts';
-export { A1TOPUP_FORMATS, type A1TopupFormat, type A1TopupOptions } from './a1topup/options.ts';
+export {
+  A1TOPUP_FORMATS,
+  type A1TopupFormat,
+  type A1TopupOptions,
+  type A1TopupTimingOptions,
+} from './a1topup/options.ts';
 export { mapStatus as mapA1TopupStatus } from './a1topup/parse.ts';
-export { createConfiguredProviders, type ProvidersConfig } from './configured-providers.ts';
+export { worstCaseRechargeMs as a1topupWorstCaseRechargeMs } from './a1topup/worst-case.ts';
+export {
+  createConfiguredProviders,
+  type ProvidersConfig,
+  type RechargeTimeBound,
+  type RechargeTimeConfig,
+  worstCaseRechargeTimes,
+} from './configured-providers.ts';
 export {
   type FailureClass,
   type ProviderAnswer,
@@ -17,6 +29,7 @@ export {
   type Telgoo5Options,
   type Telgoo5PaymentMethod,
   type Telgoo5Source,
+  type Telgoo5TimingOptions,
 } from './telgoo5/options.ts';
 export { type Envelope as Telgoo5Envelope, parseEnvelope as parseTelgoo5Envelope } from './telgoo5/parse.ts';
 export {
@@ -25,3 +38,4 @@ export {
   type RedisTokenLeaseOptions,
   type TokenLease,
 } from './telgoo5/token-lease.ts';
+export { worstCaseRechargeMs as telgoo5WorstCaseRechargeMs } from './telgoo5/worst-case.ts';

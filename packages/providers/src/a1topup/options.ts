@@ -57,6 +57,26 @@ function positiveInt(
   return v;
 }
 
+/** The options that bound how long a call may take. */
+export type A1TopupTimingOptions = Pick<A1TopupOptions, 'timeoutMs' | 'connectTimeoutMs'>;
+
+/**
+ * The time limits a client built from `options` uses: one resolver for the client and for
+ * `worstCaseRechargeMs`, so the bound the poller checks is the one the worker runs with.
+ */
+export function resolveA1TopupTiming(
+  options: A1TopupTimingOptions,
+): Pick<A1TopupSettings, 'timeoutMs' | 'connectTimeoutMs'> {
+  const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 30_000, 600_000);
+  return {
+    timeoutMs,
+    connectTimeoutMs: Math.min(
+      positiveInt('connectTimeoutMs', options.connectTimeoutMs, 5_000, 600_000),
+      timeoutMs,
+    ),
+  };
+}
+
 /** Checks options once, at creation; messages name the option and never echo a credential. */
 export function resolveA1TopupOptions(options: A1TopupOptions): A1TopupSettings {
   let url: URL;
@@ -86,18 +106,13 @@ export function resolveA1TopupOptions(options: A1TopupOptions): A1TopupSettings 
       context: { option: 'format' },
     });
   }
-  const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, 30_000, 600_000);
   return {
     origin: url.origin,
     pathPrefix: url.pathname.replace(/\/+$/, ''),
     username: options.username,
     password: options.password,
     format,
-    timeoutMs,
-    connectTimeoutMs: Math.min(
-      positiveInt('connectTimeoutMs', options.connectTimeoutMs, 5_000, 600_000),
-      timeoutMs,
-    ),
+    ...resolveA1TopupTiming(options),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 64 * 1024, 16 * 1024 * 1024),
     rechargeKeepAliveMs: positiveInt('rechargeKeepAliveMs', options.rechargeKeepAliveMs, 0, 60_000, 0),
   };

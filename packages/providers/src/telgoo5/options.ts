@@ -80,6 +80,31 @@ function required(name: string, value: string | undefined): string {
   return value;
 }
 
+/** The options that bound how long a call may take. */
+export type Telgoo5TimingOptions = Pick<
+  Telgoo5Options,
+  'timeoutMs' | 'connectTimeoutMs' | 'maxTokenRetries' | 'authWaitMs'
+>;
+
+/**
+ * The time limits and tries a client built from `options` uses: one resolver for the client and for
+ * `worstCaseRechargeMs`, so the bound the poller checks is the one the worker runs with.
+ */
+export function resolveTelgoo5Timing(
+  options: Telgoo5TimingOptions,
+): Pick<Telgoo5Settings, 'timeoutMs' | 'connectTimeoutMs' | 'maxTokenRetries' | 'authWaitMs'> {
+  const timeoutMs = wholeNumber('timeoutMs', options.timeoutMs, 30_000, 1, 600_000);
+  return {
+    timeoutMs,
+    connectTimeoutMs: Math.min(
+      wholeNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000, 1, 600_000),
+      timeoutMs,
+    ),
+    maxTokenRetries: wholeNumber('maxTokenRetries', options.maxTokenRetries, 3, 0, 10),
+    authWaitMs: wholeNumber('authWaitMs', options.authWaitMs, 10_000, 0, 600_000),
+  };
+}
+
 /** Checks options once, at creation; messages name the option and never echo a credential. */
 export function resolveTelgoo5Options(options: Telgoo5Options): Telgoo5Settings {
   let url: URL;
@@ -101,7 +126,7 @@ export function resolveTelgoo5Options(options: Telgoo5Options): Telgoo5Settings 
   if (!/^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(tokenHeader))
     fail('tokenHeader', 'must be an HTTP header name');
   if (typeof options.tokens?.take !== 'function') fail('tokens', 'is required (a token lease)');
-  const timeoutMs = wholeNumber('timeoutMs', options.timeoutMs, 30_000, 1, 600_000);
+  const timing = resolveTelgoo5Timing(options);
   return {
     origin: url.origin,
     pathPrefix: url.pathname.replace(/\/+$/, ''),
@@ -113,11 +138,7 @@ export function resolveTelgoo5Options(options: Telgoo5Options): Telgoo5Settings 
     source,
     paymentMethod,
     tokenHeader,
-    timeoutMs,
-    connectTimeoutMs: Math.min(
-      wholeNumber('connectTimeoutMs', options.connectTimeoutMs, 5_000, 1, 600_000),
-      timeoutMs,
-    ),
+    ...timing,
     maxResponseBytes: wholeNumber(
       'maxResponseBytes',
       options.maxResponseBytes,
@@ -126,7 +147,5 @@ export function resolveTelgoo5Options(options: Telgoo5Options): Telgoo5Settings 
       16 * 1024 * 1024,
     ),
     rechargeKeepAliveMs: wholeNumber('rechargeKeepAliveMs', options.rechargeKeepAliveMs, 0, 0, 60_000),
-    maxTokenRetries: wholeNumber('maxTokenRetries', options.maxTokenRetries, 3, 0, 10),
-    authWaitMs: wholeNumber('authWaitMs', options.authWaitMs, 10_000, 0, 600_000),
   };
 }
