@@ -311,6 +311,9 @@ function composeProblems(services: Map<string, Service>, label: string): string[
       say(
         `${s.name}: stop_grace_period must exceed SHUTDOWN_TIMEOUT_MS (${shutdownMs} ms), or Docker kills it mid-drain`,
       );
+    // The compose Redis keeps an append-only file: a ledger there must never need the escape hatch.
+    if (/^(on|true|1)$/i.test((s.env.ALLOW_LEDGER_WITHOUT_AOF ?? '').trim()))
+      say(`${s.name} must not set ALLOW_LEDGER_WITHOUT_AOF (compose runs Redis with --appendonly yes)`);
     for (const key of ['REDIS_URL', 'MONGO_URL', 'QUEUE_PREFIX', 'PROVIDERS', 'ROUTING_TABLE'])
       if ((s.env[key] ?? '') !== (api.env[key] ?? '')) say(`${s.name} and api disagree on ${key}`);
   }
@@ -788,6 +791,8 @@ async function checkProd(): Promise<void> {
       LEDGER_PREFIX: `${prefix}:ledger`,
       PROVIDERS: 'a1topup,telgoo5',
       LOG_LEVEL: 'warn',
+      // This machine's Redis keeps no append-only file (the compose Redis does, and needs no flag).
+      ALLOW_LEDGER_WITHOUT_AOF: 'on',
     };
     const providers = {
       ...credentials,
@@ -825,6 +830,8 @@ async function checkProd(): Promise<void> {
       ...shared,
       ...providers,
       METRICS_PORT: String(pollerMetrics),
+      // As compose: longer than Telgoo5's longest call (280 s at the default timeout) plus 30 s.
+      PROCESSING_STUCK_AFTER_MS: '360000',
     });
     parts.push(poller);
     await waitHttp(api, `http://127.0.0.1:${apiPort}/readyz`);

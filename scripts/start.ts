@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { hashedApiKeyEntry } from '../packages/config/src/index.ts';
+import { readAofEnabled } from '../packages/queue/src/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const env: Record<string, string | undefined> = { ...process.env };
@@ -97,6 +99,19 @@ async function ensureRedis(): Promise<void> {
   );
 }
 
+/** Whether the Redis keeps an append-only file (INFO persistence); null when it cannot be read. */
+async function redisHasAof(url: string): Promise<boolean | null> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    return await readAofEnabled(redis);
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function startPart(name: string, file: string): void {
   // Own process group: a terminal Ctrl-C reaches only this script, which then sends each part one
   // SIGTERM (a part treats a second signal as "force exit", so it must not get two).
@@ -177,6 +192,10 @@ async function main(): Promise<void> {
   }
 
   await ensureRedis();
+  // The parts refuse a Redis ledger without an append-only file; the demo runs on whatever Redis
+  // this machine has, and says so in the banner (an explicit ALLOW_LEDGER_WITHOUT_AOF is kept).
+  const withoutPersistence = !env.MONGO_URL && (await redisHasAof(env.REDIS_URL ?? '')) === false;
+  if (withoutPersistence) env.ALLOW_LEDGER_WITHOUT_AOF ??= 'on';
 
   let generatedKey: string | undefined;
   let operatorKey: string | undefined;
@@ -211,6 +230,9 @@ async function main(): Promise<void> {
     env.TELGOO5_PIN ??= String(1000 + (randomBytes(2).readUInt16BE() % 9000));
     env.TELGOO5_AGENT_ID ??= 'demo-agent';
   }
+  // The poller refuses a stuck time not longer than the longest recharge call plus 30 s: with
+  // Telgoo5 at the default PROVIDER_TIMEOUT_MS that call may take 280 s.
+  if (env.PROVIDERS?.toLowerCase().includes('telgoo5')) env.PROCESSING_STUCK_AFTER_MS ??= '360000';
   if (!env.PORT && !(await portFree(8080))) {
     env.PORT = String(await freePort());
     say(`port 8080 is taken; the API uses ${env.PORT} (set PORT to choose)`);
@@ -247,6 +269,11 @@ async function main(): Promise<void> {
           ]
         : []),
       `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
+      ...(withoutPersistence
+        ? [
+            '    WARNING:   demo without persistence: this Redis has appendonly no, so a Redis restart loses every order (see "Redis" in the README\'s operations guide)',
+          ]
+        : []),
       `    providers: ${simulatorOn ? `simulator as A1Topup (${env.A1TOPUP_BASE_URL}) and Telgoo5 (${env.TELGOO5_BASE_URL})` : `${env.PROVIDERS ?? 'a1topup'}`}`,
       `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,
       '',
