@@ -20,14 +20,17 @@ import type { LedgerStore } from '../../packages/ledger/src/ledger-store.ts';
 import { createRedisLedgerStore } from '../../packages/ledger/src/redis-ledger-store.ts';
 import {
   type AppName,
+  type BookLine,
+  checkBooks,
   deleteByPrefix,
   freePort,
   type RunningPart,
+  readBooks,
   startApp,
   waitFor,
 } from '../../packages/testkit/src/index.ts';
 
-export { deleteByPrefix, freePort, waitFor };
+export { checkBooks, deleteByPrefix, freePort, waitFor };
 
 /** One read of the environment (the suite is no Turborepo task; nothing of it is cached). */
 export const ENV: Readonly<Record<string, string | undefined>> = { ...process.env };
@@ -272,8 +275,11 @@ export interface SystemOptions {
   readonly redisUrl?: string;
   readonly workers: number;
   readonly pollers?: number;
-  /** Default `a1topup`. */
-  readonly providers?: readonly ('a1topup' | 'telgoo5')[];
+  /**
+   * Default `a1topup`. With `a1topup_backup`, a second simulator (`simulator-backup`) plays the
+   * backup provider, with the same credentials and callback URL.
+   */
+  readonly providers?: readonly ('a1topup' | 'a1topup_backup' | 'telgoo5')[];
   /** Workers and pollers reach the simulator through a TcpProxy the scenario can take down. */
   readonly proxy?: boolean;
   /** The simulator sends callbacks to the API (`SIM_CALLBACK_URL`). */
@@ -281,6 +287,8 @@ export interface SystemOptions {
   /** Every part (after the defaults). */
   readonly env?: Record<string, string>;
   readonly simEnv?: Record<string, string>;
+  /** The backup's simulator only (`simEnv` is the first simulator's). */
+  readonly backupSimEnv?: Record<string, string>;
   readonly apiEnv?: Record<string, string>;
   readonly workerEnv?: Record<string, string>;
   readonly pollerEnv?: Record<string, string>;
@@ -323,6 +331,17 @@ export interface SimStats {
   readonly connections: number;
   /** Connections that carried at least one recharge. */
   readonly rechargeConnections: number;
+  /** Orders whose answer's callback (SIM_ANSWER_CALLBACK) went before / after the answer. */
+  readonly answerCallbacks: { before: number; after: number };
+}
+
+/** One line of a simulator's books (`GET /_sim/orders`). */
+export interface SimBookEntry extends BookLine {
+  readonly amount: string;
+  readonly status: 'success' | 'failed' | 'pending';
+  readonly reversed: boolean;
+  readonly behaviour: string;
+  readonly answerCallback?: 'before' | 'after';
 }
 
 /** Every system started in this process, so the runner can keep the logs of a failed scenario. */
@@ -338,6 +357,8 @@ export class System {
   readonly workers: (RunningPart | undefined)[] = [];
   api = '';
   sim = '';
+  /** The backup provider's simulator (with `a1topup_backup`), else ''. */
+  backupSim = '';
   proxy: TcpProxy | undefined;
   redis!: Redis;
   ledger!: LedgerStore;
@@ -385,7 +406,9 @@ export class System {
       SWEEP_INTERVAL_MS: '1000',
       NOT_FOUND_GRACE: '5s',
       STRANDED_AFTER_MS: '20000',
-      PROCESSING_STUCK_AFTER_MS: '20000',
+      // The poller refuses a stuck time not longer than the longest recharge call plus 30 s: A1Topup
+      // is one timeout (3 s here, 8 s at most in a scenario); Telgoo5 4 × (10 s token wait + 3 × 3 s).
+      PROCESSING_STUCK_AFTER_MS: providers.includes('telgoo5') ? '120000' : '40000',
       BALANCE_SAMPLE_INTERVAL_MS: '5000',
       WORKER_LOCK_MS: '5000',
       SHUTDOWN_TIMEOUT_MS: '15000',
@@ -436,13 +459,41 @@ export class System {
       'simulator',
     );
     await waitFor('simulator', async () => ((await fetch(`${this.sim}/_sim/stats`)).ok ? true : undefined));
+    const backup: Record<string, string> = {};
+    if ((o.providers ?? []).includes('a1topup_backup')) {
+      const backupPort = await freePort();
+      this.backupSim = `http://127.0.0.1:${backupPort}`;
+      this.#start(
+        'simulator',
+        {
+          SIMULATOR_PORT: String(backupPort),
+          ...(o.callbacks
+            ? { SIM_CALLBACK_URL: `${this.api}/callbacks/a1topup/${this.secrets.callbackToken}` }
+            : {}),
+          ...o.backupSimEnv,
+        },
+        'simulator-backup',
+      );
+      await waitFor('backup simulator', async () =>
+        (await fetch(`${this.backupSim}/_sim/stats`)).ok ? true : undefined,
+      );
+      Object.assign(backup, {
+        A1TOPUP_BACKUP_BASE_URL: this.backupSim,
+        A1TOPUP_BACKUP_USERNAME: this.env.A1TOPUP_USERNAME,
+        A1TOPUP_BACKUP_PASSWORD: this.secrets.a1Password,
+      });
+    }
     let providerBase = this.sim;
     if (o.proxy) {
       this.proxy = new TcpProxy(simPort);
       await this.proxy.up();
       providerBase = this.proxy.url;
     }
-    this.#workerEnv = { A1TOPUP_BASE_URL: providerBase, TELGOO5_BASE_URL: `${providerBase}/telgoo5` };
+    this.#workerEnv = {
+      A1TOPUP_BASE_URL: providerBase,
+      TELGOO5_BASE_URL: `${providerBase}/telgoo5`,
+      ...backup,
+    };
     this.#start('api', { PORT: String(apiPort), ...o.apiEnv }, 'api');
     const api = this.tracked.at(-1)!.part;
     await waitFor(
@@ -638,10 +689,13 @@ export class System {
     return new Map(orderIds.map((id, i) => [id, orders[i] ?? null]));
   }
 
-  /** What the simulator recorded for these provider orderids (null: never received). */
-  async simOrders(providerOrderIds: readonly string[]): Promise<Map<string, SimOrder | null>> {
+  /** What the simulator (default the first) recorded for these provider orderids (null: never received). */
+  async simOrders(
+    providerOrderIds: readonly string[],
+    sim = this.sim,
+  ): Promise<Map<string, SimOrder | null>> {
     const found = await pool(providerOrderIds, 16, async (poid) => {
-      const res = await fetch(`${this.sim}/_sim/orders/${encodeURIComponent(poid)}`);
+      const res = await fetch(`${sim}/_sim/orders/${encodeURIComponent(poid)}`);
       if (res.status === 404) {
         await res.body?.cancel();
         return null;
@@ -652,8 +706,13 @@ export class System {
     return new Map(providerOrderIds.map((id, i) => [id, found[i] ?? null]));
   }
 
-  simStats(): Promise<SimStats> {
-    return this.getJson<SimStats>(`${this.sim}/_sim/stats`);
+  simStats(sim = this.sim): Promise<SimStats> {
+    return this.getJson<SimStats>(`${sim}/_sim/stats`);
+  }
+
+  /** A simulator's books (default the first): every orderid received, what it charged. */
+  async simBooks(sim = this.sim): Promise<SimBookEntry[]> {
+    return (await readBooks(sim)) as SimBookEntry[];
   }
 
   async simConfig(patch: Record<string, unknown>): Promise<void> {

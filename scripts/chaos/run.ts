@@ -11,6 +11,7 @@
 import { cpus, freemem, totalmem } from 'node:os';
 import { ENV, type Scenario, type ScenarioContext, type ScenarioResult, SYSTEMS } from './harness.ts';
 import { callbackStorm } from './scenarios/callback-storm.ts';
+import { failoverRace } from './scenarios/failover-race.ts';
 import { garbageAnswers } from './scenarios/garbage-answers.ts';
 import { killWorkers } from './scenarios/kill-workers.ts';
 import { providerOutage, providerOutageKeepAlive } from './scenarios/provider-outage.ts';
@@ -24,6 +25,7 @@ const SCENARIOS: readonly Scenario[] = [
   providerOutageKeepAlive,
   garbageAnswers,
   callbackStorm,
+  failoverRace,
   secretGrep,
 ];
 

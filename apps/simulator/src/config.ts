@@ -1,4 +1,5 @@
 import { logLevel, onOff, parseEnv, port, positiveInt } from '@rechargeflow/config';
+import { ANSWER_CALLBACK_MODES } from '@rechargeflow/simulator';
 import { z } from 'zod';
 
 function blankToUndefined(value: unknown): unknown {
@@ -117,6 +118,16 @@ const schema = z
     SIM_CALLBACK_COPIES: positiveInt(1, 20),
     /** Whether those copies are sent at once (on) or one after another (off). */
     SIM_CALLBACK_CONCURRENT: z.preprocess(blankToUndefined, onOff('off')),
+    /**
+     * A definite Success/Failure answer also sends its callback: off, before (delivered before the
+     * answer), after (once the answer has gone), race (either, per order, from SIM_SEED and the orderid).
+     */
+    SIM_ANSWER_CALLBACK: z.preprocess(
+      blankToUndefined,
+      z.enum(ANSWER_CALLBACK_MODES, { error: 'must be off, before, after or race' }).default('off'),
+    ),
+    /** Most time between that callback and the answer; each order waits a seeded share of it. */
+    SIM_ANSWER_CALLBACK_GAP_MS: millis(0),
     /** Seed of the random faults: the same seed replays the same faults. Unset: a random seed, logged. */
     SIM_SEED: z.preprocess(
       blankToUndefined,

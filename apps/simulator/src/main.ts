@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     callbackUrl: config.SIM_CALLBACK_URL ?? null,
     callbackCopies: config.SIM_CALLBACK_COPIES,
     callbackConcurrent: config.SIM_CALLBACK_CONCURRENT,
+    answerCallback: config.SIM_ANSWER_CALLBACK,
+    answerCallbackGapMs: config.SIM_ANSWER_CALLBACK_GAP_MS,
     magicAmounts: config.SIM_MAGIC_AMOUNTS,
     xmlStyle: config.SIM_XML_STYLE,
     initialBalance: config.SIM_INITIAL_BALANCE,

@@ -53,6 +53,17 @@ describe('simulator start-up configuration', () => {
     ]);
   });
 
+  it('reads SIM_ANSWER_CALLBACK (off, before, after, race), blank meaning off, and its gap', () => {
+    expect(parseSimulatorConfig({}).SIM_ANSWER_CALLBACK).toBe('off');
+    expect(parseSimulatorConfig({ SIM_ANSWER_CALLBACK: ' ' }).SIM_ANSWER_CALLBACK).toBe('off');
+    expect(parseSimulatorConfig({ SIM_ANSWER_CALLBACK: 'race' }).SIM_ANSWER_CALLBACK).toBe('race');
+    expect(problems({ SIM_ANSWER_CALLBACK: 'always' })).toEqual([
+      'SIM_ANSWER_CALLBACK: must be off, before, after or race',
+    ]);
+    expect(parseSimulatorConfig({}).SIM_ANSWER_CALLBACK_GAP_MS).toBe(0);
+    expect(parseSimulatorConfig({ SIM_ANSWER_CALLBACK_GAP_MS: '40' }).SIM_ANSWER_CALLBACK_GAP_MS).toBe(40);
+  });
+
   it('applies the callback knobs at start-up and never logs the callback URL', async () => {
     const port = await freePort();
     const part = startApp('simulator', {
@@ -60,6 +71,8 @@ describe('simulator start-up configuration', () => {
       SIM_CALLBACK_URL: 'http://127.0.0.1:9/callbacks/a1topup/secret-token-in-env',
       SIM_CALLBACK_COPIES: '3',
       SIM_CALLBACK_CONCURRENT: 'on',
+      SIM_ANSWER_CALLBACK: 'race',
+      SIM_ANSWER_CALLBACK_GAP_MS: '25',
       LOG_LEVEL: 'info',
     });
     try {
@@ -68,7 +81,12 @@ describe('simulator start-up configuration', () => {
         string,
         unknown
       >;
-      expect(config).toMatchObject({ callbackCopies: 3, callbackConcurrent: true });
+      expect(config).toMatchObject({
+        callbackCopies: 3,
+        callbackConcurrent: true,
+        answerCallback: 'race',
+        answerCallbackGapMs: 25,
+      });
       expect(part.lines.join('\n')).toMatch(/"callbackCopies":3/);
     } finally {
       await part.stop();

@@ -3,7 +3,7 @@ import { Agent, request } from 'undici';
 export type CallbackStatus = 'Success' | 'Failure';
 
 /** What made the simulator send a callback. */
-export type CallbackTrigger = 'settle' | 'reversal' | 'manual';
+export type CallbackTrigger = 'settle' | 'reversal' | 'answer' | 'manual';
 
 /** One callback delivery, kept on the order for inspection. */
 export interface CallbackRecord {
@@ -11,7 +11,10 @@ export interface CallbackRecord {
   readonly seq: number;
   readonly status: CallbackStatus;
   readonly opid: string;
-  /** `settle` (late result), `reversal` (scheduled or `/_sim/reverse`), `manual` (`/_sim/callbacks`). */
+  /**
+   * `settle` (late result), `reversal` (scheduled or `/_sim/reverse`), `answer` (the result of a
+   * definite answer, `answerCallback`), `manual` (`/_sim/callbacks`).
+   */
   readonly trigger: CallbackTrigger;
   /** Index in the sent sequence (0 for automatic callbacks). */
   readonly element: number;

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { BEHAVIOURS, OUTCOMES } from './behaviours.ts';
 
+/** When the callback of a definite answer is sent, relative to the answer (`answerCallback`). */
+export const ANSWER_CALLBACK_MODES = ['off', 'before', 'after', 'race'] as const;
+export type AnswerCallbackMode = (typeof ANSWER_CALLBACK_MODES)[number];
+
 const rate = z.number().min(0).max(1);
 const millis = z.number().int().min(0).max(3_600_000);
 
@@ -41,6 +45,19 @@ const runtimeFields = z.object({
   callbackCopies: z.number().int().min(1).max(20),
   /** Copies sent at once (racing each other) rather than one after another. */
   callbackConcurrent: z.boolean(),
+  /**
+   * A definite answer (Success or Failure, at once) to a new order also sends that result as a
+   * callback, as providers that call back on every final result do: `off`; `before` (delivered
+   * before the answer is sent); `after` (started once the answer has been sent); `race` (before or
+   * after, drawn per order from the seed and the orderid). Copies follow the two knobs above.
+   */
+  answerCallback: z.enum(ANSWER_CALLBACK_MODES),
+  /**
+   * Spreads that race: each order waits a share of this (drawn from the seed and the orderid)
+   * between the callback's delivery and the answer (`before`), or between the answer and the
+   * callback (`after`). 0: back to back.
+   */
+  answerCallbackGapMs: millis,
   /** Whether magic amounts (13, 17, ...) select behaviours. */
   magicAmounts: z.boolean(),
   /**
@@ -86,6 +103,8 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   callbackTimeoutMs: 5_000,
   callbackCopies: 1,
   callbackConcurrent: false,
+  answerCallback: 'off',
+  answerCallbackGapMs: 0,
   magicAmounts: true,
   xmlStyle: 'named',
   telgoo5TokenTtlMs: 15 * 60_000,

@@ -28,6 +28,12 @@ export function registerControlRoutes(app: FastifyInstance, engine: Engine, rese
     return reply.code(201).send({ ok: true, script: parsed.data });
   });
 
+  // The provider's books: every order received, oldest first, with what it charged.
+  app.get('/_sim/orders', async () => {
+    const orders = engine.books();
+    return { count: orders.length, charged: orders.filter((o) => o.charged).length, orders };
+  });
+
   app.get<{ Params: { orderid: string } }>('/_sim/orders/:orderid', async (request, reply) => {
     const order = engine.order(request.params.orderid);
     if (!order) return reply.code(404).send({ error: 'no such order' });

@@ -19,7 +19,7 @@ import {
   type Script,
 } from './config.ts';
 import { SimulatorError } from './errors.ts';
-import { createPrng } from './prng.ts';
+import { createPrng, keyedDraw } from './prng.ts';
 
 /** pino-compatible subset, so the app can pass its logger. */
 export interface SimulatorLogger {
@@ -50,6 +50,10 @@ export interface SendAction {
 /** What the HTTP layer must do, after waiting `delayMs`. */
 export interface ReplyPlan {
   readonly delayMs: number;
+  /** Awaited after `delayMs`, before the action: a callback that must arrive before the answer. */
+  readonly beforeSend?: (() => Promise<unknown>) | undefined;
+  /** Called once the answer has been sent (or the connection closed): a callback that follows it. */
+  readonly afterSend?: (() => void) | undefined;
   readonly action:
     | SendAction
     | { readonly kind: 'hold'; readonly holdMs: number }
@@ -65,6 +69,25 @@ export interface ReplyPlan {
 }
 
 export type OrderStatus = 'success' | 'failed' | 'pending';
+
+/** When the callback of a definite answer went, relative to the answer (`answerCallback`). */
+export type AnswerCallbackTiming = 'before' | 'after';
+
+/** One line of the provider's books (`GET /_sim/orders`): what it received and what it charged. */
+export interface BookEntry {
+  readonly orderid: string;
+  /** Rupees, as the provider writes them. */
+  readonly amount: string;
+  readonly status: OrderStatus;
+  /** The recharge was carried out and stands (status success): money left the balance for it. */
+  readonly charged: boolean;
+  readonly reversed: boolean;
+  /** Recharge requests that carried this orderid (more than 1: it was sent again). */
+  readonly submissions: number;
+  readonly behaviour: Behaviour;
+  readonly answerCallback?: AnswerCallbackTiming | undefined;
+  readonly createdAt: string;
+}
 
 export interface OrderView {
   readonly orderid: string;
@@ -91,6 +114,8 @@ export interface OrderView {
   readonly callbacks: readonly CallbackRecord[];
   /** Set by `POST /_sim/status/:orderid`: what the status API answers instead of `status`. */
   readonly forcedStatus?: ForcedStatus | undefined;
+  /** Whether the callback of its answer (`answerCallback`) went before or after the answer. */
+  readonly answerCallback?: AnswerCallbackTiming | undefined;
 }
 
 /** What `POST /_sim/callbacks` (and `POST /_sim/reverse`) sent, once every delivery has finished. */
@@ -127,6 +152,8 @@ export interface SimulatorStats {
   /** Recharge requests refused for missing or bad parameters (no order recorded). */
   readonly rejected: number;
   readonly callbacks: { readonly sent: number; readonly delivered: number; readonly failed: number };
+  /** Orders whose answer's callback (`answerCallback`) was delivered before / started after the answer. */
+  readonly answerCallbacks: { readonly before: number; readonly after: number };
   /** Remaining balance in rupees, and in paise. */
   readonly balance: string;
   readonly balancePaise: number;
@@ -163,6 +190,7 @@ interface OrderRecord {
   pendingFinal: 'success' | 'failed' | undefined;
   /** Set while a success waits for its scheduled reversal. */
   reversalDue: boolean;
+  answerCallback: AnswerCallbackTiming | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -176,6 +204,13 @@ export interface EngineOptions {
 }
 
 const MAX_REQUESTS_PER_ORDER = 100;
+/** Behaviours whose answer is the order's real, definite result (when not pending). */
+const DEFINITE_ANSWERS: ReadonlySet<Behaviour> = new Set([
+  'success',
+  'failure',
+  'reversal_after_success',
+  'slow',
+]);
 const MAX_CALLBACKS_PER_ORDER = 1_000;
 const MAX_REQUEST_LOG = 1_000;
 
@@ -213,6 +248,7 @@ export function createEngine(options: EngineOptions) {
     rejected: 0,
     requests: zeroCounts<Endpoint>(['recharge', 'status', 'balance']),
     callbacks: { sent: 0, delivered: 0, failed: 0 },
+    answerCallbacks: { before: 0, after: 0 },
     connections: 0,
     rechargeConnections: 0,
   };
@@ -448,11 +484,11 @@ export function createEngine(options: EngineOptions) {
     return records;
   }
 
-  /** The automatic callback of a late result or a reversal, sent as the callback knobs say. */
+  /** The automatic callback of a late result, a reversal or an answer, sent as the callback knobs say. */
   function notify(
     order: OrderRecord,
     status: CallbackStatus,
-    trigger: 'settle' | 'reversal',
+    trigger: 'settle' | 'reversal' | 'answer',
   ): Promise<CallbackRecord[]> {
     const url = config.callbackUrl;
     if (!url || closing) return Promise.resolve([]);
@@ -560,6 +596,32 @@ export function createEngine(options: EngineOptions) {
     }
   }
 
+  /**
+   * `answerCallback`: a definite answer's result also goes out as a callback, before the answer (the
+   * answer waits for its delivery) or after it, `answerCallbackGapMs` at most apart. Side and gap
+   * are fixed per order, so a seed replays them.
+   */
+  function withAnswerCallback(order: OrderRecord, plan: ReplyPlan): ReplyPlan {
+    const mode = config.answerCallback;
+    if (mode === 'off' || !config.callbackUrl) return plan;
+    if (!DEFINITE_ANSWERS.has(order.behaviour) || order.status === 'pending') return plan;
+    const timing: AnswerCallbackTiming =
+      mode === 'race' ? (keyedDraw(options.seed, order.orderid) < 0.5 ? 'before' : 'after') : mode;
+    const gapMs = Math.floor(keyedDraw(options.seed, `${order.orderid}:gap`) * config.answerCallbackGapMs);
+    order.answerCallback = timing;
+    counters.answerCallbacks[timing] += 1;
+    const status: CallbackStatus = order.status === 'success' ? 'Success' : 'Failure';
+    if (timing === 'before')
+      return {
+        ...plan,
+        beforeSend: async () => {
+          await notify(order, status, 'answer');
+          await pause(gapMs);
+        },
+      };
+    return { ...plan, afterSend: () => void pause(gapMs).then(() => notify(order, status, 'answer')) };
+  }
+
   function recharge(params: Record<string, unknown>, request: RequestInfo): ReplyPlan {
     note('recharge', request);
     if (!authorised(params)) return refusal(params, 'Invalid username or password');
@@ -619,6 +681,7 @@ export function createEngine(options: EngineOptions) {
       reversedAt: undefined,
       pendingFinal: undefined,
       reversalDue: false,
+      answerCallback: undefined,
       timer: undefined,
     };
     // Recorded before any answer is decided, so a lost answer still counts as received.
@@ -659,7 +722,7 @@ export function createEngine(options: EngineOptions) {
       },
       'simulator recharge received',
     );
-    return faultPlan(order, params, script);
+    return withAnswerCallback(order, faultPlan(order, params, script));
   }
 
   function status(params: Record<string, unknown>, request: RequestInfo): ReplyPlan {
@@ -704,6 +767,21 @@ export function createEngine(options: EngineOptions) {
       requests: [...order.requests],
       callbacks: [...order.callbacks].sort((a, b) => a.seq - b.seq),
       forcedStatus: order.forcedStatus,
+      answerCallback: order.answerCallback,
+    };
+  }
+
+  function bookEntry(order: OrderRecord): BookEntry {
+    return {
+      orderid: order.orderid,
+      amount: formatRupees(order.amount),
+      status: order.status,
+      charged: order.status === 'success',
+      reversed: order.reversedAt !== undefined,
+      submissions: order.submissions,
+      behaviour: order.behaviour,
+      answerCallback: order.answerCallback,
+      createdAt: order.createdAt,
     };
   }
 
@@ -728,6 +806,7 @@ export function createEngine(options: EngineOptions) {
       authFailures: counters.authFailures,
       rejected: counters.rejected,
       callbacks: { ...counters.callbacks },
+      answerCallbacks: { ...counters.answerCallbacks },
       balance: formatRupees(balance as Paise),
       balancePaise: balance,
       connections: counters.connections,
@@ -765,6 +844,10 @@ export function createEngine(options: EngineOptions) {
     },
     requests(): readonly RequestLogEntry[] {
       return [...requestLog];
+    },
+    /** Every order received, oldest first: the provider's books. */
+    books(): BookEntry[] {
+      return [...orders.values()].map(bookEntry);
     },
     /** Adds a script; an orderid script wins over a number script. */
     script(script: Script): void {
@@ -877,6 +960,7 @@ export function createEngine(options: EngineOptions) {
       counters.rejected = 0;
       counters.requests = zeroCounts<Endpoint>(['recharge', 'status', 'balance']);
       counters.callbacks = { sent: 0, delivered: 0, failed: 0 };
+      counters.answerCallbacks = { before: 0, after: 0 };
       counters.connections = 0;
       counters.rechargeConnections = 0;
       callbackSeq = 0;

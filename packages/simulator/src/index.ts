@@ -9,6 +9,8 @@ export {
 } from './behaviours.ts';
 export type { CallbackRecord, CallbackStatus, CallbackTrigger } from './callbacks.ts';
 export {
+  ANSWER_CALLBACK_MODES,
+  type AnswerCallbackMode,
   type CallbackRequest,
   DEFAULT_RUNTIME_CONFIG,
   type ForcedStatus,
@@ -20,6 +22,8 @@ export {
   scriptSchema,
 } from './config.ts';
 export type {
+  AnswerCallbackTiming,
+  BookEntry,
   CallbackBatch,
   Endpoint,
   OrderStatus,
@@ -31,7 +35,7 @@ export type {
   SimulatorStats,
 } from './engine.ts';
 export { SimulatorError } from './errors.ts';
-export { createPrng } from './prng.ts';
+export { createPrng, keyedDraw } from './prng.ts';
 export {
   createSimulator,
   type Simulator,

@@ -19,6 +19,7 @@ import {
 } from './config.ts';
 import { registerControlRoutes } from './control-routes.ts';
 import {
+  type BookEntry,
   type CallbackBatch,
   createEngine,
   type Endpoint,
@@ -82,6 +83,8 @@ export interface Simulator {
   stats(): SimulatorStats;
   order(orderid: string): OrderView | undefined;
   requests(): readonly RequestLogEntry[];
+  /** Same as `GET /_sim/orders`: every A1Topup order received, oldest first (what was charged). */
+  books(): readonly BookEntry[];
   /** Same as `POST /_sim/script`; throws when the script is invalid. */
   script(script: Script): void;
   config(): RuntimeConfig;
@@ -184,6 +187,10 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   /** Carries out a reply plan (both providers): wait, then answer, reset, or hold and drop. */
   async function perform(plan: ReplyPlan, request: FastifyRequest, reply: FastifyReply) {
     await sleep(plan.delayMs);
+    // A callback racing the answer: delivered first, or started once the answer has gone out.
+    if (plan.beforeSend) await plan.beforeSend();
+    const afterSend = plan.afterSend;
+    if (afterSend) reply.raw.once('close', afterSend);
     const action = plan.action;
     switch (action.kind) {
       case 'send':
@@ -281,6 +288,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     stats: () => engine.stats(),
     order: (orderid) => engine.order(orderid),
     requests: () => engine.requests(),
+    books: () => engine.books(),
     script(script) {
       const parsed = scriptSchema.safeParse(script);
       if (!parsed.success) throw optionError(parsed.error);

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type BookEntry,
   type CallbackBatch,
   type CallbackRecord,
   createSimulator,
+  keyedDraw,
   type OrderView,
   type ReverseResult,
   type Simulator,
@@ -44,7 +46,13 @@ afterAll(async () => {
 });
 beforeEach(() => {
   sim.reset();
-  sim.configure({ callbackUrl: receiver.url, callbackCopies: 1, callbackConcurrent: false });
+  sim.configure({
+    callbackUrl: receiver.url,
+    callbackCopies: 1,
+    callbackConcurrent: false,
+    answerCallback: 'off',
+    answerCallbackGapMs: 0,
+  });
   receiver.behave({});
   receiver.clear();
   other.behave({});
@@ -338,14 +346,143 @@ describe('POST /_sim/status/:orderid', () => {
   });
 });
 
+describe('the callback of a definite answer (answerCallback)', () => {
+  /** A recharge over HTTP, with when its answer arrived (performance.now). */
+  const timedRecharge = async (orderid: string, amount: string) => {
+    const answer = await recharge(orderid, amount);
+    return { ...answer, at: performance.now() };
+  };
+
+  it('is off by default: a refusal or a plain success sends no callback', async () => {
+    await recharge('off-13', '13');
+    await recharge('off-10', '10');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.hits).toHaveLength(0);
+    expect(sim.stats().answerCallbacks).toEqual({ before: 0, after: 0 });
+  });
+
+  it('before: the Failure callback is delivered before the refusal is sent', async () => {
+    sim.configure({ answerCallback: 'before' });
+    receiver.behave({ delayMs: 300 });
+    const started = performance.now();
+    const answer = await timedRecharge('b-13', '13');
+    expect(answer.body).toMatch(/,Failure,/);
+    expect(answer.at - started).toBeGreaterThanOrEqual(290);
+    const [hit] = receiver.received;
+    expect(hit?.answered).toBeLessThanOrEqual(answer.at);
+    expect(params(receiver.hits)).toEqual([
+      { txid: 'b-13', status: 'Failure', opid: sim.order('b-13')?.opid },
+    ]);
+    expect(sim.order('b-13')).toMatchObject({ answerCallback: 'before', status: 'failed' });
+    expect(sim.order('b-13')?.callbacks).toMatchObject([
+      { trigger: 'answer', status: 'Failure', delivered: true },
+    ]);
+    expect(sim.stats().answerCallbacks).toEqual({ before: 1, after: 0 });
+  });
+
+  it('after: the answer does not wait; the callback starts once it has been sent, in copies', async () => {
+    sim.configure({ answerCallback: 'after', callbackCopies: 2, callbackConcurrent: true });
+    receiver.behave({ delayMs: 300 });
+    const started = performance.now();
+    const answer = await timedRecharge('a-10', '10');
+    expect(answer.body).toMatch(/,Success,/);
+    expect(answer.at - started).toBeLessThan(250);
+    await receiver.answered(2);
+    expect(receiver.received.every((r) => r.arrived >= answer.at)).toBe(true);
+    expect(params(receiver.hits).map((p) => p.status)).toEqual(['Success', 'Success']);
+    expect(sim.order('a-10')).toMatchObject({ answerCallback: 'after' });
+    expect(sim.stats().answerCallbacks).toEqual({ before: 0, after: 1 });
+  });
+
+  it('answerCallbackGapMs spreads the race: each order waits its own seeded share of it', async () => {
+    sim.configure({ answerCallback: 'before', answerCallbackGapMs: 300 });
+    const share = (id: string) => Math.floor(keyedDraw(sim.seed, `${id}:gap`) * 300);
+    for (const id of ['gap-1', 'gap-2', 'gap-3']) {
+      receiver.clear();
+      const answer = await timedRecharge(id, '13');
+      const waited = answer.at - (receiver.received[0]?.answered ?? Number.NaN);
+      expect(waited, id).toBeGreaterThanOrEqual(share(id) - 2);
+      expect(waited, id).toBeLessThan(share(id) + 150);
+    }
+    sim.configure({ answerCallback: 'after' });
+    for (const id of ['gap-4', 'gap-5']) {
+      receiver.clear();
+      const answer = await timedRecharge(id, '10');
+      await receiver.answered(1, 2_000);
+      const waited = (receiver.received[0]?.arrived ?? Number.NaN) - answer.at;
+      expect(waited, id).toBeGreaterThanOrEqual(share(id) - 5);
+      expect(waited, id).toBeLessThan(share(id) + 150);
+    }
+    sim.configure({ answerCallbackGapMs: 0 });
+  });
+
+  it('only for definite answers: not for a Pending answer nor an unreadable one', async () => {
+    sim.configure({ answerCallback: 'before', settleAfterMs: 60_000 });
+    await recharge('p-17', '17');
+    await recharge('g-37', '37');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.hits).toHaveLength(0);
+    expect(sim.order('p-17')?.answerCallback).toBeUndefined();
+    sim.configure({ settleAfterMs: 300 });
+  });
+
+  it('race: before or after per order, from the seed and the orderid whatever the arrival order', async () => {
+    sim.configure({ answerCallback: 'race' });
+    const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+    for (const id of ids) await recharge(id, '13');
+    const first = ids.map((id) => sim.order(id)?.answerCallback);
+    expect(new Set(first)).toEqual(new Set(['before', 'after']));
+    await receiver.answered(40);
+    expect(sim.stats().answerCallbacks.before + sim.stats().answerCallbacks.after).toBe(40);
+    sim.reset();
+    for (const id of [...ids].reverse()) await recharge(id, '13');
+    expect(ids.map((id) => sim.order(id)?.answerCallback)).toEqual(first);
+    await receiver.answered(80);
+  });
+});
+
+describe('GET /_sim/orders: the books', () => {
+  it('lists every order received, oldest first, with what was charged and how often it was sent', async () => {
+    sim.configure({ settleAfterMs: 60_000 });
+    await recharge('bk-10', '10');
+    await recharge('bk-13', '13');
+    await recharge('bk-17', '17');
+    await recharge('bk-10', '10');
+    await recharge('bk-rev', '12');
+    await sim.reverse('bk-rev', { callback: false });
+    const books = await json<{ count: number; charged: number; orders: BookEntry[] }>(base, '/_sim/orders');
+    expect(books.status).toBe(200);
+    expect(books.body).toMatchObject({ count: 4, charged: 1 });
+    expect(
+      books.body.orders.map((o) => [o.orderid, o.amount, o.status, o.charged, o.reversed, o.submissions]),
+    ).toEqual([
+      ['bk-10', '10', 'success', true, false, 2],
+      ['bk-13', '13', 'failed', false, false, 1],
+      ['bk-17', '17', 'pending', false, false, 1],
+      ['bk-rev', '12', 'failed', false, true, 1],
+    ]);
+    expect(sim.books()).toEqual(books.body.orders);
+    sim.configure({ settleAfterMs: 300 });
+  });
+});
+
 describe('callback knobs', () => {
   it('default to one copy, sequential, and are validated', async () => {
     const fresh = createSimulator();
-    expect(fresh.config()).toMatchObject({ callbackCopies: 1, callbackConcurrent: false });
+    expect(fresh.config()).toMatchObject({
+      callbackCopies: 1,
+      callbackConcurrent: false,
+      answerCallback: 'off',
+    });
     await fresh.close();
     expect(() => createSimulator({ callbackCopies: 0 })).toThrow(/callbackCopies/);
     expect(() => createSimulator({ callbackCopies: 21 })).toThrow(/callbackCopies/);
-    for (const bad of [{ callbackCopies: 1.5 }, { callbackCopies: '3' }, { callbackConcurrent: 'yes' }]) {
+    for (const bad of [
+      { callbackCopies: 1.5 },
+      { callbackCopies: '3' },
+      { callbackConcurrent: 'yes' },
+      { answerCallback: 'sometimes' },
+    ]) {
       expect((await json(base, '/_sim/config', postJson(bad))).status, JSON.stringify(bad)).toBe(400);
     }
     const ok = await json(base, '/_sim/config', postJson({ callbackCopies: 20, callbackConcurrent: true }));

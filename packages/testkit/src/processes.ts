@@ -20,10 +20,14 @@ export interface RunningPart {
   readonly exited: Promise<number | null>;
 }
 
-/** Runs `apps/<name>/src/main.ts` with this Node and the given environment (added to the current one). */
+/**
+ * Runs `apps/<name>/src/main.ts` with this Node and the given environment (added to the current
+ * one). ALLOW_LEDGER_WITHOUT_AOF is on unless `env` says otherwise: the test Redis keeps no
+ * append-only file, and a part would refuse to put its ledger there.
+ */
 export function startApp(name: AppName, env: Record<string, string>, label: string = name): RunningPart {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, `apps/${name}/src/main.ts`)], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ALLOW_LEDGER_WITHOUT_AOF: 'on', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -63,6 +63,8 @@ const OUTCOMES: readonly CallbackOutcome[] = [
   'unknown_order',
   'reversal_not_confirmed',
   'ignored',
+  'not_confirmed',
+  'conflict',
 ];
 
 /**
@@ -181,7 +183,9 @@ export const callbackStorm: Scenario = {
         wrong.push(`${p.orderId} missing`);
         continue;
       }
-      const trail = order.history.map((h) => h.to);
+      // Facts that change nothing (duplicates, stale copies) are kept as same-state history lines;
+      // the path is the state changes, each exactly once.
+      const trail = order.history.filter((h, i) => i === 0 || h.from !== h.to).map((h) => h.to);
       if (new Set(trail).size !== trail.length) repeatedTransition += 1;
       if (trail.join('>') !== p.group.path.join('>'))
         wrong.push(`${p.orderId}: ${describe(order)} (expected ${p.group.path.join('>')})`);
