@@ -27,6 +27,10 @@ const resolveBody = z
       .min(3, 'must say why, in at least 3 characters')
       .max(500, 'must be at most 500 characters'),
     clientId: z.string().max(64).optional(),
+    providerOrderId: z
+      .string({ error: 'must be a string' })
+      .max(64, 'must be at most 64 characters')
+      .optional(),
   })
   .strict();
 
@@ -88,6 +92,11 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
             status: { type: 'string', enum: ['success', 'failed'] },
             reason: { type: 'string' },
             clientId: { type: 'string', description: "the order's client; default: the operator's own" },
+            providerOrderId: {
+              type: 'string',
+              description:
+                'for success: the attempt (orderid) the provider charged; required when the order was tried at more than one provider',
+            },
           },
         },
         response: { 200: orderDoc, 400: errorDoc, 403: errorDoc, 404: errorDoc, 409: errorDoc },
@@ -103,6 +112,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
         status: body.data.status,
         reason: body.data.reason,
         actor: `${principal.clientId} (operator)`,
+        providerOrderId: body.data.providerOrderId,
       });
       switch (outcome.kind) {
         case 'resolved':
@@ -115,6 +125,20 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
             409,
             'not_in_manual_review',
             `order ${orderId} is ${outcome.order.state}: an operator decides orders in manual_review, and corrects a failed order to success (a charge the provider confirms); nothing else`,
+          );
+        case 'call_in_flight':
+          return sendError(
+            reply,
+            409,
+            'call_in_flight',
+            `a call to ${outcome.order.provider} for ${outcome.order.providerOrderId} may still be running: wait for its answer (it lands in the history) or PROCESSING_STUCK_AFTER_MS, then decide`,
+          );
+        case 'attempt_needed':
+          return sendError(
+            reply,
+            409,
+            'attempt_needed',
+            `order ${orderId} was tried as ${outcome.attempts.join(', ')}: name the one the provider charged as providerOrderId`,
           );
       }
     },

@@ -57,6 +57,28 @@ export interface RowResult {
   readonly error?: string | undefined;
 }
 
+/**
+ * How an upload's chunks are held until createBatch commits them. Until then they are the
+ * client's, under the batch id's own keys, and live only as long as the lease: a refused,
+ * repeated or abandoned upload can never outlive it.
+ */
+export interface UploadLease {
+  /** The uploading client: the chunks count against the bytes it holds not yet imported. */
+  readonly clientId: string;
+  /**
+   * How long (ms, whole, ≥ 1) the upload's chunks live after its latest chunk unless createBatch
+   * commits them first. Every chunk written renews the lease of all the upload's chunks, on the
+   * store's clock.
+   */
+  readonly leaseMs: number;
+  /**
+   * The most bytes the client may hold stored but not yet imported: its uploads in progress (lease
+   * running) plus its batches `stored` or `importing`. A chunk that would pass it is refused with
+   * `UploadQuotaError`, nothing written. Absent: no limit.
+   */
+  readonly maxPendingBytes?: number | undefined;
+}
+
 export interface BatchPatch {
   readonly state?: BatchState | undefined;
   readonly rowsRead?: number | undefined;
@@ -68,6 +90,14 @@ export interface BatchPatch {
  * Uploads, batches and their row results. Both ledger stores implement it (MongoDB: GridFS for the
  * upload; Redis: the upload in chunks).
  *
+ * An upload's life: putUploadChunk writes its chunks under the new batch id with a lease
+ * (UploadLease); createBatch commits them (the lease is removed, they stay with the batch), or,
+ * when the file is known already, removes them in the same step; discardUpload removes them at
+ * once (a refused or aborted upload); sweepUploads removes what a lease let run out (a process
+ * that died mid-upload). Nothing of an upload that never became a batch outlives its lease. The
+ * client's bytes not yet imported (pendingUploadBytes) count from the first chunk until the batch
+ * is `imported` or `done`.
+ *
  * Membership: an order created with a `batchId` is a member of that batch; linkOrders makes an
  * existing order a member of another batch too. Every member counts in its batch's `batchStates`
  * under the state it is in now; the store moves the count in the same atomic write as the order's
@@ -77,16 +107,45 @@ export interface BatchStore {
   /**
    * Creates the batch (state `stored`, all counts 0, `updatedAt` = `createdAt`) unless the client
    * already has one with the same content hash, which is then returned with `created: false`
-   * (uploading the same file twice creates nothing new; the new batchId is not used). Rejects with
-   * `RangeError` (nothing written) for a malformed batch or a batchId another batch already has.
+   * (uploading the same file twice creates nothing new; the new batchId is not used, and the
+   * upload written under it is removed in the same step). Rejects with `RangeError` (nothing
+   * written) for a malformed batch or a batchId another batch already has.
+   *
+   * Creating the batch commits the upload written under its batchId: its lease is removed, so its
+   * chunks stay as long as the batch, and its `bytes` count in the client's pendingUploadBytes until
+   * the batch is `imported` or `done`. Called again for a batch it created (a retry), it answers
+   * that batch with `created: false` and removes nothing.
    */
   createBatch(batch: NewBatch): Promise<{ readonly created: boolean; readonly batch: Batch }>;
   /**
    * Stores the upload's bytes, chunk `index` (0-based, whole number, ≤ 1 MiB each, else
-   * `RangeError`); rewriting a chunk is harmless (the last write wins). The batch need not exist
-   * yet: the upload is stored while it is hashed, before createBatch.
+   * `RangeError`); rewriting a chunk is harmless (the last write wins). The batch must not exist
+   * yet: the upload is stored while it is hashed, before createBatch commits it; until then it
+   * lives under `lease` (renewed for all its chunks by each write). Nothing is written, and:
+   * - `RangeError` when the batch exists already (a stored upload never changes), the upload is
+   *   another client's, or the lease is malformed;
+   * - `UploadLeaseExpiredError` for a chunk after the first when the upload holds no chunk whose
+   *   lease still runs (it ran out: the upload must start again);
+   * - `UploadQuotaError` when the chunk would take the client past `lease.maxPendingBytes`.
    */
-  putUploadChunk(batchId: string, index: number, data: Buffer): Promise<void>;
+  putUploadChunk(batchId: string, index: number, data: Buffer, lease: UploadLease): Promise<void>;
+  /**
+   * Removes, at once, the chunks of an upload not committed by createBatch and stops counting them
+   * for the client. Does nothing for a batch that exists (its upload is committed), for another
+   * client's upload, or when nothing is stored.
+   */
+  discardUpload(clientId: string, batchId: string): Promise<void>;
+  /**
+   * Removes uploads whose lease ran out by the store's clock (their process died mid-upload, or
+   * could not discard them), at most `limit` (1..1000) uploads per call; answers how many it
+   * removed (fewer than `limit`: none left for now). Never touches a committed upload.
+   */
+  sweepUploads(limit: number): Promise<number>;
+  /**
+   * The bytes the client holds stored but not yet imported: chunks of its uploads in progress
+   * (lease running) plus the `bytes` of its batches `stored` or `importing`.
+   */
+  pendingUploadBytes(clientId: string): Promise<number>;
   /**
    * The upload's chunks in order (0, 1, … up to the first missing one). When the batch exists and
    * the chunks do not add up to its `bytes`, throws `LedgerCorruptionError` after the last chunk
@@ -108,7 +167,10 @@ export interface BatchStore {
    * first, any client, at most `limit` (1..1000) (recovery).
    */
   findBatches(state: BatchState, updatedBefore: string, limit: number): Promise<readonly Batch[]>;
-  /** Applies the patch and sets `updatedAt` = `at`. Rejects with `RangeError` for an unknown batch. */
+  /**
+   * Applies the patch and sets `updatedAt` = `at`. Rejects with `RangeError` for an unknown batch.
+   * Entering `imported` or `done` ends the batch's bytes counting in pendingUploadBytes.
+   */
   updateBatch(batchId: string, patch: BatchPatch, at: string): Promise<Batch>;
   /**
    * Stores the results of rows `results[0].row` … (consecutive, in input order, at least one, else

@@ -6,11 +6,14 @@ export {
   type BatchStore,
   type NewBatch,
   type RowResult,
+  type UploadLease,
 } from './batch-store.ts';
 export {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
+  UploadLeaseExpiredError,
+  UploadQuotaError,
 } from './ledger-errors.ts';
 export type {
   AmountCount,

@@ -18,3 +18,29 @@ export class LedgerConfigurationError extends RechargeflowError {}
 
 /** A stored record that does not decode into an order: never guessed at, always surfaced. */
 export class LedgerCorruptionError extends RechargeflowError {}
+
+/**
+ * An upload chunk would take its client past the bytes it may hold stored but not yet imported
+ * (uploads in progress plus batches `stored` or `importing`): nothing was written.
+ */
+export class UploadQuotaError extends RechargeflowError {
+  /** The limit the chunk would pass. */
+  readonly maxPendingBytes: number;
+  /** What the client held before this chunk (this upload's earlier chunks included). */
+  readonly pendingBytes: number;
+
+  constructor(maxPendingBytes: number, pendingBytes: number) {
+    super(
+      `the client holds ${pendingBytes} bytes of uploads not yet imported; this chunk would pass its limit of ${maxPendingBytes}`,
+      { retryable: false, context: { maxPendingBytes, pendingBytes } },
+    );
+    this.maxPendingBytes = maxPendingBytes;
+    this.pendingBytes = pendingBytes;
+  }
+}
+
+/**
+ * A chunk after the first of an upload whose lease ran out (no chunk was written within the lease,
+ * so the earlier ones are gone or going): nothing was written; the upload must start again.
+ */
+export class UploadLeaseExpiredError extends RechargeflowError {}

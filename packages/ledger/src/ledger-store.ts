@@ -40,6 +40,14 @@ export interface OrderPatch {
   readonly checkAfterMs?: number | undefined;
   /** Adds one to `attempts` (a provider call is about to start). */
   readonly incrementAttempts?: boolean | undefined;
+  /**
+   * Only with `to: 'success'` from `manual_review` or `failed` (else `RangeError`), never with
+   * `switchProvider`: books the order on an earlier attempt it holds, the one the provider charged
+   * (an operator found the charge there), so `provider` and `providerOrderId` name the attempt that
+   * cost money. An id the order does not hold, or a provider not in its route: `RangeError`,
+   * nothing written.
+   */
+  readonly bookAttempt?: { readonly provider: string; readonly providerOrderId: string } | undefined;
 }
 
 /**
@@ -58,6 +66,8 @@ export interface TransitionCommand {
      * fact about an attempt the order has left (after a failover) can never move the current one.
      */
     readonly providerOrderId?: string | undefined;
+    /** Applied only while the order is at this version (nothing changed it since it was read). */
+    readonly version?: number | undefined;
   };
   readonly to: OrderState;
   readonly patch?: OrderPatch | undefined;
@@ -234,9 +244,17 @@ export interface LedgerStore extends BatchStore {
    * Appends a history entry to the order whatever its state (`from` and `to` are its state now):
    * a fact that cannot be applied (about an attempt the order has left, or contradicting it) is
    * recorded, never dropped. Bumps `version`; leaves the state, `updatedAt` and the indexes as they
-   * are, so a note never makes a stuck order look fresh. `null` for an unknown order.
+   * are, so a note never makes a stuck order look fresh.
    */
-  appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null>;
+  appendHistory(
+    key: OrderKey,
+    entry: Omit<HistoryEntry, 'from' | 'to'>,
+    /**
+     * When given, appended only while the order is in this state (and at this attempt): a note
+     * decided on a read is not written on an order that moved meanwhile (`conflict`: decide again).
+     */
+    expect?: { readonly state: OrderState; readonly providerOrderId?: string | undefined } | undefined,
+  ): Promise<TransitionResult>;
   /** The store's clock: every age comparison uses it, never the caller's (hosts' clocks drift). */
   clock(): Promise<Date>;
   /**

@@ -15,6 +15,7 @@ import {
   type BatchState,
   type NewBatch,
   type RowResult,
+  type UploadLease,
 } from './batch-store.ts';
 import {
   type AmountCount,
@@ -323,6 +324,28 @@ export function assertCommand(command: TransitionCommand): void {
   timeMs(command.entry.at, 'entry.at');
   const { checkAfterMs, reversal, switchProvider } = command.patch ?? {};
   if (switchProvider !== undefined) assertSwitch(command, switchProvider);
+  const book = command.patch?.bookAttempt;
+  if (book !== undefined) {
+    if (switchProvider !== undefined)
+      throw new RangeError('bookAttempt and switchProvider do not go together');
+    if (
+      command.to !== 'success' ||
+      (command.expect.state !== 'manual_review' && command.expect.state !== 'failed')
+    ) {
+      throw new RangeError(
+        `bookAttempt only goes with manual_review -> success or failed -> success, not ${command.expect.state} -> ${command.to}`,
+      );
+    }
+    for (const field of ['provider', 'providerOrderId'] as const) {
+      if (typeof book[field] !== 'string' || book[field] === '') {
+        throw new RangeError(`bookAttempt.${field} must be a non-empty string`);
+      }
+    }
+  }
+  const version = command.expect.version;
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+    throw new RangeError(`expect.version must be a whole number >= 1, got ${version}`);
+  }
   if (checkAfterMs !== undefined) {
     // Refused rather than ignored: a schedule asked for elsewhere would silently never run.
     if (command.to !== 'pending')
@@ -456,6 +479,23 @@ export function validateUploadChunk(index: number, data: Buffer): void {
 
 export function validateFindBatchesLimit(limit: number): number {
   return validateLimit(limit, MAX_FIND_BATCHES_LIMIT, 'findBatches');
+}
+
+/** Uploads removed per sweepUploads call, at most. */
+export const MAX_SWEEP_UPLOADS_LIMIT = 1_000;
+
+export function validateSweepUploadsLimit(limit: number): number {
+  return validateLimit(limit, MAX_SWEEP_UPLOADS_LIMIT, 'sweepUploads');
+}
+
+/** Checks an upload's lease before anything is written. */
+export function validateUploadLease(lease: UploadLease): void {
+  if (typeof lease !== 'object' || lease === null) throw new RangeError('an upload chunk needs its lease');
+  nonEmpty(lease.clientId, 'upload lease clientId');
+  if (!Number.isSafeInteger(lease.leaseMs) || lease.leaseMs < 1) {
+    throw new RangeError(`upload leaseMs must be a whole number >= 1, got ${String(lease.leaseMs)}`);
+  }
+  if (lease.maxPendingBytes !== undefined) wholeNumber(lease.maxPendingBytes, 'upload maxPendingBytes');
 }
 
 /**

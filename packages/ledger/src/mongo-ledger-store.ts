@@ -595,7 +595,16 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       if (expect.inFlight !== undefined) filter.inFlight = expect.inFlight;
       // The attempt pin: part of the filter, so a write about an attempt the order has left matches nothing.
       if (expect.providerOrderId !== undefined) filter.providerOrderId = expect.providerOrderId;
+      if (expect.version !== undefined) filter.version = expect.version;
       const target = patch?.switchProvider;
+      const book = patch?.bookAttempt;
+      if (book !== undefined) {
+        // The attempt must be one this order holds (now or before a failover), the provider in its route.
+        filter.$and = [
+          { $or: [{ route: book.provider }, { route: { $exists: false }, provider: book.provider }] },
+          { $or: [{ providerOrderIds: book.providerOrderId }, { providerOrderId: book.providerOrderId }] },
+        ];
+      }
       if (target !== undefined) {
         // In the filter, so the check is part of the atomic write: the stored route holds the
         // provider (an order without a route, from before routes, has `[provider]`), and the
@@ -621,6 +630,10 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       if (patch?.providerStatus !== undefined) set.providerStatus = { $literal: patch.providerStatus };
       if (patch?.reversal !== undefined) set.reversal = { $literal: reversalRecord(patch.reversal) };
       if (patch?.incrementAttempts === true) set.attempts = { $add: ['$attempts', 1] };
+      if (book !== undefined) {
+        set.provider = { $literal: book.provider };
+        set.providerOrderId = { $literal: book.providerOrderId };
+      }
       if (target !== undefined) {
         set.provider = { $literal: target.provider };
         set.providerOrderId = { $literal: target.providerOrderId };
@@ -658,15 +671,21 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       if (current === null) return { applied: false, reason: 'not_found' };
       // Why the filter did not match, in the order the Redis script checks. The route never
       // changes, so a provider outside it is refused whenever the expectation holds.
-      if (
-        target !== undefined &&
+      const expected =
         current.state === expect.state &&
         (expect.inFlight === undefined || current.inFlight === expect.inFlight) &&
         (expect.providerOrderId === undefined || current.providerOrderId === expect.providerOrderId) &&
-        !current.route.includes(target.provider)
-      ) {
+        (expect.version === undefined || current.version === expect.version);
+      const moveTo = target?.provider ?? book?.provider;
+      if (expected && moveTo !== undefined && !current.route.includes(moveTo)) {
         throw new RangeError(
-          `cannot switch order ${key.clientId}/${key.orderId} to ${target.provider}: not in its route`,
+          `cannot move order ${key.clientId}/${key.orderId} to ${moveTo}: not in its route`,
+        );
+      }
+      if (expected && book !== undefined) {
+        // In the route, so the attempt is not one the order holds.
+        throw new RangeError(
+          `cannot book order ${key.clientId}/${key.orderId} on ${book.providerOrderId}: not one of its attempts`,
         );
       }
       return { applied: false, reason: 'conflict', order: current };
@@ -739,7 +758,11 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         : { orders: page.map(toOrder) };
     },
 
-    async appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null> {
+    async appendHistory(
+      key: OrderKey,
+      entry: Omit<HistoryEntry, 'from' | 'to'>,
+      expect?: { readonly state: OrderState; readonly providerOrderId?: string | undefined },
+    ): Promise<TransitionResult> {
       timeMs(entry.at, 'entry.at');
       // One pipeline update reads the state it writes into the entry: atomic like the Redis script.
       const row = historyEntry('queued', 'queued', entry);
@@ -747,7 +770,12 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       const literal = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, { $literal: v }]));
       const doc = await model
         .findOneAndUpdate(
-          { clientId: key.clientId, orderId: key.orderId },
+          {
+            clientId: key.clientId,
+            orderId: key.orderId,
+            ...(expect === undefined ? {} : { state: expect.state }),
+            ...(expect?.providerOrderId === undefined ? {} : { providerOrderId: expect.providerOrderId }),
+          },
           [
             {
               $set: {
@@ -762,7 +790,11 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         )
         .lean<Lean>()
         .exec();
-      return doc === null ? null : toOrder(doc);
+      if (doc !== null) return { applied: true, order: toOrder(doc) };
+      const current = await findByKey(key);
+      return current === null
+        ? { applied: false, reason: 'not_found' }
+        : { applied: false, reason: 'conflict', order: current };
     },
 
     async clock(): Promise<Date> {

@@ -367,6 +367,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       const schedule = scheduleChange(command);
       const expectInFlight = command.expect.inFlight;
       const target = patch?.switchProvider;
+      const book = patch?.bookAttempt;
       const reply = await runScript(
         redis,
         TRANSITION,
@@ -381,6 +382,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keys.created,
           // Declared only when used: every key a script touches is among its KEYS (cluster).
           ...(target === undefined ? [] : [keys.providerOrder(target.providerOrderId)]),
+          ...(book === undefined ? [] : [keys.providerOrder(book.providerOrderId)]),
         ],
         [
           from,
@@ -398,6 +400,9 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           target?.providerOrderId ?? '',
           batchStatesPrefix,
           command.expect.providerOrderId ?? '',
+          command.expect.version === undefined ? '' : String(command.expect.version),
+          book?.provider ?? '',
+          book?.providerOrderId ?? '',
           ...patchFields,
         ],
       );
@@ -411,10 +416,14 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           return { applied: false, reason: 'not_found' };
         case 'provider_not_in_route':
           throw new RangeError(
-            `cannot switch order ${key.clientId}/${key.orderId} to ${target?.provider}: not in its route`,
+            `cannot move order ${key.clientId}/${key.orderId} to ${target?.provider ?? book?.provider}: not in its route`,
           );
         case 'provider_order_id_taken':
           throw new ProviderOrderIdConflictError(target?.providerOrderId ?? '');
+        case 'attempt_not_held':
+          throw new RangeError(
+            `cannot book order ${key.clientId}/${key.orderId} on ${book?.providerOrderId}: not one of its attempts`,
+          );
         default:
           return unexpected('transition', reply);
       }
@@ -476,24 +485,32 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       validateStaleLimit(limit);
       const before = timeMs(updatedBefore, 'updatedBefore');
       const after = cursor === undefined ? undefined : decodeStaleCursor(cursor);
-      // Members of one score are in member order, so (score, keyId) is a strict position. The page
-      // starts at the cursor's score; the ones of that score at or before its keyId are skipped
-      // (few: keyIds of one millisecond), read a little more so a full page still comes back.
-      const flat = await redis.zrangebyscore(
-        keys.stateUpdated(state),
-        after === undefined ? '-inf' : String(after.ms),
-        `(${before}`,
-        'WITHSCORES',
-        'LIMIT',
-        0,
-        limit + 1 + (after === undefined ? 0 : 64),
-      );
+      // Members of one score are in member order, so (score, keyId) is a strict position. A page
+      // starts at the cursor's score and skips that score's members at or before its keyId; many
+      // orders share one millisecond (a batch import), so the read moves on past what it skipped
+      // until the page is full or the range ends.
       const positions: { keyId: string; ms: number }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const keyId = flat[i]!;
-        const ms = Number(flat[i + 1]);
-        if (after !== undefined && ms === after.ms && keyId <= after.tie) continue;
-        positions.push({ keyId, ms });
+      let offset = 0;
+      let exhausted = false;
+      while (positions.length <= limit && !exhausted) {
+        const want = limit + 1 - positions.length;
+        const flat = await redis.zrangebyscore(
+          keys.stateUpdated(state),
+          after === undefined ? '-inf' : String(after.ms),
+          `(${before}`,
+          'WITHSCORES',
+          'LIMIT',
+          offset,
+          want,
+        );
+        offset += flat.length / 2;
+        exhausted = flat.length / 2 < want;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const keyId = flat[i]!;
+          const ms = Number(flat[i + 1]);
+          if (after !== undefined && ms === after.ms && keyId <= after.tie) continue;
+          positions.push({ keyId, ms });
+        }
       }
       const page = positions.slice(0, limit);
       const orders = await readOrders(page.map((p) => p.keyId));
@@ -502,14 +519,16 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
       );
       const last = page.at(-1);
-      // More may follow when the read was not exhausted (a full page, or skipped ties filled it).
-      const more = positions.length > limit || flat.length / 2 >= limit + 1 + (after === undefined ? 0 : 64);
-      return more && last !== undefined
+      return positions.length > limit && last !== undefined
         ? { orders: shown, nextCursor: encodeStaleCursor({ ms: last.ms, tie: last.keyId }) }
         : { orders: shown };
     },
 
-    async appendHistory(key: OrderKey, entry: Omit<HistoryEntry, 'from' | 'to'>): Promise<Order | null> {
+    async appendHistory(
+      key: OrderKey,
+      entry: Omit<HistoryEntry, 'from' | 'to'>,
+      expect?: { readonly state: OrderState; readonly providerOrderId?: string | undefined },
+    ): Promise<TransitionResult> {
       timeMs(entry.at, 'entry.at');
       // from/to are placeholders: the script writes the state it reads in their place.
       const json = JSON.stringify(historyEntry('queued', 'queued', entry));
@@ -520,12 +539,19 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
         redis,
         APPEND_HISTORY,
         [keys.order(keyId), keys.history(keyId)],
-        [head, tail],
+        [head, tail, expect?.state ?? '', expect?.providerOrderId ?? ''],
       );
       const [status, snapshot] = asReply(reply);
-      if (status === 'not_found') return null;
-      if (status !== 'appended') return unexpected('append-history', reply);
-      return requireOrder(snapshot);
+      switch (status) {
+        case 'appended':
+          return { applied: true, order: requireOrder(snapshot) };
+        case 'conflict':
+          return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
+        case 'not_found':
+          return { applied: false, reason: 'not_found' };
+        default:
+          return unexpected('append-history', reply);
+      }
     },
 
     async clock(): Promise<Date> {

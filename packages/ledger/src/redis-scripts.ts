@@ -157,7 +157,10 @@ return {'done', result}`,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
- *       prefix, expected providerOrderId ('' = any: the attempt pin), then patch field/value pairs.
+ *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
+ *       book provider ('' = none), book providerOrderId, then patch field/value pairs.
+ * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[9], to be
+ * this order's, and the provider in the route; it then points provider and providerOrderId at it.
  * A state change moves one count from the old state to the new in the state hash of every batch
  * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
  * prefix + id + `:states`, built here like the claim script builds order keys).
@@ -166,30 +169,44 @@ return {'done', result}`,
  * claim stays, so both ids lead to the order. A claim this order holds already means the same
  * switch has been applied: a conflict, so a repeat never applies twice.
  * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
- *          provider_order_id_taken (+ the owner's key id).
+ *          provider_order_id_taken (+ the owner's key id) | attempt_not_held.
  */
 export const TRANSITION = script(
   'transition',
   `if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId')
-if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14]) then
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version')
+if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14])
+  or (ARGV[15] ~= '' and current[8] ~= ARGV[15]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
 local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
-if ARGV[11] ~= '' then
-  local inRoute = false
+local function inRoute(name)
   if current[5] then
     for _, provider in ipairs(cjson.decode(current[5])) do
-      if provider == ARGV[11] then
-        inRoute = true
+      if provider == name then
+        return true
       end
     end
-  else
-    inRoute = current[4] == ARGV[11]
+    return false
   end
-  if not inRoute then
+  return current[4] == name
+end
+if ARGV[16] ~= '' then
+  if not inRoute(ARGV[16]) then
+    return {'provider_not_in_route'}
+  end
+  if redis.call('GET', KEYS[9]) ~= ARGV[8] then
+    return {'attempt_not_held'}
+  end
+  fields[#fields + 1] = 'provider'
+  fields[#fields + 1] = ARGV[16]
+  fields[#fields + 1] = 'providerOrderId'
+  fields[#fields + 1] = ARGV[17]
+end
+if ARGV[11] ~= '' then
+  if not inRoute(ARGV[11]) then
     return {'provider_not_in_route'}
   end
   local owner = redis.call('GET', KEYS[9])
@@ -205,7 +222,7 @@ if ARGV[11] ~= '' then
   fields[#fields + 1] = 'providerOrderId'
   fields[#fields + 1] = ARGV[12]
 end
-for i = 15, #ARGV do
+for i = 18, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local schedule = ARGV[9]
@@ -250,19 +267,25 @@ return {'applied', snapshot(KEYS[1], KEYS[2])}`,
 );
 
 /**
- * Appends a history entry to an order whatever its state: a fact that cannot be applied is kept.
- * The entry's `from`/`to` are the state read here, so the caller passes the entry without them and
- * the script splices them in (the entry JSON starts with `{"at":...,` and this inserts after it).
+ * Appends a history entry to an order whatever its state (or only in an expected one): a fact that
+ * cannot be applied is kept. The entry's `from`/`to` are the state read here, so the caller passes
+ * the entry without them and the script splices them in (the entry JSON starts with `{"at":...,`
+ * and this inserts after it).
  * KEYS: order hash, history list.
  * ARGV: entry JSON head (up to and including the `at` member, no closing brace), entry JSON tail
- *       (the members after `to`, starting with a comma or empty, and the closing brace).
- * Answers: appended (+snapshot) | not_found.
+ *       (the members after `to`, starting with a comma, and the closing brace), expected state
+ *       ('' = any), expected providerOrderId ('' = any).
+ * Answers: appended (+snapshot) | conflict (+snapshot) | not_found.
  */
 export const APPEND_HISTORY = script(
   'append-history',
-  `local state = redis.call('HGET', KEYS[1], 'state')
+  `local current = redis.call('HMGET', KEYS[1], 'state', 'providerOrderId')
+local state = current[1]
 if not state then
   return {'not_found'}
+end
+if (ARGV[3] ~= '' and state ~= ARGV[3]) or (ARGV[4] ~= '' and current[2] ~= ARGV[4]) then
+  return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
 redis.call('RPUSH', KEYS[2], ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)

@@ -791,12 +791,14 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
         for (const state of ORDER_STATES) {
           const key = { clientId: 'shop-1', orderId: `fact-${state}` };
           const before = await orderIn(store, key, state);
-          const after = await store.appendHistory(key, {
+          const appended = await store.appendHistory(key, {
             at: at(500),
             source: 'callback',
             note: `fact about an earlier attempt of a ${state} order`,
             providerStatus: 'Failure',
           });
+          if (!appended.applied) throw new Error(`not appended: ${appended.reason}`);
+          const after = appended.order;
           expect(after).toStrictEqual({
             ...before,
             version: before.version + 1,
@@ -821,8 +823,36 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
             { clientId: 'shop-1', orderId: 'nobody' },
             { at: at(1), source: 'poller' },
           ),
-        ).toBeNull();
+        ).toStrictEqual({ applied: false, reason: 'not_found' });
         expect(await store.getOrder({ clientId: 'shop-1', orderId: 'nobody' })).toBeNull();
+      });
+
+      it('appends only while the order is in the expected state and attempt, if one is given', async () => {
+        const key = { clientId: 'shop-1', orderId: 'fact-expect' };
+        const order = await orderIn(store, key, 'manual_review', 0, { route: ROUTE });
+        const note = { at: at(600), source: 'worker' as const, note: 'the answer arrived' };
+        expect(await store.appendHistory(key, note, { state: 'failed' })).toStrictEqual({
+          applied: false,
+          reason: 'conflict',
+          order,
+        });
+        expect(
+          await store.appendHistory(key, note, { state: 'manual_review', providerOrderId: 'RF-another' }),
+        ).toStrictEqual({ applied: false, reason: 'conflict', order });
+        const ok = await store.appendHistory(key, note, {
+          state: 'manual_review',
+          providerOrderId: order.providerOrderId,
+        });
+        expect(ok.applied && ok.order.history.at(-1)).toStrictEqual({
+          at: note.at,
+          from: 'manual_review',
+          to: 'manual_review',
+          source: note.source,
+          note: note.note,
+        });
+        expect(
+          await store.appendHistory({ clientId: 'shop-1', orderId: 'nobody' }, note, { state: 'queued' }),
+        ).toStrictEqual({ applied: false, reason: 'not_found' });
       });
 
       it('keeps every one of 20 concurrent facts', async () => {
@@ -850,6 +880,75 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
       expect(clock).toBeInstanceOf(Date);
       // Same machine in the tests: within a few seconds of ours.
       expect(Math.abs(clock.getTime() - before)).toBeLessThan(5_000);
+    });
+
+    it('applies a write only at the expected version, when one is given', async () => {
+      const key = { clientId: 'shop-1', orderId: 'versioned' };
+      const order = await orderIn(store, key, 'processing');
+      const command = (version: number): TransitionCommand => ({
+        ...move('processing', 'pending', 50),
+        expect: { state: 'processing', version },
+      });
+      expect(await store.transition(key, command(order.version + 1))).toStrictEqual({
+        applied: false,
+        reason: 'conflict',
+        order,
+      });
+      expect((await store.transition(key, command(order.version))).applied).toBe(true);
+      await expect(store.transition(key, command(0))).rejects.toThrow(RangeError);
+    });
+
+    it("books an order on an earlier attempt it holds (an operator's success), refusing any other", async () => {
+      const key = { clientId: 'shop-1', orderId: 'booked' };
+      const order = await orderIn(store, key, 'processing', 0, { route: ROUTE });
+      await applied(store, key, failover(5, 'telgoo5', providerOrderId(key, 2)));
+      const review = await applied(store, key, move('processing', 'manual_review', 6));
+      const book = (
+        provider: string,
+        pid: string,
+        from: OrderState = 'manual_review',
+      ): TransitionCommand => ({
+        expect: { state: from, providerOrderId: review.providerOrderId },
+        to: 'success',
+        patch: { bookAttempt: { provider, providerOrderId: pid } },
+        entry: { at: at(7), source: 'operator', actor: 'ops', note: 'charged at a1topup' },
+      });
+      await expect(store.transition(key, book('a1topup', providerOrderId(key, 3)))).rejects.toThrow(
+        RangeError,
+      );
+      const thief = await created(store, newOrder('shop-2', 'other', 1));
+      await expect(store.transition(key, book('a1topup', thief.providerOrderId))).rejects.toThrow(RangeError);
+      await expect(store.transition(key, book('nowhere', order.providerOrderId))).rejects.toThrow(RangeError);
+      await expect(store.transition(key, book('a1topup', order.providerOrderId, 'pending'))).rejects.toThrow(
+        RangeError,
+      );
+      expect(await store.getOrder(key)).toStrictEqual(review);
+      const booked = await applied(store, key, book('a1topup', order.providerOrderId));
+      expect(booked).toMatchObject({
+        state: 'success',
+        provider: 'a1topup',
+        providerOrderId: order.providerOrderId,
+      });
+      expect(await store.getOrderByProviderOrderId(providerOrderId(key, 2))).toStrictEqual(booked);
+      expect((await store.summarize(at(0), at(1))).map((each) => each.provider)).toEqual(['a1topup']);
+    });
+
+    it('scans past hundreds of orders changed in one millisecond (a batch import)', async () => {
+      const batch = Array.from({ length: 230 }, (_, i) =>
+        newOrder(`shop-${i % 4}`, `tie-${String(i).padStart(3, '0')}`, 3),
+      );
+      await store.createOrders(batch);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.scanStale('queued', at(100), 10, cursor);
+        seen.push(...ids(page.orders));
+        cursor = page.nextCursor;
+        pages += 1;
+        expect(pages).toBeLessThan(40);
+      } while (cursor !== undefined);
+      expect(seen.sort()).toEqual(batch.map((o) => o.orderId).sort());
     });
 
     it('scans every stale order page by page, however long the backlog, each once', async () => {

@@ -233,7 +233,7 @@ async function unconfirmed(
       providerStatus: fact.providerStatus,
     }),
   );
-  return { outcome: 'not_confirmed', note, order: written ?? current };
+  return { outcome: 'not_confirmed', note, order: written.applied ? written.order : current };
 }
 
 /** The order goes to a person with the callback's claim in the note (pinned to its attempt). */
@@ -264,7 +264,6 @@ async function toReview(
     const moved = await transitionOrder(deps, current, {
       expect: { state, providerOrderId: current.providerOrderId },
       to: 'manual_review',
-      patch: state === 'processing' ? { inFlight: false } : undefined,
       entry: { at: nowIso(deps), source: 'callback', note, providerStatus: fact.providerStatus },
     });
     if (moved) return { outcome: 'applied', note: `${state} -> manual_review: ${why}`, order: moved };
@@ -298,11 +297,19 @@ async function applyReversal(
 ): Promise<CallbackResult> {
   if (settings.verifyReversals) {
     const provider = deps.providers.get(order.provider);
-    const forOperator = (why: string): CallbackResult => ({
-      outcome: 'reversal_not_confirmed',
-      note: `reversal callback for ${orderRef(order)} not confirmed: ${why}; if the provider did reverse it, record it with POST /v1/recharges/${order.orderId}/reverse {"clientId": "${order.clientId}", "callbackId": "${record.id}", "reason": ...}`,
-      order,
-    });
+    const forOperator = async (why: string): Promise<CallbackResult> => {
+      const note = `reversal callback for ${orderRef(order)} not confirmed: ${why}; if the provider did reverse it, record it with POST /v1/recharges/${order.orderId}/reverse {"clientId": "${order.clientId}", "callbackId": "${record.id}", "reason": ...}`;
+      // In the order's history too: every provider event is, applied or not.
+      const written = await ledgerCall(() =>
+        deps.ledger.appendHistory(order, {
+          at: nowIso(deps),
+          source: 'callback',
+          note: `callback ${record.status} (${record.id}): ${note}`,
+          providerStatus: record.status,
+        }),
+      );
+      return { outcome: 'reversal_not_confirmed', note, order: written.applied ? written.order : order };
+    };
     if (!provider) return forOperator(`no provider ${order.provider} is configured to ask`);
     if (!provider.supports.status) return forOperator(`${order.provider} has no status API to ask`);
     // The status API may lag its own callback, or be down: ask again for a while, then a person.

@@ -129,6 +129,16 @@ async function decide(deps: WorkerDeps, order: Order, fact: ProviderFact): Promi
           return assertNever(fact.outcome);
       }
     case 'manual_review':
+      if (order.inFlight && fact.source === 'worker') {
+        // The call that was in flight when the order went to a person has ended: its answer is
+        // what the operator needs, and until now they could not decide (resolve refuses in flight).
+        return write(deps, order, {
+          expect: { state: 'manual_review', inFlight: true, providerOrderId: order.providerOrderId },
+          to: 'manual_review',
+          patch: { ...fieldsOf(fact), inFlight: false },
+          entry: entry(deps, fact, `${fact.says} (the call in flight has ended; shown to the operator)`),
+        });
+      }
       return record(
         deps,
         order,
@@ -269,7 +279,7 @@ async function earlierAttempt(
       return write(deps, order, {
         expect: { state, providerOrderId: order.providerOrderId },
         to: 'manual_review',
-        patch: state === 'processing' ? { inFlight: false } : undefined,
+        // An attempt in flight stays marked so: the operator waits for its answer before deciding.
         entry: entry(deps, fact, `${conflict}; an operator decides (check both providers)`),
       });
     case 'manual_review':
@@ -319,15 +329,25 @@ async function record(
   fact: ProviderFact,
   note: string,
   conflict: boolean,
-): Promise<FactResult> {
+): Promise<FactResult | null> {
   if (conflict) {
     deps.log.error(
       { clientId: order.clientId, orderId: order.orderId, providerOrderId: fact.providerOrderId, note },
       'provider fact contradicts the ledger',
     );
   }
-  const written = await ledgerCall(() => deps.ledger.appendHistory(order, entry(deps, fact, note)));
-  return { kind: 'recorded', order: written ?? order, note, conflict };
+  // Pinned to what the decision was made on: an order that moved meanwhile is decided again.
+  const written = await ledgerCall(() =>
+    deps.ledger.appendHistory(order, entry(deps, fact, note), {
+      state: order.state,
+      providerOrderId: order.providerOrderId,
+    }),
+  );
+  if (!written.applied) {
+    if (written.reason === 'not_found') throw new LedgerUnavailableError(new Error('order vanished'));
+    return null;
+  }
+  return { kind: 'recorded', order: written.order, note, conflict };
 }
 
 function entry(deps: WorkerDeps, fact: ProviderFact, note: string): TransitionCommand['entry'] {

@@ -143,7 +143,7 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
           entry: {
             at: nowIso(deps),
             source: 'worker',
-            note: `sending to ${order.provider} as ${order.providerOrderId}${retry ? ' (previous attempt was not sent)' : ''}`,
+            note: `sending to ${order.provider} as ${order.providerOrderId}${retry && order.history.at(-1)?.note?.startsWith('not sent') ? ' (previous attempt was not sent)' : ''}`,
           },
         });
         if (result) return { kind: 'claimed', order: result };
@@ -369,14 +369,29 @@ async function neverSent(deps: WorkerDeps, order: Order, note: string): Promise<
 
 /** The order changed while our unsent call ran: theirs stands, and the history says what we saw. */
 async function recordNotSent(deps: WorkerDeps, order: Order, note: string): Promise<ProcessOutcome> {
-  const current = await ledgerCall(() =>
-    deps.ledger.appendHistory(order, {
-      at: nowIso(deps),
-      source: 'worker',
-      note: `${note} (attempt ${order.providerOrderId}; the order changed meanwhile, left as it is)`,
-    }),
-  );
-  return { kind: 'skipped', reason: 'changed concurrently', state: current?.state ?? order.state };
+  const current = await ledgerCall(() => deps.ledger.getOrder(order));
+  const said = `${note} (attempt ${order.providerOrderId}; the order changed meanwhile, left as it is)`;
+  const entry = { at: nowIso(deps), source: 'worker' as const, note: said };
+  // Sent to a person while this call ran: it has ended (and provably never left), say so.
+  if (
+    current?.state === 'manual_review' &&
+    current.inFlight &&
+    current.providerOrderId === order.providerOrderId
+  ) {
+    const ended = await transition(deps, current, {
+      expect: { state: 'manual_review', inFlight: true, providerOrderId: order.providerOrderId },
+      to: 'manual_review',
+      patch: { inFlight: false },
+      entry,
+    });
+    if (ended) return { kind: 'skipped', reason: 'changed concurrently', state: ended.state };
+  }
+  const written = await ledgerCall(() => deps.ledger.appendHistory(order, entry));
+  return {
+    kind: 'skipped',
+    reason: 'changed concurrently',
+    state: written.applied || written.reason === 'conflict' ? written.order.state : order.state,
+  };
 }
 
 /**

@@ -11,13 +11,20 @@ import { forEachStale, type SweepOptions } from './sweep-pages.ts';
 export async function sweepStuckProcessing(
   deps: WorkerDeps,
   options: SweepOptions,
-): Promise<{ readonly toPending: number; readonly requeued: number }> {
+): Promise<{ readonly toPending: number; readonly requeued: number; readonly callsEnded: number }> {
   let toPending = 0;
   let requeued = 0;
+  let callsEnded = 0;
   await forEachStale(deps, 'processing', options, async (order) => {
     if (order.inFlight) {
       const moved = await transitionOrder(deps, order, {
-        expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
+        // At the version read: a call claimed again since (after a not-sent retry) is a live one.
+        expect: {
+          state: 'processing',
+          inFlight: true,
+          providerOrderId: order.providerOrderId,
+          version: order.version,
+        },
         to: 'pending',
         patch: { inFlight: false, checkAfterMs: 0 },
         entry: {
@@ -38,5 +45,26 @@ export async function sweepStuckProcessing(
       if (result !== 'present') requeued++;
     }
   });
-  return { toPending, requeued };
+  // An order sent to a person while its call was in flight waits for that call's answer; one whose
+  // worker died never gets it: after the same time, the operator may decide (the outcome is unknown).
+  await forEachStale(deps, 'manual_review', options, async (order) => {
+    if (!order.inFlight) return;
+    const ended = await transitionOrder(deps, order, {
+      expect: {
+        state: 'manual_review',
+        inFlight: true,
+        providerOrderId: order.providerOrderId,
+        version: order.version,
+      },
+      to: 'manual_review',
+      patch: { inFlight: false },
+      entry: {
+        at: nowIso(deps),
+        source: 'poller',
+        note: `the call to ${order.provider} as ${order.providerOrderId} never answered within ${Math.round(options.olderThanMs / 1000)} s: its outcome is unknown; check ${order.provider} for it before deciding`,
+      },
+    });
+    if (ended) callsEnded++;
+  });
+  return { toPending, requeued, callsEnded };
 }

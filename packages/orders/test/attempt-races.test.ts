@@ -273,12 +273,24 @@ describe('issue 12 findings', () => {
     await processRecharge(deps, order, run);
     await processRecharge(deps, order, run);
     expect((await ledger.getOrder(order))?.state).toBe('failed');
-    const outcome = await resolveOrder(deps, order, {
-      status: 'success',
+    const decision = {
+      status: 'success' as const,
       reason: 'backup portal shows the top-up',
       actor: 'asha (operator)',
+    };
+    // Tried at two providers: the operator names the attempt that was charged.
+    expect(await resolveOrder(deps, order, decision)).toMatchObject({
+      kind: 'attempt_needed',
+      attempts: [order.providerOrderId, providerOrderId(order, 2)],
     });
-    expect(outcome).toMatchObject({ kind: 'resolved', order: { state: 'success' } });
+    const outcome = await resolveOrder(deps, order, {
+      ...decision,
+      providerOrderId: providerOrderId(order, 2),
+    });
+    expect(outcome).toMatchObject({
+      kind: 'resolved',
+      order: { state: 'success', provider: 'a1topup_backup', providerOrderId: providerOrderId(order, 2) },
+    });
     expect((await ledger.getOrder(order))?.history.at(-1)).toMatchObject({
       from: 'failed',
       to: 'success',
@@ -289,6 +301,54 @@ describe('issue 12 findings', () => {
     expect(await resolveOrder(deps, order, { status: 'failed', reason: 'x', actor: 'a' })).toMatchObject({
       kind: 'not_in_review',
     });
+  });
+
+  it('review: a charge reported for an earlier attempt while the next one is in flight waits for its answer, then is booked where it was made', async () => {
+    const order = await submitted('race-review');
+    const secondId = providerOrderId(order, 2);
+    simulator.script({ orderid: order.providerOrderId, behaviour: 'failure' });
+    simulator.script({ orderid: secondId, behaviour: 'failure' });
+    await processRecharge(deps, order, run); // refused by a1topup: failed over
+    const decide = (providerOrderIdCharged?: string) =>
+      resolveOrder(deps, order, {
+        status: 'success',
+        reason: 'a1topup portal shows the first attempt charged',
+        actor: 'ops (operator)',
+        providerOrderId: providerOrderIdCharged,
+      });
+    // While the backup's call is in flight, a1topup reports the refused attempt charged after all.
+    const racing: WorkerDeps = {
+      ...deps,
+      providers: new Map([
+        ['a1topup', primary],
+        [
+          'a1topup_backup',
+          answeredThen(backup, async () => {
+            const id = await storedCallback(order.providerOrderId, 'Success', 'LATE');
+            expect(await applyCallback(deps, id, { verifyReversals: true })).toMatchObject({
+              outcome: 'applied',
+              order: { state: 'manual_review', inFlight: true },
+            });
+            // The operator cannot decide while the backup's answer is outstanding.
+            expect(await decide(order.providerOrderId)).toMatchObject({ kind: 'call_in_flight' });
+          }),
+        ],
+      ]),
+    };
+    expect(await processRecharge(racing, order, run)).toMatchObject({
+      kind: 'settled',
+      order: { state: 'manual_review' },
+    });
+    const review = (await ledger.getOrder(order))!;
+    expect(review.inFlight).toBe(false);
+    expect(review.history.at(-1)).toMatchObject({ source: 'worker', providerStatus: 'Failure' });
+    // Booked on the attempt a1topup charged, at a1topup: the books show the spend where it was made.
+    expect(await decide(providerOrderId(order, 3))).toMatchObject({ kind: 'attempt_needed' });
+    expect(await decide(order.providerOrderId)).toMatchObject({
+      kind: 'resolved',
+      order: { state: 'success', provider: 'a1topup', providerOrderId: order.providerOrderId },
+    });
+    expect(simulator.order(secondId)?.submissions).toBe(1);
   });
 
   it('6: the stranded sweep reaches an order behind more than 1,000 older queued orders with jobs', async () => {
