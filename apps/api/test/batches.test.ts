@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,8 @@ function startApi(): RunningPart {
     PORT: String(apiPort),
     API_KEYS: `shop:${KEY}`,
     BATCH_MAX_ROWS: '2500',
+    // Short, so an upload cut off by a killed API lapses within the test.
+    BATCH_UPLOAD_LEASE_MS: '2000',
   });
   parts.push(part);
   return part;
@@ -195,4 +198,62 @@ describe('CSV batches', () => {
     expect(done.rows.read).toBe(300);
     expect(done.rows.accepted + done.rows.rejected).toBe(300);
   }, 90_000);
+
+  it('an upload cut off by a killed API lapses with its lease, and the poller sweeps what is left', async () => {
+    const redis = new Redis(REDIS_URL);
+    const ledger = shared.LEDGER_PREFIX;
+    /** Upload chunks of no batch: what nothing but the lease would ever delete. */
+    const orphans = async () => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${ledger}:batch:*:upload:*`, 'COUNT', 1_000);
+        cursor = next;
+        for (const key of keys) {
+          if ((await redis.exists(key.slice(0, key.lastIndexOf(':upload:')))) === 0) found.push(key);
+        }
+      } while (cursor !== '0');
+      return found;
+    };
+    try {
+      const socket = connect(apiPort, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      // Long rows: more than two megabytes within the suite's BATCH_MAX_ROWS (2,500).
+      const row = `cut-1,A,5,9876500000,10,${'x'.repeat(950)},\n`;
+      socket.write(
+        `POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+          `Content-Type: text/csv\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`,
+      );
+      socket.write(`orderId,operator,circle,number,amount,value1,value2\n${row.repeat(2_400)}`);
+      await waitFor(
+        'two chunks stored',
+        async () => ((await orphans()).length >= 2 ? true : undefined),
+        10_000,
+        50,
+      );
+      // The API dies mid-upload: nothing removes the chunks but their lease.
+      api.kill('SIGKILL');
+      await api.exited;
+      socket.destroy();
+      expect(await redis.zcard(`${ledger}:uploads:leases`)).toBe(1);
+      await waitFor(
+        'the lapsed upload swept',
+        async () =>
+          (await orphans()).length === 0 && (await redis.zcard(`${ledger}:uploads:leases`)) === 0
+            ? true
+            : undefined,
+        15_000,
+        100,
+      );
+      // The client's count holds batches only, nothing of the lapsed upload.
+      const pending = await redis.hgetall(`${ledger}:client:shop:pending-uploads`);
+      for (const field of Object.keys(pending))
+        expect(await redis.exists(`${ledger}:batch:${field}`)).toBe(1);
+    } finally {
+      await redis.quit();
+      api = startApi();
+      await waitFor('api back', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined));
+    }
+  }, 60_000);
 });

@@ -42,6 +42,23 @@ describe('start-up configuration', () => {
     );
   });
 
+  it('BATCH_MAX_PENDING_BYTES_PER_CLIENT: 200 MiB by default, never below BATCH_MAX_BYTES', () => {
+    const base = { API_KEYS: 'shop:shop-secret-0123456789' };
+    expect(loadApiConfig(base)).toMatchObject({
+      BATCH_MAX_PENDING_BYTES_PER_CLIENT: 209_715_200,
+      BATCH_UPLOAD_LEASE_MS: 600_000,
+    });
+    expect(
+      loadApiConfig({ ...base, BATCH_MAX_BYTES: '1048576', BATCH_MAX_PENDING_BYTES_PER_CLIENT: '1048576' }),
+    ).toMatchObject({ BATCH_MAX_PENDING_BYTES_PER_CLIENT: 1_048_576 });
+    expect(() => loadApiConfig({ ...base, BATCH_MAX_PENDING_BYTES_PER_CLIENT: '1048576' })).toThrow(
+      /BATCH_MAX_PENDING_BYTES_PER_CLIENT: must be at least BATCH_MAX_BYTES \(104857600\)/,
+    );
+    expect(() => loadApiConfig({ ...base, BATCH_UPLOAD_LEASE_MS: '0' })).toThrow(
+      /BATCH_UPLOAD_LEASE_MS: must be greater than 0/,
+    );
+  });
+
   it('requires API_KEYS', async () => {
     const part = startApp('api', { API_KEYS: '' });
     expect(await part.exited).toBe(2);

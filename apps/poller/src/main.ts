@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
+import { configuredSecrets } from '@rechargeflow/config';
 import {
   createLogger,
   createMetrics,
   installShutdown,
   jobMetrics,
+  listenerLimits,
   metricsEvents,
   registerSystemGauges,
   startMetricsServer,
@@ -23,7 +25,11 @@ import { loadPollerConfig } from './config.ts';
  */
 async function main(): Promise<void> {
   const config = loadPollerConfig(process.env);
-  const logger = createLogger({ name: 'poller', level: config.LOG_LEVEL });
+  const logger = createLogger({
+    name: 'poller',
+    level: config.LOG_LEVEL,
+    secrets: configuredSecrets(process.env),
+  });
   const metrics = createMetrics('poller');
   const storage = await openStorage(config, 'poller', 'worker', logger);
   const { redis, ledger, producer } = storage;
@@ -86,8 +92,17 @@ async function main(): Promise<void> {
         batchJobId(batch.batchId),
       );
     }
-    const worked = checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length;
-    if (worked > 0) logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length }, 'sweep');
+    // Uploads whose lease ran out (an API died mid-upload): removed with their client's count.
+    let uploadsSwept = 0;
+    for (let round = 0; round < 20; round += 1) {
+      const removed = await ledger.store.sweepUploads(500);
+      uploadsSwept += removed;
+      if (removed < 500) break;
+    }
+    const worked =
+      checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length + uploadsSwept;
+    if (worked > 0)
+      logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length, uploadsSwept }, 'sweep');
   };
 
   const sampleBalances = async () => {
@@ -162,7 +177,12 @@ async function main(): Promise<void> {
 
   let metricsServer: Server | undefined;
   if (config.METRICS_PORT > 0)
-    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST);
+    metricsServer = await startMetricsServer(
+      metrics.registry,
+      config.METRICS_PORT,
+      config.METRICS_HOST,
+      listenerLimits(config),
+    );
 
   installShutdown({
     logger,

@@ -18,6 +18,7 @@ export {
   type RechargeJobSink,
 } from './import-batch.ts';
 export {
+  DEFAULT_UPLOAD_LEASE_MS,
   newBatchId,
   type StoredUpload,
   type StoreUploadInput,

@@ -1,11 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RechargeflowError } from '@rechargeflow/domain';
-import type { Batch, BatchStore } from '@rechargeflow/ledger';
+import { type Batch, type BatchStore, UploadQuotaError } from '@rechargeflow/ledger';
 import { formatCount } from './csv-text.ts';
 
 /** Largest upload chunk handed to the ledger (the BatchStore contract: ≤ 1 MiB each). */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * How long an upload's chunks live after its latest chunk unless its batch is created (default
+ * 10 minutes): the most a crashed or abandoned upload can hold on to, and the longest an upload may
+ * stall between two chunks (1 MiB each).
+ */
+export const DEFAULT_UPLOAD_LEASE_MS = 10 * 60_000;
 
 export interface UploadLimits {
   /** Largest upload in bytes. */
@@ -14,13 +21,19 @@ export interface UploadLimits {
   readonly maxRows: number;
   /** Longest line in bytes, line break excluded. */
   readonly maxRowBytes: number;
+  /**
+   * Most bytes one client may have stored but not yet imported (its uploads in progress and its
+   * batches `stored` or `importing`), this upload included. Absent: no such limit.
+   */
+  readonly maxPendingBytes?: number | undefined;
 }
 
-export type UploadLimit = 'bytes' | 'rows' | 'row_length' | 'empty';
+export type UploadLimit = 'bytes' | 'rows' | 'row_length' | 'empty' | 'pending_bytes';
 
 /**
- * An upload refused while it was being stored: over a limit (HTTP 413, the limit named), or with
- * no data row at all (`empty`, HTTP 400). Nothing is created for it.
+ * An upload refused while it was being stored: over a limit (HTTP 413, the limit named), with
+ * no data row at all (`empty`, HTTP 400), or over the client's bytes not yet imported
+ * (`pending_bytes`, HTTP 429). Nothing is created for it, and what it had stored is removed.
  */
 export class UploadLimitError extends RechargeflowError {
   readonly limit: UploadLimit;
@@ -35,12 +48,16 @@ export class UploadLimitError extends RechargeflowError {
 }
 
 export interface StoreUploadInput {
-  readonly ledger: Pick<BatchStore, 'putUploadChunk' | 'createBatch'>;
+  readonly ledger: Pick<BatchStore, 'putUploadChunk' | 'createBatch' | 'discardUpload'>;
   readonly clientId: string;
   readonly source: AsyncIterable<Buffer | string> | Readable;
   readonly filename?: string | undefined;
   readonly limits: UploadLimits;
+  /** The upload's lease in ms (default DEFAULT_UPLOAD_LEASE_MS). */
+  readonly leaseMs?: number | undefined;
   readonly now?: (() => Date) | undefined;
+  /** Told when what a refused or broken upload had stored could not be removed (its lease will). */
+  readonly onDiscardFailed?: ((error: unknown) => void) | undefined;
 }
 
 export interface StoredUpload {
@@ -121,6 +138,15 @@ export function newBatchId(): string {
   return `b_${randomBytes(12).toString('base64url')}`;
 }
 
+/** The client's bytes not yet imported would pass the limit: said with the figures. */
+function pendingBytesError(error: UploadQuotaError): UploadLimitError {
+  return new UploadLimitError(
+    'pending_bytes',
+    error.maxPendingBytes,
+    `you have ${formatCount(error.pendingBytes)} bytes of uploads stored but not yet imported; this file would take you past ${formatCount(error.maxPendingBytes)} bytes, the limit per client — wait for a batch to finish importing, then send it again`,
+  );
+}
+
 /**
  * Streams an upload into the ledger's upload chunks (≤ 1 MiB each) while hashing it and counting
  * its rows, and stops with an UploadLimitError the moment a limit is passed, so a huge or endless
@@ -128,13 +154,52 @@ export function newBatchId(): string {
  * content hash: the same file again answers the existing batch, `created: false`).
  *
  * The chunks are written under a fresh batch id before `createBatch`, so that a batch never exists
- * without its bytes. When the upload is refused part-way, or turns out to be a repeat, the chunks
- * already written belong to no batch: the BatchStore contract has no way to delete them, so they
- * stay as garbage (at most the upload's size) until the store offers one.
+ * without its bytes, and under a lease (`leaseMs`, renewed by every chunk), so that they never
+ * outlive a process that dies mid-upload. An upload refused part-way (a limit, an empty file, the
+ * client's bytes not yet imported), or broken off (the client went away, the body is not readable)
+ * is discarded at once, before the error goes on; one that turns out to be a repeat is removed by
+ * `createBatch` itself. If `createBatch` fails, nothing is discarded: it may have happened, and an
+ * upload it did not commit lapses with its lease.
  */
 export async function storeUpload(input: StoreUploadInput): Promise<StoredUpload> {
   const { ledger, limits } = input;
   const batchId = newBatchId();
+  const lease = {
+    clientId: input.clientId,
+    leaseMs: input.leaseMs ?? DEFAULT_UPLOAD_LEASE_MS,
+    maxPendingBytes: limits.maxPendingBytes,
+  };
+  let bytes = 0;
+  let rows = 0;
+  let contentHash: string;
+  try {
+    ({ bytes, rows, contentHash } = await storeChunks(input, batchId, lease));
+  } catch (error) {
+    try {
+      await ledger.discardUpload(input.clientId, batchId);
+    } catch (discardError) {
+      input.onDiscardFailed?.(discardError);
+    }
+    throw error instanceof UploadQuotaError ? pendingBytesError(error) : error;
+  }
+  const { created, batch } = await ledger.createBatch({
+    clientId: input.clientId,
+    batchId,
+    contentHash,
+    bytes,
+    filename: input.filename,
+    createdAt: (input.now?.() ?? new Date()).toISOString(),
+  });
+  return { created, batch, rows };
+}
+
+/** Writes the upload's chunks, checking the limits on the way; answers its size, rows and hash. */
+async function storeChunks(
+  input: StoreUploadInput,
+  batchId: string,
+  lease: Parameters<BatchStore['putUploadChunk']>[3],
+): Promise<{ bytes: number; rows: number; contentHash: string }> {
+  const { ledger, limits } = input;
   const hash = createHash('sha256');
   const counter = new LineCounter(limits);
   let bytes = 0;
@@ -147,7 +212,7 @@ export async function storeUpload(input: StoreUploadInput): Promise<StoredUpload
     const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    await ledger.putUploadChunk(batchId, index, data);
+    await ledger.putUploadChunk(batchId, index, data, lease);
     index += 1;
   };
 
@@ -184,13 +249,5 @@ export async function storeUpload(input: StoreUploadInput): Promise<StoredUpload
     );
   }
   await flush();
-  const { created, batch } = await ledger.createBatch({
-    clientId: input.clientId,
-    batchId,
-    contentHash: hash.digest('hex'),
-    bytes,
-    filename: input.filename,
-    createdAt: (input.now?.() ?? new Date()).toISOString(),
-  });
-  return { created, batch, rows: counter.lines - 1 };
+  return { bytes, rows: counter.lines - 1, contentHash: hash.digest('hex') };
 }

@@ -447,5 +447,60 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
         message: expect.stringMatching(/no rows below it/),
       });
     });
+
+    it("leaves nothing of an upload refused, repeated or broken off, and caps a client's bytes not imported", async () => {
+      const written = new Set<string>();
+      const ledger = override(fx.ledger, {
+        putUploadChunk: (batchId, index, data, lease) => {
+          written.add(batchId);
+          return fx.ledger.putUploadChunk(batchId, index, data, lease);
+        },
+      });
+      /** Upload ids written that hold bytes but are no batch. */
+      const orphans = async () => {
+        const found: string[] = [];
+        for (const batchId of written) {
+          if ((await fx.ledger.getBatch(CLIENT, batchId)) !== null) continue;
+          for await (const _chunk of fx.ledger.readUpload(batchId)) {
+            found.push(batchId);
+            break;
+          }
+        }
+        return found;
+      };
+      // 3 MiB of blank lines: stored in chunks as they stream by, then refused as empty.
+      await expect(upload(ledger, '\n'.repeat(3 * 1024 * 1024 + 5))).rejects.toMatchObject({
+        limit: 'empty',
+      });
+      // The same file again.
+      const { text } = sampleCsv('leak');
+      const first = await upload(ledger, text);
+      expect((await upload(ledger, text)).created).toBe(false);
+      // A client that goes away after 2 MiB.
+      const row = 'l-1,A,5,9876500000,10,,\n';
+      async function* brokenOff() {
+        yield Buffer.from(`${HEADER}\n${row.repeat(Math.ceil((2 * 1024 * 1024) / row.length))}`);
+        throw new Error('aborted');
+      }
+      await expect(
+        storeUpload({ ledger, clientId: CLIENT, source: brokenOff(), limits: LIMITS, now: clock }),
+      ).rejects.toThrow('aborted');
+      expect(written.size).toBe(4);
+      expect(await orphans()).toEqual([]);
+      expect(await fx.ledger.pendingUploadBytes(CLIENT)).toBe(first.batch.bytes);
+
+      // The client's bytes not yet imported: the stored batch counts until it is imported.
+      const capped = { ...LIMITS, maxPendingBytes: first.batch.bytes + 1_000 };
+      const other = sampleCsv('cap').text;
+      await expect(upload(ledger, other, capped)).rejects.toMatchObject({
+        limit: 'pending_bytes',
+        max: first.batch.bytes + 1_000,
+        message: expect.stringMatching(/, the limit per client/),
+      });
+      expect(await orphans()).toEqual([]);
+      await fx.ledger.updateBatch(first.batch.batchId, { state: 'imported' }, clock().toISOString());
+      expect(await fx.ledger.pendingUploadBytes(CLIENT)).toBe(0);
+      expect((await upload(ledger, other, capped)).created).toBe(true);
+    });
   });
 }

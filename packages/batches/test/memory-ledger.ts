@@ -1,12 +1,14 @@
 import type { Order, OrderKey, OrderState } from '@rechargeflow/domain';
-import type {
-  Batch,
-  BatchPatch,
-  BatchStore,
-  CreateResult,
-  NewBatch,
-  NewOrder,
-  RowResult,
+import {
+  type Batch,
+  type BatchPatch,
+  type BatchStore,
+  type CreateResult,
+  type NewBatch,
+  type NewOrder,
+  type RowResult,
+  type UploadLease,
+  UploadQuotaError,
 } from '@rechargeflow/ledger';
 
 /**
@@ -16,6 +18,8 @@ import type {
 export class MemoryLedger implements BatchStore {
   readonly batches = new Map<string, Batch>();
   readonly uploads = new Map<string, Buffer[]>();
+  /** Uploads not committed: their client and when their lease runs out (this process's clock). */
+  readonly leases = new Map<string, { clientId: string; until: number }>();
   readonly rows = new Map<string, RowResult[]>();
   readonly orders = new Map<string, Order>();
   readonly members = new Map<string, Set<string>>();
@@ -24,9 +28,11 @@ export class MemoryLedger implements BatchStore {
   async createBatch(batch: NewBatch) {
     for (const existing of this.batches.values()) {
       if (existing.clientId === batch.clientId && existing.contentHash === batch.contentHash) {
+        if (existing.batchId !== batch.batchId) await this.discardUpload(batch.clientId, batch.batchId);
         return { created: false, batch: existing };
       }
     }
+    this.leases.delete(batch.batchId);
     const stored: Batch = {
       ...batch,
       state: 'stored',
@@ -40,10 +46,50 @@ export class MemoryLedger implements BatchStore {
     return { created: true, batch: stored };
   }
 
-  async putUploadChunk(batchId: string, index: number, data: Buffer) {
+  async putUploadChunk(batchId: string, index: number, data: Buffer, lease: UploadLease) {
+    if (this.batches.has(batchId)) throw new RangeError(`batch ${batchId} is stored already`);
+    if (lease.maxPendingBytes !== undefined) {
+      const pending = await this.pendingUploadBytes(lease.clientId);
+      const replaced = this.uploads.get(batchId)?.[index]?.length ?? 0;
+      if (pending - replaced + data.length > lease.maxPendingBytes) {
+        throw new UploadQuotaError(lease.maxPendingBytes, pending);
+      }
+    }
+    this.leases.set(batchId, { clientId: lease.clientId, until: Date.now() + lease.leaseMs });
     const chunks = this.uploads.get(batchId) ?? [];
     chunks[index] = Buffer.from(data);
     this.uploads.set(batchId, chunks);
+  }
+
+  async discardUpload(clientId: string, batchId: string) {
+    if (this.batches.has(batchId) || this.leases.get(batchId)?.clientId !== clientId) return;
+    this.leases.delete(batchId);
+    this.uploads.delete(batchId);
+  }
+
+  async sweepUploads() {
+    let removed = 0;
+    for (const [batchId, lease] of this.leases) {
+      if (lease.until > Date.now()) continue;
+      this.leases.delete(batchId);
+      this.uploads.delete(batchId);
+      removed += 1;
+    }
+    return removed;
+  }
+
+  async pendingUploadBytes(clientId: string) {
+    let bytes = 0;
+    for (const [batchId, lease] of this.leases) {
+      if (lease.clientId !== clientId || lease.until <= Date.now()) continue;
+      for (const chunk of this.uploads.get(batchId) ?? []) bytes += chunk?.length ?? 0;
+    }
+    for (const batch of this.batches.values()) {
+      if (batch.clientId === clientId && (batch.state === 'stored' || batch.state === 'importing')) {
+        bytes += batch.bytes;
+      }
+    }
+    return bytes;
   }
 
   async *readUpload(batchId: string) {

@@ -10,11 +10,13 @@ import {
   orderKeyId,
 } from '@rechargeflow/domain';
 import mongoose, { type Connection, type Model, type PipelineStage, Schema } from 'mongoose';
-import type { Batch, BatchPatch, BatchState, NewBatch, RowResult } from './batch-store.ts';
+import type { Batch, BatchPatch, BatchState, NewBatch, RowResult, UploadLease } from './batch-store.ts';
 import {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
+  UploadLeaseExpiredError,
+  UploadQuotaError,
 } from './ledger-errors.ts';
 import type {
   BalanceSample,
@@ -61,7 +63,9 @@ import {
   validateNewBatch,
   validateOutcome,
   validateStaleLimit,
+  validateSweepUploadsLimit,
   validateUploadChunk,
+  validateUploadLease,
 } from './ledger-support.ts';
 import { createdOrder, decodeOrder, newOrderRecord } from './order-record.ts';
 import {
@@ -309,6 +313,8 @@ const BATCH_INDEXES = [
   { name: 'client_batch_unique', key: { clientId: 1, batchId: 1 }, unique: true },
   { name: 'client_list', key: { clientId: 1, listKey: -1 }, unique: false },
   { name: 'state_updated', key: { state: 1, updatedAtMs: 1, _id: 1 }, unique: false },
+  // pendingUploadBytes: a client's batches not yet imported.
+  { name: 'client_state', key: { clientId: 1, state: 1 }, unique: false },
 ] as const;
 
 function batchSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Schema {
@@ -367,6 +373,21 @@ function rowsSchema(writeConcern: MongoLedgerStoreOptions['writeConcern']): Sche
 
 /** Upload chunks, newest write of each index first (readUpload, putUploadChunk's clean-up). */
 const UPLOAD_INDEX = { 'metadata.batchId': 1, 'metadata.index': 1, uploadDate: -1, _id: -1 } as const;
+/**
+ * Upload chunks not yet committed carry `metadata.leaseUntilMs` (server clock); createBatch removes
+ * it. Partial indexes hold only those: the sweep finds leases run out, the quota a client's uploads.
+ */
+const LEASED = { 'metadata.leaseUntilMs': { $exists: true } } as const;
+const UPLOAD_LEASE_INDEXES = [
+  { name: 'upload_leases', key: { 'metadata.leaseUntilMs': 1 } },
+  { name: 'client_upload_leases', key: { 'metadata.clientId': 1, 'metadata.leaseUntilMs': 1 } },
+] as const;
+/**
+ * createBatch first gives the upload's chunks this long (from the server's clock) to be committed,
+ * so a sweep running meanwhile, which removes a chunk only if its lease has run out when it does,
+ * can never remove one that becomes the batch's.
+ */
+const COMMIT_LEASE_MS = 10 * 60_000;
 
 type Lean = Record<string, unknown>;
 
@@ -432,6 +453,85 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
   async function findBatch(batchId: string): Promise<Batch | null> {
     const doc = await batches.findById(batchId).lean<Lean>().exec();
     return doc === null ? null : decodeBatch(doc);
+  }
+
+  /** The GridFS collections of the uploads, used directly for their leases. */
+  function uploadCollection(kind: 'files' | 'chunks') {
+    const { db } = options.connection;
+    if (db === undefined) throw new Error('MongoDB connection is not open');
+    return db.collection(`${bucketName}.${kind}`);
+  }
+
+  /** The server's clock in epoch ms (`hello` answers its own time). */
+  async function serverNowMs(): Promise<number> {
+    const { db } = options.connection;
+    if (db === undefined) throw new Error('MongoDB connection is not open');
+    const reply = await db.command({ hello: 1 });
+    const localTime = (reply as { localTime?: unknown }).localTime;
+    const ms = localTime instanceof Date ? localTime.getTime() : Date.parse(String(localTime));
+    if (!Number.isFinite(ms)) throw new LedgerCorruptionError('MongoDB answered hello without its time');
+    return ms;
+  }
+
+  /** Every chunk of the upload still under a lease lives `leaseMs` from now (server clock). */
+  async function renewLease(batchId: string, leaseMs: number): Promise<void> {
+    await uploadCollection('files').updateMany(
+      { 'metadata.batchId': batchId, ...LEASED },
+      [{ $set: { 'metadata.leaseUntilMs': { $add: [NOW_MS, leaseMs] } } }],
+      writeConcern,
+    );
+  }
+
+  /** The upload's chunks lose their lease: they are the batch's from now on. */
+  async function commitUpload(batchId: string): Promise<void> {
+    await uploadCollection('files').updateMany(
+      { 'metadata.batchId': batchId, ...LEASED },
+      { $unset: { 'metadata.leaseUntilMs': '' } },
+      writeConcern,
+    );
+  }
+
+  /**
+   * Removes one upload file, only while it still matches `condition` (checked in the same
+   * single-document delete), then its GridFS chunks (one per file: an upload chunk is ≤ 1 MiB).
+   */
+  async function removeUploadFile(
+    id: InstanceType<typeof mongoose.mongo.ObjectId>,
+    condition: Record<string, unknown>,
+  ): Promise<boolean> {
+    const gone = await uploadCollection('files').findOneAndDelete({ _id: id, ...condition }, writeConcern);
+    if (gone === null) return false;
+    await uploadCollection('chunks').deleteMany({ files_id: id }, writeConcern);
+    return true;
+  }
+
+  /** An upload's chunks not committed, for the client, removed; nothing for a stored batch. */
+  async function discardUpload(clientId: string, batchId: string): Promise<void> {
+    if ((await batches.exists({ _id: batchId }).exec()) !== null) return;
+    const doomed = await uploadCollection('files')
+      .find(
+        { 'metadata.batchId': batchId, 'metadata.clientId': clientId, ...LEASED },
+        { projection: { _id: 1 } },
+      )
+      .toArray();
+    for (const file of doomed) await removeUploadFile(file._id, LEASED);
+  }
+
+  /** The client's uploads whose lease runs at `nowMs`, plus its batches stored or importing. */
+  async function pendingBytes(clientId: string, nowMs: number): Promise<number> {
+    const [uploading] = await uploadCollection('files')
+      .aggregate<{ bytes?: unknown }>([
+        { $match: { 'metadata.clientId': clientId, 'metadata.leaseUntilMs': { $exists: true, $gt: nowMs } } },
+        { $group: { _id: null, bytes: { $sum: '$length' } } },
+      ])
+      .toArray();
+    const [stored] = await batches
+      .aggregate<{ bytes?: unknown }>([
+        { $match: { clientId, state: { $in: ['stored', 'importing'] } } },
+        { $group: { _id: null, bytes: { $sum: '$bytes' } } },
+      ])
+      .exec();
+    return Number(uploading?.bytes ?? 0) + Number(stored?.bytes ?? 0);
   }
 
   /**
@@ -544,6 +644,11 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       const { db } = options.connection;
       if (db === undefined) throw new Error('MongoDB connection is not open');
       await db.collection(`${bucketName}.files`).createIndex(UPLOAD_INDEX, { name: 'batch_upload_chunks' });
+      for (const index of UPLOAD_LEASE_INDEXES) {
+        await db
+          .collection(`${bucketName}.files`)
+          .createIndex(index.key, { name: index.name, partialFilterExpression: LEASED });
+      }
       // Pending orders written before status checks were scheduled by the ledger: due at once.
       // Idempotent, and a no-op (an index lookup) once done.
       await model
@@ -1006,9 +1111,13 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         updatedAtMs: createdAtMs,
         listKey: batchListKey(batch.batchId, createdAtMs),
       };
+      // Commit in three steps, each safe to stop after: the upload's chunks get time first (a sweep
+      // never removes a chunk whose lease runs), then the batch is inserted, then the leases go. A
+      // crash before the last step leaves leases on a stored batch's chunks: the sweep, finding the
+      // batch, removes the leases instead of the chunks.
+      await renewLease(batch.batchId, COMMIT_LEASE_MS);
       try {
         await batches.insertOne(doc);
-        return { created: true, batch: decodeBatch(doc) };
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
         // The same content (the first upload wins, for good), or a batchId another batch has.
@@ -1017,8 +1126,14 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
           .lean<Lean>()
           .exec();
         if (existing === null) throw new RangeError(`batchId ${batch.batchId} is taken`);
-        return { created: false, batch: decodeBatch(existing) };
+        const known = decodeBatch(existing);
+        // A retry of a create that happened commits; a second upload of the file goes at once.
+        if (known.batchId === batch.batchId) await commitUpload(batch.batchId);
+        else await discardUpload(batch.clientId, batch.batchId);
+        return { created: false, batch: known };
       }
+      await commitUpload(batch.batchId);
+      return { created: true, batch: decodeBatch(doc) };
     },
 
     /**
@@ -1028,12 +1143,52 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
      * listed chunk is whole. A rewrite adds a newer file, then removes the older ones of that
      * index (older by uploadDate, then _id): readers take the newest, and two concurrent writers
      * never remove each other's last copy.
+     *
+     * Until createBatch commits them, the files carry `metadata.clientId` and `leaseUntilMs`
+     * (server clock), renewed for all of the upload's files after each write. The quota is checked
+     * before the write from the stored sizes: two chunks of one client written at the same moment
+     * (two uploads at once) may each pass the check, so the limit can be passed by at most one
+     * chunk (1 MiB) per upload running at that moment.
      */
-    async putUploadChunk(batchId: string, index: number, data: Buffer) {
+    async putUploadChunk(batchId: string, index: number, data: Buffer, lease: UploadLease) {
       validateUploadChunk(index, data);
+      validateUploadLease(lease);
+      if ((await batches.exists({ _id: batchId }).exec()) !== null) {
+        throw new RangeError(`batch ${batchId} is stored already: its upload cannot change`);
+      }
+      const nowMs = await serverNowMs();
+      const live = await uploadCollection('files')
+        .find(
+          { 'metadata.batchId': batchId, 'metadata.leaseUntilMs': { $exists: true, $gt: nowMs } },
+          { projection: { metadata: 1, length: 1 } },
+        )
+        .toArray();
+      if (live.some((file) => file.metadata?.clientId !== lease.clientId)) {
+        throw new RangeError(`the upload of batch ${batchId} belongs to another client`);
+      }
+      if (index > 0 && live.length === 0) {
+        throw new UploadLeaseExpiredError(
+          `the upload of batch ${batchId} holds no chunk any more (its lease ran out): start it again`,
+          { context: { batchId, index } },
+        );
+      }
+      if (lease.maxPendingBytes !== undefined) {
+        const pending = await pendingBytes(lease.clientId, nowMs);
+        // A rewrite replaces the copy of this index already counted.
+        const replaced = Math.max(
+          0,
+          ...live.filter((file) => file.metadata?.index === index).map((file) => Number(file.length)),
+        );
+        if (pending - replaced + data.length > lease.maxPendingBytes) {
+          throw new UploadQuotaError(lease.maxPendingBytes, pending);
+        }
+      }
       const bucket = uploadBucket();
-      const stream = bucket.openUploadStream(`${batchId}/${index}`, { metadata: { batchId, index } });
+      const stream = bucket.openUploadStream(`${batchId}/${index}`, {
+        metadata: { batchId, index, clientId: lease.clientId, leaseUntilMs: nowMs + lease.leaseMs },
+      });
       await pipeline(Readable.from([data]), stream);
+      await renewLease(batchId, lease.leaseMs);
       const copies = await bucket
         .find({ 'metadata.batchId': batchId, 'metadata.index': index }, { sort: { uploadDate: -1, _id: -1 } })
         .toArray();
@@ -1044,6 +1199,41 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
           if (!(error instanceof mongoose.mongo.MongoRuntimeError)) throw error;
         });
       }
+    },
+
+    discardUpload,
+
+    async sweepUploads(limit: number) {
+      validateSweepUploadsLimit(limit);
+      const nowMs = await serverNowMs();
+      const runOut = { 'metadata.leaseUntilMs': { $exists: true, $lte: nowMs } };
+      const uploads = await uploadCollection('files')
+        .aggregate<{ _id: unknown }>([
+          { $match: runOut },
+          { $group: { _id: '$metadata.batchId' } },
+          { $limit: limit },
+        ])
+        .toArray();
+      let removed = 0;
+      for (const { _id: batchId } of uploads) {
+        if (typeof batchId !== 'string') continue;
+        if ((await batches.exists({ _id: batchId }).exec()) !== null) {
+          // Stored: its commit stopped before removing the leases. They go now, the chunks stay.
+          await commitUpload(batchId);
+          continue;
+        }
+        const doomed = await uploadCollection('files')
+          .find({ 'metadata.batchId': batchId, ...runOut }, { projection: { _id: 1 } })
+          .toArray();
+        // Each removal checks the lease again: a commit renewing it meanwhile keeps the chunk.
+        for (const file of doomed) await removeUploadFile(file._id, runOut);
+        removed += 1;
+      }
+      return removed;
+    },
+
+    async pendingUploadBytes(clientId: string) {
+      return pendingBytes(clientId, await serverNowMs());
     },
 
     async *readUpload(batchId: string) {

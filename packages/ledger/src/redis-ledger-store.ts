@@ -15,11 +15,14 @@ import {
   type BatchState,
   type NewBatch,
   type RowResult,
+  type UploadLease,
 } from './batch-store.ts';
 import {
   LedgerConfigurationError,
   LedgerCorruptionError,
   ProviderOrderIdConflictError,
+  UploadLeaseExpiredError,
+  UploadQuotaError,
 } from './ledger-errors.ts';
 import {
   type BalanceSample,
@@ -67,7 +70,9 @@ import {
   validateNewBatch,
   validateOutcome,
   validateStaleLimit,
+  validateSweepUploadsLimit,
   validateUploadChunk,
+  validateUploadLease,
 } from './ledger-support.ts';
 import { createdOrder, decodeOrder, decodeRequest, newOrderRecord } from './order-record.ts';
 import {
@@ -84,12 +89,16 @@ import {
   COMMIT_ROWS,
   CREATE_BATCH,
   CREATE_ORDERS,
+  DISCARD_UPLOAD,
   LINK_ORDERS,
+  PENDING_UPLOAD_BYTES,
+  PUT_UPLOAD_CHUNK,
   READ_ORDERS,
   RECORD_BALANCE,
   RECORD_CALLBACK,
   runScript,
   SET_CALLBACK_OUTCOME,
+  SWEEP_UPLOADS,
   TRANSITION,
   UPDATE_BATCH,
   UPGRADE_ORDERS,
@@ -137,7 +146,19 @@ export interface RedisLedgerStoreOptions {
  * - `P:balance-seq`                 string: the sequence of balance samples
  * - `P:meta:layout`                 string: the key layout version this ledger has been brought to
  * - `P:batch:<batchId>`             hash: a batch's fields + `listKey` (created ms + batchId)
- * - `P:batch:<batchId>:upload:<i>`  string: upload chunk i (raw bytes, ≤ 1 MiB)
+ * - `P:batch:<batchId>:upload:<i>`  string: upload chunk i (raw bytes, ≤ 1 MiB); until the batch
+ *                                   is created, with the upload's lease as its expiry
+ * - `P:batch:<batchId>:upload-lease` hash: an upload not yet committed: clientId, chunks (highest
+ *                                   index + 1), bytes, `s<i>` = chunk i's size; same expiry as its
+ *                                   chunks (all renewed by each chunk); removed by createBatch
+ * - `P:client:<clientId>:pending-uploads` hash: batch id -> bytes not yet imported (uploads in
+ *                                   progress and batches stored/importing; a batch leaves when it
+ *                                   is imported)
+ * - `P:client:<clientId>:upload-leases` zset, score lease end ms (server clock), member batch id:
+ *                                   the client's uploads in progress (an entry run out no longer
+ *                                   counts, and is pruned by the client's next chunk or the sweep)
+ * - `P:uploads:leases`              zset, score lease end ms, member `<clientId> <batchId>`:
+ *                                   sweepUploads (batch ids in these three are URI-encoded)
  * - `P:batch:<batchId>:rows:<row>`  string: one commit's row results (JSON array), from `row` on
  * - `P:batch:<batchId>:row-chunks`  list: the first row of each commit, in commit (= input) order
  * - `P:batch:<batchId>:states`      hash: state → number of member orders in it now
@@ -179,7 +200,14 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     batchContent: (clientId: string, contentHash: string) =>
       `${p}:client:${enc(clientId)}:batch-content:${enc(contentHash)}`,
     batchesInState: (state: BatchState) => `${p}:batches:state:${state}`,
+    uploadLease: (batchId: string) => `${p}:batch:${enc(batchId)}:upload-lease`,
+    uploadChunkPrefix: (batchId: string) => `${p}:batch:${enc(batchId)}:upload:`,
+    pendingUploads: (clientId: string) => `${p}:client:${enc(clientId)}:pending-uploads`,
+    clientUploadLeases: (clientId: string) => `${p}:client:${enc(clientId)}:upload-leases`,
+    uploadLeases: `${p}:uploads:leases`,
   };
+  /** An upload's member in the sweep's leases: both ids encoded, so the space cannot be forged. */
+  const leaseMember = (clientId: string, batchId: string) => `${enc(clientId)} ${enc(batchId)}`;
   // The transition script builds batch-state keys from the ids an order lists: prefix + id + suffix.
   const batchStatesPrefix = `${p}:batch:`;
   // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
@@ -725,11 +753,19 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
           keys.batch(batch.batchId),
           keys.clientBatches(batch.clientId),
           keys.batchesInState('stored'),
+          keys.uploadLease(batch.batchId),
+          keys.pendingUploads(batch.clientId),
+          keys.clientUploadLeases(batch.clientId),
+          keys.uploadLeases,
         ],
         [
           batch.batchId,
           batchListKey(batch.batchId, createdAtMs),
           createdAtMs,
+          keys.uploadChunkPrefix(batch.batchId),
+          leaseMember(batch.clientId, batch.batchId),
+          enc(batch.batchId),
+          batch.bytes,
           ...Object.entries(fields).flat(),
         ],
       );
@@ -747,9 +783,89 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       return { created: false, batch: existing ?? unexpected('create-batch', reply) };
     },
 
-    async putUploadChunk(batchId: string, index: number, data: Buffer) {
+    async putUploadChunk(batchId: string, index: number, data: Buffer, lease: UploadLease) {
       validateUploadChunk(index, data);
-      await redis.set(keys.upload(batchId, index), data);
+      validateUploadLease(lease);
+      const reply = await runScript(
+        redis,
+        PUT_UPLOAD_CHUNK,
+        [
+          keys.batch(batchId),
+          keys.uploadLease(batchId),
+          keys.upload(batchId, index),
+          keys.pendingUploads(lease.clientId),
+          keys.clientUploadLeases(lease.clientId),
+          keys.uploadLeases,
+        ],
+        [
+          enc(batchId),
+          index,
+          data,
+          lease.clientId,
+          lease.leaseMs,
+          lease.maxPendingBytes ?? '',
+          keys.uploadChunkPrefix(batchId),
+          leaseMember(lease.clientId, batchId),
+        ],
+      );
+      const [status, value] = asReply(reply);
+      switch (status) {
+        case 'stored':
+          return;
+        case 'committed':
+          throw new RangeError(`batch ${batchId} is stored already: its upload cannot change`);
+        case 'other_client':
+          throw new RangeError(`the upload of batch ${batchId} belongs to another client`);
+        case 'expired':
+          throw new UploadLeaseExpiredError(
+            `the upload of batch ${batchId} holds no chunk any more (its lease ran out): start it again`,
+            { context: { batchId, index } },
+          );
+        case 'over_limit':
+          throw new UploadQuotaError(lease.maxPendingBytes ?? 0, Number(value));
+        default:
+          unexpected('put-upload-chunk', reply);
+      }
+    },
+
+    async discardUpload(clientId: string, batchId: string) {
+      const reply = await runScript(
+        redis,
+        DISCARD_UPLOAD,
+        [
+          keys.batch(batchId),
+          keys.uploadLease(batchId),
+          keys.pendingUploads(clientId),
+          keys.clientUploadLeases(clientId),
+          keys.uploadLeases,
+        ],
+        [keys.uploadChunkPrefix(batchId), enc(batchId), leaseMember(clientId, batchId), clientId],
+      );
+      const [status] = asReply(reply);
+      if (status !== 'dropped' && status !== 'committed' && status !== 'other_client') {
+        unexpected('discard-upload', reply);
+      }
+    },
+
+    async sweepUploads(limit: number) {
+      validateSweepUploadsLimit(limit);
+      const reply = await runScript(redis, SWEEP_UPLOADS, [keys.uploadLeases], [`${p}:`, limit]);
+      if (typeof reply !== 'number') return unexpected('sweep-uploads', reply);
+      return reply;
+    },
+
+    async pendingUploadBytes(clientId: string) {
+      const reply = await runScript(
+        redis,
+        PENDING_UPLOAD_BYTES,
+        [keys.pendingUploads(clientId), keys.clientUploadLeases(clientId)],
+        [],
+      );
+      const bytes = Number(reply);
+      if (typeof reply !== 'string' || !Number.isSafeInteger(bytes)) {
+        return unexpected('pending-upload-bytes', reply);
+      }
+      return bytes;
     },
 
     async *readUpload(batchId: string) {
@@ -815,11 +931,14 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
       const fields: (string | number)[] = [];
       if (patch.rowsRead !== undefined) fields.push('rowsRead', patch.rowsRead);
       if (patch.error !== undefined) fields.push('error', patch.error);
+      // The batch's client names its pending upload bytes (a batch never changes client).
+      const clientId = await redis.hget(keys.batch(batchId), 'clientId');
+      if (clientId === null) throw new RangeError(`no batch has the id ${batchId}`);
       const reply = await runScript(
         redis,
         UPDATE_BATCH,
-        [keys.batch(batchId), ...BATCH_STATES.map(keys.batchesInState)],
-        [batchId, at, atMs, patch.state ?? '', ...BATCH_STATES, ...fields],
+        [keys.batch(batchId), ...BATCH_STATES.map(keys.batchesInState), keys.pendingUploads(clientId)],
+        [batchId, at, atMs, patch.state ?? '', ...BATCH_STATES, enc(batchId), ...fields],
       );
       const [status, flat] = asReply(reply);
       if (status === 'not_found') throw new RangeError(`no batch has the id ${batchId}`);

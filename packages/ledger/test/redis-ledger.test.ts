@@ -82,8 +82,13 @@ describe('Redis ledger store specifics', () => {
     const store = createRedisLedgerStore({ redis, prefix });
     await store.init();
     const bytes = Buffer.from([0, 0xff, 0x80, 10]);
-    await store.putUploadChunk('b_1', 0, bytes);
+    await store.putUploadChunk('b_1', 0, bytes, { clientId: 'shop-1', leaseMs: 60_000 });
     expect(await redis.getBuffer(`${prefix}:batch:b_1:upload:0`)).toEqual(bytes);
+    // Until the batch exists, the chunk and its lease record expire with the lease.
+    for (const key of [`${prefix}:batch:b_1:upload:0`, `${prefix}:batch:b_1:upload-lease`]) {
+      expect(await redis.pttl(key)).toBeGreaterThan(55_000);
+    }
+    expect(await redis.zscore(`${prefix}:uploads:leases`, 'shop-1 b_1')).not.toBeNull();
     await store.createBatch({
       clientId: 'shop-1',
       batchId: 'b_1',
@@ -91,6 +96,11 @@ describe('Redis ledger store specifics', () => {
       bytes: 4,
       createdAt: '2026-01-01T00:00:00.000Z',
     });
+    // Committed: the chunk lives as long as its batch; the lease record and entries are gone.
+    expect(await redis.pttl(`${prefix}:batch:b_1:upload:0`)).toBe(-1);
+    expect(await redis.exists(`${prefix}:batch:b_1:upload-lease`)).toBe(0);
+    expect(await redis.zcard(`${prefix}:uploads:leases`)).toBe(0);
+    expect(await redis.hgetall(`${prefix}:client:shop-1:pending-uploads`)).toEqual({ b_1: '4' });
     await store.commitRows(
       'b_1',
       [{ row: 1, cells: { orderId: 'a' }, orderId: 'a' }],
