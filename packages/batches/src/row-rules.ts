@@ -1,4 +1,5 @@
 import {
+  cardDataIssues,
   type FieldIssue,
   ID_PATTERN,
   type RechargeRequest,
@@ -7,6 +8,9 @@ import {
 import type { BatchColumn } from './columns.ts';
 import { formatCount } from './csv-text.ts';
 import type { OrderIdSet } from './order-id-set.ts';
+
+/** What results.csv shows in place of a cell refused as a card number. */
+export const CARD_REMOVED = '[card number removed]';
 
 /** Longest cell kept for results.csv: the input as read, bounded. */
 export const MAX_CELL_CHARS = 256;
@@ -117,8 +121,9 @@ export class RowRules {
         error: `the row is longer than ${formatCount(this.#options.maxRowBytes)} bytes, the limit for one row`,
       };
     }
-    const issues: FieldIssue[] = [];
-    if (orderId === undefined) {
+    // An order id shaped like a card number is refused as card data (and not checked further).
+    const issues: FieldIssue[] = cardDataIssues('orderId', record[this.#index.orderId]);
+    if (issues.length === 0 && orderId === undefined) {
       issues.push(
         (record[this.#index.orderId]?.trim() ?? '') === ''
           ? { field: 'orderId', rule: 'required', message: 'is required: your own unique id for this order' }
@@ -129,7 +134,7 @@ export class RowRules {
                 'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
             },
       );
-    } else if (firstRow !== 0) {
+    } else if (issues.length === 0 && firstRow !== 0) {
       issues.push({
         field: 'orderId',
         rule: 'duplicate_in_file',
@@ -154,6 +159,9 @@ export class RowRules {
     );
     if (!validated.ok) issues.push(...validated.issues);
     if (issues.length > 0 || !validated.ok || orderId === undefined) {
+      // A refused row's cells go to results.csv: never a card number among them.
+      for (const issue of issues)
+        if (issue.rule === 'card_data_refused' && issue.field in cells) cells[issue.field] = CARD_REMOVED;
       return { ok: false, cells, error: describeIssues(issues) };
     }
     return { ok: true, cells, orderId, request: validated.value };

@@ -42,6 +42,16 @@ export {
   ANY_OPERATOR_AMOUNT_BOUNDS,
   formatRupeesForPeople,
 } from './validation/amount-bounds.ts';
+export {
+  cardDataIssues,
+  cardNumberIssue,
+  findCardNumber,
+  isCardNumber,
+  isRawCardFieldName,
+  luhnValid,
+  RAW_CARD_FIELDS,
+  refuseCardField,
+} from './validation/card-numbers.ts';
 export { CATEGORY_LABELS } from './validation/category-labels.ts';
 export { type ExtraFieldRule, type ExtraFieldRules, extraFieldRules } from './validation/extra-fields.ts';
 export { normaliseMobileNumber } from './validation/number-rules.ts';
@@ -53,8 +63,6 @@ export {
 } from './validation/validate-recharge.ts';
 export {
   normaliseMdn,
-  RAW_CARD_FIELDS,
-  refuseCardField,
   TELGOO5_AMOUNT_BOUNDS,
   TELGOO5_OPERATOR,
   TELGOO5_TOPUP_TYPES,

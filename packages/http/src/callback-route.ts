@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { LedgerStore } from '@rechargeflow/ledger';
-import type { Metrics } from '@rechargeflow/observability';
+import { type Metrics, redactCallbackPaths } from '@rechargeflow/observability';
 import { callbackJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -62,11 +62,12 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
         issues: missing.map((field) => ({ field, rule: 'required', message: 'is required' })),
       });
     }
-    const raw = new URLSearchParams(
-      Object.entries(params)
-        .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
-        .map(([k, v]) => [k, String(v).slice(0, MAX_PARAM)] as [string, string]),
-    ).toString();
+    // Only the fields we read are kept: never the URL, the token or a parameter we do not know.
+    const raw = new URLSearchParams([
+      ['txid', txid!],
+      ['status', status!],
+      ...(opid === undefined ? [] : [['opid', opid] as [string, string]]),
+    ]).toString();
     const { record, isNew } = await deps.ledger.recordCallback({
       provider: 'a1topup',
       providerOrderId: txid!,
@@ -182,7 +183,11 @@ function text(value: unknown): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-/** The URL as it may be logged: the callback token replaced. */
+/**
+ * The URL as it may be logged: whatever follows `callbacks/<provider>/` replaced, in any form the
+ * URL may take (absolute-form, doubled slashes, dot segments, percent-encoded separators or
+ * letters). The logger scrubs every line the same way; this keeps the field clean at the source.
+ */
 export function redactCallbackUrl(url: string): string {
-  return url.replace(/^(\/callbacks\/[^/?]+\/)[^/?]+/, '$1[redacted]');
+  return redactCallbackPaths(url);
 }

@@ -1,9 +1,10 @@
 import {
+  cardDataIssues,
   type FieldIssue,
   ID_PATTERN,
+  isRawCardFieldName,
   ORDER_STATES,
   type OrderState,
-  RAW_CARD_FIELDS,
   type RechargeRequest,
   refuseCardField,
   validateRechargeRequest,
@@ -39,7 +40,7 @@ export function parseRechargeBody(body: unknown): ParsedRecharge {
   const record = body as Record<string, unknown>;
   const issues: FieldIssue[] = [];
   for (const key of Object.keys(record)) {
-    if (RAW_CARD_FIELDS.includes(key)) {
+    if (isRawCardFieldName(key)) {
       issues.push(refuseCardField(key));
     } else if (!(RECHARGE_FIELDS as readonly string[]).includes(key)) {
       issues.push({
@@ -47,10 +48,15 @@ export function parseRechargeBody(body: unknown): ParsedRecharge {
         rule: 'unknown_field',
         message: `is not a recharge field (allowed: ${RECHARGE_FIELDS.join(', ')})`,
       });
+      // Card data is named as such wherever it hides (the recharge fields: validateRechargeRequest).
+      issues.push(...cardDataIssues(key, record[key]));
     }
   }
   const orderId = record.orderId;
-  if (orderId === undefined || orderId === null || orderId === '') {
+  const orderIdCard = cardDataIssues('orderId', orderId);
+  if (orderIdCard.length > 0) {
+    issues.push(...orderIdCard);
+  } else if (orderId === undefined || orderId === null || orderId === '') {
     issues.push({
       field: 'orderId',
       rule: 'required',

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { lineScrubber } from './scrub.ts';
 
 export type { Logger } from 'pino';
 
@@ -9,6 +10,7 @@ export type { Logger } from 'pino';
 export const REDACTED_PATHS: readonly string[] = [
   'password',
   'pwd',
+  'pin',
   'secret',
   'token',
   'apiKey',
@@ -18,6 +20,7 @@ export const REDACTED_PATHS: readonly string[] = [
   'number',
   '*.password',
   '*.pwd',
+  '*.pin',
   '*.secret',
   '*.token',
   '*.apiKey',
@@ -40,6 +43,11 @@ export interface LoggerOptions {
   readonly level?: string | undefined;
   /** Where lines go; stdout when absent (tests pass a stream to read them back). */
   readonly destination?: DestinationStream | undefined;
+  /**
+   * Secret values cut out of every line by value, in any encoding (scrub.ts): the callback
+   * tokens, API keys configured in clear, provider passwords (see `configuredSecrets`).
+   */
+  readonly secrets?: readonly string[] | undefined;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -47,6 +55,9 @@ export function createLogger(options: LoggerOptions): Logger {
     name: options.name,
     level: options.level ?? 'info',
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+    // Paths above censor fields; every written line is also scrubbed by value and by place (a
+    // callback token in any URL, whatever field or message carries it).
+    hooks: { streamWrite: lineScrubber(options.secrets ?? []) },
     base: { pid: process.pid, part: options.name },
     timestamp: pino.stdTimeFunctions.isoTime,
   };

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { Redis } from 'ioredis';
 import {
   a1Order,
@@ -15,6 +16,8 @@ import {
 } from '../harness.ts';
 
 const CARD = '4111111111111111';
+/** The card as people type it (sent in a nested address field below). */
+const SPACED_CARD = '4111 1111 1111 1111';
 /** A Telgoo5 token (a JWT) anywhere: header.payload.signature, base64url. */
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 /** Ten digits not inside a longer run of digits: a candidate phone number or MDN. */
@@ -29,8 +32,11 @@ interface Source {
 /**
  * Traffic through every path (A1Topup orders: success, definite failure, late result with
  * callbacks, unreadable answer settled by status, reversal; Telgoo5 top-ups including ambiguous
- * ones and a token invalidation; a CSV batch; a Telgoo5 order carrying a raw card number, which must
- * be refused; operator reads), every process at LOG_LEVEL=debug. Then every log line of every
+ * ones and a token invalidation; a CSV batch; Telgoo5 orders carrying a raw card number, by field
+ * name and by shape only (a card as the payment token, inside a nested address), which must be
+ * refused; callbacks whose request line carries the token in every leaking form — absolute-form,
+ * `//`, `/./`, `%2F`, an encoded token, the token in the query — and one sent as text/csv;
+ * operator reads), every process at LOG_LEVEL=debug. Then every log line of every
  * process, every key under the system's Redis prefix (BullMQ job hashes and events, the token pool,
  * breaker, ledger orders, history, callbacks, batches) and every /metrics page are searched for
  * the provider passwords and pin, the API keys, the callback token, Telgoo5 tokens (anything
@@ -121,6 +127,51 @@ export const secretGrep: Scenario = {
     checks.expect(
       cardNested.status === 400 && cardRule(cardNested) && cardTop.status === 400 && cardRule(cardTop),
       `raw card data not refused (${cardNested.status}, ${cardTop.status})`,
+    );
+    // Card numbers by shape, in fields that are not named like card fields: refused the same way.
+    const byShape = [
+      await system.post(
+        '/v1/recharges',
+        telgoo5Order('sg-card-3', 12, mdn(), { paymentToken: `pm_${CARD}` }),
+      ),
+      await system.post(
+        '/v1/recharges',
+        telgoo5Order('sg-card-4', 12, mdn(), { billingAddress1: { line1: SPACED_CARD } }),
+      ),
+      await system.post('/v1/recharges', telgoo5Order('sg-card-5', 12, mdn(), { billingCity: CARD })),
+      await system.post('/v1/recharges', a1Order(CARD, 10, mobile())),
+    ];
+    checks.expect(
+      byShape.every((a) => a.status === 400 && cardRule(a)),
+      `card numbers by shape not refused (${byShape.map((a) => a.status).join(', ')})`,
+    );
+
+    // The callback token in every form a request line may take (absolute-form, doubled slashes,
+    // dot segments, encoded separators, an encoded token, the token in the query) and a callback
+    // sent as text/csv: whether the route takes it or not, it must reach no log line or record.
+    const token = system.secrets.callbackToken;
+    const encoded = [...token].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+    const callbackForms = [
+      `GET http://${new URL(system.api).host}/callbacks/a1topup/${token}?txid=RFSG1&status=Success HTTP/1.1`,
+      `GET //callbacks/a1topup/${token}?txid=RFSG2&status=Success HTTP/1.1`,
+      `GET /./callbacks/a1topup/${token}?txid=RFSG3&status=Success HTTP/1.1`,
+      `GET /callbacks%2Fa1topup/${token}?txid=RFSG4&status=Success HTTP/1.1`,
+      `GET /callbacks/a1topup/${encoded}?txid=RFSG5&status=Success HTTP/1.1`,
+      `GET /callbacks/a1topup/${token}?txid=RFSG6&status=Success&token=${token} HTTP/1.1`,
+    ];
+    const callbackAnswers: number[] = [];
+    for (const line of callbackForms) callbackAnswers.push(await rawRequest(system.api, line));
+    callbackAnswers.push(
+      await rawRequest(
+        system.api,
+        `POST /callbacks/a1topup/${token}?txid=RFSG7&status=Success HTTP/1.1`,
+        { 'content-type': 'text/csv' },
+        'txid,status\nRFSG7,Success\n',
+      ),
+    );
+    checks.expect(
+      callbackAnswers.every((status) => status > 0 && status < 500),
+      `callback URL forms answered ${callbackAnswers.join(', ')}`,
     );
 
     // A CSV batch.
@@ -229,9 +280,12 @@ export const secretGrep: Scenario = {
       ['Telgoo5 pin', (t) => t.includes(system.secrets.t5Pin)],
       ['client API key', (t) => t.includes(system.secrets.apiKey)],
       ['operator API key', (t) => t.includes(system.secrets.operatorKey)],
-      ['callback token', (t) => t.includes(system.secrets.callbackToken)],
+      [
+        'callback token',
+        (t) => t.includes(system.secrets.callbackToken) || t.toLowerCase().includes(encoded.toLowerCase()),
+      ],
       ['Telgoo5 token (JWT)', (t) => JWT.test(t)],
-      ['card number', (t) => t.includes(CARD)],
+      ['card number', (t) => t.includes(CARD) || t.includes(SPACED_CARD)],
     ];
     const personal: [string, (text: string) => boolean][] = [
       ['full phone number / MDN', (t) => [...t.matchAll(TEN_DIGITS)].some((m) => numbers.has(m[0]))],
@@ -275,7 +329,7 @@ export const secretGrep: Scenario = {
     const count = (kind: Source['kind']) => sources.filter((s) => s.kind === kind).length;
     checks.figure(
       'traffic',
-      `${bodies.length} orders + a ${rows.length}-row batch (${JSON.stringify(counts)}), 2 card orders refused with 400, ${sim.callbacks.delivered} callbacks, ${t5stats.authentications} Telgoo5 logins / ${t5stats.tokensIssued} tokens issued, ${invalidated.invalidated} invalidated mid-run (rejections ${JSON.stringify(t5stats.tokenRejections)})`,
+      `${bodies.length} orders + a ${rows.length}-row batch (${JSON.stringify(counts)}), ${[cardNested, cardTop, ...byShape].filter((a) => a.status === 400).length}/${2 + byShape.length} card orders refused with 400 (${byShape.length} by shape only), ${callbackAnswers.length} callbacks in leaking URL forms (answered ${callbackAnswers.join(' ')}), ${sim.callbacks.delivered} callbacks, ${t5stats.authentications} Telgoo5 logins / ${t5stats.tokensIssued} tokens issued, ${invalidated.invalidated} invalidated mid-run (rejections ${JSON.stringify(t5stats.tokenRejections)})`,
     );
     checks.figure(
       'log lines scanned',
@@ -348,6 +402,40 @@ async function dumpKeys(
       sources.push({ kind: ledger ? 'ledger' : isJob ? 'job' : 'queue', where: key, text });
   });
   return { sources, jobs, ledgerKeys };
+}
+
+/**
+ * One request written as is on a socket (an HTTP client would normalise the request line), with
+ * `connection: close`; answers the status code (0: none).
+ */
+function rawRequest(
+  api: string,
+  requestLine: string,
+  headers: Record<string, string> = {},
+  body = '',
+): Promise<number> {
+  const { hostname, port, host } = new URL(api);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    const done = () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0));
+    socket.setEncoding('latin1');
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+    const head = Object.entries({
+      host,
+      connection: 'close',
+      'content-length': String(Buffer.byteLength(body)),
+      ...headers,
+    })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(`${requestLine}\r\n${head}\r\n${body}`);
+  });
 }
 
 /** A hit shown without the secret itself. */

@@ -9,6 +9,11 @@ export interface ExtraFieldRule {
   readonly what: string;
   /** `null` when the value is acceptable, otherwise the message. */
   readonly problem: (value: string, now: Date) => string | null;
+  /**
+   * An account number the biller is paid against (up to 20 digits): it may be shaped like a card
+   * number, so it is not searched for one.
+   */
+  readonly accountNumber?: boolean;
 }
 
 export interface ExtraFieldRules {
@@ -16,8 +21,13 @@ export interface ExtraFieldRules {
   readonly value2?: ExtraFieldRule;
 }
 
-function pattern(rule: string, what: string, regex: RegExp): ExtraFieldRule {
-  return { rule, what, problem: (value) => (regex.test(value) ? null : `must be ${what}`) };
+function pattern(rule: string, what: string, regex: RegExp, accountNumber = false): ExtraFieldRule {
+  return {
+    rule,
+    what,
+    problem: (value) => (regex.test(value) ? null : `must be ${what}`),
+    ...(accountNumber ? { accountNumber } : {}),
+  };
 }
 
 /** STD codes are 2 to 5 digits (011 Delhi, 0471 Thiruvananthapuram), sent with the leading 0 if given. */
@@ -48,9 +58,12 @@ const BY_CODE: Readonly<Record<string, ExtraFieldRules>> = {
       'bsnl_account_number',
       'the BSNL account number from the bill (4 to 20 digits)',
       /^\d{4,20}$/,
+      true,
     ),
   },
-  LMT: { value1: pattern('ca_number', 'the CA number from the MTNL bill (4 to 20 digits)', /^\d{4,20}$/) },
+  LMT: {
+    value1: pattern('ca_number', 'the CA number from the MTNL bill (4 to 20 digits)', /^\d{4,20}$/, true),
+  },
   MG: {
     value1: pattern(
       'bill_group_number',

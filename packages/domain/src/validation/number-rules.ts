@@ -16,6 +16,22 @@ const ACCOUNT_WORDS = {
 } as const;
 
 /**
+ * Categories whose `number` is an account, consumer or policy number the biller is paid against:
+ * up to 30 letters or digits, so a real one may be shaped like a card number. These are not
+ * searched for card numbers (a card-shaped account number is still an account number); every
+ * other field is.
+ */
+export const NUMBER_IS_ACCOUNT: ReadonlySet<OperatorCategory> = new Set([
+  'electricity',
+  'gas',
+  'insurance',
+  'fastag',
+  'money_transfer',
+  'data_card',
+  'other',
+]);
+
+/**
  * Accepts a mobile number with a +91, 91 or 0 prefix and spaces or dashes, and returns its 10
  * digits; `null` when it is not an Indian mobile number (10 digits starting 6, 7, 8 or 9).
  * A prefix is only stripped when the length says it is one, so 9198765432 stays as it is.

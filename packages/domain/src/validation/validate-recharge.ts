@@ -4,9 +4,10 @@ import { findOperator, OPERATOR_CATEGORIES, type Operator } from '../catalogue/o
 import type { FieldIssue } from '../errors.ts';
 import type { RechargeRequest } from '../order.ts';
 import { AMOUNT_BOUNDS, ANY_OPERATOR_AMOUNT_BOUNDS, formatRupeesForPeople } from './amount-bounds.ts';
+import { cardDataIssues } from './card-numbers.ts';
 import { CATEGORY_LABELS } from './category-labels.ts';
 import { type ExtraFieldRule, extraFieldRules } from './extra-fields.ts';
-import { checkNumber } from './number-rules.ts';
+import { checkNumber, NUMBER_IS_ACCOUNT } from './number-rules.ts';
 import { TELGOO5_OPERATOR, validateTelgoo5Request } from './validate-telgoo5.ts';
 
 /** Raw request fields as they arrive from JSON or CSV cells; an empty string means "not given". */
@@ -32,6 +33,8 @@ export interface ValidateOptions {
 
 /** A field that was given but cannot be read as text (an object, a boolean, a lossy number). */
 const UNREADABLE = Symbol('unreadable');
+/** A field already refused as card data: none of its other rules is checked. */
+const REFUSED = Symbol('refused');
 
 /**
  * Text of a raw field, trimmed; `undefined` when absent (missing, null or blank). Numbers are
@@ -40,6 +43,7 @@ const UNREADABLE = Symbol('unreadable');
  * than asking for text.
  */
 function readText(field: string, raw: unknown, issues: FieldIssue[]): string | undefined | typeof UNREADABLE {
+  if (raw === REFUSED) return UNREADABLE;
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'string') {
     const text = raw.trim();
@@ -151,6 +155,7 @@ function validateAmount(
   operator: Operator | undefined,
   issues: FieldIssue[],
 ): Paise | undefined {
+  if (raw === REFUSED) return undefined;
   if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
     issues.push(required('amount', 'the amount in rupees, e.g. 199 or 199.50'));
     return undefined;
@@ -239,15 +244,33 @@ export function validateRechargeRequest(
   }
   const now = options.now ?? new Date();
   const issues: FieldIssue[] = [];
-  if (input.telgoo5 !== undefined && input.telgoo5 !== null) {
+  // Card data by shape first, in every field except the account numbers a biller is paid against
+  // (an account number may be shaped like a card): a refused field is reported once, as card data.
+  const scan = (field: string, value: unknown) => {
+    const found = cardDataIssues(field, value);
+    if (found.length === 0) return value;
+    issues.push(...found);
+    return REFUSED;
+  };
+  const operatorInput = scan('operator', input.operator);
+  const circleInput = scan('circle', input.circle);
+  const amountInput = scan('amount', input.amount);
+  if (input.telgoo5 !== undefined && input.telgoo5 !== null && scan('telgoo5', input.telgoo5) !== REFUSED) {
     issues.push({ field: 'telgoo5', rule: 'not_used', message: 'is only for orders with operator TELGOO5' });
   }
-  const operator = validateOperator(input.operator, issues);
-  const circle = validateCircle(input.circle, issues);
-  const number = validateNumber(input.number, operator, issues);
-  const amount = validateAmount(input.amount, operator, issues);
-  const value1 = validateExtra('value1', input.value1, operator, now, issues);
-  const value2 = validateExtra('value2', input.value2, operator, now, issues);
+  const operator = validateOperator(operatorInput, issues);
+  const holdsAccount = (field: 'number' | 'value1' | 'value2') =>
+    operator !== undefined &&
+    (field === 'number'
+      ? NUMBER_IS_ACCOUNT.has(operator.category)
+      : extraFieldRules(operator)[field]?.accountNumber === true);
+  const given = (field: 'number' | 'value1' | 'value2') =>
+    holdsAccount(field) ? input[field] : scan(field, input[field]);
+  const circle = validateCircle(circleInput, issues);
+  const number = validateNumber(given('number'), operator, issues);
+  const amount = validateAmount(amountInput, operator, issues);
+  const value1 = validateExtra('value1', given('value1'), operator, now, issues);
+  const value2 = validateExtra('value2', given('value2'), operator, now, issues);
 
   if (issues.length > 0 || operator === undefined || number === undefined || amount === undefined) {
     return { ok: false, issues };
