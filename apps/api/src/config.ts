@@ -1,9 +1,18 @@
-import { apiKeys, parseEnv, port, positiveInt, routingEnvShape, storageEnvShape } from '@rechargeflow/config';
+import {
+  apiKeys,
+  httpListenerEnvShape,
+  parseEnv,
+  port,
+  positiveInt,
+  routingEnvShape,
+  storageEnvShape,
+} from '@rechargeflow/config';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
   ...routingEnvShape,
+  ...httpListenerEnvShape,
   /** Port the ingest API listens on. */
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
@@ -69,6 +78,18 @@ const schema = z.object({
   BATCH_MAX_ROW_BYTES: positiveInt(1_024, 65_536),
   /** CSV batches one client may have importing at once (429 above). */
   BATCH_MAX_IMPORTING_PER_CLIENT: positiveInt(3, 100),
+  /**
+   * Bytes of CSV uploads one client may have stored but not yet imported: uploads in progress plus
+   * batches stored or importing (429 above, the limit named). Bounds what one client key can make
+   * the ledger hold. At least BATCH_MAX_BYTES, so a file within that limit fits when nothing waits.
+   */
+  BATCH_MAX_PENDING_BYTES_PER_CLIENT: positiveInt(209_715_200, 1_099_511_627_776),
+  /**
+   * How long an upload's chunks live after its latest chunk (ms) unless its batch is created: what
+   * a crashed or abandoned upload holds at most this long; an upload stalled longer between two
+   * megabytes is dropped (408).
+   */
+  BATCH_UPLOAD_LEASE_MS: positiveInt(600_000, 86_400_000),
   /** Largest accepted request body in bytes. */
   BODY_LIMIT_BYTES: positiveInt(16_384, 1_048_576),
   /**
@@ -87,5 +108,14 @@ const schema = z.object({
 export type ApiConfig = z.infer<typeof schema>;
 
 export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
-  return parseEnv('api', schema, env);
+  return parseEnv('api', schema, env, (raw) => {
+    const parsed = schema
+      .pick({ BATCH_MAX_BYTES: true, BATCH_MAX_PENDING_BYTES_PER_CLIENT: true })
+      .safeParse(raw);
+    return parsed.success && parsed.data.BATCH_MAX_PENDING_BYTES_PER_CLIENT < parsed.data.BATCH_MAX_BYTES
+      ? [
+          `BATCH_MAX_PENDING_BYTES_PER_CLIENT: must be at least BATCH_MAX_BYTES (${parsed.data.BATCH_MAX_BYTES}), or a file within that limit could never be uploaded`,
+        ]
+      : [];
+  });
 }

@@ -1,8 +1,10 @@
+import { configuredSecrets } from '@rechargeflow/config';
 import { buildApi } from '@rechargeflow/http';
 import {
   createLogger,
   createMetrics,
   installShutdown,
+  listenerLimits,
   metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
@@ -20,7 +22,11 @@ const HEALTH = { closed: 'up', half_open: 'recovering', open: 'down' } as const;
 
 async function main(): Promise<void> {
   const config = loadApiConfig(process.env);
-  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const logger = createLogger({
+    name: 'api',
+    level: config.LOG_LEVEL,
+    secrets: configuredSecrets(process.env),
+  });
   const metrics = createMetrics('api');
 
   // Producer connections fail fast: a request must not wait on a Redis that is gone.
@@ -47,6 +53,7 @@ async function main(): Promise<void> {
     rateLimitRedis: queueRedis,
     rateLimitPrefix: config.QUEUE_PREFIX,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    listenerLimits: listenerLimits(config),
     trustProxy: config.TRUST_PROXY,
     readiness: async () => {
       await ledger.store.ping();
@@ -59,6 +66,8 @@ async function main(): Promise<void> {
       maxRows: config.BATCH_MAX_ROWS,
       maxRowBytes: config.BATCH_MAX_ROW_BYTES,
       maxImportingPerClient: config.BATCH_MAX_IMPORTING_PER_CLIENT,
+      maxPendingBytesPerClient: config.BATCH_MAX_PENDING_BYTES_PER_CLIENT,
+      uploadLeaseMs: config.BATCH_UPLOAD_LEASE_MS,
     },
     providerNames: config.PROVIDERS,
     queueBoard: config.QUEUE_BOARD,
@@ -81,7 +90,12 @@ async function main(): Promise<void> {
   });
   const metricsServer =
     config.METRICS_PORT > 0
-      ? await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST)
+      ? await startMetricsServer(
+          metrics.registry,
+          config.METRICS_PORT,
+          config.METRICS_HOST,
+          listenerLimits(config),
+        )
       : undefined;
   installShutdown({
     logger,

@@ -2,6 +2,7 @@ import {
   a1topupBackupEnvShape,
   a1topupEnvShape,
   duration,
+  httpListenerEnvShape,
   onOff,
   parseEnv,
   port,
@@ -29,6 +30,7 @@ const schema = z.object({
   ...telgoo5EnvShape,
   ...routingEnvShape,
   ...statusPollEnvShape,
+  ...httpListenerEnvShape,
   /** A pending order older than this goes to manual_review (48h, 90m, 30s ...). */
   PENDING_MAX_AGE: duration('48h'),
   /** How long "no record found" from the status API is not taken as an answer after a send. */

@@ -1,11 +1,15 @@
-import { ConfigError } from '@rechargeflow/config';
+import { ConfigError, configuredSecrets } from '@rechargeflow/config';
 import { createLogger, installShutdown } from '@rechargeflow/observability';
 import { createSimulator } from '@rechargeflow/simulator';
 import { parseSimulatorConfig } from './config.ts';
 
 async function main(): Promise<void> {
   const config = parseSimulatorConfig(process.env);
-  const logger = createLogger({ name: 'simulator', level: config.LOG_LEVEL });
+  const logger = createLogger({
+    name: 'simulator',
+    level: config.LOG_LEVEL,
+    secrets: configuredSecrets(process.env),
+  });
   const simulator = createSimulator({
     username: config.A1TOPUP_USERNAME,
     password: config.A1TOPUP_PASSWORD,

@@ -1,6 +1,7 @@
 import {
   a1topupBackupEnvShape,
   a1topupEnvShape,
+  httpListenerEnvShape,
   parseEnv,
   port,
   positiveInt,
@@ -21,6 +22,7 @@ const schema = z.object({
   ...routingEnvShape,
   ...providerLimitsEnvShape,
   ...statusPollEnvShape,
+  ...httpListenerEnvShape,
   /**
    * How long a job's lock lives without renewal; a worker silent for longer counts as stalled. Not
    * bound by the longest provider call (unlike the poller's PROCESSING_STUCK_AFTER_MS): BullMQ

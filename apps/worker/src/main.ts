@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import { importBatch } from '@rechargeflow/batches';
+import { configuredSecrets } from '@rechargeflow/config';
 import {
   batchRowMetrics,
   createLogger,
   createMetrics,
   installShutdown,
   jobMetrics,
+  listenerLimits,
   metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
@@ -24,7 +26,11 @@ import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
-  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const logger = createLogger({
+    name: 'worker',
+    level: config.LOG_LEVEL,
+    secrets: configuredSecrets(process.env),
+  });
   const metrics = createMetrics('worker');
 
   const storage = await openStorage(config, 'worker', 'worker', logger);
@@ -149,7 +155,12 @@ async function main(): Promise<void> {
 
   let metricsServer: Server | undefined;
   if (config.METRICS_PORT > 0)
-    metricsServer = await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST);
+    metricsServer = await startMetricsServer(
+      metrics.registry,
+      config.METRICS_PORT,
+      config.METRICS_HOST,
+      listenerLimits(config),
+    );
 
   installShutdown({
     logger,

@@ -21,4 +21,10 @@ export {
   routingEnvShape,
   telgoo5EnvShape,
 } from './providers-env.ts';
-export { a1topupEnvShape, statusPollEnvShape, storageEnvShape } from './shared-env.ts';
+export { configuredSecrets } from './secrets.ts';
+export {
+  a1topupEnvShape,
+  httpListenerEnvShape,
+  statusPollEnvShape,
+  storageEnvShape,
+} from './shared-env.ts';

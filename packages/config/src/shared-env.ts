@@ -41,6 +41,33 @@ export const storageEnvShape = {
   SHUTDOWN_TIMEOUT_MS: positiveInt(30_000, 600_000),
 };
 
+/**
+ * Bounds of every HTTP listener a part opens (the API's port and each part's METRICS_PORT), so a
+ * slow, idle or flooding client holds a bounded share of the process. `listenerLimits` of
+ * `@rechargeflow/observability` turns them into the listener's settings.
+ */
+export const httpListenerEnvShape = {
+  /**
+   * Longest time to receive a whole request, headers and body (408 after it, connection closed);
+   * also how long a connection may stay silent mid-request or mid-response. A CSV batch upload must
+   * arrive within it: raise it with BATCH_MAX_BYTES for large files over slow links.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(120_000, 3_600_000),
+  /**
+   * Longest time to receive the request line and headers (408 after it); a new connection that
+   * sends nothing is closed after it. Capped at HTTP_REQUEST_TIMEOUT_MS.
+   */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  /**
+   * How long a kept-alive connection may sit idle between requests before it is closed. Keep it
+   * above the idle timeout of the proxy or load balancer in front (60 s on most), so the proxy
+   * closes first and never sends a request on a connection being closed.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(72_000, 600_000),
+  /** Connections one listener holds open at once; one more is closed as soon as it is accepted. */
+  HTTP_MAX_CONNECTIONS: positiveInt(1_000, 1_000_000),
+};
+
 /** The A1Topup provider: where it is and how to sign in. */
 export const a1topupEnvShape = {
   /** Base URL of the A1Topup API (paths /recharge/api, /recharge/status, /recharge/balance). Default: the simulator on this machine. */

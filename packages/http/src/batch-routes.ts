@@ -1,11 +1,18 @@
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
-import { batchView, storeUpload, UploadLimitError, writeResultsCsv } from '@rechargeflow/batches';
-import type { LedgerStore } from '@rechargeflow/ledger';
+import {
+  batchView,
+  DEFAULT_UPLOAD_LEASE_MS,
+  storeUpload,
+  UploadLimitError,
+  writeResultsCsv,
+} from '@rechargeflow/batches';
+import { type LedgerStore, UploadLeaseExpiredError } from '@rechargeflow/ledger';
 import { batchJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { sendError, sendValidation } from './replies.ts';
+import { asBodyError, clientBody } from './request-errors.ts';
 
 export interface BatchLimits {
   /** Largest upload in bytes (413 above). */
@@ -16,7 +23,23 @@ export interface BatchLimits {
   readonly maxRowBytes: number;
   /** Batches one client may have importing at once (429 above). */
   readonly maxImportingPerClient: number;
+  /**
+   * Bytes one client may have stored but not yet imported: uploads in progress plus batches
+   * stored or importing (429 above). Default: twice maxBytes.
+   */
+  readonly maxPendingBytesPerClient?: number | undefined;
+  /** How long an upload's chunks live after its latest chunk unless its batch is created (ms). */
+  readonly uploadLeaseMs?: number | undefined;
 }
+
+/** What each refused upload answers: status and error code. */
+const UPLOAD_REFUSALS = {
+  empty: { status: 400, error: 'empty_upload' },
+  bytes: { status: 413, error: 'upload_too_large' },
+  rows: { status: 413, error: 'upload_too_large' },
+  row_length: { status: 413, error: 'upload_too_large' },
+  pending_bytes: { status: 429, error: 'upload_quota_exceeded' },
+} as const;
 
 export interface BatchRouteDeps {
   readonly ledger: LedgerStore;
@@ -56,7 +79,7 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
         summary:
           'Upload a CSV batch (text/csv body or multipart file); 202 new batch, 200 the same file again',
         security,
-        consumes: ['text/csv', 'multipart/form-data'],
+        consumes: ['text/csv', 'application/csv', 'multipart/form-data'],
       },
     },
     async (request, reply) => {
@@ -64,15 +87,18 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       let source: Readable;
       let filename: string | undefined;
       if (request.isMultipart()) {
-        const file = await request.file();
+        // A malformed multipart body is the client's (400), not ours.
+        const file = await request.file().catch((error: unknown) => {
+          throw asBodyError(error);
+        });
         if (!file)
           return sendValidation(reply, [
             { field: 'file', rule: 'required', message: 'send the CSV as a multipart file field' },
           ]);
-        source = file.file;
+        source = clientBody(file.file);
         filename = file.filename.slice(0, 200);
       } else if (request.body && typeof (request.body as Readable).pipe === 'function') {
-        source = request.body as Readable;
+        source = clientBody(request.body as Readable);
         const header = request.headers['x-filename'];
         filename = typeof header === 'string' ? header.slice(0, 200) : undefined;
       } else {
@@ -106,17 +132,29 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
             maxBytes: deps.limits.maxBytes,
             maxRows: deps.limits.maxRows,
             maxRowBytes: deps.limits.maxRowBytes,
+            maxPendingBytes: deps.limits.maxPendingBytesPerClient ?? 2 * deps.limits.maxBytes,
           },
+          leaseMs: deps.limits.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS,
           now: () => new Date(),
+          onDiscardFailed: (discardError) =>
+            request.log.warn(
+              { err: String(discardError) },
+              'a refused upload could not be removed now; its lease removes it',
+            ),
         });
       } catch (error) {
         if (error instanceof UploadLimitError) {
           source.resume();
+          const refusal = UPLOAD_REFUSALS[error.limit];
+          return sendError(reply, refusal.status, refusal.error, error.message);
+        }
+        if (error instanceof UploadLeaseExpiredError) {
+          source.resume();
           return sendError(
             reply,
-            error.limit === 'empty' ? 400 : 413,
-            error.limit === 'empty' ? 'empty_upload' : 'upload_too_large',
-            error.message,
+            408,
+            'upload_too_slow',
+            'the upload stalled for longer than an upload may wait between two megabytes, and what had arrived was dropped; send the file again',
           );
         }
         const status = (error as { statusCode?: number }).statusCode;

@@ -1,9 +1,10 @@
+import { maxHeaderSize } from 'node:http';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { LedgerStore } from '@rechargeflow/ledger';
-import type { Metrics } from '@rechargeflow/observability';
+import { applyListenerLimits, type ListenerLimits, type Metrics } from '@rechargeflow/observability';
 import { type OrderDeps, type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
 import type { JobProducer } from '@rechargeflow/queue';
 import Fastify, {
@@ -17,11 +18,18 @@ import type { Redis } from 'ioredis';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
 import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
+import { parseJsonBody } from './json-body.ts';
 import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
 import { sendError, sendValidation } from './replies.ts';
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installBodyGuards,
+  refusalFor,
+} from './request-guards.ts';
 import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
 
 export interface ApiDeps {
@@ -43,6 +51,11 @@ export interface ApiDeps {
   readonly rateLimitRedis?: Redis | undefined;
   readonly rateLimitPrefix?: string | undefined;
   readonly bodyLimitBytes: number;
+  /**
+   * Timeouts and connection cap of the listener (HTTP_* variables; `listenerLimits` of
+   * observability). Unset (tests): Node's defaults, which bound neither.
+   */
+  readonly listenerLimits?: ListenerLimits | undefined;
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe (default none). */
   readonly trustProxy?: boolean | readonly string[] | undefined;
   /** Throws when a dependency the API needs (ledger, queue Redis) does not answer. */
@@ -77,6 +90,12 @@ declare module 'fastify' {
 
 const security = [{ bearer: [] }];
 
+/** Longest path segment the router matches (an orderId is at most 64); longer is 414. */
+const MAX_PARAM_LENGTH = 100;
+
+/** What a provider's callback may carry besides its query string. */
+const CALLBACK_BODY_TYPES = ['application/x-www-form-urlencoded', 'application/json', 'text/plain'];
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const queueBoard = deps.queueBoard ?? 'off';
   const app = Fastify({
@@ -88,6 +107,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Route schemas describe the API for /docs; our own parsers validate, so every bad field is
     // reported together in one error format.
     ajv: { customOptions: { strict: false } },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Refusals before routing and before a request exists: in our error shape too.
+    frameworkErrors: frameworkErrorHandler(MAX_PARAM_LENGTH),
+    clientErrorHandler: clientErrorHandler(deps.logger, maxHeaderSize),
+  });
+  if (deps.listenerLimits) applyListenerLimits(app.server, deps.listenerLimits, deps.logger);
+  installBodyGuards(app);
+  // JSON bodies strictly: a repeated key (`"amount":10,"amount":5000`) or `__proto__` is a 400
+  // naming it, never silently the last value.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
   });
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -116,21 +151,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }),
   });
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413)
-      return sendError(
-        reply,
-        413,
-        'body_too_large',
-        `the body is larger than the limit of ${deps.bodyLimitBytes} bytes`,
-      );
-    if (status === 415)
-      return sendError(reply, 415, 'unsupported_media_type', 'send the body as application/json');
-    if (status === 400) return sendError(reply, 400, 'bad_request', error.message);
-    if (status === 429) {
-      const after = reply.getHeader('retry-after') ?? '60';
-      return sendError(reply, 429, 'rate_limited', `too many requests; retry after ${after} s`);
+  // Refused requests are the client's doing: a 4xx in the documented shape, named in the request's
+  // info log line (below), no stack. Only our own faults are a 503 with an error log.
+  const refused = new WeakMap<FastifyRequest, string>();
+  app.setErrorHandler((error: Error, request, reply) => {
+    const refusal = refusalFor(error, request, reply);
+    if (refusal) {
+      refused.set(request, refusal.error);
+      return sendError(reply, refusal.status, refusal.error, refusal.message, refusal.issues);
     }
     request.log.error({ err: error }, 'request failed');
     return sendError(
@@ -180,6 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         url: redactCallbackUrl(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
+        ...(refused.has(request) ? { refused: refused.get(request) } : {}),
       },
       'request',
     );
@@ -233,6 +262,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           400: errorDoc,
           401: errorDoc,
           409: errorDoc,
+          413: errorDoc,
+          415: errorDoc,
           429: errorDoc,
         },
       },
@@ -301,33 +332,31 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (request, reply) => {
       const query = listQuerySchema.safeParse(request.query);
       if (!query.success) return sendValidation(reply, zodIssuesToFieldIssues(query.error));
-      const page = await deps.ledger
-        .listOrders(request.principal!.clientId, {
-          state: query.data.status,
-          limit: query.data.limit,
-          cursor: query.data.cursor,
-        })
-        .catch((error: unknown) => {
-          if (error instanceof Error && /cursor/i.test(error.message)) return null;
-          throw error;
-        });
-      if (!page)
-        return sendValidation(reply, [
-          { field: 'cursor', rule: 'cursor', message: 'is not a cursor from this API' },
-        ]);
+      // A foreign cursor is the ledger's ValidationError: a 400 naming `cursor` (error handler).
+      const page = await deps.ledger.listOrders(request.principal!.clientId, {
+        state: query.data.status,
+        limit: query.data.limit,
+        cursor: query.data.cursor,
+      });
       return reply.send({ orders: page.orders.map(toOrderView), nextCursor: page.nextCursor ?? null });
     },
   );
 
-  registerCallbackRoute(app, {
-    ledger: deps.ledger,
-    producer: deps.producer,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    tokens: deps.callbackTokens ?? [],
-    perMinute: deps.callbackRateLimitPerMinute ?? 6_000,
-    rateLimitRedis: deps.rateLimitRedis,
-    rateLimitNameSpace,
+  // The callback route takes what providers send: its query string, a form, JSON or plain text.
+  await app.register(async (callbacks) => {
+    callbacks.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, consumes: CALLBACK_BODY_TYPES };
+    });
+    registerCallbackRoute(callbacks, {
+      ledger: deps.ledger,
+      producer: deps.producer,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      tokens: deps.callbackTokens ?? [],
+      perMinute: deps.callbackRateLimitPerMinute ?? 6_000,
+      rateLimitRedis: deps.rateLimitRedis,
+      rateLimitNameSpace,
+    });
   });
   registerOperatorRoutes(app, {
     ledger: deps.ledger,

@@ -52,10 +52,16 @@ const reverseBody = z
   })
   .strict();
 
+/** A window end: the ledger counts time from 1970 (the Unix epoch), so nothing lies before it. */
+const windowTime = (example: string) =>
+  z.iso
+    .datetime({ offset: true, error: `must be an ISO time such as ${example}` })
+    .refine((time) => Date.parse(time) >= 0, 'must be 1970-01-01T00:00:00Z or later');
+
 const windowQuery = z
   .object({
-    from: z.iso.datetime({ offset: true, error: 'must be an ISO time such as 2026-11-01T00:00:00Z' }),
-    to: z.iso.datetime({ offset: true, error: 'must be an ISO time such as 2026-11-02T00:00:00Z' }),
+    from: windowTime('2026-11-01T00:00:00Z'),
+    to: windowTime('2026-11-02T00:00:00Z'),
   })
   .strict()
   .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'from must be before to', path: ['to'] });

@@ -1,8 +1,14 @@
 import type { FieldIssue } from '@rechargeflow/domain';
 import type { FastifyReply } from 'fastify';
 
-export function sendError(reply: FastifyReply, status: number, error: string, message: string) {
-  return reply.code(status).send({ error, message });
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  error: string,
+  message: string,
+  issues?: readonly FieldIssue[],
+) {
+  return reply.code(status).send(issues ? { error, message, issues } : { error, message });
 }
 
 export function sendValidation(reply: FastifyReply, issues: readonly FieldIssue[]) {

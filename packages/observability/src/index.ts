@@ -7,7 +7,15 @@ export {
   renderDashboard,
 } from './dashboards.ts';
 export { installShutdown, type ShutdownOptions, type ShutdownStep } from './lifecycle.ts';
+export { applyListenerLimits, type ListenerLimits, listenerLimits } from './listener-limits.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
 export { batchRowMetrics, createMetrics, jobMetrics, type Metrics, metricsEvents } from './metrics.ts';
 export { startMetricsServer } from './metrics-server.ts';
+export {
+  lineScrubber,
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  redactCallbackPaths,
+  secretScrubber,
+} from './scrub.ts';
 export { BREAKER_STATES, registerSystemGauges, type SystemSources } from './system-gauges.ts';
