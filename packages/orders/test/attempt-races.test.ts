@@ -136,11 +136,11 @@ describe('issue 12 findings', () => {
     const id = await storedCallback(order.providerOrderId, 'Failure');
     // The callback job reads the order while attempt 1 is in flight, then waits; meanwhile the
     // worker's refusal, the failover and the backup's claim all land before its write.
-    let release = () => undefined as void;
+    let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    let readDone = () => undefined as void;
+    let readDone: () => void = () => undefined;
     const didRead = new Promise<void>((resolve) => {
       readDone = resolve;
     });
