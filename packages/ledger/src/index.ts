@@ -1,3 +1,4 @@
+export type { BalanceSample, BalanceStore } from './balances/balance-store.ts';
 export {
   BATCH_STATES,
   type Batch,
@@ -7,7 +8,20 @@ export {
   type NewBatch,
   type RowResult,
   type UploadLease,
-} from './batch-store.ts';
+} from './batches/batch-store.ts';
+export {
+  MAX_BATCH_LIST_LIMIT,
+  MAX_FIND_BATCHES_LIMIT,
+  MAX_UPLOAD_CHUNK_BYTES,
+} from './batches/batch-validation.ts';
+export { callbackId, MAX_CALLBACK_LIMIT, normaliseCallbackStatus } from './callbacks/callback-record.ts';
+export {
+  CALLBACK_OUTCOMES,
+  type CallbackInput,
+  type CallbackOutcome,
+  type CallbackRecord,
+  type CallbackStore,
+} from './callbacks/callback-store.ts';
 export {
   LedgerConfigurationError,
   LedgerCorruptionError,
@@ -15,36 +29,23 @@ export {
   UploadLeaseExpiredError,
   UploadQuotaError,
 } from './ledger-errors.ts';
+export type { LedgerStore } from './ledger-store.ts';
+export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
+export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
+export { MAX_CLAIM_LIMIT, MAX_STALE_LIMIT } from './orders/order-limits.ts';
 export type {
   AmountCount,
-  BalanceSample,
-  CallbackInput,
-  CallbackOutcome,
-  CallbackRecord,
   ClaimChecksOptions,
   CreateResult,
-  LedgerStore,
   ListOrdersQuery,
   NewOrder,
   OrderPage,
   OrderPatch,
+  OrderStore,
   ProviderSummary,
   StateCount,
   TransitionCommand,
   TransitionResult,
-} from './ledger-store.ts';
-export { CALLBACK_OUTCOMES } from './ledger-store.ts';
-export {
-  callbackId,
-  MAX_BATCH_LIST_LIMIT,
-  MAX_CALLBACK_LIMIT,
-  MAX_CLAIM_LIMIT,
-  MAX_FIND_BATCHES_LIMIT,
-  MAX_LIST_LIMIT,
-  MAX_STALE_LIMIT,
-  MAX_UPLOAD_CHUNK_BYTES,
-  normaliseCallbackStatus,
-} from './ledger-support.ts';
-export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
-export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
+} from './orders/order-store.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
+export { MAX_LIST_LIMIT } from './shared/cursors.ts';

@@ -2,7 +2,7 @@ import { RechargeflowError } from '@rechargeflow/domain';
 
 /**
  * A new order's providerOrderId is already held by another order. Never overwritten: the orderid
- * sent to a provider must be unique across clients (PRODUCT.md rule 1).
+ * sent to a provider must be unique across clients (docs/product.md, rule 1).
  */
 export class ProviderOrderIdConflictError extends RechargeflowError {
   constructor(providerOrderId: string) {

@@ -5,8 +5,8 @@ import { type Connection, createConnection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerConfigurationError } from '../src/ledger-errors.ts';
 import { createMongoLedgerStore } from '../src/mongo-ledger-store.ts';
+import { describeLedgerContract } from './contract/index.ts';
 import { dockerEngineAnswers } from './docker-engine.ts';
-import { describeLedgerContract } from './ledger-contract.ts';
 
 // MONGO_URL wins; else a throw-away MongoDB in Docker; else a visible skip (never a silent pass).
 const MONGO_URL = process.env.MONGO_URL;

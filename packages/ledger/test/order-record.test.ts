@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LedgerCorruptionError } from '../src/ledger-errors.ts';
-import { decodeOrder, decodeRequest, newOrderRecord } from '../src/order-record.ts';
+import { decodeOrder, decodeRequest, newOrderRecord } from '../src/orders/order-record.ts';
 
 /** The decoder both stores share: what it hands out, and what it refuses to guess at. */
 

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerConfigurationError } from '../src/ledger-errors.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
-import { describeLedgerContract } from './ledger-contract.ts';
+import { describeLedgerContract } from './contract/index.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Everything this file writes lives under this prefix, removed at the end. */

@@ -1,5 +1,5 @@
 import type { OrderKey, OrderState } from '@rechargeflow/domain';
-import type { CreateResult, NewOrder } from './new-order.ts';
+import type { CreateResult, NewOrder } from '../orders/new-order.ts';
 
 export const BATCH_STATES = [
   /** The upload is stored; its import job has not started (or must be started again). */

@@ -11,8 +11,8 @@ import {
   TRANSITION_SOURCES,
   type TransitionSource,
 } from '@rechargeflow/domain';
-import { LedgerCorruptionError } from './ledger-errors.ts';
-import type { NewOrder } from './ledger-store.ts';
+import { LedgerCorruptionError } from '../ledger-errors.ts';
+import type { NewOrder } from './new-order.ts';
 
 /**
  * Turns what a store read back into a domain `Order`: checks every field, drops storage-only

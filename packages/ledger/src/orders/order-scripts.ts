@@ -1,0 +1,332 @@
+import { script } from '../redis/lua.ts';
+
+/** The orders' Lua scripts (see redis/lua.ts for what every script shares). */
+
+/**
+ * Creates orders, each exactly as a single creation would (a key that exists, or was created earlier
+ * in this call, answers its order unchanged), in two passes: every check first, then every write, so
+ * a providerOrderId held by another order (or by an earlier order of the call) writes nothing at all.
+ * Built for bulk imports: per new order only EXISTS, HSET and RPUSH; the claims are read with one
+ * MGET and written with one MSET, the index entries go in one ZADD per index and the batch counts
+ * in one HINCRBY per batch. The order fields are literals here so the call carries only what
+ * differs per order. At most ~1000 orders per call (Lua's unpack limit is 8000 values).
+ * KEYS: all-orders-by-creation list, queued-by-updatedAt set, then B batch-state hashes, then per
+ *       order (5): order hash, history list, providerOrderId claim, client list, client+queued list.
+ * ARGV: B, then per order (15): keyId, list key, updatedAt ms, first history entry (JSON), clientId,
+ *       orderId, providerOrderId, provider, route (JSON), request (JSON), fingerprint, createdAt ISO,
+ *       batchId ('' = none), its batch-state hash (1-based among the B), batch id as kept in `batches`.
+ * Answers: {'done', per order 1 (created as sent) or a snapshot (existed)} |
+ *          {'provider_order_id_taken', position (1-based), the owner's key id}.
+ */
+export const CREATE_ORDERS = script(
+  'create-orders',
+  `local B = tonumber(ARGV[1])
+local S = 15
+local n = (#ARGV - 1) / S
+local claimKeys = {}
+for i = 0, n - 1 do
+  claimKeys[i + 1] = KEYS[5 + B + i * 5]
+end
+local owners = redis.call('MGET', unpack(claimKeys))
+local new = {}
+local seen = {}
+local claims = {}
+for i = 0, n - 1 do
+  local k = 2 + B + i * 5
+  local a = 1 + i * S
+  local orderKey = KEYS[k + 1]
+  local owner = owners[i + 1]
+  -- A claim held by this very key means its order exists: claims and orders are never removed.
+  if not seen[orderKey] and owner ~= ARGV[a + 1] and redis.call('EXISTS', orderKey) == 0 then
+    owner = claims[KEYS[k + 3]] or owner
+    if owner then
+      return {'provider_order_id_taken', i + 1, owner}
+    end
+    claims[KEYS[k + 3]] = ARGV[a + 1]
+    seen[orderKey] = true
+    new[i + 1] = true
+  end
+end
+local result = {}
+local claimed = {}
+local byCreation = {}
+local byUpdate = {}
+local clientLists = {}
+local batchCounts = {}
+local function member(list, key, value)
+  local members = list[key]
+  if not members then
+    members = {}
+    list[key] = members
+  end
+  members[#members + 1] = 0
+  members[#members + 1] = value
+end
+for i = 0, n - 1 do
+  local k = 2 + B + i * 5
+  local a = 1 + i * S
+  local orderKey = KEYS[k + 1]
+  if new[i + 1] then
+    if ARGV[a + 13] == '' then
+      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
+        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
+        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
+        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
+        'version', '1', 'listKey', ARGV[a + 2])
+    else
+      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
+        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
+        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
+        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
+        'version', '1', 'listKey', ARGV[a + 2], 'batchId', ARGV[a + 13], 'batches', ARGV[a + 15])
+      local batch = tonumber(ARGV[a + 14])
+      batchCounts[batch] = (batchCounts[batch] or 0) + 1
+    end
+    redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
+    claimed[#claimed + 1] = KEYS[k + 3]
+    claimed[#claimed + 1] = ARGV[a + 1]
+    byCreation[#byCreation + 1] = 0
+    byCreation[#byCreation + 1] = ARGV[a + 2]
+    byUpdate[#byUpdate + 1] = ARGV[a + 3]
+    byUpdate[#byUpdate + 1] = ARGV[a + 1]
+    member(clientLists, KEYS[k + 4], ARGV[a + 2])
+    member(clientLists, KEYS[k + 5], ARGV[a + 2])
+    result[i + 1] = 1
+  else
+    result[i + 1] = snapshot(orderKey, KEYS[k + 2])
+  end
+end
+if #claimed > 0 then
+  redis.call('MSET', unpack(claimed))
+  redis.call('ZADD', KEYS[1], unpack(byCreation))
+  redis.call('ZADD', KEYS[2], unpack(byUpdate))
+  for key, members in pairs(clientLists) do
+    redis.call('ZADD', key, unpack(members))
+  end
+  for batch, count in pairs(batchCounts) do
+    redis.call('HINCRBY', KEYS[2 + batch], 'queued', count)
+  end
+end
+return {'done', result}`,
+);
+
+/**
+ * KEYS: order hash, history list, client+from-state list, client+to-state list,
+ *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
+ *       all-orders-by-creation list, and only with a provider switch: the new providerOrderId's
+ *       claim.
+ * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
+ *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
+ *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
+ *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
+ *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
+ *       book provider ('' = none), book providerOrderId, then patch field/value pairs.
+ * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[9], to be
+ * this order's, and the provider in the route; it then points provider and providerOrderId at it.
+ * A state change moves one count from the old state to the new in the state hash of every batch
+ * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
+ * prefix + id + `:states`, built here like the claim script builds order keys).
+ * A switch is checked against the stored route (an order without one, written before routes
+ * existed, has `[provider]`), then claims the new providerOrderId as CREATE_ORDERS does. The old
+ * claim stays, so both ids lead to the order. A claim this order holds already means the same
+ * switch has been applied: a conflict, so a repeat never applies twice.
+ * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
+ *          provider_order_id_taken (+ the owner's key id) | attempt_not_held.
+ */
+export const TRANSITION = script(
+  'transition',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'not_found'}
+end
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version')
+if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14])
+  or (ARGV[15] ~= '' and current[8] ~= ARGV[15]) then
+  return {'conflict', snapshot(KEYS[1], KEYS[2])}
+end
+local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
+local function inRoute(name)
+  if current[5] then
+    for _, provider in ipairs(cjson.decode(current[5])) do
+      if provider == name then
+        return true
+      end
+    end
+    return false
+  end
+  return current[4] == name
+end
+if ARGV[16] ~= '' then
+  if not inRoute(ARGV[16]) then
+    return {'provider_not_in_route'}
+  end
+  if redis.call('GET', KEYS[9]) ~= ARGV[8] then
+    return {'attempt_not_held'}
+  end
+  fields[#fields + 1] = 'provider'
+  fields[#fields + 1] = ARGV[16]
+  fields[#fields + 1] = 'providerOrderId'
+  fields[#fields + 1] = ARGV[17]
+end
+if ARGV[11] ~= '' then
+  if not inRoute(ARGV[11]) then
+    return {'provider_not_in_route'}
+  end
+  local owner = redis.call('GET', KEYS[9])
+  if owner == ARGV[8] then
+    return {'conflict', snapshot(KEYS[1], KEYS[2])}
+  end
+  if owner then
+    return {'provider_order_id_taken', owner}
+  end
+  redis.call('SET', KEYS[9], ARGV[8])
+  fields[#fields + 1] = 'provider'
+  fields[#fields + 1] = ARGV[11]
+  fields[#fields + 1] = 'providerOrderId'
+  fields[#fields + 1] = ARGV[12]
+end
+for i = 18, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+local schedule = ARGV[9]
+if schedule == 'enter' or schedule == 'reschedule' then
+  local now = now_ms()
+  local due = ms(now + tonumber(ARGV[10]))
+  if schedule == 'enter' then
+    fields[#fields + 1] = 'pendingSinceMs'
+    fields[#fields + 1] = ms(now)
+  end
+  fields[#fields + 1] = 'nextCheckAtMs'
+  fields[#fields + 1] = due
+  redis.call('ZADD', KEYS[7], due, ARGV[8])
+elseif schedule == 'leave' then
+  redis.call('HDEL', KEYS[1], 'nextCheckAtMs')
+  redis.call('ZREM', KEYS[7], ARGV[8])
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+if ARGV[7] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+end
+redis.call('RPUSH', KEYS[2], ARGV[6])
+if KEYS[3] ~= KEYS[4] then
+  redis.call('ZREM', KEYS[3], current[3])
+  redis.call('ZADD', KEYS[4], 0, current[3])
+end
+if KEYS[5] ~= KEYS[6] then
+  redis.call('ZREM', KEYS[5], ARGV[8])
+end
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[8])
+-- Indexes an order written before the creation list existed; a no-op for every other order.
+redis.call('ZADD', KEYS[8], 0, current[3])
+if current[6] and ARGV[1] ~= ARGV[3] then
+  for batch in string.gmatch(current[6], '%S+') do
+    local states = ARGV[13] .. batch .. ':states'
+    redis.call('HINCRBY', states, ARGV[1], -1)
+    redis.call('HINCRBY', states, ARGV[3], 1)
+  end
+end
+return {'applied', snapshot(KEYS[1], KEYS[2])}`,
+);
+
+/**
+ * Appends a history entry to an order whatever its state (or only in an expected one): a fact that
+ * cannot be applied is kept. The entry's `from`/`to` are the state read here, so the caller passes
+ * the entry without them and the script splices them in (the entry JSON starts with `{"at":...,`
+ * and this inserts after it).
+ * KEYS: order hash, history list.
+ * ARGV: entry JSON head (up to and including the `at` member, no closing brace), entry JSON tail
+ *       (the members after `to`, starting with a comma, and the closing brace), expected state
+ *       ('' = any), expected providerOrderId ('' = any).
+ * Answers: appended (+snapshot) | conflict (+snapshot) | not_found.
+ */
+export const APPEND_HISTORY = script(
+  'append-history',
+  `local current = redis.call('HMGET', KEYS[1], 'state', 'providerOrderId')
+local state = current[1]
+if not state then
+  return {'not_found'}
+end
+if (ARGV[3] ~= '' and state ~= ARGV[3]) or (ARGV[4] ~= '' and current[2] ~= ARGV[4]) then
+  return {'conflict', snapshot(KEYS[1], KEYS[2])}
+end
+redis.call('RPUSH', KEYS[2], ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return {'appended', snapshot(KEYS[1], KEYS[2])}`,
+);
+
+/**
+ * KEYS: pairs of (order hash, history list). Answers one snapshot per pair, all taken at the same
+ * instant (a missing order has an empty hash).
+ */
+export const READ_ORDERS = script(
+  'read-orders',
+  `local result = {}
+for i = 1, #KEYS, 2 do
+  result[#result + 1] = snapshot(KEYS[i], KEYS[i + 1])
+end
+return result`,
+);
+
+/**
+ * Claims due status checks by the server's clock: every `pending` order in the due-check set whose
+ * time has come (oldest first, at most the limit) has its check counted and its next check moved
+ * out by the schedule, in one script, so concurrent claimers never get the same order for one
+ * interval. The order keys come from the set's members, so they cannot all be passed as KEYS: they
+ * are built here from the prefixes, which is safe on a cluster only with a hash tag in the prefix
+ * (as the store requires anyway).
+ * KEYS: due-check set.
+ * ARGV: limit, order hash key prefix, history list key prefix, then the intervals (ms, >= 1).
+ * Answers: a snapshot per claimed order, in due order.
+ */
+export const CLAIM_CHECKS = script(
+  'claim-checks',
+  `local now = now_ms()
+local intervals = {}
+for i = 4, #ARGV do
+  intervals[#intervals + 1] = tonumber(ARGV[i])
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ms(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local claimed = {}
+for _, keyId in ipairs(due) do
+  local orderKey = ARGV[2] .. keyId
+  if redis.call('HGET', orderKey, 'state') == 'pending' then
+    -- After check n the next is due intervals[min(n, len - 1)] (0-based) from now.
+    local n = redis.call('HINCRBY', orderKey, 'statusChecks', 1)
+    local nextAt = ms(now + intervals[math.min(n, #intervals - 1) + 1])
+    redis.call('HSET', orderKey, 'nextCheckAtMs', nextAt)
+    redis.call('ZADD', KEYS[1], nextAt, keyId)
+    claimed[#claimed + 1] = snapshot(orderKey, ARGV[3] .. keyId)
+  else
+    -- Only pending orders are checked; transitions keep the set so, this only drops a stray entry.
+    redis.call('ZREM', KEYS[1], keyId)
+  end
+end
+return claimed`,
+);
+
+/**
+ * Brings orders written before the due-check set and the creation list existed up to date (run at
+ * init, once per ledger, in chunks; idempotent): lists every order by creation, and schedules a
+ * pending order that has no next check for one at once.
+ * KEYS: due-check set, all-orders-by-creation list.
+ * ARGV: order hash key prefix, then key ids (members of the state sets).
+ * Answers: how many index entries it added.
+ */
+export const UPGRADE_ORDERS = script(
+  'upgrade-orders',
+  `local added = 0
+local now = nil
+for i = 2, #ARGV do
+  local orderKey = ARGV[1] .. ARGV[i]
+  local current = redis.call('HMGET', orderKey, 'state', 'listKey', 'nextCheckAtMs')
+  if current[2] then
+    added = added + redis.call('ZADD', KEYS[2], 0, current[2])
+  end
+  if current[1] == 'pending' and not current[3] then
+    now = now or now_ms()
+    redis.call('HSET', orderKey, 'nextCheckAtMs', ms(now))
+    added = added + redis.call('ZADD', KEYS[1], ms(now), ARGV[i])
+  end
+end
+return added`,
+);

@@ -1,0 +1,159 @@
+import { isOrderState, type Order, type OrderState } from '@rechargeflow/domain';
+import { LedgerCorruptionError } from '../ledger-errors.ts';
+import type { RedisContext } from '../redis/redis-keys.ts';
+import { decodeStaleCursor, encodeCursor, encodeStaleCursor, validateListQuery } from '../shared/cursors.ts';
+import { createdWindow, keyIdOfListKey } from '../shared/list-keys.ts';
+import { timeMs } from '../shared/time.ts';
+import { validateStaleLimit } from './order-limits.ts';
+import { decodeRequest } from './order-record.ts';
+import type { ListOrdersQuery, OrderPage, OrderStore, ProviderSummary, StateCount } from './order-store.ts';
+import { parseJson, readOrders } from './redis-order-snapshot.ts';
+import { SummaryBuilder } from './summary.ts';
+
+/** Orders read per round trip when scanning (summaries, the upgrade): bounds memory per step. */
+export const SCAN_CHUNK = 500;
+
+/** The Redis orders' lists, scans, counts and summary: reads of the indexes the scripts keep. */
+export function redisOrderQueries(
+  ctx: RedisContext,
+): Pick<OrderStore, 'listOrders' | 'findStale' | 'scanStale' | 'countInState' | 'summarize'> {
+  const { redis, keys } = ctx;
+  return {
+    async listOrders(clientId: string, query: ListOrdersQuery): Promise<OrderPage> {
+      const { limit, after } = validateListQuery(query);
+      const index =
+        query.state === undefined ? keys.clientOrders(clientId) : keys.clientState(clientId, query.state);
+      // One more than asked tells whether another page exists.
+      const members = await redis.zrange(
+        index,
+        after === undefined ? '+' : `(${after}`,
+        '-',
+        'BYLEX',
+        'REV',
+        'LIMIT',
+        0,
+        limit + 1,
+      );
+      const page = members.slice(0, limit);
+      const orders = await readOrders(ctx, page.map(keyIdOfListKey));
+      // An order may change state between the index read and the order read: never show it under
+      // a state it is no longer in.
+      const shown = orders.filter(
+        (order): order is Order =>
+          order !== null && (query.state === undefined || order.state === query.state),
+      );
+      const last = page.at(-1);
+      return members.length > limit && last !== undefined
+        ? { orders: shown, nextCursor: encodeCursor(last) }
+        : { orders: shown };
+    },
+
+    async findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]> {
+      validateStaleLimit(limit);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const keyIds = await redis.zrangebyscore(
+        keys.stateUpdated(state),
+        '-inf',
+        `(${before}`,
+        'LIMIT',
+        0,
+        limit,
+      );
+      const orders = await readOrders(ctx, keyIds);
+      return orders.filter(
+        (order): order is Order =>
+          order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
+      );
+    },
+
+    async scanStale(
+      state: OrderState,
+      updatedBefore: string,
+      limit: number,
+      cursor?: string | undefined,
+    ): Promise<OrderPage> {
+      validateStaleLimit(limit);
+      const before = timeMs(updatedBefore, 'updatedBefore');
+      const after = cursor === undefined ? undefined : decodeStaleCursor(cursor);
+      // Members of one score are in member order, so (score, keyId) is a strict position. A page
+      // starts at the cursor's score and skips that score's members at or before its keyId; many
+      // orders share one millisecond (a batch import), so the read moves on past what it skipped
+      // until the page is full or the range ends.
+      const positions: { keyId: string; ms: number }[] = [];
+      let offset = 0;
+      let exhausted = false;
+      while (positions.length <= limit && !exhausted) {
+        const want = limit + 1 - positions.length;
+        const flat = await redis.zrangebyscore(
+          keys.stateUpdated(state),
+          after === undefined ? '-inf' : String(after.ms),
+          `(${before}`,
+          'WITHSCORES',
+          'LIMIT',
+          offset,
+          want,
+        );
+        offset += flat.length / 2;
+        exhausted = flat.length / 2 < want;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const keyId = flat[i]!;
+          const ms = Number(flat[i + 1]);
+          if (after !== undefined && ms === after.ms && keyId <= after.tie) continue;
+          positions.push({ keyId, ms });
+        }
+      }
+      const page = positions.slice(0, limit);
+      const orders = await readOrders(
+        ctx,
+        page.map((p) => p.keyId),
+      );
+      const shown = orders.filter(
+        (order): order is Order =>
+          order !== null && order.state === state && timeMs(order.updatedAt, 'updatedAt') < before,
+      );
+      const last = page.at(-1);
+      return positions.length > limit && last !== undefined
+        ? { orders: shown, nextCursor: encodeStaleCursor({ ms: last.ms, tie: last.keyId }) }
+        : { orders: shown };
+    },
+
+    async countInState(state: OrderState): Promise<StateCount> {
+      const key = keys.stateUpdated(state);
+      const [count, oldest] = await Promise.all([
+        redis.zcard(key),
+        redis.zrange(key, '0', '0', 'WITHSCORES'),
+      ]);
+      const score = oldest[1];
+      return { count, oldestChangeAt: score === undefined ? null : new Date(Number(score)).toISOString() };
+    },
+
+    async summarize(from: string, to: string): Promise<readonly ProviderSummary[]> {
+      const { lower, upper } = createdWindow(from, to);
+      const summary = new SummaryBuilder();
+      if (lower >= upper) return summary.build();
+      // Pages the creation list by list key, each page after the last one seen: orders created
+      // meanwhile can neither shift nor repeat a page.
+      let start = `[${lower}`;
+      for (;;) {
+        const members = await redis.zrange(keys.created, start, `(${upper}`, 'BYLEX', 'LIMIT', 0, SCAN_CHUNK);
+        if (members.length === 0) break;
+        const pipeline = redis.pipeline();
+        for (const member of members) {
+          pipeline.hmget(keys.order(keyIdOfListKey(member)), 'provider', 'state', 'request');
+        }
+        for (const [error, fields] of (await pipeline.exec()) ?? []) {
+          if (error) throw error;
+          const [provider, state, request] = Array.isArray(fields) ? (fields as unknown[]) : [];
+          if (provider === null && state === null) continue;
+          if (typeof provider !== 'string' || !isOrderState(state)) {
+            throw new LedgerCorruptionError('stored order has an invalid provider or state');
+          }
+          summary.add(provider, state, 1, decodeRequest(parseJson(request, 'request')).amount);
+        }
+        if (members.length < SCAN_CHUNK) break;
+        start = `(${members.at(-1)}`;
+      }
+      return summary.build();
+    },
+  };
+}

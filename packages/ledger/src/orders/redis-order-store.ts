@@ -1,0 +1,279 @@
+import {
+  type HistoryEntry,
+  ORDER_STATES,
+  type Order,
+  type OrderKey,
+  type OrderState,
+  orderKeyId,
+} from '@rechargeflow/domain';
+import type { BatchStore } from '../batches/batch-store.ts';
+import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
+import { runScript } from '../redis/lua.ts';
+import { enc, type RedisContext } from '../redis/redis-keys.ts';
+import { asReply, unexpected } from '../redis/replies.ts';
+import { creationEntry, historyEntry } from '../shared/history-entries.ts';
+import { listKeyOf } from '../shared/list-keys.ts';
+import { timeMs } from '../shared/time.ts';
+import type { CreateResult, NewOrder } from './new-order.ts';
+import { validateClaimOptions } from './order-limits.ts';
+import { createdOrder, newOrderRecord } from './order-record.ts';
+import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS } from './order-scripts.ts';
+import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
+import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
+import { readOrder, requireOrder } from './redis-order-snapshot.ts';
+import { assertCommand, reversalRecord, scheduleChange } from './transition-rules.ts';
+
+/** Bumped when init() must bring older ledgers' indexes up to date (see UPGRADE_ORDERS). */
+const LAYOUT_VERSION = '2';
+/** Orders per create/link script: big enough for one round trip per import chunk, short enough not to stall Redis. */
+export const CREATE_CHUNK = 1_000;
+
+/**
+ * The Redis orders (key layout: redis/redis-keys.ts; scripts: order-scripts.ts). Also creates
+ * orders in bulk for the batch store (BatchStore.createOrders: the same script as createOrder).
+ */
+export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<BatchStore, 'createOrders'> {
+  const { redis, keys } = ctx;
+
+  /**
+   * Creates orders CREATE_CHUNK at a time, one script each: every order is checked here before the
+   * first script runs, and a created order is answered as sent (built exactly as it reads back),
+   * so the script returns only the existing ones.
+   */
+  async function createOrders(orders: readonly NewOrder[]): Promise<CreateResult[]> {
+    const prepared = orders.map((order) => {
+      const record = newOrderRecord(order);
+      const keyId = orderKeyId(order);
+      const createdAtMs = timeMs(order.now, 'now');
+      const entry = creationEntry(order.now);
+      return { order, record, keyId, createdAtMs, entry };
+    });
+    const results: CreateResult[] = [];
+    for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {
+      const chunk = prepared.slice(start, start + CREATE_CHUNK);
+      const batchKeys: string[] = [];
+      const batchIndex = new Map<string, number>();
+      const orderKeys: string[] = [];
+      const args: (string | number)[] = [0];
+      for (const { order, record, keyId, createdAtMs, entry } of chunk) {
+        let batchArg = 0;
+        if (order.batchId !== undefined) {
+          batchArg = batchIndex.get(order.batchId) ?? 0;
+          if (batchArg === 0) {
+            batchArg = batchKeys.push(keys.batchStates(order.batchId));
+            batchIndex.set(order.batchId, batchArg);
+          }
+        }
+        orderKeys.push(
+          keys.order(keyId),
+          keys.history(keyId),
+          keys.providerOrder(order.providerOrderId),
+          keys.clientOrders(order.clientId),
+          keys.clientState(order.clientId, 'queued'),
+        );
+        args.push(
+          keyId,
+          listKeyOf(keyId, createdAtMs),
+          createdAtMs,
+          JSON.stringify(entry),
+          order.clientId,
+          order.orderId,
+          order.providerOrderId,
+          order.provider,
+          JSON.stringify(record.route),
+          JSON.stringify(record.request),
+          order.fingerprint,
+          order.now,
+          order.batchId ?? '',
+          batchArg,
+          order.batchId === undefined ? '' : enc(order.batchId),
+        );
+      }
+      args[0] = batchKeys.length;
+      const reply = await runScript(
+        redis,
+        CREATE_ORDERS,
+        [keys.created, keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
+        args,
+      );
+      if (!Array.isArray(reply)) unexpected('create-orders', reply);
+      if (reply[0] === 'provider_order_id_taken') {
+        const culprit = chunk[Number(reply[1]) - 1];
+        throw new ProviderOrderIdConflictError(culprit?.order.providerOrderId ?? '');
+      }
+      const answers: unknown = reply[1];
+      if (reply[0] !== 'done' || !Array.isArray(answers) || answers.length !== chunk.length) {
+        unexpected('create-orders', reply);
+      }
+      chunk.forEach(({ order, record, entry }, i) => {
+        const answer: unknown = answers[i];
+        results.push(
+          answer === 1
+            ? { created: true, order: createdOrder(order, record, entry) }
+            : { created: false, order: requireOrder(answer) },
+        );
+      });
+    }
+    return results;
+  }
+
+  return {
+    createOrders,
+
+    async createOrder(order: NewOrder): Promise<CreateResult> {
+      const [result] = await createOrders([order]);
+      return result ?? unexpected('create-orders', result);
+    },
+
+    getOrder(key: OrderKey) {
+      return readOrder(ctx, orderKeyId(key));
+    },
+
+    async getOrderByProviderOrderId(providerOrderId: string) {
+      // The claim is never moved or removed once set, so two steps cannot race.
+      const keyId = await redis.get(keys.providerOrder(providerOrderId));
+      return keyId === null ? null : readOrder(ctx, keyId);
+    },
+
+    async transition(key: OrderKey, command: TransitionCommand): Promise<TransitionResult> {
+      assertCommand(command);
+      const keyId = orderKeyId(key);
+      const from = command.expect.state;
+      const { patch } = command;
+      const patchFields: string[] = [];
+      if (patch?.inFlight !== undefined) patchFields.push('inFlight', patch.inFlight ? '1' : '0');
+      if (patch?.providerTxId !== undefined) patchFields.push('providerTxId', patch.providerTxId);
+      if (patch?.providerRef !== undefined) patchFields.push('providerRef', patch.providerRef);
+      if (patch?.providerStatus !== undefined) patchFields.push('providerStatus', patch.providerStatus);
+      if (patch?.reversal !== undefined)
+        patchFields.push('reversal', JSON.stringify(reversalRecord(patch.reversal)));
+      const schedule = scheduleChange(command);
+      const expectInFlight = command.expect.inFlight;
+      const target = patch?.switchProvider;
+      const book = patch?.bookAttempt;
+      const reply = await runScript(
+        redis,
+        TRANSITION,
+        [
+          keys.order(keyId),
+          keys.history(keyId),
+          keys.clientState(key.clientId, from),
+          keys.clientState(key.clientId, command.to),
+          keys.stateUpdated(from),
+          keys.stateUpdated(command.to),
+          keys.due,
+          keys.created,
+          // Declared only when used: every key a script touches is among its KEYS (cluster).
+          ...(target === undefined ? [] : [keys.providerOrder(target.providerOrderId)]),
+          ...(book === undefined ? [] : [keys.providerOrder(book.providerOrderId)]),
+        ],
+        [
+          from,
+          expectInFlight === undefined ? '' : expectInFlight ? '1' : '0',
+          command.to,
+          command.entry.at,
+          timeMs(command.entry.at, 'entry.at'),
+          // `from` is exact: the script applies this only when the stored state equals it.
+          JSON.stringify(historyEntry(from, command.to, command.entry)),
+          patch?.incrementAttempts === true ? '1' : '0',
+          keyId,
+          schedule.kind === 'none' ? '' : schedule.kind,
+          schedule.kind === 'enter' || schedule.kind === 'reschedule' ? schedule.afterMs : 0,
+          target?.provider ?? '',
+          target?.providerOrderId ?? '',
+          keys.batchStatesPrefix,
+          command.expect.providerOrderId ?? '',
+          command.expect.version === undefined ? '' : String(command.expect.version),
+          book?.provider ?? '',
+          book?.providerOrderId ?? '',
+          ...patchFields,
+        ],
+      );
+      const [status, snapshot] = asReply(reply);
+      switch (status) {
+        case 'applied':
+          return { applied: true, order: requireOrder(snapshot) };
+        case 'conflict':
+          return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
+        case 'not_found':
+          return { applied: false, reason: 'not_found' };
+        case 'provider_not_in_route':
+          throw new RangeError(
+            `cannot move order ${key.clientId}/${key.orderId} to ${target?.provider ?? book?.provider}: not in its route`,
+          );
+        case 'provider_order_id_taken':
+          throw new ProviderOrderIdConflictError(target?.providerOrderId ?? '');
+        case 'attempt_not_held':
+          throw new RangeError(
+            `cannot book order ${key.clientId}/${key.orderId} on ${book?.providerOrderId}: not one of its attempts`,
+          );
+        default:
+          return unexpected('transition', reply);
+      }
+    },
+
+    async appendHistory(
+      key: OrderKey,
+      entry: Omit<HistoryEntry, 'from' | 'to'>,
+      expect?: { readonly state: OrderState; readonly providerOrderId?: string | undefined },
+    ): Promise<TransitionResult> {
+      timeMs(entry.at, 'entry.at');
+      // from/to are placeholders: the script writes the state it reads in their place.
+      const json = JSON.stringify(historyEntry('queued', 'queued', entry));
+      const head = JSON.stringify({ at: entry.at }).slice(0, -1);
+      const tail = json.slice(json.indexOf(',"source":'));
+      const keyId = orderKeyId(key);
+      const reply = await runScript(
+        redis,
+        APPEND_HISTORY,
+        [keys.order(keyId), keys.history(keyId)],
+        [head, tail, expect?.state ?? '', expect?.providerOrderId ?? ''],
+      );
+      const [status, snapshot] = asReply(reply);
+      switch (status) {
+        case 'appended':
+          return { applied: true, order: requireOrder(snapshot) };
+        case 'conflict':
+          return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
+        case 'not_found':
+          return { applied: false, reason: 'not_found' };
+        default:
+          return unexpected('append-history', reply);
+      }
+    },
+
+    async claimDueChecks(options: ClaimChecksOptions): Promise<readonly Order[]> {
+      const { limit, intervals } = validateClaimOptions(options);
+      const reply = await runScript(
+        redis,
+        CLAIM_CHECKS,
+        [keys.due],
+        [limit, keys.orderKeyPrefix, keys.historyKeyPrefix, ...intervals],
+      );
+      if (!Array.isArray(reply)) unexpected('claim-checks', reply);
+      return reply.map(requireOrder);
+    },
+
+    ...redisOrderQueries(ctx),
+  };
+}
+
+/** Indexes orders written before the creation list and the due-check set existed (once). */
+export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
+  const { redis, keys } = ctx;
+  if ((await redis.get(keys.layout)) === LAYOUT_VERSION) return;
+  // Every order is in exactly one state set; an order that moves during the scan is indexed by
+  // its transition instead (the transition script adds it to the creation list).
+  for (const state of ORDER_STATES) {
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.zscan(keys.stateUpdated(state), cursor, 'COUNT', SCAN_CHUNK);
+      cursor = next;
+      const keyIds = flat.filter((_, i) => i % 2 === 0);
+      if (keyIds.length > 0) {
+        await runScript(redis, UPGRADE_ORDERS, [keys.due, keys.created], [keys.orderKeyPrefix, ...keyIds]);
+      }
+    } while (cursor !== '0');
+  }
+  await redis.set(keys.layout, LAYOUT_VERSION);
+}

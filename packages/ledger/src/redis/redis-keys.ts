@@ -1,0 +1,106 @@
+import type { OrderState } from '@rechargeflow/domain';
+import type { Redis } from 'ioredis';
+import type { BatchState } from '../batches/batch-store.ts';
+import type { CallbackOutcome } from '../callbacks/callback-store.ts';
+
+/** Ids that come from callers, URI-encoded in keys and in the members the scripts parse. */
+export const enc = encodeURIComponent;
+
+/**
+ * Key layout (P = prefix; ids that come from callers are URI-encoded so `:` cannot forge a key):
+ * - `P:order:<keyId>`               hash: the order's fields (request and route JSON-encoded; no
+ *                                   route on orders written before routes) + `listKey`
+ * - `P:history:<keyId>`             list: history entries, one JSON string each, oldest first
+ * - `P:provider-order:<poid>`       string: keyId holding that providerOrderId (the unique claim;
+ *                                   set by creation or a failover in the same script as the order's
+ *                                   write, never moved or removed, so an id an order had before a
+ *                                   failover still leads to it and can never be claimed again)
+ * - `P:client:<clientId>:orders`    zset, all scores 0, members `listKey` (time:keyId): byte order
+ *                                   is creation order, so ZRANGE BYLEX REV pages newest first
+ * - `P:client:<clientId>:state:<s>` the same, only orders now in state s
+ * - `P:state:<s>:updated`           zset, score updatedAt ms, member keyId: findStale
+ * - `P:orders:created`              zset, all scores 0, members `listKey`: every order by creation
+ *                                   (summaries page it BYLEX over a time window)
+ * - `P:checks:due`                  zset, score nextCheckAt ms (server clock), member keyId: exactly
+ *                                   the pending orders; claimDueChecks reads and moves them
+ * - `P:callback:<id>`               hash: a provider callback (id = sha256 hex, see callbackId)
+ * - `P:callbacks:<outcome>`         zset, score updatedAt ms, member callback id: findCallbacks
+ * - `P:balance:<provider>`          zset, score sample time ms, member `<seq>|<sample JSON>`
+ * - `P:balance-seq`                 string: the sequence of balance samples
+ * - `P:meta:layout`                 string: the key layout version this ledger has been brought to
+ * - `P:batch:<batchId>`             hash: a batch's fields + `listKey` (created ms + batchId)
+ * - `P:batch:<batchId>:upload:<i>`  string: upload chunk i (raw bytes, ≤ 1 MiB); until the batch
+ *                                   is created, with the upload's lease as its expiry
+ * - `P:batch:<batchId>:upload-lease` hash: an upload not yet committed: clientId, chunks (highest
+ *                                   index + 1), bytes, `s<i>` = chunk i's size; same expiry as its
+ *                                   chunks (all renewed by each chunk); removed by createBatch
+ * - `P:client:<clientId>:pending-uploads` hash: batch id -> bytes not yet imported (uploads in
+ *                                   progress and batches stored/importing; a batch leaves when it
+ *                                   is imported)
+ * - `P:client:<clientId>:upload-leases` zset, score lease end ms (server clock), member batch id:
+ *                                   the client's uploads in progress (an entry run out no longer
+ *                                   counts, and is pruned by the client's next chunk or the sweep)
+ * - `P:uploads:leases`              zset, score lease end ms, member `<clientId> <batchId>`:
+ *                                   sweepUploads (batch ids in these three are URI-encoded)
+ * - `P:batch:<batchId>:rows:<row>`  string: one commit's row results (JSON array), from `row` on
+ * - `P:batch:<batchId>:row-chunks`  list: the first row of each commit, in commit (= input) order
+ * - `P:batch:<batchId>:states`      hash: state → number of member orders in it now
+ * - `P:client:<clientId>:batches`   zset, all scores 0, members a batch's `listKey`: newest first
+ * - `P:client:<clientId>:batch-content:<contentHash>` string: the batch holding that content
+ *                                   (the per-client dedupe claim, never moved or removed)
+ * - `P:batches:state:<s>`           zset, score updatedAt ms, member batchId: findBatches
+ * Order hashes of batch members hold `batches`: the URI-encoded ids of every batch the order
+ * belongs to, space-separated; the create, transition and link scripts keep the batches' state
+ * hashes in step with it in the same atomic write.
+ * keyId is `orderKeyId({clientId, orderId})` from the domain. Order hashes also hold `statusChecks`
+ * and, from the server's clock, `pendingSinceMs` and `nextCheckAtMs` (handed out as ISO).
+ */
+export function redisKeys(p: string) {
+  const keys = {
+    order: (keyId: string) => `${p}:order:${keyId}`,
+    history: (keyId: string) => `${p}:history:${keyId}`,
+    providerOrder: (providerOrderId: string) => `${p}:provider-order:${enc(providerOrderId)}`,
+    clientOrders: (clientId: string) => `${p}:client:${enc(clientId)}:orders`,
+    clientState: (clientId: string, state: OrderState) => `${p}:client:${enc(clientId)}:state:${state}`,
+    stateUpdated: (state: OrderState) => `${p}:state:${state}:updated`,
+    created: `${p}:orders:created`,
+    due: `${p}:checks:due`,
+    callback: (id: string) => `${p}:callback:${enc(id)}`,
+    callbackIndex: (outcome: CallbackOutcome) => `${p}:callbacks:${outcome}`,
+    balance: (provider: string) => `${p}:balance:${enc(provider)}`,
+    balanceSeq: `${p}:balance-seq`,
+    layout: `${p}:meta:layout`,
+    batch: (batchId: string) => `${p}:batch:${enc(batchId)}`,
+    upload: (batchId: string, index: number) => `${p}:batch:${enc(batchId)}:upload:${index}`,
+    rows: (batchId: string, firstRow: number) => `${p}:batch:${enc(batchId)}:rows:${firstRow}`,
+    rowChunks: (batchId: string) => `${p}:batch:${enc(batchId)}:row-chunks`,
+    batchStates: (batchId: string) => `${p}:batch:${enc(batchId)}:states`,
+    clientBatches: (clientId: string) => `${p}:client:${enc(clientId)}:batches`,
+    batchContent: (clientId: string, contentHash: string) =>
+      `${p}:client:${enc(clientId)}:batch-content:${enc(contentHash)}`,
+    batchesInState: (state: BatchState) => `${p}:batches:state:${state}`,
+    uploadLease: (batchId: string) => `${p}:batch:${enc(batchId)}:upload-lease`,
+    uploadChunkPrefix: (batchId: string) => `${p}:batch:${enc(batchId)}:upload:`,
+    pendingUploads: (clientId: string) => `${p}:client:${enc(clientId)}:pending-uploads`,
+    clientUploadLeases: (clientId: string) => `${p}:client:${enc(clientId)}:upload-leases`,
+    uploadLeases: `${p}:uploads:leases`,
+  };
+  /** An upload's member in the sweep's leases: both ids encoded, so the space cannot be forged. */
+  const leaseMember = (clientId: string, batchId: string) => `${enc(clientId)} ${enc(batchId)}`;
+  // The transition script builds batch-state keys from the ids an order lists: prefix + id + suffix.
+  const batchStatesPrefix = `${p}:batch:`;
+  // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
+  const orderKeyPrefix = keys.order('');
+  const historyKeyPrefix = keys.history('');
+  return { ...keys, leaseMember, batchStatesPrefix, orderKeyPrefix, historyKeyPrefix };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** What the Redis stores of the aggregates share: the caller's connection and the key layout. */
+export interface RedisContext {
+  readonly redis: Redis;
+  /** Every key starts with `${prefix}:`. */
+  readonly prefix: string;
+  readonly keys: RedisKeys;
+}
