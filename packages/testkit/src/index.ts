@@ -6,5 +6,21 @@ export {
   type LedgerOrder,
   readBooks,
 } from './books.ts';
-export { type AppName, freePort, REPO_ROOT, type RunningPart, startApp, waitFor } from './processes.ts';
+export {
+  type AppName,
+  type AppOptions,
+  type CommandOptions,
+  type CommandResult,
+  freePort,
+  installed,
+  type OutputTarget,
+  type ProcessOptions,
+  processCpuSeconds,
+  REPO_ROOT,
+  type RunningPart,
+  runCommand,
+  startApp,
+  startProcess,
+  waitFor,
+} from './processes.ts';
 export { deleteByPrefix, type KeyScanner } from './redis-keys.ts';

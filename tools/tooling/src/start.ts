@@ -1,0 +1,280 @@
+/**
+ * `npm start`: the whole system on this machine — simulator (as A1Topup), ingest API, worker and
+ * poller — as child processes sharing one Redis. Prints the URL, a working API key and a curl line
+ * once the API is ready. Ctrl-C stops every part gracefully (a second Ctrl-C forces).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashedApiKeyEntry } from '@rechargeflow/config';
+import { readAofEnabled } from '@rechargeflow/queue';
+import {
+  type AppName,
+  freePort,
+  installed,
+  type RunningPart,
+  startApp,
+  startProcess,
+} from '@rechargeflow/testkit';
+import { Redis } from 'ioredis';
+
+const env: Record<string, string | undefined> = { ...process.env };
+const parts: RunningPart[] = [];
+let privateRedis: { part: RunningPart; dir: string } | undefined;
+let stopping = false;
+
+function say(line: string): void {
+  process.stderr.write(`rechargeflow: ${line}\n`);
+}
+
+function redisAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(1_000, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) =>
+      finish(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')),
+    );
+  });
+}
+
+function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, host, () => server.close(() => done(true)));
+  });
+}
+
+async function ensureRedis(): Promise<void> {
+  if (env.REDIS_URL) return;
+  if (await redisAnswers('127.0.0.1', 6379)) {
+    env.REDIS_URL = 'redis://127.0.0.1:6379';
+    return;
+  }
+  if (!installed('redis-server', ['--version'])) {
+    say(
+      'no Redis answers on 127.0.0.1:6379 and redis-server is not installed. Install it (apt-get install redis-server), or run "docker compose -f docker/compose.yaml up -d redis", or set REDIS_URL to a Redis 7 with maxmemory-policy noeviction.',
+    );
+    process.exit(1);
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rechargeflow-redis-'));
+  const part = startProcess({
+    label: 'redis-server',
+    command: 'redis-server',
+    args: [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
+    stdout: 'ignore',
+  });
+  privateRedis = { part, dir };
+  for (let i = 0; i < 50 && !(await redisAnswers('127.0.0.1', port)); i++) await sleep(100);
+  env.REDIS_URL = `redis://127.0.0.1:${port}`;
+  say(
+    `no Redis on 127.0.0.1:6379; started a private redis-server on port ${port} (data in ${dir}, removed on exit)`,
+  );
+}
+
+/** Whether the Redis keeps an append-only file (INFO persistence); null when it cannot be read. */
+async function redisHasAof(url: string): Promise<boolean | null> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    return await readAofEnabled(redis);
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function startPart(name: AppName): void {
+  // Own process group: a terminal Ctrl-C reaches only this script, which then sends each part one
+  // SIGTERM (a part treats a second signal as "force exit", so it must not get two). The parts get
+  // exactly this script's environment: ALLOW_LEDGER_WITHOUT_AOF only as decided in main().
+  const part = startApp(name, {}, name, {
+    baseEnv: env,
+    allowLedgerWithoutAof: false,
+    stdout: 'inherit',
+    detached: true,
+  });
+  parts.push(part);
+  part.child.on('exit', (code, signal) => {
+    if (stopping) return;
+    say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`);
+    void stop(1);
+  });
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  return false;
+}
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping all parts');
+  // One SIGTERM each, at once; SIGKILL for a part still running after 35 s.
+  await Promise.all(parts.map((part) => part.stop(35_000)));
+  if (privateRedis) {
+    privateRedis.part.kill('SIGTERM');
+    await sleep(300);
+    rmSync(privateRedis.dir, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+async function main(): Promise<void> {
+  // Whatever ends this script, no part is left running on its own.
+  process.on('exit', () => {
+    for (const part of parts) if (part.running()) part.kill('SIGKILL');
+    if (privateRedis?.part.running()) privateRedis.part.kill('SIGKILL');
+  });
+  let forced = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        if (!forced) {
+          forced = true;
+          say('second signal: forcing exit');
+          for (const part of parts) part.kill('SIGKILL');
+          privateRedis?.part.kill('SIGKILL');
+          process.exit(1);
+        }
+        return;
+      }
+      void stop(0);
+    });
+  }
+
+  await ensureRedis();
+  // The parts refuse a Redis ledger without an append-only file; the demo runs on whatever Redis
+  // this machine has, and says so in the banner (an explicit ALLOW_LEDGER_WITHOUT_AOF is kept).
+  const withoutPersistence = !env.MONGO_URL && (await redisHasAof(env.REDIS_URL ?? '')) === false;
+  if (withoutPersistence) env.ALLOW_LEDGER_WITHOUT_AOF ??= 'on';
+
+  let generatedKey: string | undefined;
+  let operatorKey: string | undefined;
+  if (!env.API_KEYS) {
+    generatedKey = randomBytes(18).toString('base64url');
+    operatorKey = randomBytes(18).toString('base64url');
+    // Only the keys' hashes go into the parts' environment (as `npm run api-key` makes them).
+    env.API_KEYS = [
+      hashedApiKeyEntry('demo', generatedKey),
+      hashedApiKeyEntry('ops', operatorKey, 'operator'),
+    ].join(',');
+  }
+  const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
+  env.CALLBACK_TOKEN ??= randomBytes(18).toString('base64url');
+  const simulatorOn = (env.SIMULATOR ?? (env.A1TOPUP_BASE_URL ? 'off' : 'on')).toLowerCase() === 'on';
+  if (simulatorOn) {
+    const simPort = env.SIMULATOR_PORT
+      ? Number(env.SIMULATOR_PORT)
+      : (await portFree(4010))
+        ? 4010
+        : await freePort();
+    env.SIMULATOR_PORT = String(simPort);
+    env.A1TOPUP_BASE_URL = `http://127.0.0.1:${simPort}`;
+    env.A1TOPUP_USERNAME ??= 'demo';
+    env.A1TOPUP_PASSWORD ??= randomBytes(12).toString('base64url');
+    // The simulator plays Telgoo5 too (same port, under /telgoo5).
+    env.PROVIDERS ??= 'a1topup,telgoo5';
+    env.TELGOO5_BASE_URL ??= `http://127.0.0.1:${simPort}/telgoo5`;
+    env.TELGOO5_VENDOR_ID ??= 'demo-vendor';
+    env.TELGOO5_USERNAME ??= 'demo';
+    env.TELGOO5_PASSWORD ??= randomBytes(12).toString('base64url');
+    env.TELGOO5_PIN ??= String(1000 + (randomBytes(2).readUInt16BE() % 9000));
+    env.TELGOO5_AGENT_ID ??= 'demo-agent';
+  }
+  // The poller refuses a stuck time not longer than the longest recharge call plus 30 s: with
+  // Telgoo5 at the default PROVIDER_TIMEOUT_MS that call may take 280 s.
+  if (env.PROVIDERS?.toLowerCase().includes('telgoo5')) env.PROCESSING_STUCK_AFTER_MS ??= '360000';
+  if (!env.PORT && !(await portFree(8080))) {
+    env.PORT = String(await freePort());
+    say(`port 8080 is taken; the API uses ${env.PORT} (set PORT to choose)`);
+  }
+  const port = env.PORT ?? '8080';
+  const callbackUrl = `http://127.0.0.1:${port}/callbacks/a1topup/${env.CALLBACK_TOKEN.split(',')[0]}`;
+  if (simulatorOn) {
+    // The simulator sends late results and reversals to the API like A1Topup would.
+    env.SIM_CALLBACK_URL ??= callbackUrl;
+    startPart('simulator');
+  }
+  env.HOST ??= '127.0.0.1';
+  startPart('api');
+  startPart('worker');
+  startPart('poller');
+
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(url, 60_000))) {
+    say('the API did not become ready within 60 s; see the log lines above');
+    await stop(1);
+    return;
+  }
+  const orderId = `demo-${Date.now()}`;
+  process.stderr.write(
+    [
+      '',
+      '  Rechargeflow is running.',
+      `    API:       ${url}   (OpenAPI docs: ${url}/docs)`,
+      `    API key:   ${apiKey}`,
+      ...(operatorKey
+        ? [
+            `    operator:  ${operatorKey}   (operator routes; the queue board at ${url}/admin/queues:`,
+            '               any user name, this key as the password)',
+          ]
+        : []),
+      `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
+      ...(withoutPersistence
+        ? [
+            '    WARNING:   demo without persistence: this Redis has appendonly no, so a Redis restart loses every order (see docs/operations.md, "Redis")',
+          ]
+        : []),
+      `    providers: ${simulatorOn ? `simulator as A1Topup (${env.A1TOPUP_BASE_URL}) and Telgoo5 (${env.TELGOO5_BASE_URL})` : `${env.PROVIDERS ?? 'a1topup'}`}`,
+      `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,
+      '',
+      '  Try a recharge:',
+      `    curl -s -X POST ${url}/v1/recharges -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\`,
+      `      -d '{"orderId":"${orderId}","operator":"A","circle":"5","number":"9800000000","amount":10}'`,
+      `    curl -s ${url}/v1/recharges/${orderId} -H 'Authorization: Bearer ${apiKey}'`,
+      '',
+      '  Ctrl-C stops every part.',
+      '',
+    ].join('\n'),
+  );
+}
+
+void main();
