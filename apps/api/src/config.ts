@@ -1,30 +1,37 @@
 import {
   apiKeys,
+  host,
   httpListenerEnvShape,
+  metricsEnvShape,
+  oneOf,
   parseEnv,
   port,
   positiveInt,
   routingEnvShape,
   storageEnvShape,
 } from '@rechargeflow/config';
+import { providersInUseEnvShape } from '@rechargeflow/providers';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
+  ...providersInUseEnvShape,
   ...routingEnvShape,
   ...httpListenerEnvShape,
+  ...metricsEnvShape,
   /** Port the ingest API listens on. */
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
-  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
+  HOST: host(),
   /**
    * Comma-separated client:key[:role]; role is client (default) or operator; key is the secret
    * (>= 16 chars) or, recommended, its hash sha256-<hex> from `npm run api-key`.
    */
   API_KEYS: apiKeys(),
   /**
-   * Secret path segment of the provider callback URL (/callbacks/a1topup/<token>); comma-separated
-   * to accept an old and a new token while rotating. Each >= 16 characters. Unset: no callbacks.
+   * Secret path segment of the provider callback URLs (/callbacks/<provider>/<token>, e.g.
+   * /callbacks/a1topup/<token>); comma-separated to accept an old and a new token while rotating.
+   * Each >= 16 characters. Unset: no callbacks.
    */
   CALLBACK_TOKEN: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((t) => t.trim()) : []),
@@ -63,13 +70,6 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
   /** Provider callbacks per minute from one IP address. */
   CALLBACK_RATE_LIMIT_PER_MINUTE: positiveInt(6_000, 1_000_000),
-  /**
-   * Port of a /metrics listener for Prometheus, for the internal network only (0: none). The
-   * public port's /metrics answers operator keys only.
-   */
-  METRICS_PORT: port(0),
-  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
-  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
   /** Largest CSV batch upload in bytes (413 above). */
   BATCH_MAX_BYTES: positiveInt(104_857_600, 10_737_418_240),
   /** Most data rows in one CSV batch (413 above). */
@@ -99,10 +99,7 @@ const schema = z.object({
    * never calls the provider twice, a removed job is recovered by the sweeps); adding, editing,
    * emptying, obliterating and scheduler changes stay refused. `off`: not mounted.
    */
-  QUEUE_BOARD: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
-    z.enum(['readonly', 'on', 'off'], { error: 'must be readonly, on or off' }).default('readonly'),
-  ),
+  QUEUE_BOARD: oneOf(['readonly', 'on', 'off'], 'readonly', { lowerCase: true }),
 });
 
 export type ApiConfig = z.infer<typeof schema>;

@@ -8,12 +8,7 @@ import {
   metricsEvents,
   startMetricsServer,
 } from '@rechargeflow/observability';
-import {
-  createRedisCircuitBreaker,
-  loadRoutingTable,
-  RoutingTableError,
-  routeFor,
-} from '@rechargeflow/routing';
+import { createRedisCircuitBreaker, loadRoutingTable, routeFor } from '@rechargeflow/routing';
 import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
 import { loadApiConfig } from './config.ts';
 
@@ -113,4 +108,4 @@ async function main(): Promise<void> {
   );
 }
 
-runPart('api', main, [RoutingTableError]);
+runPart('api', main);

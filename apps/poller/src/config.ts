@@ -1,19 +1,24 @@
 import {
-  a1topupBackupEnvShape,
-  a1topupEnvShape,
   duration,
   httpListenerEnvShape,
+  metricsEnvShape,
+  nonNegativeInt,
+  oneOf,
   onOff,
+  optionalPositiveInt,
   parseEnv,
-  port,
   positiveInt,
-  providerCredentialProblems,
   routingEnvShape,
   statusPollEnvShape,
   storageEnvShape,
-  telgoo5EnvShape,
 } from '@rechargeflow/config';
-import { type RechargeTimeBound, worstCaseRechargeTimes } from '@rechargeflow/providers';
+import {
+  providerCredentialProblems,
+  providersEnvShape,
+  type RechargeTimeBound,
+  worstCaseRechargeTimes,
+} from '@rechargeflow/providers';
+import { retrySpanMs } from '@rechargeflow/queue';
 import { z } from 'zod';
 
 /**
@@ -23,23 +28,26 @@ import { z } from 'zod';
  */
 const STUCK_MARGIN_MS = 30_000;
 
+/**
+ * The longest REVERSAL_CONFIRM_WINDOW: inside the span of the callback.apply job's retries (the job
+ * catalogue's attempts and back-off), with room to spare; the config test holds the two together.
+ */
+export const MAX_CONFIRM_WINDOW_MS = 15 * 60_000;
+
 const schema = z.object({
   ...storageEnvShape,
-  ...a1topupEnvShape,
-  ...a1topupBackupEnvShape,
-  ...telgoo5EnvShape,
+  // PROVIDERS, the call settings and each provider's variables: the registry's.
+  ...providersEnvShape,
   ...routingEnvShape,
   ...statusPollEnvShape,
   ...httpListenerEnvShape,
+  ...metricsEnvShape,
   /** A pending order older than this goes to manual_review (48h, 90m, 30s ...). */
   PENDING_MAX_AGE: duration('48h'),
   /** How long "no record found" from the status API is not taken as an answer after a send. */
   NOT_FOUND_GRACE: duration('15m'),
   /** What a lasting "no record found" means after the grace period: failed, or manual_review. */
-  NOT_FOUND_AFTER_GRACE: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.enum(['failed', 'manual_review'], { error: 'must be failed or manual_review' }).default('failed'),
-  ),
+  NOT_FOUND_AFTER_GRACE: oneOf(['failed', 'manual_review'], 'failed'),
   /** Confirm a reversal callback with the status API before applying it. */
   VERIFY_REVERSALS: onOff('on'),
   /**
@@ -51,9 +59,10 @@ const schema = z.object({
   /**
    * How long the status API is asked again about a reversal callback it does not confirm (it may
    * lag its own callback) before the callback is kept as reversal_not_confirmed for an operator.
+   * Asked by the callback.apply job's retries, so it must end within their span (the catalogue's).
    */
-  REVERSAL_CONFIRM_WINDOW: duration('15m').refine((ms) => ms <= 15 * 60_000, {
-    message: 'must be at most 15m (the callback job asks again with back-off for about 17 min)',
+  REVERSAL_CONFIRM_WINDOW: duration('15m').refine((ms) => ms <= MAX_CONFIRM_WINDOW_MS, {
+    message: `must be at most 15m (the callback job asks again with back-off for about ${Math.round(retrySpanMs('callback.apply') / 60_000)} min)`,
   }),
   /** Status checks one poller runs at once. */
   STATUS_CHECK_CONCURRENCY: positiveInt(10, 500),
@@ -63,15 +72,7 @@ const schema = z.object({
    * How long one sweep keeps claiming full batches of due checks (a backlog after an outage is
    * worked through at once, not one batch per sweep). 0: one batch per sweep.
    */
-  STATUS_SWEEP_BUDGET_MS: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.coerce
-      .number()
-      .int('must be a whole number')
-      .min(0, 'must be 0 or more')
-      .max(60_000, 'must be at most 60000')
-      .default(10_000),
-  ),
+  STATUS_SWEEP_BUDGET_MS: nonNegativeInt(10_000, 60_000),
   /** How often the poller sweeps (status checks, stranded and stuck orders, unhandled callbacks). */
   SWEEP_INTERVAL_MS: positiveInt(5_000, 3_600_000),
   /** A `queued` order older than this with no runnable job is handed to the queue again. */
@@ -82,23 +83,11 @@ const schema = z.object({
    * (checked below), or a call still running is taken for a dead one. Unset: 120 s, or that
    * longest call plus twice the margin when it is longer (Telgoo5's sign-ins and retries).
    */
-  PROCESSING_STUCK_AFTER_MS: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.coerce
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .positive('must be greater than 0')
-      .max(86_400_000, 'must be at most 86400000')
-      .optional(),
-  ),
+  PROCESSING_STUCK_AFTER_MS: optionalPositiveInt(86_400_000),
   /** How often each provider's balance is sampled (for reconciliation). */
   BALANCE_SAMPLE_INTERVAL_MS: positiveInt(300_000, 86_400_000),
   /** Callback jobs one poller applies at once. */
   CALLBACK_CONCURRENCY: positiveInt(10, 500),
-  /** Port for the poller's /metrics; 0 turns it off. */
-  METRICS_PORT: port(0),
-  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
-  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
 });
 
 export type PollerConfig = Omit<z.infer<typeof schema>, 'PROCESSING_STUCK_AFTER_MS'> & {

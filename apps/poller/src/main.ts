@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { configuredSecrets } from '@rechargeflow/config';
+import { configuredSecrets, statusCheckTimes } from '@rechargeflow/config';
 import {
   createLogger,
   createMetrics,
@@ -11,7 +11,7 @@ import {
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
-import { createConfiguredProviders } from '@rechargeflow/providers';
+import { createConfiguredProviders, providerRegistry } from '@rechargeflow/providers';
 import { batchJobId, callbackJobId, createJobConsumer, readQueueStats } from '@rechargeflow/queue';
 import { createRedisCircuitBreaker } from '@rechargeflow/routing';
 import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
@@ -33,18 +33,21 @@ async function main(): Promise<void> {
   const metrics = createMetrics('poller');
   const storage = await openStorage(config, 'poller', 'worker', logger);
   const { redis, ledger, producer } = storage;
+  const checkTimes = statusCheckTimes(config);
   const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
   const deps = {
     ledger: ledger.store,
     producer,
     providers,
+    // Stored callbacks' statuses are read as their provider's module says.
+    providerCatalog: providerRegistry,
     log: logger,
     events: metricsEvents(metrics),
-    firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
+    firstCheckAfterMs: checkTimes.firstCheckAfterMs,
   };
   let stopping = false;
   const statusSettings = {
-    intervalsMs: config.STATUS_POLL_SCHEDULE.map((s) => s * 1000),
+    intervalsMs: checkTimes.intervalsMs,
     batch: config.STATUS_CHECK_BATCH,
     concurrency: config.STATUS_CHECK_CONCURRENCY,
     budgetMs: config.STATUS_SWEEP_BUDGET_MS,

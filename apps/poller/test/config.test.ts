@@ -1,5 +1,6 @@
+import { retrySpanMs } from '@rechargeflow/queue';
 import { describe, expect, it } from 'vitest';
-import { loadPollerConfig } from '../src/config.ts';
+import { loadPollerConfig, MAX_CONFIRM_WINDOW_MS } from '../src/config.ts';
 
 const base = { A1TOPUP_USERNAME: 'u', A1TOPUP_PASSWORD: 'p' };
 
@@ -11,8 +12,11 @@ describe('poller configuration', () => {
     );
     expect(loadPollerConfig({ ...base, REVERSAL_CONFIRM_WINDOW: '' }).REVERSAL_CONFIRM_WINDOW).toBe(900_000);
     expect(() => loadPollerConfig({ ...base, REVERSAL_CONFIRM_WINDOW: '20m' })).toThrow(
-      /REVERSAL_CONFIRM_WINDOW: must be at most 15m/,
+      /REVERSAL_CONFIRM_WINDOW: must be at most 15m \(the callback job asks again with back-off for about 17 min\)/,
     );
+    // The callback job's retries (the job catalogue's) outlast the longest window.
+    expect(retrySpanMs('callback.apply')).toBe(1_022_000);
+    expect(MAX_CONFIRM_WINDOW_MS).toBeLessThan(retrySpanMs('callback.apply'));
     expect(() => loadPollerConfig({ ...base, REVERSAL_CONFIRM_WINDOW: 'soon' })).toThrow(
       /REVERSAL_CONFIRM_WINDOW: must be a duration/,
     );

@@ -1,14 +1,19 @@
-import { logLevel, onOff, parseEnv, port, positiveInt } from '@rechargeflow/config';
+import {
+  host,
+  logLevel,
+  oneOf,
+  onOff,
+  parseEnv,
+  port,
+  positiveInt,
+  text,
+  unsetWhenBlank,
+} from '@rechargeflow/config';
 import { ANSWER_CALLBACK_MODES } from '@rechargeflow/simulator';
 import { z } from 'zod';
 
-function blankToUndefined(value: unknown): unknown {
-  return typeof value === 'string' && value.trim() === '' ? undefined : value;
-}
-
 function rate() {
-  return z.preprocess(
-    blankToUndefined,
+  return unsetWhenBlank(
     z.coerce
       .number({ error: 'must be a number from 0 to 1' })
       .min(0, 'must be a number from 0 to 1')
@@ -18,8 +23,7 @@ function rate() {
 }
 
 function millis(defaultValue: number) {
-  return z.preprocess(
-    blankToUndefined,
+  return unsetWhenBlank(
     z.coerce
       .number({ error: 'must be a number of milliseconds' })
       .int('must be a whole number of milliseconds')
@@ -43,22 +47,21 @@ const schema = z
     /** Port the simulator listens on; 0 picks a free one. */
     SIMULATOR_PORT: port(4010),
     /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
-    SIMULATOR_HOST: z.preprocess(blankToUndefined, z.string().min(1).default('127.0.0.1')),
+    SIMULATOR_HOST: host(),
     /** The A1Topup user name the simulator accepts (the worker must use the same). */
-    A1TOPUP_USERNAME: z.preprocess(blankToUndefined, z.string().default('demo')),
+    A1TOPUP_USERNAME: text('demo'),
     /** The A1Topup password the simulator accepts; never logged. */
-    A1TOPUP_PASSWORD: z.preprocess(blankToUndefined, z.string().default('demo-password')),
+    A1TOPUP_PASSWORD: text('demo-password'),
     /** Telgoo5 part (under /telgoo5): the vendor id /telgoo5/authenticate accepts (the worker must use the same). */
-    TELGOO5_VENDOR_ID: z.preprocess(blankToUndefined, z.string().default('demo-vendor')),
+    TELGOO5_VENDOR_ID: text('demo-vendor'),
     /** Telgoo5 part: the user name /telgoo5/authenticate accepts. */
-    TELGOO5_USERNAME: z.preprocess(blankToUndefined, z.string().default('demo')),
+    TELGOO5_USERNAME: text('demo'),
     /** Telgoo5 part: the password /telgoo5/authenticate accepts; never logged. */
-    TELGOO5_PASSWORD: z.preprocess(blankToUndefined, z.string().default('demo-password')),
+    TELGOO5_PASSWORD: text('demo-password'),
     /** Telgoo5 part: the pin /telgoo5/authenticate accepts; never logged. */
-    TELGOO5_PIN: z.preprocess(blankToUndefined, z.string().default('1234')),
+    TELGOO5_PIN: text('1234'),
     /** Telgoo5 part: the agent_id(s) a top-up may carry, comma-separated; any other is RESTAPI104. */
-    TELGOO5_AGENT_ID: z.preprocess(
-      blankToUndefined,
+    TELGOO5_AGENT_ID: unsetWhenBlank(
       z
         .string()
         .default('demo-agent')
@@ -71,8 +74,7 @@ const schema = z
         .refine((ids) => ids.length > 0, 'must name at least one agent id'),
     ),
     /** Telgoo5 part: the request header that carries the token (the worker must use the same). */
-    TELGOO5_TOKEN_HEADER: z.preprocess(
-      blankToUndefined,
+    TELGOO5_TOKEN_HEADER: unsetWhenBlank(
       z
         .string()
         .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP header name such as token')
@@ -81,7 +83,7 @@ const schema = z
     /** Telgoo5 part: how long a token lives after issue, in ms (the provider says 15 minutes). */
     SIM_TELGOO5_TOKEN_TTL_MS: positiveInt(900_000, 86_400_000),
     /** Telgoo5 part: answers with an errors array laid out like the document's samples (invalid JSON): on or off. */
-    SIM_TELGOO5_DOCUMENT_BODIES: z.preprocess(blankToUndefined, onOff('off')),
+    SIM_TELGOO5_DOCUMENT_BODIES: onOff('off'),
     /** Base delay before every API answer, in milliseconds. */
     SIM_LATENCY_MS: millis(0),
     /** Share of new orders (0-1) answered Failure. */
@@ -105,8 +107,7 @@ const schema = z
     /** Body size of the `oversize` behaviour (magic amount 59), in bytes. */
     SIM_OVERSIZE_BYTES: positiveInt(1_048_576, 64 * 1_048_576),
     /** Where late results and reversals are sent: GET <url>?txid=<orderid>&status=Success|Failure&opid=... */
-    SIM_CALLBACK_URL: z.preprocess(
-      blankToUndefined,
+    SIM_CALLBACK_URL: unsetWhenBlank(
       z
         .url({
           protocol: /^https?$/,
@@ -117,20 +118,16 @@ const schema = z
     /** How many times every automatic callback (late result, reversal) is sent: 1 to 20. */
     SIM_CALLBACK_COPIES: positiveInt(1, 20),
     /** Whether those copies are sent at once (on) or one after another (off). */
-    SIM_CALLBACK_CONCURRENT: z.preprocess(blankToUndefined, onOff('off')),
+    SIM_CALLBACK_CONCURRENT: onOff('off'),
     /**
      * A definite Success/Failure answer also sends its callback: off, before (delivered before the
      * answer), after (once the answer has gone), race (either, per order, from SIM_SEED and the orderid).
      */
-    SIM_ANSWER_CALLBACK: z.preprocess(
-      blankToUndefined,
-      z.enum(ANSWER_CALLBACK_MODES, { error: 'must be off, before, after or race' }).default('off'),
-    ),
+    SIM_ANSWER_CALLBACK: oneOf(ANSWER_CALLBACK_MODES, 'off'),
     /** Most time between that callback and the answer; each order waits a seeded share of it. */
     SIM_ANSWER_CALLBACK_GAP_MS: millis(0),
     /** Seed of the random faults: the same seed replays the same faults. Unset: a random seed, logged. */
-    SIM_SEED: z.preprocess(
-      blankToUndefined,
+    SIM_SEED: unsetWhenBlank(
       z.coerce
         .number({ error: 'must be a whole number' })
         .int('must be a whole number')
@@ -139,8 +136,7 @@ const schema = z
         .optional(),
     ),
     /** Starting balance in rupees (up to two decimals). */
-    SIM_INITIAL_BALANCE: z.preprocess(
-      blankToUndefined,
+    SIM_INITIAL_BALANCE: unsetWhenBlank(
       z
         .string()
         .regex(/^\d{1,9}(\.\d{1,2})?$/, 'must be rupees with at most two decimals, e.g. 100000 or 2500.50')
@@ -148,12 +144,9 @@ const schema = z
         .transform(Number),
     ),
     /** Whether magic amounts (13 failure, 17 pending, 31 timeout, ...) pick behaviours: on or off. */
-    SIM_MAGIC_AMOUNTS: z.preprocess(blankToUndefined, onOff('on')),
+    SIM_MAGIC_AMOUNTS: onOff('on'),
     /** XML answers with named elements (named) or values only in order (positional). */
-    SIM_XML_STYLE: z.preprocess(
-      blankToUndefined,
-      z.enum(['named', 'positional'], { error: 'must be named or positional' }).default('named'),
-    ),
+    SIM_XML_STYLE: oneOf(['named', 'positional'], 'named'),
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     LOG_LEVEL: logLevel(),
     /** Longest a graceful shutdown may take before the process exits anyway. */

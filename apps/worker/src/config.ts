@@ -1,28 +1,28 @@
 import {
-  a1topupBackupEnvShape,
-  a1topupEnvShape,
   httpListenerEnvShape,
+  metricsEnvShape,
   parseEnv,
-  port,
   positiveInt,
-  providerCredentialProblems,
-  providerLimitsEnvShape,
   routingEnvShape,
   statusPollEnvShape,
   storageEnvShape,
-  telgoo5EnvShape,
 } from '@rechargeflow/config';
+import {
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  providersEnvShape,
+} from '@rechargeflow/providers';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
-  ...a1topupEnvShape,
-  ...a1topupBackupEnvShape,
-  ...telgoo5EnvShape,
+  // PROVIDERS, the call settings and each provider's variables and worker limits: the registry's.
+  ...providersEnvShape,
   ...routingEnvShape,
   ...providerLimitsEnvShape,
   ...statusPollEnvShape,
   ...httpListenerEnvShape,
+  ...metricsEnvShape,
   /**
    * How long a job's lock lives without renewal; a worker silent for longer counts as stalled. Not
    * bound by the longest provider call (unlike the poller's PROCESSING_STUCK_AFTER_MS): BullMQ
@@ -33,10 +33,6 @@ const schema = z.object({
   BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),
   /** Batches one worker process imports at once. */
   BATCH_IMPORT_CONCURRENCY: positiveInt(1, 16),
-  /** Port for this worker's /metrics; 0 turns it off. */
-  METRICS_PORT: port(0),
-  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
-  METRICS_HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('127.0.0.1')),
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

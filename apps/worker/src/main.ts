@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { importBatch } from '@rechargeflow/batches';
-import { configuredSecrets } from '@rechargeflow/config';
+import { configuredSecrets, statusCheckTimes } from '@rechargeflow/config';
 import {
   batchRowMetrics,
   createLogger,
@@ -12,7 +12,7 @@ import {
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
-import { createConfiguredProviders } from '@rechargeflow/providers';
+import { createConfiguredProviders, providerRegistry } from '@rechargeflow/providers';
 import { createJobConsumer } from '@rechargeflow/queue';
 import {
   cachedBreaker,
@@ -61,20 +61,14 @@ async function main(): Promise<void> {
     gate,
     log: logger,
     events: metricsEvents(metrics),
-    firstCheckAfterMs: (config.STATUS_POLL_SCHEDULE[0] ?? 30) * 1000,
+    firstCheckAfterMs: statusCheckTimes(config).firstCheckAfterMs,
   };
 
-  const limits: Record<string, { concurrency: number; ratePerSecond: number }> = {
-    a1topup: { concurrency: config.A1TOPUP_CONCURRENCY, ratePerSecond: config.A1TOPUP_RATE_PER_SECOND },
-    a1topup_backup: {
-      concurrency: config.A1TOPUP_BACKUP_CONCURRENCY,
-      ratePerSecond: config.A1TOPUP_BACKUP_RATE_PER_SECOND,
-    },
-    telgoo5: { concurrency: config.TELGOO5_CONCURRENCY, ratePerSecond: config.TELGOO5_RATE_PER_SECOND },
-  };
+  // Each provider's <P>_CONCURRENCY and <P>_RATE_PER_SECOND, as its module reads them.
+  const limits = providerRegistry.workerLimits(config);
   // One BullMQ worker per provider queue: each provider gets its own concurrency and rate limit.
   const workers = [...providers.keys()].map((provider) => {
-    const limit = limits[provider] ?? { concurrency: 10, ratePerSecond: 0 };
+    const limit = limits.get(provider) ?? { concurrency: 10, ratePerSecond: 0 };
     return createJobConsumer(
       'recharges',
       {
@@ -174,7 +168,10 @@ async function main(): Promise<void> {
     ],
   });
   logger.info(
-    { providers: Object.fromEntries([...providers.keys()].map((p) => [p, limits[p]])), ledger: ledger.kind },
+    {
+      providers: Object.fromEntries([...providers.keys()].map((p) => [p, limits.get(p)])),
+      ledger: ledger.kind,
+    },
     'recharge worker running',
   );
 }

@@ -1,17 +1,20 @@
-/** The CSV batch columns (PRODUCT.md), as written in the docs and in results.csv. */
-export const BATCH_COLUMNS = [
-  'orderId',
-  'operator',
-  'circle',
-  'number',
-  'amount',
-  'value1',
-  'value2',
-] as const;
-export type BatchColumn = (typeof BATCH_COLUMNS)[number];
+import {
+  maskCardNumbers,
+  RECHARGE_COLUMNS,
+  REQUIRED_RECHARGE_FIELDS,
+  type RechargeColumn,
+} from '@rechargeflow/domain';
+
+/** The CSV batch columns (docs/product.md, "The external contract"), as in docs/api.md and results.csv. */
+export const BATCH_COLUMNS: readonly BatchColumn[] = RECHARGE_COLUMNS;
+/** A column: a request field a cell can hold (RECHARGE_REQUEST_FIELDS in the domain). */
+export type BatchColumn = RechargeColumn;
 
 /** Columns every upload must have; the others may be left out. */
-export const REQUIRED_COLUMNS: readonly BatchColumn[] = ['orderId', 'operator', 'number', 'amount'];
+export const REQUIRED_COLUMNS: readonly BatchColumn[] = BATCH_COLUMNS.filter((column) =>
+  REQUIRED_RECHARGE_FIELDS.includes(column),
+);
+const OPTIONAL_COLUMNS = BATCH_COLUMNS.filter((column) => !REQUIRED_COLUMNS.includes(column));
 
 const BY_LOWER_NAME: ReadonlyMap<string, BatchColumn> = new Map(
   BATCH_COLUMNS.map((c) => [c.toLowerCase(), c]),
@@ -27,6 +30,11 @@ const ALLOWED = `allowed columns are ${BATCH_COLUMNS.join(', ')}`;
 
 function quoted(names: readonly string[]): string {
   return names.map((n) => JSON.stringify(n)).join(', ');
+}
+
+/** `a, b and c`. */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 /**
@@ -46,7 +54,8 @@ export function parseHeader(cells: readonly string[]): HeaderResult {
       return;
     }
     const column = BY_LOWER_NAME.get(name.toLowerCase());
-    if (column === undefined) extra.push(name.slice(0, 64));
+    // Named back in the batch's error (stored, logged): never a card number written there.
+    if (column === undefined) extra.push(maskCardNumbers(name).slice(0, 64));
     else if (columns.includes(column)) repeated.add(column);
     else columns.push(column);
   });
@@ -65,7 +74,7 @@ export function parseHeader(cells: readonly string[]): HeaderResult {
   const missing = REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
   if (missing.length > 0) {
     problems.push(
-      `missing column${missing.length > 1 ? 's' : ''} ${quoted(missing)}: the header must name orderId, operator, number and amount (circle, value1 and value2 are optional)`,
+      `missing column${missing.length > 1 ? 's' : ''} ${quoted(missing)}: the header must name ${listed(REQUIRED_COLUMNS)} (${listed(OPTIONAL_COLUMNS)} are optional)`,
     );
   }
   return problems.length > 0 ? { ok: false, error: problems.join('; ') } : { ok: true, columns };

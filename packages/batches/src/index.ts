@@ -24,10 +24,9 @@ export {
   type StoreUploadInput,
   storeUpload,
   UPLOAD_CHUNK_BYTES,
-  type UploadLimit,
-  UploadLimitError,
   type UploadLimits,
 } from './intake.ts';
 export { OrderIdSet } from './order-id-set.ts';
 export { RESULT_COLUMNS, type ResultsCsvInput, writeResultsCsv } from './results-csv.ts';
 export { MAX_CELL_CHARS, RowRules, type RowRulesOptions, type RowVerdict } from './row-rules.ts';
+export { type UploadLimit, UploadLimitError } from './upload-limit-error.ts';

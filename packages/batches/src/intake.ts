@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { RechargeflowError } from '@rechargeflow/domain';
 import { type Batch, type BatchStore, UploadQuotaError } from '@rechargeflow/ledger';
+import { BATCH_COLUMNS } from './columns.ts';
 import { formatCount } from './csv-text.ts';
+import { UploadLimitError } from './upload-limit-error.ts';
 
 /** Largest upload chunk handed to the ledger (the BatchStore contract: ≤ 1 MiB each). */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
@@ -26,25 +27,6 @@ export interface UploadLimits {
    * batches `stored` or `importing`), this upload included. Absent: no such limit.
    */
   readonly maxPendingBytes?: number | undefined;
-}
-
-export type UploadLimit = 'bytes' | 'rows' | 'row_length' | 'empty' | 'pending_bytes';
-
-/**
- * An upload refused while it was being stored: over a limit (HTTP 413, the limit named), with
- * no data row at all (`empty`, HTTP 400), or over the client's bytes not yet imported
- * (`pending_bytes`, HTTP 429). Nothing is created for it, and what it had stored is removed.
- */
-export class UploadLimitError extends RechargeflowError {
-  readonly limit: UploadLimit;
-  /** The limit passed (bytes, rows, or bytes per row); 1 for `empty` (the fewest data rows). */
-  readonly max: number;
-
-  constructor(limit: UploadLimit, max: number, message: string) {
-    super(message, { retryable: false, context: { limit, max } });
-    this.limit = limit;
-    this.max = max;
-  }
 }
 
 export interface StoreUploadInput {
@@ -244,7 +226,7 @@ async function storeChunks(
       'empty',
       1,
       counter.lines === 0
-        ? 'the file is empty: send a header row (orderId,operator,circle,number,amount,value1,value2) and one row per recharge'
+        ? `the file is empty: send a header row (${BATCH_COLUMNS.join(',')}) and one row per recharge`
         : 'the file has a header row but no rows below it: add one row per recharge',
     );
   }

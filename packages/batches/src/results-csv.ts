@@ -1,5 +1,5 @@
 import type { Order } from '@rechargeflow/domain';
-import type { BatchStore, LedgerStore } from '@rechargeflow/ledger';
+import type { BatchStore, OrderStore } from '@rechargeflow/ledger';
 import { BATCH_COLUMNS } from './columns.ts';
 import { csvLine } from './csv-text.ts';
 
@@ -7,7 +7,7 @@ import { csvLine } from './csv-text.ts';
 export const RESULT_COLUMNS = ['status', 'providerOrderId', 'providerRef', 'error'] as const;
 
 export interface ResultsCsvInput {
-  readonly ledger: Pick<BatchStore, 'readRows'> & Pick<LedgerStore, 'getOrder'>;
+  readonly ledger: Pick<BatchStore, 'readRows'> & Pick<OrderStore, 'getOrder'>;
   readonly clientId: string;
   readonly batchId: string;
 }

@@ -1,7 +1,9 @@
 import {
-  cardDataIssues,
+  CARD_NUMBER_REMOVED,
   type FieldIssue,
+  findCardNumber,
   ID_PATTERN,
+  orderIdIssues,
   type RechargeRequest,
   validateRechargeRequest,
 } from '@rechargeflow/domain';
@@ -10,7 +12,7 @@ import { formatCount } from './csv-text.ts';
 import type { OrderIdSet } from './order-id-set.ts';
 
 /** What results.csv shows in place of a cell refused as a card number. */
-export const CARD_REMOVED = '[card number removed]';
+export const CARD_REMOVED = CARD_NUMBER_REMOVED;
 
 /** Longest cell kept for results.csv: the input as read, bounded. */
 export const MAX_CELL_CHARS = 256;
@@ -52,28 +54,30 @@ function isOverLength(record: readonly string[], maxBytes: number): boolean {
 }
 
 /**
+ * A row refused before its fields are read (a wrong number of cells, too long): which cell is
+ * which is unknown, so any cell holding a card number is replaced (results.csv shows the cells).
+ */
+function withoutCards(cells: Record<string, string>): Record<string, string> {
+  for (const [column, value] of Object.entries(cells))
+    if (findCardNumber(value) !== null) cells[column] = CARD_REMOVED;
+  return cells;
+}
+
+/**
  * The row rules for one header: the same rules as a single order (the API's), every problem
  * reported in one plain sentence per field. `seen` holds the order ids of earlier rows: a
  * repeated id is refused on the later row (the earlier one keeps its own verdict).
  */
 export class RowRules {
   readonly #columns: readonly BatchColumn[];
-  readonly #index: Readonly<Record<BatchColumn, number>>;
+  /** Where the order id is among the cells (the header requires the column). */
+  readonly #orderIdAt: number;
   readonly #seen: OrderIdSet;
   readonly #options: RowRulesOptions;
 
   constructor(columns: readonly BatchColumn[], seen: OrderIdSet, options: RowRulesOptions) {
     this.#columns = columns;
-    const at = (c: BatchColumn) => columns.indexOf(c);
-    this.#index = {
-      orderId: at('orderId'),
-      operator: at('operator'),
-      circle: at('circle'),
-      number: at('number'),
-      amount: at('amount'),
-      value1: at('value1'),
-      value2: at('value2'),
-    };
+    this.#orderIdAt = columns.indexOf('orderId');
     this.#seen = seen;
     this.#options = options;
   }
@@ -98,7 +102,7 @@ export class RowRules {
     record: readonly string[],
     row: number,
   ): { readonly id: string | undefined; readonly firstRow: number } {
-    const id = record[this.#index.orderId]?.trim();
+    const id = record[this.#orderIdAt]?.trim();
     if (id === undefined || !ID_PATTERN.test(id)) return { id: undefined, firstRow: 0 };
     return { id, firstRow: this.#seen.addOrGet(id, row) };
   }
@@ -110,53 +114,34 @@ export class RowRules {
     if (record.length !== columns) {
       return {
         ok: false,
-        cells,
+        cells: withoutCards(cells),
         error: `the row has ${record.length} cell${record.length === 1 ? '' : 's'} but the header has ${columns} columns: every row needs one cell per column (empty cells are fine)`,
       };
     }
     if (isOverLength(record, this.#options.maxRowBytes)) {
       return {
         ok: false,
-        cells,
+        cells: withoutCards(cells),
         error: `the row is longer than ${formatCount(this.#options.maxRowBytes)} bytes, the limit for one row`,
       };
     }
-    // An order id shaped like a card number is refused as card data (and not checked further).
-    const issues: FieldIssue[] = cardDataIssues('orderId', record[this.#index.orderId]);
-    if (issues.length === 0 && orderId === undefined) {
-      issues.push(
-        (record[this.#index.orderId]?.trim() ?? '') === ''
-          ? { field: 'orderId', rule: 'required', message: 'is required: your own unique id for this order' }
-          : {
-              field: 'orderId',
-              rule: 'order_id',
-              message:
-                'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
-            },
-      );
-    } else if (issues.length === 0 && firstRow !== 0) {
+    // The API's order id rules (an id shaped like a card number is refused as card data), then
+    // the file's own: one row per order id.
+    const issues: FieldIssue[] = orderIdIssues(record[this.#orderIdAt]?.trim());
+    if (issues.length === 0 && firstRow !== 0) {
       issues.push({
         field: 'orderId',
         rule: 'duplicate_in_file',
         message: `${orderId} is already used by row ${formatCount(firstRow)} of this file; every row needs its own orderId`,
       });
     }
-    const cell = (column: BatchColumn): string | undefined => {
-      const index = this.#index[column];
-      return index < 0 ? undefined : record[index];
-    };
-    // Empty cells are absent fields: the domain rules trim and treat '' as not given.
-    const validated = validateRechargeRequest(
-      {
-        operator: cell('operator'),
-        circle: cell('circle'),
-        number: cell('number'),
-        amount: cell('amount'),
-        value1: cell('value1'),
-        value2: cell('value2'),
-      },
-      { now: this.#options.now },
-    );
+    // The cells by column: a column the header leaves out is an absent field, and so is an empty
+    // cell (the domain rules trim and treat '' as not given).
+    const fields: Partial<Record<BatchColumn, string>> = {};
+    this.#columns.forEach((column, i) => {
+      fields[column] = record[i];
+    });
+    const validated = validateRechargeRequest(fields, { now: this.#options.now });
     if (!validated.ok) issues.push(...validated.issues);
     if (issues.length > 0 || !validated.ok || orderId === undefined) {
       // A refused row's cells go to results.csv: never a card number among them.

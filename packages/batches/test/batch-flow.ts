@@ -5,7 +5,7 @@ import {
   requestFingerprint,
   validateRechargeRequest,
 } from '@rechargeflow/domain';
-import type { BatchStore, LedgerStore, NewOrder } from '@rechargeflow/ledger';
+import type { BatchStore, NewOrder, OrderStore } from '@rechargeflow/ledger';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../src/index.ts';
 import { EXISTING_CONFLICTS, EXISTING_SAME, HEADER, pieces, sampleCsv } from './fixtures.ts';
 
-export type FlowLedger = BatchStore & Pick<LedgerStore, 'getOrder'>;
+export type FlowLedger = BatchStore & Pick<OrderStore, 'getOrder'>;
 
 export interface FlowFixture {
   readonly ledger: FlowLedger;

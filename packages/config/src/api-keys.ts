@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { unsetWhenBlank } from './env.ts';
 
 export type ApiRole = 'client' | 'operator';
 
@@ -31,8 +32,7 @@ export function sha256Hex(text: string): string {
  */
 export function apiKeys(defaultValue?: string) {
   const base = z.string({ error: 'is required: comma-separated client:key pairs' });
-  return z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  return unsetWhenBlank(
     (defaultValue === undefined ? base : base.default(defaultValue)).transform((text, ctx) => {
       const keys: ApiKey[] = [];
       for (const [index, raw] of text.split(',').entries()) {

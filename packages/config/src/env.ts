@@ -1,14 +1,10 @@
 import { z } from 'zod';
+import { ConfigError } from './config-error.ts';
 
-/** Start-up refused: names every bad variable and the rule it breaks. */
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(app: string, problems: readonly string[]) {
-    super(`${app}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+/*
+ * The helpers every part's environment schema is written with. One rule holds for all of them:
+ * a variable set to nothing but spaces (`FOO=` in a file) is unset, so its default applies.
+ */
 
 /** Parses `env` with `schema` (called in main, never at import). */
 export function parseEnv<S extends z.ZodType>(
@@ -30,18 +26,57 @@ export function parseEnv<S extends z.ZodType>(
   throw new ConfigError(app, problems);
 }
 
-/** Empty strings count as unset, so `FOO=` in a file behaves like no FOO. */
-function emptyToUndefined(value: unknown): unknown {
+/** Blank strings count as unset, so `FOO=` in a file behaves like no FOO. */
+function blankToUndefined(value: unknown): unknown {
   return typeof value === 'string' && value.trim() === '' ? undefined : value;
 }
 
+/**
+ * `schema` for one variable, a blank value read as unset: the one place "blank means unset" is
+ * written. Every helper below is built on it; use it for a variable none of them fits.
+ */
+export function unsetWhenBlank<S extends z.ZodType>(schema: S) {
+  return z.preprocess(blankToUndefined, schema);
+}
+
 export function optionalString() {
-  return z.preprocess(emptyToUndefined, z.string().optional());
+  return unsetWhenBlank(z.string().optional());
+}
+
+/** Text with a default (a user name, a header name); use `optionalString` for one without. */
+export function text(defaultValue: string) {
+  return unsetWhenBlank(z.string().default(defaultValue));
+}
+
+/** An interface to bind: 127.0.0.1 (loopback) unless set, 0.0.0.0 in a container. */
+export function host(defaultHost = '127.0.0.1') {
+  return text(defaultHost);
+}
+
+/**
+ * One of `values`, named in the error (`must be json, csv or xml`). `lowerCase`: read without
+ * regard to case (and surrounding spaces).
+ */
+export function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  defaultValue: T[number],
+  options: { readonly lowerCase?: boolean } = {},
+) {
+  const choice = z.enum(values, { error: `must be ${listed(values, 'or')}` }).default(defaultValue);
+  return unsetWhenBlank(
+    options.lowerCase
+      ? z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), choice)
+      : choice,
+  );
+}
+
+/** `a, b or c`. */
+function listed(values: readonly string[], last: string): string {
+  return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} ${last} ${values.at(-1)}`;
 }
 
 export function port(defaultPort: number) {
-  return z.preprocess(
-    emptyToUndefined,
+  return unsetWhenBlank(
     z.coerce
       .number({ error: 'must be a port number' })
       .int('must be a whole number')
@@ -51,13 +86,30 @@ export function port(defaultPort: number) {
   );
 }
 
+function positiveWholeNumber(max: number) {
+  return z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .positive('must be greater than 0')
+    .max(max, `must be at most ${max}`);
+}
+
 export function positiveInt(defaultValue: number, max = Number.MAX_SAFE_INTEGER) {
-  return z.preprocess(
-    emptyToUndefined,
+  return unsetWhenBlank(positiveWholeNumber(max).default(defaultValue));
+}
+
+/** As `positiveInt`, without a default: unset stays `undefined` (the part derives a value). */
+export function optionalPositiveInt(max = Number.MAX_SAFE_INTEGER) {
+  return unsetWhenBlank(positiveWholeNumber(max).optional());
+}
+
+/** A whole number from 0 to `max` (0 usually meaning "none" or "off"). */
+export function nonNegativeInt(defaultValue: number, max = Number.MAX_SAFE_INTEGER) {
+  return unsetWhenBlank(
     z.coerce
       .number({ error: 'must be a number' })
       .int('must be a whole number')
-      .positive('must be greater than 0')
+      .min(0, 'must be 0 or more')
       .max(max, `must be at most ${max}`)
       .default(defaultValue),
   );
@@ -65,15 +117,11 @@ export function positiveInt(defaultValue: number, max = Number.MAX_SAFE_INTEGER)
 
 export function url(defaultUrl?: string) {
   const base = z.url({ error: 'must be a URL such as http://host:port' });
-  return z.preprocess(
-    emptyToUndefined,
-    defaultUrl === undefined ? base.optional() : base.default(defaultUrl),
-  );
+  return unsetWhenBlank(defaultUrl === undefined ? base.optional() : base.default(defaultUrl));
 }
 
 export function redisUrl() {
-  return z.preprocess(
-    emptyToUndefined,
+  return unsetWhenBlank(
     z
       .string()
       .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
@@ -81,19 +129,21 @@ export function redisUrl() {
   );
 }
 
+/** A switch: on, off, true, false, 1 or 0 (any case), read as a boolean. */
 export function onOff(defaultValue: 'on' | 'off') {
-  return z.preprocess(
-    (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
-    z
-      .enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'must be on or off' })
-      .default(defaultValue)
-      .transform((v) => v === 'on' || v === 'true' || v === '1'),
+  return unsetWhenBlank(
+    z.preprocess(
+      (v) => (typeof v === 'string' ? v.trim().toLowerCase() : v),
+      z
+        .enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'must be on or off' })
+        .default(defaultValue)
+        .transform((v) => v === 'on' || v === 'true' || v === '1'),
+    ),
   );
 }
 
 export function logLevel() {
-  return z.preprocess(
-    emptyToUndefined,
+  return unsetWhenBlank(
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -104,8 +154,7 @@ export function logLevel() {
 
 /** Seconds between checks, comma-separated, e.g. `30,60,120`; the last one repeats. */
 export function secondsList(defaultValue: string) {
-  return z.preprocess(
-    emptyToUndefined,
+  return unsetWhenBlank(
     z
       .string()
       .default(defaultValue)
@@ -119,7 +168,8 @@ export function secondsList(defaultValue: string) {
           });
           return z.NEVER;
         }
-        return values;
+        // Never empty: a blank value is the default, and an empty part is refused above.
+        return values as [number, ...number[]];
       }),
   );
 }
@@ -129,8 +179,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 
 /** A duration such as `48h`, `15m`, `30s`, `500ms`, or a plain number of seconds; parsed to ms. */
 export function duration(defaultValue: string) {
-  return z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  return unsetWhenBlank(
     z
       .string()
       .default(defaultValue)

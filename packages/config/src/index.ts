@@ -1,30 +1,29 @@
 export { type ApiKey, type ApiRole, apiKeys, hashedApiKeyEntry, sha256Hex } from './api-keys.ts';
+export { ConfigError } from './config-error.ts';
 export {
-  ConfigError,
   duration,
+  host,
   logLevel,
+  nonNegativeInt,
+  oneOf,
   onOff,
+  optionalPositiveInt,
   optionalString,
   parseEnv,
   port,
   positiveInt,
   redisUrl,
   secondsList,
+  text,
+  unsetWhenBlank,
   url,
 } from './env.ts';
-export {
-  a1topupBackupEnvShape,
-  KNOWN_PROVIDERS,
-  type ProviderName,
-  providerCredentialProblems,
-  providerLimitsEnvShape,
-  routingEnvShape,
-  telgoo5EnvShape,
-} from './providers-env.ts';
+export { routingEnvShape } from './routing-env.ts';
 export { configuredSecrets } from './secrets.ts';
 export {
-  a1topupEnvShape,
   httpListenerEnvShape,
+  metricsEnvShape,
+  statusCheckTimes,
   statusPollEnvShape,
   storageEnvShape,
 } from './shared-env.ts';

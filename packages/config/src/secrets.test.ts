@@ -27,6 +27,15 @@ describe('configuredSecrets', () => {
       ].sort(),
     );
     expect(configuredSecrets({})).toEqual([]);
+    // Every provider's credentials by their names, the backup's and any provider added later too.
+    expect(
+      configuredSecrets({
+        A1TOPUP_BACKUP_PASSWORD: 'backup-password',
+        A1TOPUP_THIRD_PASSWORD: 'third-password',
+        A1TOPUP_THIRD_USERNAME: 'not-a-secret-either',
+        OTHER_API_SECRET: 'other-secret',
+      }).sort(),
+    ).toEqual(['backup-password', 'other-secret', 'third-password']);
     expect(configuredSecrets({ REDIS_URL: 'not a url', CALLBACK_TOKEN: '' })).toEqual([]);
   });
 });

@@ -1,29 +1,26 @@
 import { z } from 'zod';
-import { logLevel, onOff, positiveInt, redisUrl, secondsList } from './env.ts';
+import { host, logLevel, onOff, port, positiveInt, redisUrl, secondsList, unsetWhenBlank } from './env.ts';
 
 /** Variables every long-running part reads: where Redis and the ledger are, and log level. */
 export const storageEnvShape = {
   /** Redis for queues (and for the ledger when MONGO_URL is unset). Must have maxmemory-policy noeviction. */
   REDIS_URL: redisUrl(),
   /** MongoDB connection string for the ledger; unset: the ledger lives in Redis. */
-  MONGO_URL: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  MONGO_URL: unsetWhenBlank(
     z
       .string()
       .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
       .optional(),
   ),
   /** Key prefix of BullMQ queues (separate systems on one Redis use different prefixes). */
-  QUEUE_PREFIX: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  QUEUE_PREFIX: unsetWhenBlank(
     z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1-40 letters, digits, _ . -')
       .default('rf'),
   ),
   /** Key prefix of the Redis ledger. */
-  LEDGER_PREFIX: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+  LEDGER_PREFIX: unsetWhenBlank(
     z
       .string()
       .regex(/^[A-Za-z0-9_.:-]{1,40}$/, 'must be 1-40 letters, digits, _ . : -')
@@ -68,32 +65,15 @@ export const httpListenerEnvShape = {
   HTTP_MAX_CONNECTIONS: positiveInt(1_000, 1_000_000),
 };
 
-/** The A1Topup provider: where it is and how to sign in. */
-export const a1topupEnvShape = {
-  /** Base URL of the A1Topup API (paths /recharge/api, /recharge/status, /recharge/balance). Default: the simulator on this machine. */
-  A1TOPUP_BASE_URL: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.url({ error: 'must be a URL such as https://business.a1topup.com' }).default('http://127.0.0.1:4010'),
-  ),
-  /** A1Topup account user name. */
-  A1TOPUP_USERNAME: z
-    .string({ error: 'is required (the A1Topup account user name)' })
-    .min(1, 'is required (the A1Topup account user name)'),
-  /** A1Topup account password; sent only in POST bodies, never logged. */
-  A1TOPUP_PASSWORD: z
-    .string({ error: 'is required (the A1Topup account password)' })
-    .min(1, 'is required (the A1Topup account password)'),
-  /** Answer format asked of A1Topup: json, csv or xml. */
-  A1TOPUP_FORMAT: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.enum(['json', 'csv', 'xml'], { error: 'must be json, csv or xml' }).default('json'),
-  ),
-  /** Total time a provider call may take; after it the outcome is ambiguous (pending). */
-  PROVIDER_TIMEOUT_MS: positiveInt(20_000, 300_000),
-  /** Time to establish the connection; failing here proves the request was not sent. */
-  PROVIDER_CONNECT_TIMEOUT_MS: positiveInt(5_000, 60_000),
-  /** Largest provider answer read; a larger one is ambiguous. */
-  PROVIDER_MAX_RESPONSE_BYTES: positiveInt(65_536, 10_485_760),
+/**
+ * Each long-running part's own /metrics listener for Prometheus (api, worker, poller), for the
+ * internal network only. (The API's public port also serves /metrics, to operator keys only.)
+ */
+export const metricsEnvShape = {
+  /** Port of the part's /metrics listener; 0 (the default) turns it off. */
+  METRICS_PORT: port(0),
+  /** Interface the metrics listener binds: loopback by default; 0.0.0.0 in a container. */
+  METRICS_HOST: host(),
 };
 
 /** The status poller's schedule; the worker reads its first step to schedule a new pending order. */
@@ -101,3 +81,19 @@ export const statusPollEnvShape = {
   /** Seconds between status checks of a pending order, comma-separated; the last repeats. */
   STATUS_POLL_SCHEDULE: secondsList('30,60,120,300,600,1800,3600'),
 };
+
+/**
+ * STATUS_POLL_SCHEDULE as the orders code takes it, in milliseconds: the one place the first
+ * status-check delay is worked out. `firstCheckAfterMs`: from an order's move into pending to its
+ * first check (the schedule's first step); `intervalsMs`: the steps, the last repeating.
+ */
+export function statusCheckTimes(config: { readonly STATUS_POLL_SCHEDULE: readonly [number, ...number[]] }): {
+  readonly firstCheckAfterMs: number;
+  readonly intervalsMs: readonly number[];
+} {
+  const [first, ...rest] = config.STATUS_POLL_SCHEDULE;
+  return {
+    firstCheckAfterMs: first * 1_000,
+    intervalsMs: [first, ...rest].map((seconds) => seconds * 1_000),
+  };
+}

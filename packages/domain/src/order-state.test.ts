@@ -19,7 +19,7 @@ const allowed: Record<OrderState, OrderState[]> = {
 };
 
 describe('order state machine', () => {
-  it('allows exactly the transitions of the README lifecycle and refuses every other pair', () => {
+  it('allows exactly the transitions of docs/product.md and refuses every other pair', () => {
     for (const from of ORDER_STATES) {
       for (const to of ORDER_STATES) {
         const legal = allowed[from].includes(to);

@@ -1,6 +1,6 @@
 import { IllegalTransitionError } from './errors.ts';
 
-/** Every state an order can be in (PRODUCT.md, "Order states"). */
+/** Every state an order can be in (docs/product.md, "States"). */
 export const ORDER_STATES = [
   'queued',
   'processing',
@@ -22,7 +22,8 @@ export type TransitionSource = (typeof TRANSITION_SOURCES)[number];
  */
 const TRANSITIONS: { readonly [S in OrderState]: readonly OrderState[] } = {
   queued: ['processing'],
-  // -> manual_review: the providers' facts contradict each other or the ledger (README, "Order lifecycle").
+  // -> manual_review: the providers' facts contradict each other or the ledger
+  // (docs/product.md, "Transitions").
   processing: ['success', 'failed', 'pending', 'manual_review'],
   // -> processing only with a provider switch: a definite refusal of the current attempt reported
   // while the order was pending fails it over like an answer would (the ledger enforces the switch).

@@ -1,45 +1,31 @@
 import { createHash } from 'node:crypto';
+import type { z } from 'zod';
 import type { Paise } from './amount.ts';
 import type { OrderState, TransitionSource } from './order-state.ts';
+import type { RECHARGE_REQUEST_FIELDS } from './validation/request-fields.ts';
+import type { Telgoo5Order } from './validation/telgoo5-fields.ts';
 
-/** Identifies an order: an order id is unique per API client (PRODUCT.md rule 1). */
+/** Identifies an order: an order id is unique per API client (docs/product.md, rule 1). */
 export interface OrderKey {
   readonly clientId: string;
   readonly orderId: string;
 }
 
-/** A validated recharge request: what the client asked for, normalised. */
-export interface RechargeRequest {
-  /** Operator code from the catalogue, upper case (e.g. `A`, `ATV`, `MSEDCL`). */
-  readonly operator: string;
-  /** Circle code from the circle table, when given. */
-  readonly circle?: string | undefined;
-  /** Mobile number, DTH id, account or consumer number, depending on the operator's service. */
-  readonly number: string;
-  readonly amount: Paise;
-  readonly value1?: string | undefined;
-  readonly value2?: string | undefined;
-  /** Telgoo5 orders only (operator `TELGOO5`): what add_topup needs besides MDN and amount. */
-  readonly telgoo5?: Telgoo5Order | undefined;
-}
-
 /**
- * A Telgoo5 top-up. Payment is always a saved payment profile token: raw card data is refused at
- * the door and never stored.
+ * A validated recharge request: what the client asked for, normalised, with the fields of
+ * RECHARGE_REQUEST_FIELDS but `orderId` (the order's key): `operator` its canonical code, upper case
+ * (`A`, `ATV`, `MSEDCL`, `TELGOO5`); `circle` its code, when given; `number` the mobile number, DTH
+ * id, account or consumer number (a mobile number its 10 digits); `amount` in paise (cents for
+ * Telgoo5 orders); `telgoo5` for Telgoo5 orders only.
  */
-export interface Telgoo5Order {
-  readonly enrollmentId: string;
-  readonly planCode?: string | undefined;
-  readonly planId?: string | undefined;
-  readonly topupType: 'ADDON' | 'ILD' | 'DATA' | 'TOPUP';
-  readonly paymentToken?: string | undefined;
-  readonly customerToken?: string | undefined;
-  readonly billingState: string;
-  readonly billingCity: string;
-  readonly billingZip?: string | undefined;
-  readonly billingAddress1?: string | undefined;
-  readonly billingAddress2?: string | undefined;
-}
+export type RechargeRequest = Readonly<
+  Omit<z.output<typeof RECHARGE_REQUEST_FIELDS>, 'orderId' | 'amount' | 'telgoo5'> & {
+    amount: Paise;
+    telgoo5?: Telgoo5Order | undefined;
+  }
+>;
+
+export type { Telgoo5Order };
 
 /** One line of an order's history: appended on every transition and every send attempt. */
 export interface HistoryEntry {
@@ -113,18 +99,29 @@ export interface Order extends OrderKey {
   readonly history: readonly HistoryEntry[];
 }
 
-/** Stable sha256 of the request fields that define "the same order". */
+/**
+ * Stable sha256 of the request fields that define "the same order". The fields known when orders
+ * were first stored keep their places (so stored fingerprints stay valid); a field added since is
+ * appended, by name, only when given, so it counts without changing the fingerprint of an order
+ * that does not have it.
+ */
 export function requestFingerprint(request: RechargeRequest): string {
+  const { operator, circle, number, amount, value1, value2, telgoo5, ...added } = request;
   const canonical = JSON.stringify([
-    request.operator,
-    request.circle ?? null,
-    request.number,
-    request.amount,
-    request.value1 ?? null,
-    request.value2 ?? null,
-    ...(request.telgoo5 ? [Object.entries(request.telgoo5).sort(([a], [b]) => a.localeCompare(b))] : []),
+    operator,
+    circle ?? null,
+    number,
+    amount,
+    value1 ?? null,
+    value2 ?? null,
+    ...(telgoo5 ? [sortedEntries(telgoo5)] : []),
+    ...sortedEntries(added).filter(([, value]) => value !== undefined),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+function sortedEntries(object: object): [string, unknown][] {
+  return Object.entries(object).sort(([a], [b]) => a.localeCompare(b));
 }
 
 /**
@@ -154,6 +151,3 @@ export function maskNumber(value: string): string {
   if (value.length <= 4) return '*'.repeat(value.length);
   return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
 }
-
-/** Client and order ids: what the API accepts (safe in URLs, CSV cells and log lines). */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

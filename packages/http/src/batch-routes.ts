@@ -7,6 +7,7 @@ import {
   UploadLimitError,
   writeResultsCsv,
 } from '@rechargeflow/batches';
+import { maskCardNumbers } from '@rechargeflow/domain';
 import { type LedgerStore, UploadLeaseExpiredError } from '@rechargeflow/ledger';
 import { batchJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -49,6 +50,10 @@ export interface BatchRouteDeps {
 }
 
 const security = [{ bearer: [] }];
+
+/** The upload's name as stored with the batch and shown back: bounded, never a card number. */
+const fileName = (name: string) => maskCardNumbers(name).slice(0, 200);
+
 const listQuery = z
   .object({
     limit: z.coerce
@@ -96,11 +101,11 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
             { field: 'file', rule: 'required', message: 'send the CSV as a multipart file field' },
           ]);
         source = clientBody(file.file);
-        filename = file.filename.slice(0, 200);
+        filename = fileName(file.filename);
       } else if (request.body && typeof (request.body as Readable).pipe === 'function') {
         source = clientBody(request.body as Readable);
         const header = request.headers['x-filename'];
-        filename = typeof header === 'string' ? header.slice(0, 200) : undefined;
+        filename = typeof header === 'string' ? fileName(header) : undefined;
       } else {
         return sendError(
           reply,

@@ -3,9 +3,17 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { CARD_NUMBER_REMOVED, findCardNumber } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import { applyListenerLimits, type ListenerLimits, type Metrics } from '@rechargeflow/observability';
-import { type OrderDeps, type OrderEvents, type OrderLog, submitOrder } from '@rechargeflow/orders';
+import {
+  type CatalogDeps,
+  type OrderDeps,
+  type OrderEvents,
+  type OrderLog,
+  submitOrder,
+} from '@rechargeflow/orders';
+import { type ProviderRegistry, providerRegistry } from '@rechargeflow/providers';
 import type { JobProducer } from '@rechargeflow/queue';
 import Fastify, {
   type FastifyBaseLogger,
@@ -25,6 +33,7 @@ import { toOrderView } from './order-view.ts';
 import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
 import { sendError, sendValidation } from './replies.ts';
 import {
+  answerSilentConnections,
   clientErrorHandler,
   frameworkErrorHandler,
   installBodyGuards,
@@ -63,8 +72,13 @@ export interface ApiDeps {
   readonly events?: OrderEvents | undefined;
   /** Accepted callback tokens (CALLBACK_TOKEN, comma-separated for rotation); empty: no callback route. */
   readonly callbackTokens?: readonly string[] | undefined;
-  /** Providers listed in reports even when they had no orders. */
+  /** Providers listed in reports even when they had no orders (PROVIDERS; default: the default provider). */
   readonly providerNames?: readonly string[] | undefined;
+  /**
+   * The provider registry: which providers take callbacks (a route each) and what their statuses
+   * mean. Default: this build's registry.
+   */
+  readonly providerRegistry?: ProviderRegistry | undefined;
   /** The routing table: providers to try for a new order. */
   readonly routeFor?: OrderDeps['routeFor'];
   /** Upload limits of CSV batches. */
@@ -93,11 +107,30 @@ const security = [{ bearer: [] }];
 /** Longest path segment the router matches (an orderId is at most 64); longer is 414. */
 const MAX_PARAM_LENGTH = 100;
 
+/**
+ * A run of digits in a URL, each digit as written or percent-encoded (`%34`), separated by at most
+ * three spaces, `+`, dashes or their escapes: where a card number may hide in a path or query.
+ */
+const URL_DIGIT_RUN = /(?:\d|%3\d)(?:(?:[\s+-]|%20|%2[bBdD]){0,3}(?:\d|%3\d))*/g;
+
+/**
+ * The request URL as logged: the callback token cut out (redactCallbackUrl), and every card number
+ * in it, however it is written, replaced (a client may send one in a path or a query parameter).
+ */
+function loggableUrl(url: string): string {
+  return redactCallbackUrl(url).replace(URL_DIGIT_RUN, (run) => {
+    if (run.length < 13) return run;
+    const written = run.replace(/%3(\d)/g, '$1').replace(/%20|%2[bBdD]|\+/g, ' ');
+    return findCardNumber(written) === null ? run : CARD_NUMBER_REMOVED;
+  });
+}
+
 /** What a provider's callback may carry besides its query string. */
 const CALLBACK_BODY_TYPES = ['application/x-www-form-urlencoded', 'application/json', 'text/plain'];
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const queueBoard = deps.queueBoard ?? 'off';
+  const onClientError = clientErrorHandler(deps.logger, maxHeaderSize);
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
@@ -110,9 +143,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Refusals before routing and before a request exists: in our error shape too.
     frameworkErrors: frameworkErrorHandler(MAX_PARAM_LENGTH),
-    clientErrorHandler: clientErrorHandler(deps.logger, maxHeaderSize),
+    clientErrorHandler: onClientError,
+    // A request without Host is refused by installBodyGuards, in our shape (Node's is a bare 400).
+    http: { requireHostHeader: false },
   });
-  if (deps.listenerLimits) applyListenerLimits(app.server, deps.listenerLimits, deps.logger);
+  if (deps.listenerLimits) {
+    applyListenerLimits(app.server, deps.listenerLimits, deps.logger);
+    answerSilentConnections(app.server, onClientError);
+  }
   installBodyGuards(app);
   // JSON bodies strictly: a repeated key (`"amount":10,"amount":5000`) or `__proto__` is a 400
   // naming it, never silently the last value.
@@ -189,7 +227,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const orderDeps: OrderDeps = {
+  const registry = deps.providerRegistry ?? providerRegistry;
+  const providerNames = deps.providerNames ?? [registry.defaultProvider];
+  const orderDeps: OrderDeps & CatalogDeps = {
+    providerCatalog: registry,
     ledger: deps.ledger,
     producer: deps.producer,
     log: deps.logger,
@@ -205,7 +246,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     request.log[reply.statusCode < 400 ? 'debug' : 'info'](
       {
         method: request.method,
-        url: redactCallbackUrl(request.url),
+        url: loggableUrl(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         ...(refused.has(request) ? { refused: refused.get(request) } : {}),
@@ -348,6 +389,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       route.schema = { ...route.schema, consumes: CALLBACK_BODY_TYPES };
     });
     registerCallbackRoute(callbacks, {
+      providers: registry.callbackModules,
       ledger: deps.ledger,
       producer: deps.producer,
       logger: deps.logger,
@@ -361,7 +403,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerOperatorRoutes(app, {
     ledger: deps.ledger,
     orderDeps,
-    providerNames: deps.providerNames ?? ['a1topup'],
+    providerNames,
     requireClient,
   });
 
@@ -408,7 +450,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   if (queueBoard !== 'off') {
     await registerQueueBoard(app, {
       producer: deps.producer,
-      providerNames: deps.providerNames ?? ['a1topup'],
+      providerNames,
       mode: queueBoard,
       authenticate,
     });

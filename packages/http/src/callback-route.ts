@@ -1,12 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { LedgerStore } from '@rechargeflow/ledger';
+import type { CallbackStore } from '@rechargeflow/ledger';
 import { type Metrics, redactCallbackPaths } from '@rechargeflow/observability';
+import type { CallbackModule } from '@rechargeflow/providers';
 import { callbackJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 
 export interface CallbackRouteDeps {
-  readonly ledger: LedgerStore;
+  /** The providers that take callbacks (the registry's `callbackModules`): one route each. */
+  readonly providers: readonly CallbackModule[];
+  readonly ledger: CallbackStore;
   readonly producer: JobProducer;
   readonly logger: FastifyBaseLogger;
   readonly metrics?: Metrics | undefined;
@@ -26,58 +29,86 @@ export interface CallbackRouteDeps {
 const MAX_PARAM = 200;
 
 /**
- * `GET|POST /callbacks/a1topup/:token?txid=&status=&opid=`: A1Topup's late results and dispute
- * reversals. The token is compared in constant time; a wrong one changes nothing and gets the same
- * 404 as an unknown path. Every callback is stored (deduplicated) before it is applied by a job,
- * so the answer is fast and nothing accepted is lost.
+ * `GET|POST /callbacks/<provider>/:token` for each provider that takes callbacks, with the
+ * parameters its module names (A1Topup: `/callbacks/a1topup/:token?txid=&status=&opid=`): late
+ * results and dispute reversals. One static route per provider, so an unknown provider is an
+ * unknown path. The token is compared in constant time; a wrong one changes nothing and gets the
+ * same 404 as an unknown path. Every callback is stored (deduplicated) before it is applied by a
+ * job, so the answer is fast and nothing accepted is lost.
  */
 export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteDeps): void {
   const digests = deps.tokens.map((t) => sha256(t));
   const tokenOk = (given: string) => {
+    if (digests.length === 0) return false;
     const digest = sha256(given);
     let ok = false;
     for (const d of digests) ok = timingSafeEqual(d, digest) || ok;
     return ok;
   };
+  const limit = callbackRateLimit(deps);
+  for (const provider of deps.providers) {
+    const schema = { summary: provider.callbacks.summary, hide: false };
+    // `rateLimit: false`: the plugin's hook fails closed when its Redis does (right for the other
+    // routes); this route counts on its own, first thing (onRequest, like the plugin).
+    const options = { schema, config: { rateLimit: false }, onRequest: limit } as const;
+    const handler = callbackHandler(provider, deps, tokenOk);
+    app.get(`/callbacks/${provider.name}/:token`, options, handler);
+    app.post(`/callbacks/${provider.name}/:token`, options, handler);
+  }
+}
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+/** One provider's callbacks: the parameters its module names read, stored, and a job added to apply them. */
+function callbackHandler(
+  provider: CallbackModule,
+  deps: CallbackRouteDeps,
+  tokenOk: (given: string) => boolean,
+) {
+  const name = provider.name;
+  const names = provider.callbacks.parameters;
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const { token } = request.params as { token: string };
-    if (digests.length === 0 || !tokenOk(token)) {
-      deps.metrics?.callbacksTotal.inc({ provider: 'a1topup', outcome: 'forged' });
+    if (!tokenOk(token)) {
+      deps.metrics?.callbacksTotal.inc({ provider: name, outcome: 'forged' });
       return reply.code(404).send({ error: 'not_found', message: 'no such route' });
     }
     const params = { ...(asRecord(request.query) ?? {}), ...(asRecord(request.body) ?? {}) };
-    const txid = text(params.txid);
-    const status = text(params.status);
-    const opid = text(params.opid);
-    const missing = [!txid && 'txid', !status && 'status'].filter(Boolean) as string[];
-    if (missing.length > 0 || [txid, status, opid].some((v) => v !== undefined && v.length > MAX_PARAM)) {
-      deps.metrics?.callbacksTotal.inc({ provider: 'a1topup', outcome: 'rejected' });
+    const providerOrderId = text(params[names.providerOrderId]);
+    const status = text(params[names.status]);
+    const providerRef = names.providerRef === undefined ? undefined : text(params[names.providerRef]);
+    const missing = [!providerOrderId && names.providerOrderId, !status && names.status].filter(
+      Boolean,
+    ) as string[];
+    const tooLong = [providerOrderId, status, providerRef].some(
+      (v) => v !== undefined && v.length > MAX_PARAM,
+    );
+    if (missing.length > 0 || tooLong) {
+      deps.metrics?.callbacksTotal.inc({ provider: name, outcome: 'rejected' });
       return reply.code(400).send({
         error: 'invalid_callback',
         message:
           missing.length > 0
-            ? `missing ${missing.join(' and ')}: a callback needs txid (our order id) and status (Success or Failure)`
+            ? `missing ${missing.join(' and ')}: a callback needs ${provider.callbacks.needs}`
             : `a parameter is longer than ${MAX_PARAM} characters`,
         issues: missing.map((field) => ({ field, rule: 'required', message: 'is required' })),
       });
     }
     // Only the fields we read are kept: never the URL, the token or a parameter we do not know.
-    const raw = new URLSearchParams([
-      ['txid', txid!],
-      ['status', status!],
-      ...(opid === undefined ? [] : [['opid', opid] as [string, string]]),
-    ]).toString();
+    const kept: [string, string][] = [
+      [names.providerOrderId, providerOrderId!],
+      [names.status, status!],
+    ];
+    if (names.providerRef !== undefined && providerRef !== undefined)
+      kept.push([names.providerRef, providerRef]);
     const { record, isNew } = await deps.ledger.recordCallback({
-      provider: 'a1topup',
-      providerOrderId: txid!,
+      provider: name,
+      providerOrderId: providerOrderId!,
       status: status!,
-      providerRef: opid,
+      providerRef,
       receivedAt: new Date().toISOString(),
-      raw,
+      raw: new URLSearchParams(kept).toString(),
     });
     if (!isNew) {
-      deps.metrics?.callbacksTotal.inc({ provider: 'a1topup', outcome: 'duplicate' });
+      deps.metrics?.callbacksTotal.inc({ provider: name, outcome: 'duplicate' });
       return reply.code(200).type('text/plain').send('OK');
     }
     try {
@@ -91,14 +122,6 @@ export function registerCallbackRoute(app: FastifyInstance, deps: CallbackRouteD
     }
     return reply.code(200).type('text/plain').send('OK');
   };
-
-  const schema = { summary: 'A1Topup callback (late results, dispute reversals)', hide: false };
-  const limit = callbackRateLimit(deps);
-  // `rateLimit: false`: the plugin's hook fails closed when its Redis does (right for the other
-  // routes); this route counts on its own, first thing (onRequest, like the plugin).
-  const options = { schema, config: { rateLimit: false }, onRequest: limit } as const;
-  app.get('/callbacks/a1topup/:token', options, handler);
-  app.post('/callbacks/a1topup/:token', options, handler);
 }
 
 const WINDOW_MS = 60_000;

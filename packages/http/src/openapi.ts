@@ -1,7 +1,14 @@
-import { ORDER_STATES } from '@rechargeflow/domain';
+import { ORDER_STATES, RECHARGE_REQUEST_FIELDS } from '@rechargeflow/domain';
+import { z } from 'zod';
 
 // JSON schemas used for the OpenAPI document only: requests are validated by our own parsers so
 // that every bad field is reported at once in our error format.
+
+/** A zod schema as a JSON schema of the OpenAPI document (3.1: JSON Schema 2020-12), as input. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...document } = z.toJSONSchema(schema, { io: 'input' });
+  return document;
+}
 
 const issue = {
   type: 'object',
@@ -17,47 +24,8 @@ export const errorDoc = {
   },
 } as const;
 
-export const rechargeBodyDoc = {
-  type: 'object',
-  required: ['orderId', 'operator', 'number', 'amount'],
-  additionalProperties: false,
-  properties: {
-    orderId: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
-      description: 'your unique id for the order',
-    },
-    operator: {
-      type: 'string',
-      description: 'operator code from the A1Topup table, e.g. A (Airtel), ATV (Airtel DTH)',
-    },
-    circle: { type: 'string', description: 'circle code, e.g. 5 (Delhi)' },
-    number: { type: 'string', description: 'mobile number, DTH id, or account/consumer number' },
-    amount: { type: ['number', 'string'], description: 'rupees, at most two decimals' },
-    value1: { type: 'string', description: 'extra biller field (STD code, billing unit, date of birth...)' },
-    value2: { type: 'string', description: 'second extra biller field' },
-    telgoo5: {
-      type: 'object',
-      description:
-        'operator TELGOO5 only: number is the MDN, amount in US dollars; raw card fields are refused',
-      additionalProperties: false,
-      required: ['enrollmentId', 'topupType', 'billingState', 'billingCity'],
-      properties: {
-        enrollmentId: { type: 'string' },
-        planCode: { type: 'string' },
-        planId: { type: 'string' },
-        topupType: { type: 'string', enum: ['ADDON', 'ILD', 'DATA', 'TOPUP'] },
-        paymentToken: { type: 'string', description: 'saved payment profile (or customerToken)' },
-        customerToken: { type: 'string' },
-        billingState: { type: 'string' },
-        billingCity: { type: 'string' },
-        billingZip: { type: 'string' },
-        billingAddress1: { type: 'string' },
-        billingAddress2: { type: 'string' },
-      },
-    },
-  },
-} as const;
+/** The body of `POST /v1/recharges`: the request's fields as the domain defines them. */
+export const rechargeBodyDoc = jsonSchemaOf(RECHARGE_REQUEST_FIELDS);
 
 export const orderDoc = {
   type: 'object',

@@ -1,7 +1,13 @@
 import { assertNever } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
 import { CALLBACK_OUTCOMES, type CallbackOutcome } from '@rechargeflow/ledger';
-import { type OrderDeps, reconcile, resolveOrder, reverseOrder } from '@rechargeflow/orders';
+import {
+  type CatalogDeps,
+  type OrderDeps,
+  reconcile,
+  resolveOrder,
+  reverseOrder,
+} from '@rechargeflow/orders';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorDoc, orderDoc } from './openapi.ts';
@@ -11,7 +17,7 @@ import { zodIssuesToFieldIssues } from './request-parsing.ts';
 
 export interface OperatorRouteDeps {
   readonly ledger: LedgerStore;
-  readonly orderDeps: OrderDeps;
+  readonly orderDeps: OrderDeps & CatalogDeps;
   readonly providerNames: readonly string[];
   readonly requireClient: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }

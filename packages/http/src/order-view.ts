@@ -1,16 +1,33 @@
-import { formatRupees, type Order } from '@rechargeflow/domain';
+import {
+  formatRupees,
+  type Order,
+  RECHARGE_COLUMNS,
+  type RechargeColumn,
+  type RechargeRequest,
+} from '@rechargeflow/domain';
 
-/** The public JSON form of an order (the API's contract; see README). */
+type TextField = Exclude<RechargeColumn, 'orderId' | 'amount'>;
+
+/**
+ * The request's fields a cell can hold, as the order shows them, in their order: the amount in
+ * rupees (dollars for Telgoo5), every other one as given, or null. An object field (`telgoo5`) is
+ * shown by its own code, never as it came: it may hold what must not be shown back whole.
+ */
+function requestView(request: RechargeRequest): { [K in TextField]: string | null } & { amount: number } {
+  const view: Record<string, string | number | null> = {};
+  for (const field of RECHARGE_COLUMNS) {
+    if (field === 'orderId') continue;
+    view[field] = field === 'amount' ? Number(formatRupees(request.amount)) : (request[field] ?? null);
+  }
+  return view as { [K in TextField]: string | null } & { amount: number };
+}
+
+/** The public JSON form of an order (the API's contract; see docs/api.md, "The order"). */
 export function toOrderView(order: Order) {
   return {
     orderId: order.orderId,
     status: order.state,
-    operator: order.request.operator,
-    circle: order.request.circle ?? null,
-    number: order.request.number,
-    amount: Number(formatRupees(order.request.amount)),
-    value1: order.request.value1 ?? null,
-    value2: order.request.value2 ?? null,
+    ...requestView(order.request),
     telgoo5: order.request.telgoo5
       ? {
           ...order.request.telgoo5,

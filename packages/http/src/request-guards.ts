@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type FieldIssue, ValidationError } from '@rechargeflow/domain';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -53,6 +53,8 @@ function tooLarge(limit: number): RequestRefusedError {
  * - A body whose Content-Length is over the route's limit is refused with 413 at once; with
  *   `Expect: 100-continue` the client is told before it sends a byte of it. Only a request that
  *   passes gets its `100 Continue`.
+ * - An `Expect` other than `100-continue` is refused with 417, an HTTP/1.1 request without `Host`
+ *   with 400 (Node's own answers to both have no body; buildApi lets this one answer the second).
  * - An answer sent before the body has fully arrived closes the connection (`Connection: close`):
  *   the rest of that body would otherwise be read as the next request, or never read at all,
  *   leaving a pooled client's next request unanswered.
@@ -60,6 +62,26 @@ function tooLarge(limit: number): RequestRefusedError {
 export function installBodyGuards(app: FastifyInstance): void {
   // Node answers `Expect: 100-continue` by itself unless someone listens; we decide per route.
   app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+  // Any other expectation Node would refuse with a bare 417 of its own: refused here instead, in
+  // the documented shape (and logged like every refusal).
+  const unmet = new WeakSet<IncomingMessage>();
+  app.server.on('checkExpectation', (request, response) => {
+    unmet.add(request);
+    app.server.emit('request', request, response);
+  });
+  app.addHook('onRequest', async (request) => {
+    // Node's own check (requireHostHeader) answers a bare 400; buildApi turns it off for this one.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new RequestRefusedError(400, 'bad_request', 'an HTTP/1.1 request needs a Host header');
+    }
+    if (unmet.has(request.raw)) {
+      throw new RequestRefusedError(
+        417,
+        'expectation_failed',
+        'the Expect header asks for something this API does not do; send no Expect header, or Expect: 100-continue',
+      );
+    }
+  });
 
   app.addHook('preParsing', async (request, reply, payload) => {
     const expectsContinue = String(request.headers.expect ?? '').toLowerCase() === '100-continue';
@@ -209,6 +231,30 @@ export function frameworkErrorHandler(maxParamLength: number) {
       .header('cache-control', 'no-store')
       .send({ error: refusal.error, message: refusal.message });
   };
+}
+
+/**
+ * A connection silent for the server's socket timeout (applyListenerLimits sets it to the request
+ * timeout) is closed by Node without a word, even while its request's body is still awaited: it
+ * races the request timeout's own 408. Such a request gets that 408 (`onClientError`, i.e.
+ * clientErrorHandler); a connection between requests, or with an answer under way, is closed.
+ */
+export function answerSilentConnections(
+  server: Server,
+  onClientError: (error: Error & { code?: string }, socket: Socket) => void,
+): void {
+  server.on('timeout', (socket: Socket) => {
+    if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    onClientError(
+      Object.assign(new Error('the connection was silent for the request timeout'), {
+        code: 'ERR_HTTP_REQUEST_TIMEOUT',
+      }),
+      socket,
+    );
+  });
 }
 
 /**

@@ -1,26 +1,16 @@
 import {
   cardDataIssues,
   type FieldIssue,
-  ID_PATTERN,
   isRawCardFieldName,
   ORDER_STATES,
   type OrderState,
+  orderIdIssues,
+  RECHARGE_FIELDS,
   type RechargeRequest,
   refuseCardField,
   validateRechargeRequest,
 } from '@rechargeflow/domain';
 import { z } from 'zod';
-
-const RECHARGE_FIELDS = [
-  'orderId',
-  'operator',
-  'circle',
-  'number',
-  'amount',
-  'value1',
-  'value2',
-  'telgoo5',
-] as const;
 
 export type ParsedRecharge =
   | { ok: true; orderId: string; request: RechargeRequest }
@@ -53,31 +43,9 @@ export function parseRechargeBody(body: unknown): ParsedRecharge {
     }
   }
   const orderId = record.orderId;
-  const orderIdCard = cardDataIssues('orderId', orderId);
-  if (orderIdCard.length > 0) {
-    issues.push(...orderIdCard);
-  } else if (orderId === undefined || orderId === null || orderId === '') {
-    issues.push({
-      field: 'orderId',
-      rule: 'required',
-      message: 'is required: your own unique id for this order',
-    });
-  } else if (typeof orderId !== 'string' || !ID_PATTERN.test(orderId)) {
-    issues.push({
-      field: 'orderId',
-      rule: 'order_id',
-      message: 'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
-    });
-  }
-  const validated = validateRechargeRequest({
-    operator: record.operator,
-    circle: record.circle,
-    number: record.number,
-    amount: record.amount,
-    value1: record.value1,
-    value2: record.value2,
-    telgoo5: record.telgoo5,
-  });
+  issues.push(...orderIdIssues(orderId));
+  // The validation reads the request's fields only: the unknown ones are refused above.
+  const validated = validateRechargeRequest(record);
   if (!validated.ok) issues.push(...validated.issues);
   if (issues.length > 0 || !validated.ok) return { ok: false, issues };
   return { ok: true, orderId: orderId as string, request: validated.value };

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { createLogger } from '@rechargeflow/observability';
 import { applyCallback } from '@rechargeflow/orders';
+import { providerRegistry } from '@rechargeflow/providers';
 import {
   callbackJobId,
   createJobConsumer,
@@ -173,9 +174,20 @@ describe('callbacks while the queue Redis is down (ledger elsewhere)', () => {
       'callbacks',
       {
         'callback.apply': async ({ callbackId }) => {
-          await applyCallback({ ledger, producer: pollerProducer, providers: new Map(), log }, callbackId, {
-            verifyReversals: true,
-          });
+          await applyCallback(
+            {
+              ledger,
+              producer: pollerProducer,
+              providers: new Map(),
+              providerCatalog: providerRegistry,
+              log,
+              firstCheckAfterMs: 30_000,
+            },
+            callbackId,
+            {
+              verifyReversals: true,
+            },
+          );
         },
       },
       pollerRedis,

@@ -92,6 +92,35 @@ describe('callback route', () => {
     expect(stored.map((c) => c.providerOrderId)).not.toContain('RFX2');
   });
 
+  it('takes each callback provider of the registry at /callbacks/<provider>/<token>, stored under its name', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/callbacks/a1topup_backup/${NEW}?txid=RFX3&status=Failure&opid=OPB&extra=dropped`,
+    });
+    expect(res.statusCode).toBe(200);
+    const stored = await ledger.findCallbacks('received', new Date(Date.now() + 1_000).toISOString(), 100);
+    expect(stored.find((c) => c.providerOrderId === 'RFX3')).toMatchObject({
+      provider: 'a1topup_backup',
+      status: 'Failure',
+      providerRef: 'OPB',
+      raw: 'txid=RFX3&status=Failure&opid=OPB',
+    });
+  });
+
+  it('answers an unknown provider, or one that takes no callbacks, exactly like an unknown path', async () => {
+    const unknown = await app.inject({ method: 'GET', url: '/no/such/path' });
+    for (const provider of ['nobody', 'telgoo5', 'A1TOPUP']) {
+      const res = await app.inject({
+        method: 'GET',
+        url: `/callbacks/${provider}/${NEW}?txid=RFX4&status=Success`,
+      });
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toEqual(unknown.json());
+    }
+    const stored = await ledger.findCallbacks('received', new Date(Date.now() + 1_000).toISOString(), 100);
+    expect(stored.map((c) => c.providerOrderId)).not.toContain('RFX4');
+  });
+
   it('names missing parameters, and never logs the token', async () => {
     const res = await app.inject({ method: 'GET', url: `/callbacks/a1topup/${NEW}?opid=1` });
     expect(res.statusCode).toBe(400);

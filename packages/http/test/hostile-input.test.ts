@@ -302,6 +302,29 @@ describe('finding 3: time and connections are bounded on every listener', () => 
     expect(order.statusCode).toBe(404);
   });
 
+  it('answers a body that stops arriving with 408 even when the connection falls silent at once', async () => {
+    // Found by the fuzz run: the socket's idle timeout (the request timeout, counted from the last
+    // byte) raced the request timeout (checked on an interval) and, winning, closed the connection
+    // without a word or a log line.
+    // The race went one way or the other: several connections at once make losing it certain.
+    const firstLine = logLines.length;
+    const sockets = await Promise.all([1, 2, 3, 4, 5].map(() => wire()));
+    for (const [i, socket] of sockets.entries()) {
+      socket.socket.write(
+        `${head('POST', '/v1/recharges', { ...shop, 'content-type': 'application/json', 'content-length': 200 })}{"orderId":"silent-${i}",`,
+      );
+    }
+    for (const socket of sockets) {
+      expect(await socket.waitFor(/\r\n\r\n\{.*\}/s, LIMITS.requestTimeoutMs + 1_500)).toBe(true);
+      const answer = firstResponse(socket.text());
+      expect(answer.status).toBe(408);
+      expect(expectErrorShape(JSON.parse(answer.body)).error).toBe('request_timeout');
+      expect(await socket.closedWithin(1_000)).not.toBeNull();
+    }
+    const lines = logLines.slice(firstLine).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.status === 408 && line.msg === 'client error')).toHaveLength(5);
+  });
+
   it('closes a connection that sends nothing, and a kept-alive one left idle', async () => {
     const silent = await wire();
     const idle = await wire();
@@ -534,7 +557,7 @@ describe('finding 8: every refusal is in the documented shape; repeated JSON key
     ]);
   });
 
-  it('answers __proto__, broken JSON, bad URLs, long URLs, huge headers and non-HTTP bytes in the shape, echoing no URL', async () => {
+  it('answers __proto__, broken JSON, bad URLs, long URLs, huge headers, an unmet Expect, no Host and non-HTTP bytes in the shape, echoing no URL', async () => {
     const proto = await app.inject({
       method: 'POST',
       url: '/v1/recharges',
@@ -572,6 +595,28 @@ describe('finding 8: every refusal is in the documented shape; repeated JSON key
     const tooBig = firstResponse(bigHeaders.text());
     expect(tooBig.status).toBe(431);
     expect(expectErrorShape(JSON.parse(tooBig.body)).error).toBe('headers_too_large');
+
+    // Found by the fuzz run: Node answered these two itself, with no body at all.
+    const expectation = await wire();
+    expectation.socket.write(
+      `${head('POST', '/v1/recharges', {
+        ...shop,
+        'content-type': 'application/json',
+        expect: '200-ok',
+        'content-length': 2,
+      })}{}`,
+    );
+    expect(await expectation.waitFor(/\r\n\r\n\{.*\}/s, 2_000)).toBe(true);
+    const unmet = firstResponse(expectation.text());
+    expect(unmet.status).toBe(417);
+    expect(expectErrorShape(JSON.parse(unmet.body)).error).toBe('expectation_failed');
+
+    const noHost = await wire();
+    noHost.socket.write('GET /v1/recharges HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(await noHost.waitFor(/\r\n\r\n\{.*\}/s, 2_000)).toBe(true);
+    const hostless = firstResponse(noHost.text());
+    expect(hostless.status).toBe(400);
+    expect(expectErrorShape(JSON.parse(hostless.body)).message).toMatch(/Host/);
 
     const garbage = await wire();
     garbage.socket.write('HELLO THERE\r\n\r\n');

@@ -334,6 +334,53 @@ describe('card numbers are refused by shape in every Telgoo5 field, and nothing 
     }
   });
 
+  // Found by the fuzz run (fuzz.test.ts): the request line was logged with the card in clear, and
+  // a file name was stored with the batch (and shown by GET /v1/batches) as sent.
+  it('a card number in a URL, however it is written, is in no log line', async () => {
+    const first = logLines.length;
+    for (const target of [
+      `/v1/recharges/${CARD}`,
+      '/v1/recharges?cursor=4111-1111-1111-1111',
+      '/v1/recharges?cursor=4111+1111+1111+1111',
+      '/v1/recharges?cursor=4111%201111%201111%201111',
+      `/v1/recharges/4111${encodeAll(CARD.slice(4))}`,
+      `/nowhere/${CARD}?card=${CARD}&cvv=123`,
+    ]) {
+      expect(await raw(`GET ${target} HTTP/1.1`, auth), target).toBeGreaterThanOrEqual(400);
+    }
+    const text = logLines.slice(first).join('\n');
+    expect(text.match(/"msg":"request"/g)).toHaveLength(6);
+    expect(text).toContain('[card number removed]');
+    const digits = text.replace(/%3(\d)/g, '$1').replace(/%20|[\s+-]/g, '');
+    expect(digits).not.toContain(CARD);
+  });
+
+  it('a card number in an upload’s file name is not kept with the batch', async () => {
+    const file = (id: string) =>
+      `orderId,operator,circle,number,amount,value1,value2\n${id},A,5,9876543210,10,,\n`;
+    const byHeader = await app.inject({
+      method: 'POST',
+      url: '/v1/batches',
+      headers: { ...auth, 'content-type': 'text/csv', 'x-filename': `card ${CARD}.csv` },
+      payload: file('fn-1'),
+    });
+    expect(byHeader.statusCode).toBe(202);
+    expect(byHeader.json().filename).toBe('card [card number removed].csv');
+    const boundary = 'fn-boundary';
+    const byPart = await app.inject({
+      method: 'POST',
+      url: '/v1/batches',
+      headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="4111-1111-1111-1111.csv"\r\nContent-Type: text/csv\r\n\r\n${file('fn-2')}\r\n--${boundary}--\r\n`,
+    });
+    expect(byPart.statusCode).toBe(202);
+    expect(byPart.json().filename).toBe('[card number removed].csv');
+    const listed = await app.inject({ method: 'GET', url: '/v1/batches', headers: auth });
+    expect(listed.body).toContain('[card number removed]');
+    expect(listed.body).not.toMatch(/4111[\s-]?1111/);
+    // The last test below also searches every stored key for the digits.
+  });
+
   it('nothing refused was stored or logged: no order, no job, no card digits anywhere', async () => {
     for (const orderId of orderIds) {
       if (orderId === CARD) continue;

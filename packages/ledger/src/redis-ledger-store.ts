@@ -1,3 +1,4 @@
+import { assertNoEviction } from '@rechargeflow/queue';
 import type { Redis } from 'ioredis';
 import { RECORD_BALANCE } from './balances/balance-scripts.ts';
 import { createRedisBalanceStore } from './balances/redis-balance-store.ts';
@@ -22,7 +23,6 @@ import {
   UPGRADE_ORDERS,
 } from './orders/order-scripts.ts';
 import { createRedisOrderStore, upgradeOrderLayout } from './orders/redis-order-store.ts';
-import { assertNoEviction } from './redis/assert-no-eviction.ts';
 import type { LuaScript } from './redis/lua.ts';
 import { type RedisContext, redisKeys } from './redis/redis-keys.ts';
 

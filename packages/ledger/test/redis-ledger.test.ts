@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { orderKeyId, paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
+import { RedisEvictionPolicyError } from '@rechargeflow/queue';
 import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LedgerConfigurationError } from '../src/ledger-errors.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
 import { describeLedgerContract } from './contract/index.ts';
 
@@ -253,7 +253,7 @@ describe('Redis ledger store specifics', () => {
     await withPrivateRedis('allkeys-lru', async (privateRedis) => {
       const store = createRedisLedgerStore({ redis: privateRedis, prefix: 'ledger' });
       const failure = store.init();
-      await expect(failure).rejects.toBeInstanceOf(LedgerConfigurationError);
+      await expect(failure).rejects.toBeInstanceOf(RedisEvictionPolicyError);
       await expect(failure).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*noeviction/);
     });
   });

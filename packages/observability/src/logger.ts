@@ -4,7 +4,7 @@ import { lineScrubber } from './scrub.ts';
 export type { Logger } from 'pino';
 
 /**
- * Paths pino censors wherever they appear (PRODUCT.md rule 4): credentials, tokens, card data and
+ * Paths pino censors wherever they appear (docs/product.md, rule 4): credentials, tokens, card data and
  * full phone numbers. Code should not log these in the first place; this is the second line.
  */
 export const REDACTED_PATHS: readonly string[] = [

@@ -1,8 +1,8 @@
-import { assertNever, type Order, RechargeflowError } from '@rechargeflow/domain';
+import { assertNever, type Order, ProviderError, RechargeflowError } from '@rechargeflow/domain';
 import type { CallbackOutcome, CallbackRecord } from '@rechargeflow/ledger';
-import { mapA1TopupStatus, ProviderError } from '@rechargeflow/providers';
 import { applyFact, type FactResult, type ProviderFact } from './apply-fact.ts';
-import { nowIso, type WorkerDeps } from './deps.ts';
+import { CallbackRetryError } from './callback-retry-error.ts';
+import { type CatalogDeps, nowIso, type WorkerDeps } from './deps.ts';
 import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';
 
 export interface CallbackSettings {
@@ -23,12 +23,8 @@ export interface CallbackSettings {
 
 export const DEFAULT_REVERSAL_CONFIRM_WINDOW_MS = 15 * 60_000;
 
-/** Asked for another run later (the status API did not answer while verifying a reversal). */
-export class CallbackRetryError extends RechargeflowError {
-  constructor(message: string, context: Record<string, unknown>) {
-    super(message, { retryable: true, context });
-  }
-}
+/** The providers to ask (confirmations) and the registry that reads callbacks' statuses. */
+export type CallbackDeps = WorkerDeps & CatalogDeps;
 
 export interface CallbackResult {
   readonly outcome: CallbackOutcome;
@@ -42,7 +38,7 @@ export interface CallbackResult {
  * arrivals change an order at most once.
  */
 export async function applyCallback(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   callbackId: string,
   settings: CallbackSettings,
 ): Promise<CallbackResult> {
@@ -78,16 +74,17 @@ export async function applyCallback(
 }
 
 async function decide(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   record: CallbackRecord,
   settings: CallbackSettings,
 ): Promise<CallbackResult> {
-  const reported = mapA1TopupStatus(record.status);
+  // What the status text means is the sending provider's (its module in the registry).
+  const reported = deps.providerCatalog.callbackStatus(record.provider, record.status);
   const order = await ledgerCall(() => deps.ledger.getOrderByProviderOrderId(record.providerOrderId));
   if (!order)
     return { outcome: 'unknown_order', note: `no order has provider orderid ${record.providerOrderId}` };
   if (!reported) {
-    const note = `callback with status "${record.status}" (not Success, Failure or Pending) about ${record.providerOrderId}; not applied`;
+    const note = `callback with status "${record.status}" (not ${deps.providerCatalog.callbackStatusWords(record.provider)}) about ${record.providerOrderId}; not applied`;
     await ledgerCall(() =>
       deps.ledger.appendHistory(order, {
         at: nowIso(deps),
@@ -115,7 +112,7 @@ async function decide(
 }
 
 async function fromFact(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   record: CallbackRecord,
   settings: CallbackSettings,
   fact: ProviderFact,
@@ -144,7 +141,7 @@ async function fromFact(
  * the confirm window ends. A provider with no status API hands the order to a person.
  */
 async function confirm(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   record: CallbackRecord,
   settings: CallbackSettings,
   fact: ProviderFact,
@@ -211,7 +208,7 @@ async function confirm(
  * kept for an operator, with the fact in the order's history.
  */
 async function unconfirmed(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   fact: ProviderFact,
   order: Order,
   why: string,
@@ -238,7 +235,7 @@ async function unconfirmed(
 
 /** The order goes to a person with the callback's claim in the note (pinned to its attempt). */
 async function toReview(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   fact: ProviderFact,
   order: Order,
   why: string,
@@ -278,7 +275,7 @@ function orderRef(order: Order): string {
 
 /** The order changed between our read and write (a concurrent copy): decide again on what it is now. */
 async function retryAgainst(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   record: CallbackRecord,
   settings: CallbackSettings,
   before: Order,
@@ -290,7 +287,7 @@ async function retryAgainst(
 }
 
 async function applyReversal(
-  deps: WorkerDeps,
+  deps: CallbackDeps,
   record: CallbackRecord,
   settings: CallbackSettings,
   order: Order,

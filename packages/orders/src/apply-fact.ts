@@ -8,7 +8,8 @@ import {
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { rechargeJobId } from '@rechargeflow/queue';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
-import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 
 /**
  * One thing a provider said about one attempt (one providerOrderId): its answer to our recharge
@@ -180,7 +181,7 @@ async function unsettled(
         return write(deps, order, {
           expect: pin,
           to: 'pending',
-          patch: { ...fieldsOf(fact), inFlight: false, checkAfterMs: deps.firstCheckAfterMs ?? 30_000 },
+          patch: { ...fieldsOf(fact), inFlight: false, checkAfterMs: deps.firstCheckAfterMs },
           entry: entry(deps, fact, fact.says),
         });
       }

@@ -1,6 +1,11 @@
-import type { Order, OrderState, RechargeRequest } from '@rechargeflow/domain';
+import type {
+  Order,
+  OrderState,
+  ProviderCatalog,
+  RechargeProvider,
+  RechargeRequest,
+} from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
-import type { RechargeProvider } from '@rechargeflow/providers';
 import type { JobProducer } from '@rechargeflow/queue';
 
 /** Structured, redacted log sink (pino's shape, without depending on pino). */
@@ -53,11 +58,24 @@ export const OPEN_GATE: ProviderGate = {
   record: async () => undefined,
 };
 
+/**
+ * What is known of every provider without calling it: the provider registry
+ * (`providerRegistry` of `@rechargeflow/providers`), which the apps pass in. Stored callbacks are
+ * read through it, whatever provider sent them, configured here or not.
+ */
+export interface CatalogDeps {
+  readonly providerCatalog: ProviderCatalog;
+}
+
 export interface WorkerDeps extends OrderDeps {
   readonly providers: ReadonlyMap<string, RechargeProvider>;
   readonly gate?: ProviderGate | undefined;
-  /** Delay before the first status check of an order that becomes pending (default 30 s). */
-  readonly firstCheckAfterMs?: number | undefined;
+  /**
+   * Delay before the first status check of an order that becomes pending: the status-check
+   * schedule's first step (`statusCheckTimes` of `@rechargeflow/config`, from STATUS_POLL_SCHEDULE),
+   * passed in by the part, never assumed here.
+   */
+  readonly firstCheckAfterMs: number;
 }
 
 export function nowIso(deps: { now?: (() => Date) | undefined }): string {

@@ -1,11 +1,13 @@
 export {
   applyCallback,
+  type CallbackDeps,
   type CallbackResult,
-  CallbackRetryError,
   type CallbackSettings,
   DEFAULT_REVERSAL_CONFIRM_WINDOW_MS,
 } from './apply-callback.ts';
+export { CallbackRetryError } from './callback-retry-error.ts';
 export {
+  type CatalogDeps,
   OPEN_GATE,
   type OrderDeps,
   type OrderEvents,
@@ -13,8 +15,9 @@ export {
   type ProviderGate,
   type WorkerDeps,
 } from './deps.ts';
-export { LedgerUnavailableError } from './ledger-calls.ts';
-export { type JobRun, NotSentRetryError, type ProcessOutcome, processRecharge } from './process-recharge.ts';
+export { LedgerUnavailableError } from './ledger-unavailable-error.ts';
+export { NotSentRetryError } from './not-sent-retry-error.ts';
+export { type JobRun, type ProcessOutcome, processRecharge } from './process-recharge.ts';
 export { type ProviderReconciliation, type ReconciliationReport, reconcile } from './reconciliation.ts';
 export { type RequeueSummary, requeueStranded } from './requeue-stranded.ts';
 export { type ResolveOutcome, resolveOrder } from './resolve-order.ts';

@@ -1,13 +1,7 @@
 import { type Order, RechargeflowError } from '@rechargeflow/domain';
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import type { OrderDeps } from './deps.ts';
-
-/** A ledger failure mid-job: retrying is safe because every write is conditional. */
-export class LedgerUnavailableError extends RechargeflowError {
-  constructor(cause: unknown) {
-    super('ledger unavailable', { retryable: true, cause });
-  }
-}
+import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 
 /** Runs a ledger call; infrastructure failures become retryable, domain refusals pass through. */
 export async function ledgerCall<T>(call: () => Promise<T>): Promise<T> {

@@ -4,14 +4,18 @@ import {
   type Order,
   type OrderKey,
   type OrderState,
+  type ProviderAnswer,
+  ProviderError,
   providerOrderId,
   RechargeflowError,
+  type RechargeProvider,
 } from '@rechargeflow/domain';
 import type { TransitionCommand } from '@rechargeflow/ledger';
-import { type ProviderAnswer, ProviderError, type RechargeProvider } from '@rechargeflow/providers';
 import { applyFact, handTo, type ProviderFact } from './apply-fact.ts';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
-import { LedgerUnavailableError, ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
+import { NotSentRetryError } from './not-sent-retry-error.ts';
 import { noStatusApiLookup } from './review-notes.ts';
 
 export interface JobRun {
@@ -19,13 +23,6 @@ export interface JobRun {
   readonly attempt: number;
   /** No further run will follow if this one asks to be retried. */
   readonly isFinalAttempt: boolean;
-}
-
-/** Thrown to ask the queue for another run later: only when nothing was sent. */
-export class NotSentRetryError extends RechargeflowError {
-  constructor(message: string, context: Record<string, unknown>) {
-    super(message, { retryable: true, context });
-  }
 }
 
 export type ProcessOutcome =
@@ -421,7 +418,7 @@ async function afterPending(deps: WorkerDeps, order: Order): Promise<ProcessOutc
 function transition(deps: WorkerDeps, order: Order, command: TransitionCommand): Promise<Order | null> {
   const withSchedule: TransitionCommand =
     command.to === 'pending' && command.expect.state !== 'pending'
-      ? { ...command, patch: { ...command.patch, checkAfterMs: deps.firstCheckAfterMs ?? 30_000 } }
+      ? { ...command, patch: { ...command.patch, checkAfterMs: deps.firstCheckAfterMs } }
       : command;
   return transitionOrder(deps, order, withSchedule);
 }

@@ -1,4 +1,4 @@
-import type { BalanceSample, LedgerStore, ProviderSummary } from '@rechargeflow/ledger';
+import type { BalanceSample, BalanceStore, OrderStore, ProviderSummary } from '@rechargeflow/ledger';
 
 export interface ProviderReconciliation extends ProviderSummary {
   /** The last balance sample at or before the window's start, if any. */
@@ -15,7 +15,7 @@ export interface ReconciliationReport {
 
 /** Per provider: orders created in [from, to) by state, with the provider balance at both ends. */
 export async function reconcile(
-  ledger: LedgerStore,
+  ledger: Pick<OrderStore, 'summarize'> & Pick<BalanceStore, 'balanceAt'>,
   from: string,
   to: string,
   providerNames: readonly string[],

@@ -1,7 +1,6 @@
 import type { Order, OrderKey } from '@rechargeflow/domain';
 import type { CallbackRecord } from '@rechargeflow/ledger';
-import { mapA1TopupStatus } from '@rechargeflow/providers';
-import { nowIso, type OrderDeps } from './deps.ts';
+import { type CatalogDeps, nowIso, type OrderDeps } from './deps.ts';
 import { ledgerCall, transitionOrder } from './ledger-calls.ts';
 
 export type ReverseOutcome =
@@ -18,7 +17,7 @@ export type ReverseOutcome =
  * and why; with `callbackId`, that stored Failure callback is linked and marked applied.
  */
 export async function reverseOrder(
-  deps: OrderDeps,
+  deps: OrderDeps & CatalogDeps,
   key: OrderKey,
   decision: { reason: string; actor: string; callbackId?: string | undefined },
 ): Promise<ReverseOutcome> {
@@ -35,7 +34,7 @@ export async function reverseOrder(
         reason: `callback ${id} is about orderid ${callback.providerOrderId}, not this order's ${order.providerOrderId}`,
       };
     }
-    if (mapA1TopupStatus(callback.status) !== 'failed') {
+    if (deps.providerCatalog.callbackStatus(callback.provider, callback.status) !== 'failed') {
       return {
         kind: 'callback_mismatch',
         reason: `callback ${id} reports "${callback.status}", not a failure`,

@@ -1,5 +1,4 @@
-import { assertNever, type Order } from '@rechargeflow/domain';
-import { ProviderError } from '@rechargeflow/providers';
+import { assertNever, type Order, ProviderError } from '@rechargeflow/domain';
 import { applyFact } from './apply-fact.ts';
 import { nowIso, type WorkerDeps } from './deps.ts';
 import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';

@@ -25,7 +25,7 @@ export interface SubmitCommand extends OrderKey {
 export const DEFAULT_PROVIDER = 'a1topup';
 
 /**
- * Writes the order to the ledger first, then adds its job (PRODUCT.md rule 3). If the process
+ * Writes the order to the ledger first, then adds its job (docs/product.md, rule 3). If the process
  * dies between the two, the order stays `queued` and `requeueStranded` adds the job later; the
  * job id is derived from the order key, so adding it twice is harmless.
  */

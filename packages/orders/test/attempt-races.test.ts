@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Order, parseRupees, providerOrderId } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore, type NewOrder } from '@rechargeflow/ledger';
-import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
+import { createA1TopupProvider, providerRegistry, type RechargeProvider } from '@rechargeflow/providers';
 import { createRedisConnection, JobProducer, rechargeJobId } from '@rechargeflow/queue';
 import { createSimulator, type Simulator } from '@rechargeflow/simulator';
 import { deleteByPrefix } from '@rechargeflow/testkit';
@@ -9,13 +9,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyCallback,
+  type CallbackDeps,
   checkPendingOrder,
   processRecharge,
   requeueStranded,
   resolveOrder,
   submitOrder,
   sweepStuckProcessing,
-  type WorkerDeps,
 } from '../src/index.ts';
 
 /**
@@ -37,7 +37,7 @@ let ledger: LedgerStore;
 let producer: JobProducer;
 let primary: RechargeProvider;
 let backup: RechargeProvider;
-let deps: WorkerDeps;
+let deps: CallbackDeps;
 
 beforeAll(async () => {
   simulator = createSimulator({
@@ -73,6 +73,7 @@ beforeAll(async () => {
       [backup.name, backup],
     ]),
     routeFor: () => ROUTE,
+    providerCatalog: providerRegistry,
     firstCheckAfterMs: 0,
   };
 });
@@ -144,7 +145,7 @@ describe('issue 12 findings', () => {
     const didRead = new Promise<void>((resolve) => {
       readDone = resolve;
     });
-    const racing: WorkerDeps = {
+    const racing: CallbackDeps = {
       ...deps,
       ledger: {
         ...ledger,
@@ -157,7 +158,7 @@ describe('issue 12 findings', () => {
       },
     };
     let callback: ReturnType<typeof applyCallback> | undefined;
-    const worker: WorkerDeps = {
+    const worker: CallbackDeps = {
       ...deps,
       providers: new Map([
         [
@@ -199,7 +200,7 @@ describe('issue 12 findings', () => {
     simulator.script({ orderid: order.providerOrderId, behaviour: 'failure' });
     simulator.script({ orderid: providerOrderId(order, 2), behaviour: 'success' });
     // The provider's Failure callback is applied after it answered, before the worker reads the answer.
-    const racing: WorkerDeps = {
+    const racing: CallbackDeps = {
       ...deps,
       providers: new Map([
         [
@@ -234,8 +235,8 @@ describe('issue 12 findings', () => {
     const order = await submitted('race-4');
     simulator.script({ orderid: order.providerOrderId, behaviour: 'success' });
     // While the call runs, the stuck sweep sends the order to pending and a check to manual review.
-    const sweepAhead: WorkerDeps = { ...deps, now: () => new Date(Date.now() + 3_600_000) };
-    const racing: WorkerDeps = {
+    const sweepAhead: CallbackDeps = { ...deps, now: () => new Date(Date.now() + 3_600_000) };
+    const racing: CallbackDeps = {
       ...deps,
       providers: new Map([
         [
@@ -317,7 +318,7 @@ describe('issue 12 findings', () => {
         providerOrderId: providerOrderIdCharged,
       });
     // While the backup's call is in flight, a1topup reports the refused attempt charged after all.
-    const racing: WorkerDeps = {
+    const racing: CallbackDeps = {
       ...deps,
       providers: new Map([
         ['a1topup', primary],
@@ -355,7 +356,7 @@ describe('issue 12 findings', () => {
     const own = createRedisLedgerStore({ redis, prefix: `${prefix}:backlog` });
     await own.init();
     const ownProducer = new JobProducer(queueRedis, { prefix: `${prefix}:bq` });
-    const ownDeps: WorkerDeps = { ...deps, ledger: own, producer: ownProducer };
+    const ownDeps: CallbackDeps = { ...deps, ledger: own, producer: ownProducer };
     const base = Date.now() - 600_000;
     const make = (i: number): NewOrder => {
       const key = { clientId: 'shop', orderId: `backlog-${String(i).padStart(5, '0')}` };
@@ -407,7 +408,7 @@ describe('issue 12 findings', () => {
 
   it("9: sweeps and the not-found grace go by the ledger's clock, not this host's", async () => {
     // The ledger's clock is an hour ahead of this host's (as if this host's were an hour behind).
-    const ahead: WorkerDeps = {
+    const ahead: CallbackDeps = {
       ...deps,
       ledger: { ...ledger, clock: async () => new Date(Date.now() + 3_600_000) },
     };

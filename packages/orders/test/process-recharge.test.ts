@@ -62,7 +62,14 @@ beforeAll(async () => {
     connectTimeoutMs: 500,
     maxResponseBytes: 65_536,
   });
-  deps = { ledger, producer, log, providers: new Map([[provider.name, provider]]) };
+  // A pending order's first status check after 30 s, as with the default STATUS_POLL_SCHEDULE.
+  deps = {
+    ledger,
+    producer,
+    log,
+    providers: new Map([[provider.name, provider]]),
+    firstCheckAfterMs: 30_000,
+  };
 });
 
 afterAll(async () => {

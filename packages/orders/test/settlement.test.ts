@@ -5,6 +5,7 @@ import {
   createA1TopupProvider,
   createRedisTokenLease,
   createTelgoo5Provider,
+  providerRegistry,
   type RechargeProvider,
 } from '@rechargeflow/providers';
 import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
@@ -14,6 +15,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyCallback,
+  type CallbackDeps,
   CallbackRetryError,
   checkPendingOrder,
   processRecharge,
@@ -23,7 +25,6 @@ import {
   runStatusChecks,
   submitOrder,
   sweepStuckProcessing,
-  type WorkerDeps,
 } from '../src/index.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -41,7 +42,7 @@ let queueRedis: Redis;
 let ledger: LedgerStore;
 let producer: JobProducer;
 let provider: RechargeProvider;
-let deps: WorkerDeps;
+let deps: CallbackDeps;
 let simUrl: string;
 
 beforeAll(async () => {
@@ -66,7 +67,14 @@ beforeAll(async () => {
     timeoutMs: 600,
     connectTimeoutMs: 300,
   });
-  deps = { ledger, producer, log, providers: new Map([[provider.name, provider]]), firstCheckAfterMs: 0 };
+  deps = {
+    ledger,
+    producer,
+    log,
+    providers: new Map([[provider.name, provider]]),
+    providerCatalog: providerRegistry,
+    firstCheckAfterMs: 0,
+  };
 });
 
 afterAll(async () => {
@@ -118,7 +126,7 @@ describe('runStatusChecks', () => {
     // A ledger of its own: only this backlog is due in it.
     const own = createRedisLedgerStore({ redis, prefix: `${prefix}:backlog` });
     await own.init();
-    const ownDeps: WorkerDeps = { ...deps, ledger: own };
+    const ownDeps: CallbackDeps = { ...deps, ledger: own };
     await Promise.all(
       Array.from({ length: 25 }, async (_, i) => {
         const created = await submitOrder(ownDeps, {
@@ -218,7 +226,7 @@ describe('checkPendingOrder', () => {
       agentId: 'a',
       tokens: createRedisTokenLease({ redis, key: `${prefix}:telgoo5-tokens` }),
     });
-    const t5deps: WorkerDeps = {
+    const t5deps: CallbackDeps = {
       ...deps,
       providers: new Map([[telgoo5.name, telgoo5]]),
       routeFor: () => ['telgoo5'],
@@ -335,7 +343,7 @@ describe('applyCallback', () => {
   it('keeps asking while the status API does not answer, then leaves the reversal to an operator', async () => {
     const order = await processed('cb-rev-down', 10);
     const down = await unreachableProvider();
-    const downDeps: WorkerDeps = { ...deps, providers: new Map([[down.name, down]]) };
+    const downDeps: CallbackDeps = { ...deps, providers: new Map([[down.name, down]]) };
     try {
       const cb = await storedCallback(order.providerOrderId, 'Failure', 'REV-DOWN');
       await expect(applyCallback(downDeps, cb.id, { verifyReversals: true })).rejects.toBeInstanceOf(
@@ -450,7 +458,7 @@ describe('applyCallback', () => {
 async function withFailedOver(
   orderId: string,
   use: (ctx: {
-    routed: WorkerDeps;
+    routed: CallbackDeps;
     order: Order;
     firstId: string;
     secondId: string;
@@ -466,7 +474,7 @@ async function withFailedOver(
     connectTimeoutMs: 300,
   });
   const errors: unknown[] = [];
-  const routed: WorkerDeps = {
+  const routed: CallbackDeps = {
     ...deps,
     log: { ...log, error: (fields: unknown) => errors.push(fields) },
     providers: new Map([
@@ -585,7 +593,7 @@ describe('operators and reports', () => {
       kind: 'not_found',
     });
     const reversals: number[] = [];
-    const counted: WorkerDeps = { ...deps, events: { reversal: (_p, amount) => reversals.push(amount) } };
+    const counted: CallbackDeps = { ...deps, events: { reversal: (_p, amount) => reversals.push(amount) } };
     const done = await reverseOrder(counted, order, { reason: 'provider portal shows a refund', actor });
     expect(done).toMatchObject({
       kind: 'reversed',

@@ -1,28 +1,57 @@
+// The provider contract lives in the domain (see its provider-contract.ts); re-exported here so
+// code that builds providers can take everything from one package.
+export {
+  type CallbackStatus,
+  type FailureClass,
+  type ProviderAnswer,
+  type ProviderBalance,
+  type ProviderCatalog,
+  ProviderError,
+  type RechargeCall,
+  type RechargeProvider,
+} from '@rechargeflow/domain';
 export { createA1TopupProvider } from './a1topup/client.ts';
+export { type A1TopupProtocolSettings, a1topupProtocolModule } from './a1topup/module.ts';
 export {
   A1TOPUP_FORMATS,
   type A1TopupFormat,
   type A1TopupOptions,
   type A1TopupTimingOptions,
 } from './a1topup/options.ts';
-export { mapStatus as mapA1TopupStatus } from './a1topup/parse.ts';
 export { worstCaseRechargeMs as a1topupWorstCaseRechargeMs } from './a1topup/worst-case.ts';
+export { createConfiguredProviders, worstCaseRechargeTimes } from './configured-providers.ts';
 export {
-  createConfiguredProviders,
+  type CallbackSpec,
+  type CallSettings,
+  type CallTiming,
+  type ClientContext,
+  type ProviderModule,
+  providerCallEnvShape,
+  type RequestExtension,
+  type WorkerLimits,
+  workerLimitsEnv,
+  workerLimitsOf,
+} from './module.ts';
+export {
+  type CallbackModule,
+  createProviderRegistry,
+  type OwnedExtension,
+  type ProviderRegistry,
   type ProvidersConfig,
   type RechargeTimeBound,
   type RechargeTimeConfig,
-  worstCaseRechargeTimes,
-} from './configured-providers.ts';
+} from './provider-registry.ts';
 export {
-  type FailureClass,
-  type ProviderAnswer,
-  type ProviderBalance,
-  ProviderError,
-  type RechargeCall,
-  type RechargeProvider,
-} from './provider.ts';
+  PROVIDER_MODULES,
+  PROVIDER_NAMES,
+  providerCredentialProblems,
+  providerLimitsEnvShape,
+  providerRegistry,
+  providersEnvShape,
+  providersInUseEnvShape,
+} from './registry.ts';
 export { createTelgoo5Provider } from './telgoo5/client.ts';
+export { telgoo5Module } from './telgoo5/module.ts';
 export {
   TELGOO5_PAYMENT_METHODS,
   TELGOO5_SOURCES,

@@ -1,5 +1,6 @@
 import { RechargeflowError } from '@rechargeflow/domain';
 import { Redis } from 'ioredis';
+import { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';
 
 /**
  * - `worker`: BullMQ workers block on Redis; they must retry forever (`maxRetriesPerRequest: null`).
@@ -21,27 +22,36 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
       });
 }
 
-export class RedisEvictionPolicyError extends RechargeflowError {}
+/** Redis's answer to a CONFIG it refuses or does not have (an ACL, a managed or renamed CONFIG). */
+const CONFIG_REFUSED = /unknown command|NOPERM|disabled|\bERR\b/i;
 
 /**
  * BullMQ and the Redis ledger lose data silently if Redis evicts keys: refuse to start unless the
- * policy is `noeviction`. Falls back to INFO where CONFIG is disabled (managed Redis).
+ * policy is `noeviction` (RedisEvictionPolicyError). The one check of it, for the queues' Redis and
+ * the Redis ledger alike. Asks CONFIG GET (a RESP2 list or a RESP3 map); where CONFIG is refused or
+ * says nothing, INFO memory.
  */
 export async function assertNoEviction(redis: Redis): Promise<void> {
   if (typeof redis.status === 'string') await waitForRedis(redis);
   let policy: string | undefined;
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    policy = reply[1];
+    const reply: unknown = await redis.config('GET', 'maxmemory-policy');
+    policy = Array.isArray(reply)
+      ? String(reply[1] ?? '')
+      : typeof reply === 'object' && reply !== null
+        ? String((reply as Record<string, unknown>)['maxmemory-policy'] ?? '')
+        : undefined;
   } catch (error) {
-    if (!/unknown command|NOPERM|disabled/i.test(String(error))) throw error;
+    if (!CONFIG_REFUSED.test(String(error))) throw error;
+  }
+  if (!policy) {
     const info = await redis.info('memory');
     policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
   }
   if (policy !== 'noeviction') {
     throw new RedisEvictionPolicyError(
-      `Redis maxmemory-policy is "${policy ?? 'unknown'}"; Rechargeflow needs "noeviction" (set maxmemory-policy noeviction in redis.conf or CONFIG SET), otherwise queued jobs and ledger entries can be evicted`,
-      { context: { policy } },
+      `Redis maxmemory-policy is "${policy ?? 'unknown'}"; Rechargeflow needs "noeviction" (set maxmemory-policy noeviction in redis.conf or run CONFIG SET maxmemory-policy noeviction), otherwise Redis may silently delete queued jobs and ledger entries (orders)`,
+      { context: { policy: policy ?? null } },
     );
   }
 }
@@ -68,7 +78,7 @@ export async function readAppendFsync(redis: Redis): Promise<AppendFsync | null>
     const [, value] = (await redis.config('GET', 'appendfsync')) as string[];
     return value === 'always' || value === 'everysec' || value === 'no' ? value : null;
   } catch (error) {
-    if (/unknown command|NOPERM|disabled/i.test(String(error))) return null;
+    if (CONFIG_REFUSED.test(String(error))) return null;
     throw error;
   }
 }
@@ -79,7 +89,7 @@ export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<voi
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      reject(new RechargeflowError(`Redis did not answer within ${timeoutMs} ms`, { retryable: true }));
     }, timeoutMs);
     const onReady = () => {
       cleanup();

@@ -3,7 +3,6 @@ export {
   assertNoEviction,
   type ConnectionRole,
   createRedisConnection,
-  RedisEvictionPolicyError,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,
@@ -25,6 +24,8 @@ export {
   type QueueName,
   queueNameFor,
   rechargeJobId,
+  retrySpanMs,
 } from './job-catalogue.ts';
 export { JobProducer, jobOptions, type QueueSettings } from './producer.ts';
 export { JOB_STATES, type JobState, type QueueStats, readQueueStats } from './queue-stats.ts';
+export { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';

@@ -62,6 +62,17 @@ export const JOB_CATALOGUE = {
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOGUE;
+
+/**
+ * How long a job's retries span from its first failure to its last attempt: the sum of the back-off
+ * delays BullMQ waits between its attempts (exponential: `delay · 2^(n-1)` before retry n; fixed:
+ * `delay` each). For settings that must fit inside a job's retries (REVERSAL_CONFIRM_WINDOW).
+ */
+export function retrySpanMs(name: JobName): number {
+  const { attempts, backoff } = JOB_CATALOGUE[name];
+  const retries = attempts - 1;
+  return backoff.type === 'exponential' ? backoff.delay * (2 ** retries - 1) : backoff.delay * retries;
+}
 export type JobPayload<N extends JobName> = z.infer<(typeof JOB_CATALOGUE)[N]['schema']>;
 export type QueueName = (typeof JOB_CATALOGUE)[JobName]['queue'];
 
@@ -77,7 +88,7 @@ export function callbackJobId(callbackId: string): string {
 
 /**
  * The BullMQ job id of an order's recharge job with one provider: one job per order and provider,
- * ever (PRODUCT.md rule 1; a failover to the next provider is the only second job).
+ * ever (docs/product.md, rule 1; a failover to the next provider is the only second job).
  */
 export function rechargeJobId(key: OrderKey, provider: string): string {
   return `recharge-${orderKeyId(key)}-${provider}`;

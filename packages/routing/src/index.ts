@@ -10,7 +10,6 @@ export {
 } from './circuit-breaker.ts';
 export { createProviderGate } from './provider-gate.ts';
 export {
-  A1TOPUP_PROVIDER,
   DEFAULT_ROUTING_TABLE,
   loadRoutingTable,
   MAX_ROUTES_PER_RULE,
@@ -28,7 +27,6 @@ export {
   routeFor,
   routeServiceOf,
   routingTableSchema,
-  TELGOO5_PROVIDER,
 } from './routing-table.ts';
 export {
   type ProviderSelection,

@@ -1,26 +1,31 @@
 import { readFileSync } from 'node:fs';
-import {
-  findOperator,
-  OPERATOR_CATEGORIES,
-  type OperatorCategory,
-  type Paise,
-  parseRupees,
-  TELGOO5_AMOUNT_BOUNDS,
-  TELGOO5_OPERATOR,
-} from '@rechargeflow/domain';
+import { findOperator, OPERATOR_CATEGORIES, type Paise, parseRupees } from '@rechargeflow/domain';
+import { type OwnedExtension, providerRegistry } from '@rechargeflow/providers';
 import { z } from 'zod';
 import { parseJsonWithPosition } from './json-error.ts';
+import { RoutingTableError } from './routing-table-error.ts';
 
-/** The provider that takes TELGOO5 orders, and the only one that can. */
-export const TELGOO5_PROVIDER = 'telgoo5';
-/** The provider for every operator in the A1Topup catalogue. */
-export const A1TOPUP_PROVIDER = 'a1topup';
+export { RoutingTableError };
 
-/** What a rule's `services` may name: an operator category, or `telgoo5` for TELGOO5 orders. */
-export const ROUTE_SERVICES = [...OPERATOR_CATEGORIES, 'telgoo5'] as const;
-export type RouteService = OperatorCategory | 'telgoo5';
+/**
+ * The request extensions of the provider registry: each is an operator code (TELGOO5) whose orders
+ * only its provider (telgoo5) can take, and that provider takes no other orders. Every other
+ * provider takes the orders of the A1Topup operator catalogue.
+ */
+const EXTENSIONS: readonly OwnedExtension[] = providerRegistry.extensions;
+const extensionOf = (operator: string) => EXTENSIONS.find((e) => e.operator === operator);
 
-/** Bounds on the table itself (rule 6: bounded everything). */
+/**
+ * What a rule's `services` may name: an operator category, or an extension's field for its
+ * operator's orders (`telgoo5` for TELGOO5 orders).
+ */
+export const ROUTE_SERVICES = [...OPERATOR_CATEGORIES, ...EXTENSIONS.map((e) => e.field)] as [
+  string,
+  ...string[],
+];
+export type RouteService = (typeof ROUTE_SERVICES)[number];
+
+/** Bounds on the table itself (docs/product.md, rule 6: bounded everything). */
 export const MAX_ROUTES_PER_RULE = 5;
 export const MAX_RULES = 200;
 export const MAX_TABLE_BYTES = 256 * 1024;
@@ -75,25 +80,14 @@ export interface RoutingTable {
   readonly default: readonly string[];
 }
 
-/** A routing table that cannot be used; `problems` names each one with its place. */
-export class RoutingTableError extends Error {
-  readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    super(`invalid routing table (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'RoutingTableError';
-    this.problems = problems;
-  }
-}
-
-/** TELGOO5 orders to telgoo5; every A1Topup operator to a1topup. */
+/** Each extension's orders to its provider (TELGOO5 orders to telgoo5); every A1Topup operator to a1topup. */
 export const DEFAULT_ROUTING_TABLE: RoutingTable = Object.freeze({
-  rules: Object.freeze([
-    Object.freeze({
-      operators: Object.freeze([TELGOO5_OPERATOR]),
-      providers: Object.freeze([TELGOO5_PROVIDER]),
-    }),
-  ]),
-  default: Object.freeze([A1TOPUP_PROVIDER]),
+  rules: Object.freeze(
+    EXTENSIONS.map((e) =>
+      Object.freeze({ operators: Object.freeze([e.operator]), providers: Object.freeze([e.provider]) }),
+    ),
+  ),
+  default: Object.freeze([providerRegistry.defaultProvider]),
 });
 
 type Path = readonly (string | number | symbol)[];
@@ -111,29 +105,28 @@ function zodProblems(base: string, error: z.ZodError): string[] {
   return error.issues.map((issue) => `${formatPath(base, issue.path)}: ${issue.message}`);
 }
 
-/** Which service an operator is matched as: its catalogue category, or `telgoo5`. */
+/** Which service an operator is matched as: its catalogue category, or its extension (`telgoo5`). */
 export function routeServiceOf(operator: string): RouteService | undefined {
   const code = operator.trim().toUpperCase();
-  if (code === TELGOO5_OPERATOR) return 'telgoo5';
-  return findOperator(code)?.category;
+  return extensionOf(code)?.field ?? findOperator(code)?.category;
 }
 
 /** Inclusive range of minor units. */
 type Interval = readonly [low: number, high: number];
 
-/** Why a rule's operators and services match TELGOO5 orders (amounts aside), or `null`. */
-function telgoo5Reason(rule: RoutingRule): string | null {
+/** Why a rule's operators and services match an extension's orders, e.g. TELGOO5's (amounts aside), or `null`. */
+function extensionReason(rule: RoutingRule, extension: OwnedExtension): string | null {
   if (rule.operators !== undefined)
-    return rule.operators.includes(TELGOO5_OPERATOR) ? 'it names TELGOO5' : null;
+    return rule.operators.includes(extension.operator) ? `it names ${extension.operator}` : null;
   if (rule.services !== undefined)
-    return rule.services.includes('telgoo5') ? 'its services include telgoo5' : null;
-  return 'it names no operators or services, so it matches TELGOO5 too';
+    return rule.services.includes(extension.field) ? `its services include ${extension.field}` : null;
+  return `it names no operators or services, so it matches ${extension.operator} too`;
 }
 
-/** The TELGOO5 amounts a rule's range admits, or `null` when no TELGOO5 order fits it. */
-function telgoo5Amounts(rule: RoutingRule): Interval | null {
-  const low = Math.max(rule.minAmount ?? 0, TELGOO5_AMOUNT_BOUNDS.min);
-  const high = Math.min(rule.maxAmount ?? Number.MAX_SAFE_INTEGER, TELGOO5_AMOUNT_BOUNDS.max);
+/** The extension's amounts a rule's range admits, or `null` when none of its orders fits it. */
+function extensionAmounts(rule: RoutingRule, extension: OwnedExtension): Interval | null {
+  const low = Math.max(rule.minAmount ?? 0, extension.amountBounds.min);
+  const high = Math.min(rule.maxAmount ?? Number.MAX_SAFE_INTEGER, extension.amountBounds.max);
   return low <= high ? [low, high] : null;
 }
 
@@ -151,11 +144,11 @@ function covers(taken: readonly Interval[], range: Interval): boolean {
 /** Why a rule can receive orders for A1Topup operators, or `null` when it cannot. */
 function a1topupReason(rule: RoutingRule): string | null {
   if (rule.operators !== undefined) {
-    const codes = rule.operators.filter((code) => code !== TELGOO5_OPERATOR);
+    const codes = rule.operators.filter((code) => extensionOf(code) === undefined);
     return codes.length === 0 ? null : `it names ${codes.join(', ')}`;
   }
   if (rule.services !== undefined) {
-    const services = rule.services.filter((service) => service !== 'telgoo5');
+    const services = rule.services.filter((service) => !EXTENSIONS.some((e) => e.field === service));
     return services.length === 0 ? null : `its services include ${services.join(', ')}`;
   }
   return 'it names no operators or services, so it matches A1Topup operators too';
@@ -195,7 +188,7 @@ function checkRule(
   raw: z.output<typeof ruleSchema>,
   known: readonly string[],
   problems: string[],
-  telgoo5Taken: Interval[],
+  extensionTaken: Map<string, Interval[]>,
 ): RoutingRule {
   const place = `rules[${index}]`;
   let operators: string[] | undefined;
@@ -203,7 +196,7 @@ function checkRule(
     operators = [];
     raw.operators.forEach((text, j) => {
       const code = text.toUpperCase();
-      if (code !== TELGOO5_OPERATOR && findOperator(code) === undefined) {
+      if (extensionOf(code) === undefined && findOperator(code) === undefined) {
         problems.push(`${place}.operators[${j}]: unknown operator code "${text}"`);
       } else if (!operators!.includes(code)) operators!.push(code);
     });
@@ -220,25 +213,33 @@ function checkRule(
     providers,
   };
 
-  // Telgoo5 orders carry an enrollment and a payment token only Telgoo5 understands, and
-  // Telgoo5's API has no A1Topup operator codes: neither kind of order can be sent to the other.
-  // First match wins: a TELGOO5 order only reaches this rule for amounts no earlier rule takes.
-  const telgoo5Conditions = telgoo5Reason(rule);
-  const telgoo5Range = telgoo5Conditions === null ? null : telgoo5Amounts(rule);
-  const telgoo5 = telgoo5Range === null || covers(telgoo5Taken, telgoo5Range) ? null : telgoo5Conditions;
-  if (telgoo5Range !== null) telgoo5Taken.push(telgoo5Range);
+  // An extension's orders (Telgoo5's: an enrollment and a payment token only Telgoo5 understands)
+  // go to its provider only, and that provider's API has no A1Topup operator codes: neither kind
+  // of order can be sent to the other. First match wins: an extension's order only reaches this
+  // rule for amounts no earlier rule takes.
+  const matched = EXTENSIONS.flatMap((extension) => {
+    const conditions = extensionReason(rule, extension);
+    const range = conditions === null ? null : extensionAmounts(rule, extension);
+    const taken = extensionTaken.get(extension.operator) ?? [];
+    const reason = range === null || covers(taken, range) ? null : conditions;
+    if (range !== null) extensionTaken.set(extension.operator, [...taken, range]);
+    return reason === null ? [] : [{ extension, reason }];
+  });
   const a1topup = a1topupReason(rule);
   raw.providers.forEach((name, j) => {
     if (!isKnown(name, known)) return; // already reported as unknown
     const lower = name.toLowerCase();
-    if (telgoo5 !== null && lower !== TELGOO5_PROVIDER) {
-      problems.push(
-        `${place}.providers[${j}]: "${name}" cannot take TELGOO5 orders (only ${TELGOO5_PROVIDER} can), and this rule matches them: ${telgoo5}`,
-      );
+    for (const { extension, reason } of matched) {
+      if (lower !== extension.provider) {
+        problems.push(
+          `${place}.providers[${j}]: "${name}" cannot take ${extension.operator} orders (only ${extension.provider} can), and this rule matches them: ${reason}`,
+        );
+      }
     }
-    if (a1topup !== null && lower === TELGOO5_PROVIDER) {
+    const owned = EXTENSIONS.find((e) => e.provider === lower);
+    if (a1topup !== null && owned !== undefined) {
       problems.push(
-        `${place}.providers[${j}]: "${name}" cannot take orders for A1Topup operators, and this rule matches them: ${a1topup}; give TELGOO5 a rule of its own`,
+        `${place}.providers[${j}]: "${name}" cannot take orders for A1Topup operators, and this rule matches them: ${a1topup}; give ${owned.operator} a rule of its own`,
       );
     }
   });
@@ -276,11 +277,11 @@ export function parseRoutingTable(
 
   const problems: string[] = [];
   const rules: RoutingRule[] = [];
-  const telgoo5Taken: Interval[] = [];
+  const extensionTaken = new Map<string, Interval[]>();
   top.data.rules.forEach((rawRule, index) => {
     const parsed = ruleSchema.safeParse(rawRule);
     if (!parsed.success) problems.push(...zodProblems(`rules[${index}]`, parsed.error));
-    else rules.push(checkRule(index, parsed.data, knownProviders, problems, telgoo5Taken));
+    else rules.push(checkRule(index, parsed.data, knownProviders, problems, extensionTaken));
   });
 
   let defaultProviders: string[] = [];
@@ -289,9 +290,10 @@ export function parseRoutingTable(
   else {
     defaultProviders = checkProviders('default', parsedDefault.data, knownProviders, problems);
     parsedDefault.data.forEach((name, j) => {
-      if (name.toLowerCase() === TELGOO5_PROVIDER && isKnown(name, knownProviders)) {
+      const owned = EXTENSIONS.find((e) => e.provider === name.toLowerCase());
+      if (owned !== undefined && isKnown(name, knownProviders)) {
         problems.push(
-          `default[${j}]: "${name}" cannot take orders for A1Topup operators, and the default receives every order no rule matches; route TELGOO5 with a rule instead`,
+          `default[${j}]: "${name}" cannot take orders for A1Topup operators, and the default receives every order no rule matches; route ${owned.operator} with a rule instead`,
         );
       }
     });
@@ -357,8 +359,9 @@ function matches(
 
 /**
  * The providers to try for an order, in order: the first matching rule's, else the default's.
- * A TELGOO5 order no rule matches goes to telgoo5, never to the default (which parsing keeps free
- * of telgoo5, so it could only be a provider that cannot take the order).
+ * A TELGOO5 order (an extension's) no rule matches goes to telgoo5 (its provider), never to the
+ * default (which parsing keeps free of extension providers, so it could only be a provider that
+ * cannot take the order).
  */
 export function routeFor(table: RoutingTable, request: RouteRequest): readonly string[] {
   const operator = request.operator.trim().toUpperCase();
@@ -366,5 +369,6 @@ export function routeFor(table: RoutingTable, request: RouteRequest): readonly s
   for (const rule of table.rules) {
     if (matches(rule, operator, service, request.amount)) return rule.providers;
   }
-  return operator === TELGOO5_OPERATOR ? [TELGOO5_PROVIDER] : table.default;
+  const extension = extensionOf(operator);
+  return extension ? [extension.provider] : table.default;
 }

@@ -1,6 +1,6 @@
+export { LedgerDurabilityError } from './ledger-durability-error.ts';
 export { closeServer, runPart } from './run-part.ts';
 export {
-  LedgerDurabilityError,
   openStorage,
   type Storage,
   type StorageSettings,

@@ -1,18 +1,14 @@
-import { ConfigError } from '@rechargeflow/config';
+import { ConfigurationError } from '@rechargeflow/domain';
 
 /**
- * Runs a part's `main`. A configuration error (or another error the part names as one) prints its
- * message and exits 2, the code that tells an operator "fix the settings"; any other start-up
- * failure exits 1.
+ * Runs a part's `main`. Settings it cannot start with (a ConfigurationError: its environment, its
+ * routing table) print their message and exit 2, the code that tells an operator "fix the
+ * settings"; any other start-up failure exits 1.
  */
-export function runPart(
-  part: string,
-  main: () => Promise<void>,
-  configErrors: readonly (abstract new (...args: never[]) => Error)[] = [],
-): void {
+export function runPart(part: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    if (error instanceof ConfigError || configErrors.some((kind) => error instanceof kind)) {
-      process.stderr.write(`${(error as Error).message}\n`);
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
     process.stderr.write(

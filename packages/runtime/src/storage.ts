@@ -10,6 +10,7 @@ import {
   waitForRedis,
 } from '@rechargeflow/queue';
 import type { Redis } from 'ioredis';
+import { LedgerDurabilityError } from './ledger-durability-error.ts';
 
 export interface StorageSettings {
   readonly REDIS_URL: string;
@@ -25,11 +26,6 @@ export interface Storage {
   readonly redis: Redis;
   readonly ledger: OpenLedger;
   readonly producer: JobProducer;
-}
-
-/** Start-up refused: the Redis ledger would not survive a Redis restart. */
-export class LedgerDurabilityError extends Error {
-  override readonly name = 'LedgerDurabilityError';
 }
 
 /**

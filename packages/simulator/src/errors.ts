@@ -1,9 +1,10 @@
+import { RechargeflowError } from '@rechargeflow/domain';
+
 /** A control request the simulator refuses; `statusCode` is what `/_sim/*` answers with. */
-export class SimulatorError extends Error {
+export class SimulatorError extends RechargeflowError {
   readonly statusCode: 400 | 404 | 409;
   constructor(statusCode: 400 | 404 | 409, message: string) {
-    super(message);
-    this.name = 'SimulatorError';
+    super(message, { context: { statusCode } });
     this.statusCode = statusCode;
   }
 }

@@ -6,6 +6,7 @@ import {
   isCardNumber,
   isRawCardFieldName,
   luhnValid,
+  maskCardNumbers,
 } from './card-numbers.ts';
 
 /** Test numbers the networks publish (Luhn-valid, never issued). */
@@ -84,6 +85,21 @@ describe('findCardNumber', () => {
       '',
     ])
       expect(findCardNumber(text), text).toBeNull();
+  });
+});
+
+describe('maskCardNumbers', () => {
+  it('replaces each card, however it is written, and keeps the text around it', () => {
+    expect(maskCardNumbers('4111111111111111.csv')).toBe('[card number removed].csv');
+    expect(maskCardNumbers('pay with 4111 1111 1111 1111 exp 12/30')).toBe(
+      'pay with [card number removed] exp 12/30',
+    );
+    expect(maskCardNumbers(`a ${CARDS.amex} b 3782-8224-6310-005 c`, '#')).toBe('a # b # c');
+  });
+
+  it('leaves alone what is not a card', () => {
+    for (const text of ['pm_9503946000062304', 'orders 2026-11-22.csv', '411111111111111100000', 'x'])
+      expect(maskCardNumbers(text)).toBe(text);
   });
 });
 

@@ -100,6 +100,21 @@ export function findCardNumber(text: string): string | null {
   return null;
 }
 
+/** What a card number is replaced with where text is kept or shown (`maskCardNumbers`). */
+export const CARD_NUMBER_REMOVED = '[card number removed]';
+
+/**
+ * `text` with every run of digits holding a card number (as `findCardNumber` finds it) replaced
+ * by `replacement`: for text a client wrote that is kept or logged as it came (a file name, a CSV
+ * header cell, a URL) rather than refused.
+ */
+export function maskCardNumbers(text: string, replacement = CARD_NUMBER_REMOVED): string {
+  if (text.length < 13) return text;
+  return text.replace(/\d(?:[\s\u00a0\u2010-\u2015-]{0,3}\d)*/g, (run) =>
+    run.length >= 13 && findCardNumber(run) !== null ? replacement : run,
+  );
+}
+
 /**
  * Raw card fields, in the spellings a client might use. They are refused wherever they appear:
  * card data never enters Rechargeflow; Telgoo5 orders pay with a saved payment profile token.

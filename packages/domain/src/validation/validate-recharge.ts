@@ -8,19 +8,10 @@ import { cardDataIssues } from './card-numbers.ts';
 import { CATEGORY_LABELS } from './category-labels.ts';
 import { type ExtraFieldRule, extraFieldRules } from './extra-fields.ts';
 import { checkNumber, NUMBER_IS_ACCOUNT } from './number-rules.ts';
+import type { RechargeRequestInput } from './request-fields.ts';
 import { TELGOO5_OPERATOR, validateTelgoo5Request } from './validate-telgoo5.ts';
 
-/** Raw request fields as they arrive from JSON or CSV cells; an empty string means "not given". */
-export interface RechargeRequestInput {
-  readonly operator?: unknown;
-  readonly circle?: unknown;
-  readonly number?: unknown;
-  readonly amount?: unknown;
-  readonly value1?: unknown;
-  readonly value2?: unknown;
-  /** Telgoo5 orders only. */
-  readonly telgoo5?: unknown;
-}
+export type { RechargeRequestInput };
 
 export type RechargeValidationResult =
   | { readonly ok: true; readonly value: RechargeRequest }

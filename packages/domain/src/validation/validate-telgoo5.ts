@@ -1,26 +1,25 @@
 import { parseRupees } from '../amount.ts';
 import type { FieldIssue } from '../errors.ts';
-import type { RechargeRequest, Telgoo5Order } from '../order.ts';
+import type { RechargeRequest } from '../order.ts';
 import { cardDataIssues, isRawCardFieldName, refuseCardField } from './card-numbers.ts';
+import { RECHARGE_FIELDS, type RechargeField, type RechargeRequestInput } from './request-fields.ts';
+import {
+  TELGOO5_FIELDS,
+  TELGOO5_TOPUP_TYPES,
+  type Telgoo5Field,
+  type Telgoo5Order,
+} from './telgoo5-fields.ts';
 
 /** The operator code that sends an order to Telgoo5/VCare (US MVNO back office) instead of A1Topup. */
 export const TELGOO5_OPERATOR = 'TELGOO5';
 
-export const TELGOO5_TOPUP_TYPES = ['ADDON', 'ILD', 'DATA', 'TOPUP'] as const;
-
-const TELGOO5_FIELDS = [
-  'enrollmentId',
-  'planCode',
-  'planId',
-  'topupType',
-  'paymentToken',
-  'customerToken',
-  'billingState',
-  'billingCity',
-  'billingZip',
-  'billingAddress1',
-  'billingAddress2',
-] as const;
+/** The request fields a Telgoo5 order reads (the order id is the API's). */
+const TELGOO5_READS = ['orderId', 'operator', 'number', 'amount', 'telgoo5'] as const;
+type NotUsed = Exclude<RechargeField, (typeof TELGOO5_READS)[number]>;
+/** Every other request field is not used for a Telgoo5 order: given, it is refused (never dropped). */
+const NOT_USED = RECHARGE_FIELDS.filter(
+  (field): field is NotUsed => !(TELGOO5_READS as readonly string[]).includes(field),
+);
 
 const US_STATES = new Set(
   'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP'.split(
@@ -62,7 +61,7 @@ function reader(issues: FieldIssue[], refused: ReadonlySet<string>) {
  * Card data in the order, by field name and by shape, at any depth: the issues, and the fields
  * they refuse (their other rules are not checked: one clear reason per field).
  */
-function findCardData(input: Record<string, unknown>, telgoo5: unknown) {
+function findCardData(input: RechargeRequestInput, telgoo5: unknown) {
   const issues: FieldIssue[] = [];
   const refused = new Set<string>();
   const scan = (field: string, value: unknown) => {
@@ -72,7 +71,7 @@ function findCardData(input: Record<string, unknown>, telgoo5: unknown) {
       refused.add(field);
     }
   };
-  for (const field of ['number', 'amount', 'circle', 'value1', 'value2'] as const) scan(field, input[field]);
+  for (const field of ['number', 'amount', ...NOT_USED] as const) scan(field, input[field]);
   if (typeof telgoo5 === 'object' && telgoo5 !== null && !Array.isArray(telgoo5)) {
     for (const [key, value] of Object.entries(telgoo5)) {
       if (isRawCardFieldName(key)) {
@@ -116,14 +115,9 @@ export function normaliseMdn(raw: string): string | null {
  * Card data is refused in every field, by name and by shape (card-numbers.ts), and every field is
  * text: one of another type is refused (rule `type`), never silently dropped.
  */
-export function validateTelgoo5Request(input: {
-  number?: unknown;
-  amount?: unknown;
-  circle?: unknown;
-  value1?: unknown;
-  value2?: unknown;
-  telgoo5?: unknown;
-}): { ok: true; value: RechargeRequest } | { ok: false; issues: FieldIssue[] } {
+export function validateTelgoo5Request(
+  input: RechargeRequestInput,
+): { ok: true; value: RechargeRequest } | { ok: false; issues: FieldIssue[] } {
   const cards = findCardData(input, input.telgoo5);
   const issues: FieldIssue[] = [...cards.issues];
   const read = reader(issues, cards.refused);
@@ -146,7 +140,7 @@ export function validateTelgoo5Request(input: {
   const amount = cards.refused.has('amount') ? null : parseRupees(input.amount);
   const amountProblem = cards.refused.has('amount') ? undefined : amountIssue(input.amount, amount);
   if (amountProblem) issues.push(amountProblem);
-  for (const field of ['circle', 'value1', 'value2'] as const) {
+  for (const field of NOT_USED) {
     const value = read(field, input[field]);
     if (typeof value === 'string')
       issues.push({ field, rule: 'not_used', message: 'is not used for Telgoo5 orders; leave it out' });
@@ -178,7 +172,7 @@ export function validateTelgoo5Request(input: {
       });
     }
   }
-  const field = (name: (typeof TELGOO5_FIELDS)[number]) => read(`telgoo5.${name}`, t[name]);
+  const field = (name: Telgoo5Field) => read(`telgoo5.${name}`, t[name]);
   const id = /^[A-Za-z0-9_-]{1,32}$/;
   const token = /^[A-Za-z0-9_-]{4,64}$/;
   const enrollmentId = field('enrollmentId');

@@ -1,4 +1,5 @@
 import type { OrderKey } from '@rechargeflow/domain';
+import { JOB_CATALOGUE } from '@rechargeflow/queue';
 import type { Scheduler, Task } from './scheduler.ts';
 
 /**
@@ -9,7 +10,8 @@ import type { Scheduler, Task } from './scheduler.ts';
  * re-adds a completed one. The real BullMQ is not needed: the orders code only adds and ensures.
  */
 
-export const RECHARGE_ATTEMPTS = 6;
+/** The recharge job's attempts, as the job catalogue gives them to BullMQ. */
+export const RECHARGE_ATTEMPTS: number = JOB_CATALOGUE.recharge.attempts;
 
 export interface ModelJob {
   readonly jobId: string;

@@ -7,9 +7,11 @@ import {
   RechargeflowError,
 } from '@rechargeflow/domain';
 import type { LedgerStore } from '@rechargeflow/ledger';
+import { providerRegistry } from '@rechargeflow/providers';
 import type { JobProducer } from '@rechargeflow/queue';
 import {
   applyCallback,
+  type CallbackDeps,
   CallbackRetryError,
   type CallbackSettings,
   checkPendingOrder,
@@ -19,7 +21,6 @@ import {
   type StatusCheckSettings,
   submitOrder,
   sweepStuckProcessing,
-  type WorkerDeps,
 } from '../../src/index.ts';
 import { pick, prng } from './prng.ts';
 import type { Program, Step } from './program.ts';
@@ -101,7 +102,7 @@ export class World {
   readonly scheduler = new Scheduler();
   readonly market: Market;
   readonly queue: ModelQueue;
-  readonly deps: WorkerDeps;
+  readonly deps: CallbackDeps;
   readonly orders: WorldOrder[] = [];
   readonly trace: string[] = [];
   /** Tasks that ended with an error nobody should see (not a retry the queue would make). */
@@ -137,6 +138,7 @@ export class World {
         [BACKUP, new ModelProvider(BACKUP, this.market)],
       ]),
       routeFor: (request) => (request.value1 === 'failover' ? [PRIMARY, BACKUP] : [PRIMARY]),
+      providerCatalog: providerRegistry,
       firstCheckAfterMs: 0,
     };
     this.#statusSettings = {

@@ -1,7 +1,7 @@
-import type { FailureClass } from '../provider.ts';
+import type { FailureClass } from '@rechargeflow/domain';
 
 /**
- * How every A1Topup failure is classified (PRODUCT.md rule 2). "Sent" means request bytes may have
+ * How every A1Topup failure is classified (docs/product.md, rule 2). "Sent" means request bytes may have
  * left the process; from then on only the status API or a callback may settle the order.
  *
  * | what happened                                              | class      | reason                 |

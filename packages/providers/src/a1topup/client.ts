@@ -1,4 +1,14 @@
-import { formatRupees, ID_PATTERN, maskNumber } from '@rechargeflow/domain';
+import {
+  type FailureClass,
+  formatRupees,
+  ID_PATTERN,
+  maskNumber,
+  type ProviderAnswer,
+  type ProviderBalance,
+  ProviderError,
+  type RechargeCall,
+  type RechargeProvider,
+} from '@rechargeflow/domain';
 import {
   transportDetail as describeTransport,
   excerptOf,
@@ -6,14 +16,6 @@ import {
   providerPools,
   safeCopy,
 } from '../failure-text.ts';
-import {
-  type FailureClass,
-  type ProviderAnswer,
-  type ProviderBalance,
-  ProviderError,
-  type RechargeCall,
-  type RechargeProvider,
-} from '../provider.ts';
 import { classifyHttpStatus, classifyTransportError } from './classify.ts';
 import { exchange, type RawAnswer } from './http.ts';
 import { interpretAnswer } from './interpret.ts';

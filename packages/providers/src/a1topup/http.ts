@@ -1,3 +1,4 @@
+import { RechargeflowError } from '@rechargeflow/domain';
 import type { Pool } from 'undici';
 
 export interface RawAnswer {
@@ -6,11 +7,10 @@ export interface RawAnswer {
 }
 
 /** Thrown when the answer is larger than allowed; reading stops at once. */
-export class ResponseTooLargeError extends Error {
+export class ResponseTooLargeError extends RechargeflowError {
   readonly code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
   constructor(limit: number) {
-    super(`answer larger than ${limit} bytes`);
-    this.name = 'ResponseTooLargeError';
+    super(`answer larger than ${limit} bytes`, { context: { limit } });
   }
 }
 

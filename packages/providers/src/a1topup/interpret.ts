@@ -1,4 +1,4 @@
-import type { FailureClass, ProviderAnswer } from '../provider.ts';
+import type { FailureClass, ProviderAnswer } from '@rechargeflow/domain';
 import { mapStatus, type ParsedBody, saysNoRecord } from './parse.ts';
 
 export type Verdict =

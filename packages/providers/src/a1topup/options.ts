@@ -88,7 +88,7 @@ export function resolveA1TopupOptions(options: A1TopupOptions): A1TopupSettings 
     });
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search) {
-    // Credentials belong in the POST body only (PRODUCT.md rule 4), never in a URL.
+    // Credentials belong in the POST body only (docs/product.md, rule 4), never in a URL.
     throw new RechargeflowError(
       'a1topup option baseUrl must be an http(s) URL without credentials or query string',
       { context: { option: 'baseUrl' } },

@@ -1,7 +1,7 @@
 import type { ParsedEnvelope } from './parse.ts';
 
 /**
- * What one Telgoo5 add_topup answer means (PRODUCT.md rule 2). add_topup has no orderid and
+ * What one Telgoo5 add_topup answer means (docs/product.md, rule 2). add_topup has no orderid and
  * Telgoo5 has no status API, so anything not provably final is `ambiguous` and goes to a person.
  *
  * | answer                                                        | verdict         | class / result         |

@@ -1,8 +1,14 @@
 import {
+  type FailureClass,
   formatRupees,
   ID_PATTERN,
   maskNumber,
+  type ProviderAnswer,
+  type ProviderBalance,
+  ProviderError,
   RAW_CARD_FIELDS,
+  type RechargeCall,
+  type RechargeProvider,
   TELGOO5_TOPUP_TYPES,
 } from '@rechargeflow/domain';
 import { classifyTransportError } from '../a1topup/classify.ts';
@@ -14,14 +20,6 @@ import {
   providerPools,
   safeCopy,
 } from '../failure-text.ts';
-import {
-  type FailureClass,
-  type ProviderAnswer,
-  type ProviderBalance,
-  ProviderError,
-  type RechargeCall,
-  type RechargeProvider,
-} from '../provider.ts';
 import { classifyTopup, refusalMessage } from './classify.ts';
 import { exchangeJson } from './http.ts';
 import { resolveTelgoo5Options, type Telgoo5Options, type Telgoo5Settings } from './options.ts';

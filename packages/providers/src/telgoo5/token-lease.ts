@@ -51,7 +51,7 @@ export interface RedisTokenLeaseOptions {
   readonly lockTtlMs?: number;
   /**
    * When set, tokens are stored sealed (AES-256-GCM, key = sha256 of this), so Redis never holds a
-   * usable token in clear (PRODUCT.md rule 4). Every process sharing the pool must use the same value.
+   * usable token in clear (docs/product.md, rule 4). Every process sharing the pool must use the same value.
    */
   readonly encryptionKey?: string;
 }

@@ -1,8 +1,20 @@
-import type { RechargeRequest } from '@rechargeflow/domain';
-import { RechargeflowError } from '@rechargeflow/domain';
+import { RechargeflowError } from './errors.ts';
+import type { RechargeRequest } from './order.ts';
+
+/*
+ * The contract between the order logic and the provider adapters: what a provider call returns,
+ * how it fails, and what the rest of the system may ask about a provider without calling it.
+ *
+ * Why here, in the domain: the contract belongs to the layer that uses it (orders), not to the
+ * adapters. But it cannot live in `@rechargeflow/orders`: the adapters (`@rechargeflow/providers`)
+ * would then depend on orders, while orders' integration tests run real provider clients (orders has
+ * providers as a devDependency), a package cycle Turborepo refuses. The domain is below both, holds
+ * only types and an error class extending RechargeflowError, and imports no infrastructure, so
+ * orders depends on the contract and never on an adapter.
+ */
 
 /**
- * How a failed provider call must be treated (PRODUCT.md rule 2):
+ * How a failed provider call must be treated (docs/product.md, rule 2):
  * - `not_sent`: provably never reached the provider (connection refused, DNS failure, our own
  *   validation before sending). Safe to retry with the same orderid.
  * - `failed`: the provider definitely did not and will not carry it out.
@@ -78,4 +90,22 @@ export interface RechargeProvider {
   /** Only when `supports.balance`; otherwise throws a `ProviderError` of class `failed`. */
   getBalance(): Promise<ProviderBalance>;
   close(): Promise<void>;
+}
+
+/** What a provider's callback reports about an order. */
+export type CallbackStatus = 'success' | 'failed' | 'pending';
+
+/**
+ * What the order logic may ask about any provider without a connection to it (the provider
+ * registry of `@rechargeflow/providers` is one): it reads stored callbacks, whose provider may no
+ * longer be configured.
+ */
+export interface ProviderCatalog {
+  /**
+   * What the status text of a callback from `provider` reports, or `undefined` when it is none of
+   * that provider's callback statuses (or the provider takes no callbacks).
+   */
+  callbackStatus(provider: string, statusText: string): CallbackStatus | undefined;
+  /** The status texts a callback from `provider` may carry, for notes: e.g. `Success, Failure or Pending`. */
+  callbackStatusWords(provider: string): string;
 }
