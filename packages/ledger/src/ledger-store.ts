@@ -3,31 +3,6 @@ import type { BatchStore } from './batches/batch-store.ts';
 import type { CallbackStore } from './callbacks/callback-store.ts';
 import type { OrderStore } from './orders/order-store.ts';
 
-// The aggregates' types, also from here (the package index exports them too).
-export type { BalanceSample, BalanceStore } from './balances/balance-store.ts';
-export type { BatchStore } from './batches/batch-store.ts';
-export {
-  CALLBACK_OUTCOMES,
-  type CallbackInput,
-  type CallbackOutcome,
-  type CallbackRecord,
-  type CallbackStore,
-} from './callbacks/callback-store.ts';
-export type {
-  AmountCount,
-  ClaimChecksOptions,
-  CreateResult,
-  ListOrdersQuery,
-  NewOrder,
-  OrderPage,
-  OrderPatch,
-  OrderStore,
-  ProviderSummary,
-  StateCount,
-  TransitionCommand,
-  TransitionResult,
-} from './orders/order-store.ts';
-
 /**
  * The system of record for orders and their full history, with the provider callbacks, balance
  * samples and batches around them: the four aggregates' stores over one backing store, plus its
