@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type FieldIssue, ValidationError } from '@rechargeflow/domain';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -233,18 +233,29 @@ export function frameworkErrorHandler(maxParamLength: number) {
   };
 }
 
+/** The answer under way on a connection (Node's own bookkeeping), if any. */
+function inFlightOn(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+}
+
+/** Connections whose bytes after a whole request were dropped (clientErrorHandler), once each. */
+const dropping = new WeakSet<Socket>();
+
 /**
  * A connection silent for the server's socket timeout (applyListenerLimits sets it to the request
  * timeout) is closed by Node without a word, even while its request's body is still awaited: it
  * races the request timeout's own 408. Such a request gets that 408 (`onClientError`, i.e.
- * clientErrorHandler); a connection between requests, or with an answer under way, is closed.
+ * clientErrorHandler); a connection between requests, or whose request arrived whole (the answer
+ * is what is slow), is closed as Node would.
  */
 export function answerSilentConnections(
   server: Server,
   onClientError: (error: Error & { code?: string }, socket: Socket) => void,
 ): void {
   server.on('timeout', (socket: Socket) => {
-    if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    // Between requests, or a request that arrived whole (our answer is what is slow): closed.
+    const response = inFlightOn(socket);
+    if (!response || response.req.complete) {
       socket.destroy();
       return;
     }
@@ -261,7 +272,9 @@ export function answerSilentConnections(
  * What Node's HTTP parser refuses before there is a request at all (Fastify's `clientErrorHandler`):
  * headers over the limit (431), a request that did not arrive within the request or headers
  * timeout (408), bytes that are not HTTP (400). Answered in our shape and the connection closed;
- * logged at info. Nothing is written when an answer is already under way on the connection.
+ * logged at info. Nothing is written when an answer is already under way on the connection, nor
+ * for bytes after a request that arrived whole (that request is answered, then the connection
+ * closed).
  */
 export function clientErrorHandler(log: FastifyBaseLogger, maxHeaderBytes: number) {
   return (error: Error & { code?: string }, socket: Socket) => {
@@ -282,8 +295,20 @@ export function clientErrorHandler(log: FastifyBaseLogger, maxHeaderBytes: numbe
                 message: 'the connection closed before the request was complete',
               }
             : { status: 400, error: 'bad_request', message: 'the request is not valid HTTP/1.1' };
+    const inFlight = inFlightOn(socket);
+    // Bytes after a request that arrived whole (a Content-Length shorter than what was sent, more
+    // after `Connection: close`): that request is being handled and keeps its own answer, then the
+    // connection closes; what came after it is dropped. A 400 here would take the place of that
+    // answer, though the request took effect (an order created).
+    if (inFlight?.req.complete && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (dropping.has(socket)) return;
+      dropping.add(socket);
+      log.info({ error: 'bytes_after_request', code: error.code }, 'client error');
+      if (!inFlight.headersSent) inFlight.shouldKeepAlive = false;
+      inFlight.once('finish', () => socket.end());
+      return;
+    }
     log.info({ status: refusal.status, error: refusal.error, code: error.code }, 'client error');
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
     if (!socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;

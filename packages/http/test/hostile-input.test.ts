@@ -251,6 +251,32 @@ describe('finding 2: a refused body never wedges the connection', () => {
     }
   });
 
+  it('keeps the answer of a request followed by stray bytes; the rest is dropped and the connection closed', async () => {
+    // Found by the fuzz run: with a Content-Length shorter than what was sent, the stray bytes'
+    // 400 ("not valid HTTP") took the place of the request's own answer, though the order had
+    // been created.
+    for (const connection of ['close', 'keep-alive']) {
+      const orderId = `stray-${connection}-${randomUUID().slice(0, 8)}`;
+      const body = JSON.stringify({ orderId, operator: 'A', number: '9800000000', amount: 10 });
+      const socket = await wire();
+      socket.socket.write(
+        `${head('POST', '/v1/recharges', {
+          ...shop,
+          connection,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        })}${body}XXXXX`,
+      );
+      expect(await socket.waitFor(/\r\n\r\n\{.*\}/s, 2_000), connection).toBe(true);
+      const answer = firstResponse(socket.text());
+      expect(answer.status, connection).toBe(202);
+      expect((JSON.parse(answer.body) as { orderId: string }).orderId).toBe(orderId);
+      expect(answer.headers.connection).toBe('close');
+      expect(await socket.closedWithin(1_000)).not.toBeNull();
+      expect(socket.text()).not.toMatch(/HTTP\/1\.1 400/);
+    }
+  });
+
   it('refuses Expect: 100-continue over the limit at once, before the client sends the body', async () => {
     const socket = await wire();
     socket.socket.write(
