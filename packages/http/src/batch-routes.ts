@@ -12,6 +12,7 @@ import { type LedgerStore, UploadLeaseExpiredError } from '@rechargeflow/ledger'
 import { batchJobId, type JobProducer } from '@rechargeflow/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { BATCH_CSV_EXAMPLE, errorDoc } from './openapi.ts';
 import { sendError, sendValidation } from './replies.ts';
 import { asBodyError, clientBody } from './request-errors.ts';
 
@@ -51,6 +52,30 @@ export interface BatchRouteDeps {
 
 const security = [{ bearer: [] }];
 
+/** A batch as the routes show it (batchView). */
+const batchDoc = {
+  type: 'object',
+  properties: {
+    batchId: { type: 'string' },
+    state: { type: 'string', enum: ['stored', 'importing', 'imported', 'done'] },
+    filename: { type: ['string', 'null'] },
+    bytes: { type: 'integer' },
+    rows: {
+      type: 'object',
+      properties: { read: { type: 'integer' }, accepted: { type: 'integer' }, rejected: { type: 'integer' } },
+    },
+    orders: {
+      type: 'object',
+      description: 'the batch orders by state',
+      additionalProperties: { type: 'integer' },
+    },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    error: { type: ['string', 'null'] },
+  },
+  additionalProperties: true,
+} as const;
+
 /** The upload's name as stored with the batch and shown back: bounded, never a card number. */
 const fileName = (name: string) => maskCardNumbers(name).slice(0, 200);
 
@@ -85,6 +110,21 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
           'Upload a CSV batch (text/csv body or multipart file); 202 new batch, 200 the same file again',
         security,
         consumes: ['text/csv', 'application/csv', 'multipart/form-data'],
+        body: {
+          type: 'string',
+          description:
+            'the CSV (header row: orderId,operator,circle,number,amount,value1,value2; circle, value1, value2 optional), or a multipart/form-data body with it as the file field; X-Filename names a text/csv upload',
+          examples: [BATCH_CSV_EXAMPLE],
+        },
+        response: {
+          200: { ...batchDoc, description: 'the same file again: the existing batch, nothing new created' },
+          202: { ...batchDoc, description: 'new batch, stored; its import is queued' },
+          400: errorDoc,
+          408: errorDoc,
+          413: errorDoc,
+          415: errorDoc,
+          429: errorDoc,
+        },
       },
     },
     async (request, reply) => {
@@ -193,7 +233,30 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
 
   app.get(
     '/v1/batches',
-    { preHandler: deps.requireClient, schema: { summary: "The client's batches, newest first", security } },
+    {
+      preHandler: deps.requireClient,
+      schema: {
+        summary: "The client's batches, newest first",
+        security,
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+            cursor: { type: 'string' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              batches: { type: 'array', items: batchDoc },
+              nextCursor: { type: ['string', 'null'] },
+            },
+          },
+          400: errorDoc,
+        },
+      },
+    },
     async (request, reply) => {
       const query = listQuery.safeParse(request.query);
       if (!query.success) {
@@ -218,7 +281,11 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
     '/v1/batches/:batchId',
     {
       preHandler: deps.requireClient,
-      schema: { summary: 'A batch: state, row counts, its orders by state', security },
+      schema: {
+        summary: 'A batch: state, row counts, its orders by state',
+        security,
+        response: { 200: batchDoc, 404: errorDoc },
+      },
     },
     async (request, reply) => {
       const { batchId } = request.params as { batchId: string };
@@ -235,6 +302,14 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       schema: {
         summary: 'One row per input row, in input order: the input, order state, provider reference, error',
         security,
+        response: {
+          200: {
+            description: 'the results, one line per input row',
+            content: { 'text/csv': { schema: { type: 'string' } } },
+          },
+          404: errorDoc,
+          409: errorDoc,
+        },
       },
     },
     async (request, reply) => {

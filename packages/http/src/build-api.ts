@@ -27,7 +27,14 @@ import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
 import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
 import { parseJsonBody } from './json-body.ts';
-import { errorDoc, orderDoc, rechargeBodyDoc } from './openapi.ts';
+import {
+  API_TAGS,
+  errorDoc,
+  errorResponsesOf,
+  orderDoc,
+  rechargeBodyWithExampleDoc,
+  tagOf,
+} from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
 import { toOrderView } from './order-view.ts';
 import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
@@ -103,6 +110,11 @@ declare module 'fastify' {
 }
 
 const security = [{ bearer: [] }];
+
+const statusDoc = {
+  type: 'object',
+  properties: { status: { type: 'string' }, reason: { type: 'string' } },
+} as const;
 
 /** Longest path segment the router matches (an orderId is at most 64); longer is 414. */
 const MAX_PARAM_LENGTH = 100;
@@ -222,10 +234,26 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
             ? 'Submit recharges once; read their state and history.'
             : `Submit recharges once; read their state and history. Operators: the queue board (bull-board, ${queueBoard === 'readonly' ? 'read-only' : 'retry, promote, pause, remove'}) is at ${QUEUE_BOARD_PATH}, with an operator key as Bearer or as the password of HTTP Basic.`,
       },
+      tags: API_TAGS.map((tag) => ({ ...tag })),
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Every documented route: its tag, and every error it may answer in the one error shape.
+  app.addHook('onRoute', (route) => {
+    const tag = tagOf(route.url);
+    if (!tag || route.schema?.hide) return;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    route.schema = {
+      ...route.schema,
+      tags: [tag],
+      response: errorResponsesOf(
+        route.url,
+        methods.includes('POST') ? 'POST' : String(methods[0]),
+        (route.schema?.response as Record<string, unknown> | undefined) ?? {},
+      ),
+    };
+  });
 
   const registry = deps.providerRegistry ?? providerRegistry;
   const providerNames = deps.providerNames ?? [registry.defaultProvider];
@@ -296,7 +324,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       schema: {
         summary: 'Submit one recharge (idempotent on orderId)',
         security,
-        body: rechargeBodyDoc,
+        body: rechargeBodyWithExampleDoc,
         response: {
           200: orderDoc,
           202: orderDoc,
@@ -368,6 +396,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           type: 'object',
           properties: { status: { type: 'string' }, limit: { type: 'integer' }, cursor: { type: 'string' } },
         },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              orders: { type: 'array', items: orderDoc },
+              nextCursor: { type: ['string', 'null'] },
+            },
+          },
+          400: errorDoc,
+        },
       },
     },
     async (request, reply) => {
@@ -430,12 +468,25 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   // Probes are never limited: an orchestrator polling them must not be refused.
-  app.get('/healthz', { schema: { summary: 'Liveness' }, config: { rateLimit: false } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness', response: { 200: statusDoc } }, config: { rateLimit: false } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: ledger and queue answer' }, config: { rateLimit: false } },
+    {
+      schema: {
+        summary: 'Readiness: ledger and queue answer',
+        response: {
+          200: statusDoc,
+          503: { ...statusDoc, description: 'a dependency does not answer: `{status: "not_ready", reason}`' },
+        },
+      },
+      config: { rateLimit: false },
+    },
     async (_request, reply) => {
       try {
         await deps.readiness();

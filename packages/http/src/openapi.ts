@@ -71,3 +71,96 @@ export const orderDoc = {
     },
   },
 } as const;
+
+/** A valid order, accepted (`202`) when sent as is: the example of `POST /v1/recharges`. */
+export const RECHARGE_EXAMPLE = {
+  orderId: 'demo-1',
+  operator: 'A',
+  circle: '5',
+  number: '9800000000',
+  amount: 10,
+} as const;
+
+/** A CSV batch of two valid rows: the example of `POST /v1/batches`. */
+export const BATCH_CSV_EXAMPLE =
+  'orderId,operator,circle,number,amount\nbatch-demo-1,A,5,9800000001,10\nbatch-demo-2,RC,5,9800000002,20\n';
+
+/** The request body of `POST /v1/recharges` in the document: the domain's fields with an example. */
+export const rechargeBodyWithExampleDoc = { ...rechargeBodyDoc, examples: [RECHARGE_EXAMPLE] };
+
+/** The tags of the OpenAPI document, in the order `/docs` shows them. */
+export const API_TAGS = [
+  { name: 'recharges', description: 'Submit recharges and read their state and history' },
+  { name: 'batches', description: 'CSV batches: upload, progress, per-row results' },
+  {
+    name: 'operators',
+    description: 'Operator role: manual review, reversals, stored callbacks, reconciliation',
+  },
+  { name: 'providers', description: 'Provider health, circuit breakers, balances' },
+  { name: 'callbacks', description: "Providers' own callbacks (their token in the path)" },
+  { name: 'health', description: 'Liveness and readiness probes' },
+] as const;
+
+const OPERATOR_PATHS = ['/v1/manual-review', '/v1/callbacks', '/v1/reconciliation'];
+
+/** The tag of a route by its URL; undefined for routes outside the documented API. */
+export function tagOf(url: string): string | undefined {
+  if (url.endsWith('/resolve') || url.endsWith('/reverse') || OPERATOR_PATHS.includes(url))
+    return 'operators';
+  if (url.startsWith('/v1/recharges')) return 'recharges';
+  if (url.startsWith('/v1/batches')) return 'batches';
+  if (url.startsWith('/v1/providers')) return 'providers';
+  if (url.startsWith('/callbacks/')) return 'callbacks';
+  if (url === '/healthz' || url === '/readyz') return 'health';
+  return undefined;
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid request: every bad field or parameter named in `issues`',
+  401: 'no valid API key',
+  403: 'the key lacks the role this route needs',
+  404: 'not found',
+  408: 'the request or upload arrived too slowly',
+  409: 'conflicts with the current state',
+  413: 'body over the limit',
+  415: 'a content type this route does not take',
+  429: 'over the rate limit (see Retry-After) or a per-client quota',
+  503: 'our fault or a dependency down; safe to repeat',
+};
+
+/**
+ * The error answers a route gives besides those it lists itself, by what it is: every /v1 route
+ * may answer 400 (an unknown query parameter), 401, 429 and 503; operator routes 403; routes with a
+ * body 413 and 415. Each in the one error shape, with a description.
+ */
+export function errorResponsesOf(
+  url: string,
+  method: string,
+  listed: Record<string, unknown>,
+): Record<string, unknown> {
+  const codes = new Set<number>();
+  if (url.startsWith('/v1/')) {
+    for (const code of [400, 401, 429, 503]) codes.add(code);
+    if (tagOf(url) === 'operators') codes.add(403);
+    if (method === 'POST') {
+      codes.add(413);
+      codes.add(415);
+    }
+  } else if (url.startsWith('/callbacks/')) {
+    for (const code of [400, 404, 413, 415, 429, 503]) codes.add(code);
+  }
+  const responses: Record<string, unknown> = {};
+  for (const [code, schema] of Object.entries(listed)) {
+    const status = Number(code);
+    responses[code] =
+      status >= 400 && schema === errorDoc
+        ? { ...errorDoc, description: ERROR_DESCRIPTIONS[status] ?? 'refused' }
+        : schema;
+  }
+  for (const code of codes) {
+    if (!(String(code) in responses)) {
+      responses[String(code)] = { ...errorDoc, description: ERROR_DESCRIPTIONS[code] ?? 'refused' };
+    }
+  }
+  return responses;
+}

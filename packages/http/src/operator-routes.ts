@@ -64,12 +64,21 @@ const windowTime = (example: string) =>
     .datetime({ offset: true, error: `must be an ISO time such as ${example}` })
     .refine((time) => Date.parse(time) >= 0, 'must be 1970-01-01T00:00:00Z or later');
 
+const DAY_MS = 86_400_000;
+
+/** The current day (UTC): [today 00:00Z, tomorrow 00:00Z), the window when from/to are not given. */
+function today(now = Date.now()): { from: string; to: string } {
+  const start = Math.floor(now / DAY_MS) * DAY_MS;
+  return { from: new Date(start).toISOString(), to: new Date(start + DAY_MS).toISOString() };
+}
+
 const windowQuery = z
   .object({
-    from: windowTime('2026-11-01T00:00:00Z'),
-    to: windowTime('2026-11-02T00:00:00Z'),
+    from: windowTime('2026-11-01T00:00:00Z').optional(),
+    to: windowTime('2026-11-02T00:00:00Z').optional(),
   })
   .strict()
+  .transform((q) => ({ from: q.from ?? today().from, to: q.to ?? today().to }))
   .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'from must be before to', path: ['to'] });
 
 const limitQuery = z.coerce
@@ -237,16 +246,31 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
       preHandler: requireOperator,
       config: { query: ['outcome', 'limit'] },
       schema: {
-        summary: 'Stored provider callbacks by outcome (e.g. unknown_order), oldest first',
+        summary:
+          'Stored provider callbacks, oldest change first: every outcome, or only those of `outcome` (e.g. unknown_order)',
         security,
+        querystring: {
+          type: 'object',
+          properties: {
+            outcome: { type: 'string', enum: [...CALLBACK_OUTCOMES], description: 'default: every outcome' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { callbacks: { type: 'array', items: { type: 'object' } } },
+          },
+          400: errorDoc,
+        },
       },
     },
     async (request, reply) => {
       const query = request.query as { outcome?: string; limit?: unknown };
-      const outcome = query.outcome ?? 'unknown_order';
+      const outcome = query.outcome;
       const limit = limitQuery.safeParse(query.limit);
       const issues = [];
-      if (!(CALLBACK_OUTCOMES as readonly string[]).includes(outcome)) {
+      if (outcome !== undefined && !(CALLBACK_OUTCOMES as readonly string[]).includes(outcome)) {
         issues.push({
           field: 'outcome',
           rule: 'enum',
@@ -260,11 +284,16 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
           message: limit.error.issues[0]?.message ?? 'is invalid',
         });
       if (issues.length > 0 || !limit.success) return sendValidation(reply, issues);
-      const callbacks = await deps.ledger.findCallbacks(
-        outcome as CallbackOutcome,
-        new Date(Date.now() + 1_000).toISOString(),
-        limit.data,
-      );
+      const before = new Date(Date.now() + 1_000).toISOString();
+      const outcomes = outcome === undefined ? CALLBACK_OUTCOMES : [outcome as CallbackOutcome];
+      // Each outcome's oldest `limit`, merged: the oldest `limit` of them all.
+      const found = await Promise.all(outcomes.map((o) => deps.ledger.findCallbacks(o, before, limit.data)));
+      const callbacks = found
+        .flat()
+        .sort((a, b) =>
+          a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : 1) : a.updatedAt < b.updatedAt ? -1 : 1,
+        )
+        .slice(0, limit.data);
       return reply.send({ callbacks });
     },
   );
@@ -274,8 +303,17 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
     {
       preHandler: requireOperator,
       schema: {
-        summary: 'Per provider: orders created in [from, to) by state, and the provider balance at both ends',
+        summary:
+          "Per provider: orders created in [from, to) by state, the provider balance at both ends, its drop next to the ledger's net spend (success − reversed) and their difference; default window: the current day (UTC)",
         security,
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', format: 'date-time', description: 'default: today 00:00Z' },
+            to: { type: 'string', format: 'date-time', description: 'default: tomorrow 00:00Z' },
+          },
+        },
+        response: { 200: reconciliationDoc, 400: errorDoc },
       },
     },
     async (request, reply) => {
@@ -301,11 +339,58 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: OperatorRoute
           balanceAtEnd: p.balanceAtEnd
             ? { balance: p.balanceAtEnd.balance / 100, at: p.balanceAtEnd.at }
             : null,
+          balanceDrop: p.balanceDrop === null ? null : p.balanceDrop / 100,
+          netSpend: p.netSpend / 100,
+          difference: p.difference === null ? null : p.difference / 100,
         })),
       });
     },
   );
 }
+
+const amountCount = {
+  type: 'object',
+  properties: { count: { type: 'integer' }, amount: { type: 'number' } },
+} as const;
+const balanceSample = {
+  type: ['object', 'null'],
+  properties: { balance: { type: 'number' }, at: { type: 'string', format: 'date-time' } },
+} as const;
+
+const reconciliationDoc = {
+  type: 'object',
+  properties: {
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    providers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          provider: { type: 'string' },
+          submitted: amountCount,
+          success: amountCount,
+          failed: amountCount,
+          reversed: amountCount,
+          pending: amountCount,
+          inProgress: amountCount,
+          balanceAtStart: balanceSample,
+          balanceAtEnd: balanceSample,
+          balanceDrop: {
+            type: ['number', 'null'],
+            description: 'balance at start − balance at end (₹); null without both samples',
+          },
+          netSpend: { type: 'number', description: "the ledger's net spend: success − reversed amount (₹)" },
+          difference: {
+            type: ['number', 'null'],
+            description:
+              'balanceDrop − netSpend (₹): 0 when they match; else orders of other windows settling, top-ups, or a discrepancy',
+          },
+        },
+      },
+    },
+  },
+} as const;
 
 /** Amounts leave the API in rupees, like everywhere else in it. */
 function money(value: { count: number; amount: number }) {

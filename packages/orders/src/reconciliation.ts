@@ -5,6 +5,15 @@ export interface ProviderReconciliation extends ProviderSummary {
   readonly balanceAtStart: BalanceSample | null;
   /** The last balance sample at or before the window's end, if any. */
   readonly balanceAtEnd: BalanceSample | null;
+  /** Balance at start − balance at end (what the provider took); null without both samples. */
+  readonly balanceDrop: number | null;
+  /** The ledger's net spend: success amount − reversed amount. */
+  readonly netSpend: number;
+  /**
+   * balanceDrop − netSpend: 0 when they match; otherwise orders of other windows settling in this
+   * one, top-ups of the balance, or something to look into. Null without both samples.
+   */
+  readonly difference: number | null;
 }
 
 export interface ReconciliationReport {
@@ -38,7 +47,11 @@ export async function reconcile(
         ledger.balanceAt(provider, from),
         ledger.balanceAt(provider, to),
       ]);
-      return { ...summary, balanceAtStart, balanceAtEnd };
+      const balanceDrop =
+        balanceAtStart && balanceAtEnd ? balanceAtStart.balance - balanceAtEnd.balance : null;
+      const netSpend = summary.success.amount - summary.reversed.amount;
+      const difference = balanceDrop === null ? null : balanceDrop - netSpend;
+      return { ...summary, balanceAtStart, balanceAtEnd, balanceDrop, netSpend, difference };
     }),
   );
   return { from, to, providers };
