@@ -1,7 +1,13 @@
 /**
  * `npm start`: the whole system on this machine — simulator (as A1Topup), ingest API, worker and
  * poller — as child processes sharing one Redis. Prints the URL, a working API key and a curl line
- * once the API is ready. Ctrl-C stops every part gracefully (a second Ctrl-C forces).
+ * once every part is up (the API answers /readyz, the others have logged that they run). Ctrl-C
+ * stops every part gracefully (a second Ctrl-C forces).
+ *
+ * The parts always log JSON lines; this script passes them on to its stdout, as readable lines
+ * through pino-pretty when stdout is a terminal (or LOG_FORMAT=pretty), unchanged otherwise
+ * (LOG_FORMAT=json). Each part scrubs secrets before writing, so pretty lines are scrubbed too.
+ * `npm start -- --fresh` first deletes the demo's own Redis keys (QUEUE_PREFIX and LEDGER_PREFIX).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +18,7 @@ import { hashedApiKeyEntry } from '@rechargeflow/config';
 import { readAofEnabled } from '@rechargeflow/queue';
 import {
   type AppName,
+  deleteByPrefix,
   freePort,
   installed,
   type RunningPart,
@@ -19,11 +26,45 @@ import {
   startProcess,
 } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
+import { prettyFactory } from 'pino-pretty';
 
 const env: Record<string, string | undefined> = { ...process.env };
 const parts: RunningPart[] = [];
 let privateRedis: { part: RunningPart; dir: string } | undefined;
 let stopping = false;
+const fresh = process.argv.slice(2).includes('--fresh');
+const pretty =
+  (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')).toLowerCase() === 'pretty'
+    ? prettyFactory({
+        colorize: Boolean(process.stdout.isTTY),
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,part',
+        singleLine: true,
+      })
+    : undefined;
+
+/** A part's output line, to this script's stdout: readable on a terminal, JSON otherwise. */
+function passOn(line: string): void {
+  if (!pretty || !line.startsWith('{')) {
+    process.stdout.write(`${line}\n`);
+    return;
+  }
+  let text: string;
+  try {
+    text = pretty(line);
+  } catch {
+    text = `${line}\n`;
+  }
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The line each part logs once it is up (the API is also asked /readyz). */
+const UP_LINE: Record<AppName, RegExp> = {
+  api: /"msg":"ingest API listening"/,
+  worker: /"msg":"recharge worker running"/,
+  poller: /"msg":"poller running"/,
+  simulator: /"msg":"Telgoo5 simulator listening"/,
+};
 
 function say(line: string): void {
   process.stderr.write(`rechargeflow: ${line}\n`);
@@ -114,7 +155,10 @@ function startPart(name: AppName): void {
   const part = startApp(name, {}, name, {
     baseEnv: env,
     allowLedgerWithoutAof: false,
-    stdout: 'inherit',
+    // Captured and passed on line by line (passOn); only the last lines are kept, to find UP_LINE.
+    stdout: 'capture',
+    keepLines: 200,
+    onLine: passOn,
     detached: true,
   });
   parts.push(part);
@@ -139,12 +183,43 @@ async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+/** Resolves once every part has logged its UP_LINE; false after timeoutMs or when one exited. */
+async function waitPartsUp(timeoutMs: number): Promise<boolean> {
+  try {
+    await Promise.all(parts.map((part) => part.waitForLine(UP_LINE[part.name as AppName], timeoutMs)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `--fresh`: deletes the demo's own keys (its queue and ledger prefixes), nothing else. */
+async function clearDemoData(): Promise<void> {
+  const queuePrefix = env.QUEUE_PREFIX || 'rf';
+  const ledgerPrefix = env.LEDGER_PREFIX || 'rf:ledger';
+  const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    // With the separator: `rf:` never matches another system's `rf-other:`.
+    const prefixes = [...new Set([`${queuePrefix}:`, `${ledgerPrefix}:`])];
+    let removed = 0;
+    for (const prefix of prefixes) removed += await deleteByPrefix(redis, prefix);
+    say(
+      `--fresh: removed ${removed} Redis keys under ${prefixes.join(' and ')}${env.MONGO_URL ? ' (the MongoDB ledger is not cleared)' : ''}`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('stopping all parts');
   // One SIGTERM each, at once; SIGKILL for a part still running after 35 s.
   await Promise.all(parts.map((part) => part.stop(35_000)));
+  // Their last lines still in the pipes are passed on before this script exits.
+  await Promise.race([Promise.all(parts.map((part) => part.closed)), sleep(2_000)]);
   if (privateRedis) {
     privateRedis.part.kill('SIGTERM');
     await sleep(300);
@@ -185,6 +260,7 @@ async function main(): Promise<void> {
   // this machine has, and says so in the banner (an explicit ALLOW_LEDGER_WITHOUT_AOF is kept).
   const withoutPersistence = !env.MONGO_URL && (await redisHasAof(env.REDIS_URL ?? '')) === false;
   if (withoutPersistence) env.ALLOW_LEDGER_WITHOUT_AOF ??= 'on';
+  if (fresh) await clearDemoData();
 
   let generatedKey: string | undefined;
   let operatorKey: string | undefined;
@@ -244,6 +320,13 @@ async function main(): Promise<void> {
     await stop(1);
     return;
   }
+  if (!(await waitPartsUp(60_000))) {
+    if (stopping) return;
+    say('not every part came up within 60 s; see the log lines above');
+    await stop(1);
+    return;
+  }
+  if (stopping) return;
   const orderId = `demo-${Date.now()}`;
   process.stderr.write(
     [
