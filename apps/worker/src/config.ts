@@ -1,4 +1,5 @@
 import {
+  duration,
   httpListenerEnvShape,
   metricsEnvShape,
   parseEnv,
@@ -29,6 +30,12 @@ const schema = z.object({
    * renews the lock every half of it while the process lives, however long the call takes.
    */
   WORKER_LOCK_MS: positiveInt(30_000, 600_000),
+  /**
+   * How long an order that provably was not sent waits for a provider of its route to take it
+   * (circuit breaker open, provider unreachable, balance too low) before it fails as never sent:
+   * `15m` by default; `0` fails such an order once its job's few quick retries are spent.
+   */
+  ORDER_MAX_WAIT: duration('15m', { allowZero: true }),
   /** CSV rows validated and written per ledger round trip when importing a batch. */
   BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),
   /** Batches one worker process imports at once. */

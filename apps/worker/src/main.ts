@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     log: logger,
     events: metricsEvents(metrics),
     firstCheckAfterMs: statusCheckTimes(config).firstCheckAfterMs,
+    orderMaxWaitMs: config.ORDER_MAX_WAIT,
   };
 
   // Each provider's <P>_CONCURRENCY and <P>_RATE_PER_SECOND, as its module reads them.

@@ -177,8 +177,11 @@ export function secondsList(defaultValue: string) {
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** A duration such as `48h`, `15m`, `30s`, `500ms`, or a plain number of seconds; parsed to ms. */
-export function duration(defaultValue: string) {
+/**
+ * A duration such as `48h`, `15m`, `30s`, `500ms`, or a plain number of seconds; parsed to ms.
+ * `allowZero` for a setting whose 0 means "off" (ORDER_MAX_WAIT).
+ */
+export function duration(defaultValue: string, options: { readonly allowZero?: boolean } = {}) {
   return unsetWhenBlank(
     z
       .string()
@@ -190,8 +193,11 @@ export function duration(defaultValue: string) {
           return z.NEVER;
         }
         const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1_000);
-        if (ms <= 0) {
-          ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+        if (ms <= 0 && !(ms === 0 && options.allowZero)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: options.allowZero ? 'must be 0 (off) or longer' : 'must be longer than 0',
+          });
           return z.NEVER;
         }
         return Math.round(ms);

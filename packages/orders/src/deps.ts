@@ -29,7 +29,10 @@ export interface OrderDeps {
   readonly log: OrderLog;
   readonly events?: OrderEvents | undefined;
   readonly now?: (() => Date) | undefined;
-  /** The providers to try for a new order, in order (the routing table). Default: A1Topup only. */
+  /**
+   * The providers to try for a new order, in order (the routing table). Default: A1Topup only.
+   * Throws ProviderNotEnabledError (domain) when no provider of the order's route is enabled here.
+   */
   readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
 }
 
@@ -76,6 +79,12 @@ export interface WorkerDeps extends OrderDeps {
    * passed in by the part, never assumed here.
    */
   readonly firstCheckAfterMs: number;
+  /**
+   * ORDER_MAX_WAIT: how long an order that provably was not sent (no provider of its route may take
+   * it, or its call never left) waits for one before it fails as never sent. 0 or absent: no wait,
+   * such an order fails once its job's attempts are spent.
+   */
+  readonly orderMaxWaitMs?: number | undefined;
 }
 
 export function nowIso(deps: { now?: (() => Date) | undefined }): string {

@@ -17,6 +17,7 @@ import { ledgerCall, transitionOrder } from './ledger-calls.ts';
 import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 import { NotSentRetryError } from './not-sent-retry-error.ts';
 import { noStatusApiLookup } from './review-notes.ts';
+import { waitOrGiveUp } from './wait-for-provider.ts';
 
 export interface JobRun {
   /** 1-based run of the job. */
@@ -166,7 +167,13 @@ async function noProviderNow(
   run: JobRun,
   reason: string,
 ): Promise<ProcessOutcome | null> {
-  if (!run.isFinalAttempt) {
+  let giveUpNote = `never sent: no provider could take it (${reason})`;
+  const maxWaitMs = deps.orderMaxWaitMs ?? 0;
+  if (maxWaitMs > 0) {
+    // Waits out the outage (throws to run again later) until ORDER_MAX_WAIT has passed.
+    const decision = await waitOrGiveUp(deps, order, reason, maxWaitMs);
+    giveUpNote = decision.note;
+  } else if (!run.isFinalAttempt) {
     throw new NotSentRetryError(`no provider can take the order now: ${reason}`, {
       clientId: order.clientId,
       orderId: order.orderId,
@@ -186,7 +193,7 @@ async function noProviderNow(
   const failed = await transition(deps, held, {
     expect: { state: 'processing', inFlight: false, providerOrderId: held.providerOrderId },
     to: 'failed',
-    entry: { at: nowIso(deps), source: 'worker', note: `never sent: no provider could take it (${reason})` },
+    entry: { at: nowIso(deps), source: 'worker', note: giveUpNote },
   });
   return failed ? { kind: 'settled', order: failed } : null;
 }
@@ -318,6 +325,8 @@ async function handleCallFailure(
   const attempt = { source: 'worker', providerOrderId: order.providerOrderId, proven: true } as const;
   switch (failureClass) {
     case 'not_sent': {
+      const maxWaitMs = deps.orderMaxWaitMs ?? 0;
+      if (maxWaitMs > 0) return notSentWait(deps, order, reason, maxWaitMs, logFields);
       if (run.isFinalAttempt) {
         deps.log.warn(logFields, 'provider unreachable on every attempt; order failed without being sent');
         return neverSent(deps, order, `never sent: ${reason} (gave up after ${order.attempts} attempts)`);
@@ -351,6 +360,34 @@ async function handleCallFailure(
     default:
       return assertNever(failureClass);
   }
+}
+
+/**
+ * The call provably never left and orders wait out outages (ORDER_MAX_WAIT): end the call, then
+ * wait like an order no provider can take (or, past the deadline, fail it as never sent).
+ */
+async function notSentWait(
+  deps: WorkerDeps,
+  order: Order,
+  reason: string,
+  maxWaitMs: number,
+  logFields: Record<string, unknown>,
+): Promise<ProcessOutcome> {
+  const ended = await transition(deps, order, {
+    expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },
+    to: 'processing',
+    patch: { inFlight: false },
+    entry: { at: nowIso(deps), source: 'worker', note: `not sent: ${reason}; will retry` },
+  });
+  if (!ended) return recordNotSent(deps, order, `not sent: ${reason}`);
+  const decision = await waitOrGiveUp(deps, ended, `${order.provider} unreachable (${reason})`, maxWaitMs);
+  deps.log.warn(logFields, 'provider unreachable for ORDER_MAX_WAIT; order failed without being sent');
+  const failed = await transition(deps, ended, {
+    expect: { state: 'processing', inFlight: false, providerOrderId: ended.providerOrderId },
+    to: 'failed',
+    entry: { at: nowIso(deps), source: 'worker', note: decision.note },
+  });
+  return failed ? { kind: 'settled', order: failed } : recordNotSent(deps, ended, decision.note);
 }
 
 /** Nothing left our process for this attempt: `failed` as never sent (pinned to the attempt). */

@@ -1,5 +1,5 @@
 import { RechargeflowError } from '@rechargeflow/domain';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   JOB_CATALOGUE,
@@ -24,8 +24,11 @@ export type JobHandlers = { readonly [N in JobName]?: JobHandler<N> };
 
 /** Told about every run of a job and every stalled job found (for metrics). */
 export interface JobObserver {
-  /** `retry`: failed with a retryable error before its last attempt (BullMQ runs it again). */
-  ran(queue: string, outcome: 'completed' | 'retry' | 'failed', seconds: number): void;
+  /**
+   * `retry`: failed with a retryable error before its last attempt (BullMQ runs it again);
+   * `waiting`: asked to run again later without spending an attempt (see `retryAfterMs`).
+   */
+  ran(queue: string, outcome: 'completed' | 'retry' | 'waiting' | 'failed', seconds: number): void;
   stalled(queue: string): void;
 }
 
@@ -46,7 +49,9 @@ export interface ConsumerSettings {
 /**
  * A BullMQ worker for the catalogue jobs of one queue: the payload is parsed at dequeue (a bad
  * payload is never retried), and only errors marked `retryable` are retried; every other error
- * ends the job.
+ * ends the job. A retryable error with `retryAfterMs` is a wait, not a failure: the job goes back
+ * to the delayed set for that long without spending one of its attempts (an order waiting out a
+ * provider outage, a webhook endpoint that is down), so the handler alone decides how long to wait.
  */
 export function createJobConsumer(
   queue: QueueName,
@@ -61,7 +66,7 @@ export function createJobConsumer(
   const observer = settings.observer;
   const worker = new Worker(
     queueName,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const name = job.name as JobName;
       const entry = Object.hasOwn(JOB_CATALOGUE, name) ? JOB_CATALOGUE[name] : undefined;
       const handler = handlers[name] as
@@ -75,7 +80,8 @@ export function createJobConsumer(
         );
       }
       const maxAttempts = job.opts.attempts ?? 1;
-      const attempt = job.attemptsStarted || job.attemptsMade + 1;
+      // Failed runs so far + 1: a wait (moveToDelayed below) and a stall spend no attempt.
+      const attempt = job.attemptsMade + 1;
       const started = performance.now();
       const seconds = () => (performance.now() - started) / 1000;
       try {
@@ -88,6 +94,11 @@ export function createJobConsumer(
         observer?.ran(queueName, 'completed', seconds());
       } catch (error) {
         const retryable = error instanceof RechargeflowError && error.retryable;
+        if (retryable && error.retryAfterMs !== undefined && token !== undefined) {
+          observer?.ran(queueName, 'waiting', seconds());
+          await job.moveToDelayed(Date.now() + Math.max(0, error.retryAfterMs), token);
+          throw new DelayedError();
+        }
         observer?.ran(queueName, retryable && attempt < maxAttempts ? 'retry' : 'failed', seconds());
         if (retryable) throw error;
         if (error instanceof UnrecoverableError) throw error;

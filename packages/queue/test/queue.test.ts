@@ -180,6 +180,43 @@ describe('queue package on real Redis', () => {
     await producer.close();
   });
 
+  it('waits without spending an attempt when a retryable error asks for a time (retryAfterMs)', async () => {
+    const p = `${prefix}-wait`;
+    const producer = new JobProducer(connect('producer'), { prefix: p });
+    const key = { clientId: 'shop1', orderId: 'wait-1' };
+    const runs: { attempt: number; final: boolean; at: number }[] = [];
+    const observed: string[] = [];
+    const observer = {
+      ran: (queue: string, outcome: string) => observed.push(`${queue}:${outcome}`),
+      stalled: () => undefined,
+    };
+    const finished = new Promise<void>((resolve) => {
+      const worker = createJobConsumer(
+        'recharges',
+        {
+          recharge: async (_payload, ctx) => {
+            runs.push({ attempt: ctx.attempt, final: ctx.isFinalAttempt, at: Date.now() });
+            // Four waits of 150 ms, on a job of 2 attempts: none of them may count as one.
+            if (runs.length <= 4)
+              throw new RechargeflowError('waiting', { retryable: true, retryAfterMs: 150 });
+            resolve();
+          },
+        },
+        connect('worker'),
+        { prefix: p, concurrency: 1, observer },
+      );
+      connections.push({ quit: () => worker.close() } as unknown as Redis);
+    });
+    await producer.queue('recharges').add('recharge', key, { jobId: 'w1', attempts: 2, backoff: 10 });
+    await finished;
+    expect(runs.map((r) => [r.attempt, r.final])).toEqual(Array(5).fill([1, false]));
+    // Each run came no sooner than the time asked for.
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.at - runs[i - 1]!.at).toBeGreaterThanOrEqual(140);
+    // The handler returned; the consumer tells the observer just after.
+    await expect.poll(() => observed).toEqual([...Array(4).fill('recharges:waiting'), 'recharges:completed']);
+    await producer.close();
+  });
+
   it('reads job counts by state and live workers of every queue, recharges per provider', async () => {
     const p = `${prefix}-stats`;
     const producer = new JobProducer(connect('producer'), { prefix: p });

@@ -24,3 +24,4 @@ export {
   waitFor,
 } from './processes.ts';
 export { deleteByPrefix, type KeyScanner } from './redis-keys.ts';
+export { TcpProxy } from './tcp-proxy.ts';

@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { type Order, providerOrderId } from '@rechargeflow/domain';
+import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
+import {
+  checkBooks,
+  deleteByPrefix,
+  freePort,
+  type RunningPart,
+  readBooks,
+  startApp,
+  TcpProxy,
+  waitFor,
+} from '@rechargeflow/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Orders wait out a provider outage, as real processes: two systems side by side (simulator as
+// A1Topup behind a TCP proxy, API, worker), each on its own key space. The provider goes down for
+// 60 s while 50 orders and a 20-row batch arrive, then comes back. With the default ORDER_MAX_WAIT
+// (15 min) every order must end `success`, sent once; with ORDER_MAX_WAIT=20s, shorter than the
+// outage, every order must end `failed` as never sent, with the reason, and nothing may reach the
+// provider, even after it is back. Both end with the books check.
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const OUTAGE_MS = 60_000;
+const ORDERS = 50;
+const BATCH_ROWS = 20;
+
+interface Stack {
+  readonly name: string;
+  readonly prefix: string;
+  readonly key: string;
+  readonly proxy: TcpProxy;
+  readonly parts: RunningPart[];
+  api: string;
+  sim: string;
+  ledger: LedgerStore;
+  redis: Redis;
+}
+
+const stacks: Stack[] = [];
+
+async function startStack(name: string, workerEnv: Record<string, string>): Promise<Stack> {
+  const run = randomUUID().slice(0, 8);
+  const prefix = `rf-test-wait-${name}-${run}`;
+  const key = `wait-key-${randomUUID()}`;
+  const shared = {
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    LEDGER_PREFIX: `${prefix}:ledger`,
+    A1TOPUP_USERNAME: 'wait-user',
+    A1TOPUP_PASSWORD: `wait-pw-${randomUUID()}`,
+    // Three refused connections open the breaker; a probe every 4 s while it is open.
+    BREAKER_FAILURE_THRESHOLD: '3',
+    BREAKER_OPEN_MS: '4000',
+  };
+  const [simPort, apiPort] = [await freePort(), await freePort()];
+  const proxy = new TcpProxy(simPort);
+  await proxy.up();
+  const redis = new Redis(REDIS_URL);
+  const ledger = createRedisLedgerStore({ redis, prefix: `${prefix}:ledger` });
+  const stack: Stack = {
+    name,
+    prefix,
+    key,
+    proxy,
+    parts: [],
+    api: `http://127.0.0.1:${apiPort}`,
+    sim: `http://127.0.0.1:${simPort}`,
+    ledger,
+    redis,
+  };
+  stacks.push(stack);
+  stack.parts.push(startApp('simulator', { ...shared, SIMULATOR_PORT: String(simPort) }, `sim-${name}`));
+  await waitFor('simulator', async () => ((await fetch(`${stack.sim}/_sim/stats`)).ok ? true : undefined));
+  stack.parts.push(
+    startApp('api', { ...shared, PORT: String(apiPort), API_KEYS: `shop:${key}` }, `api-${name}`),
+  );
+  const worker = startApp(
+    'worker',
+    {
+      ...shared,
+      A1TOPUP_BASE_URL: proxy.url,
+      PROVIDER_TIMEOUT_MS: '2000',
+      A1TOPUP_CONCURRENCY: '8',
+      ...workerEnv,
+    },
+    `worker-${name}`,
+  );
+  stack.parts.push(worker);
+  await waitFor('api ready', async () => ((await fetch(`${stack.api}/readyz`)).ok ? true : undefined));
+  await worker.waitForLine(/recharge worker running/);
+  return stack;
+}
+
+function body(tag: string, i: number) {
+  return {
+    orderId: `${tag}-${i}`,
+    operator: 'A',
+    circle: '5',
+    number: String(9_700_000_000 + i),
+    amount: 10 + (i % 4) * 10,
+  };
+}
+
+/** 50 orders one by one, and a 20-row CSV batch: answers the batch id. */
+async function submitAll(stack: Stack): Promise<string> {
+  const headers = { authorization: `Bearer ${stack.key}`, 'content-type': 'application/json' };
+  for (let i = 0; i < ORDERS; i++) {
+    const res = await fetch(`${stack.api}/v1/recharges`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body('o', i)),
+    });
+    expect(res.status).toBe(202);
+  }
+  const csv = [
+    'orderId,operator,circle,number,amount',
+    ...Array.from({ length: BATCH_ROWS }, (_, i) => `b-${i},A,5,${9_600_000_000 + i},${10 + (i % 3) * 10}`),
+  ].join('\n');
+  const res = await fetch(`${stack.api}/v1/batches`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.key}`, 'content-type': 'text/csv' },
+    body: `${csv}\n`,
+  });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { batchId: string }).batchId;
+}
+
+const orderIds = [
+  ...Array.from({ length: ORDERS }, (_, i) => `o-${i}`),
+  ...Array.from({ length: BATCH_ROWS }, (_, i) => `b-${i}`),
+];
+
+async function readOrders(stack: Stack): Promise<Order[]> {
+  const orders = await Promise.all(
+    orderIds.map((orderId) => stack.ledger.getOrder({ clientId: 'shop', orderId })),
+  );
+  return orders.filter((o): o is Order => o !== null);
+}
+
+async function allFinal(stack: Stack, timeoutMs: number): Promise<Order[]> {
+  return waitFor(
+    `${stack.name}: every order final`,
+    async () => {
+      const orders = await readOrders(stack);
+      const open = orders.filter((o) => ['queued', 'processing', 'pending'].includes(o.state));
+      return orders.length === orderIds.length && open.length === 0 ? orders : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+async function books(stack: Stack, orders: readonly Order[]) {
+  const lines = await readBooks(stack.sim);
+  const found = await Promise.all(lines.map((l) => stack.ledger.getOrderByProviderOrderId(l.orderid)));
+  return {
+    lines,
+    verdict: checkBooks({
+      books: { a1topup: lines },
+      orders,
+      byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
+    }),
+  };
+}
+
+const waitNotes = (o: Order) => o.history.filter((h) => h.note?.startsWith('waiting for a provider'));
+
+let patient: Stack;
+let impatient: Stack;
+
+beforeAll(async () => {
+  [patient, impatient] = await Promise.all([
+    startStack('patient', {}),
+    startStack('impatient', { ORDER_MAX_WAIT: '20s' }),
+  ]);
+}, 90_000);
+
+afterAll(async () => {
+  for (const stack of stacks) {
+    const codes = await Promise.all(stack.parts.map((p) => p.stop()));
+    await stack.proxy.down();
+    await deleteByPrefix(stack.redis, stack.prefix);
+    await stack.redis.quit();
+    expect(codes.every((c) => c === 0)).toBe(true);
+  }
+}, 60_000);
+
+describe('a 60 s provider outage while 50 orders and a batch arrive', () => {
+  it('every order waits and is sent once when the provider is back; with a shorter ORDER_MAX_WAIT none is sent', async () => {
+    await Promise.all([patient.proxy.down(), impatient.proxy.down()]);
+    const downAt = Date.now();
+    await Promise.all([submitAll(patient), submitAll(impatient)]);
+
+    // The impatient system gives up during the outage: every order failed, never sent.
+    const gaveUp = await allFinal(impatient, OUTAGE_MS);
+    expect(Date.now() - downAt).toBeLessThan(OUTAGE_MS);
+    // Meanwhile the patient one has failed nothing: its orders wait, queued or unsent.
+    const waiting = await readOrders(patient);
+    expect(waiting.filter((o) => !['queued', 'processing'].includes(o.state) || o.inFlight)).toEqual([]);
+    expect(waiting.every((o) => waitNotes(o).length === 1)).toBe(true);
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, downAt + OUTAGE_MS - Date.now())));
+    await Promise.all([patient.proxy.up(), impatient.proxy.up()]);
+
+    const done = await allFinal(patient, 120_000);
+    const notSuccess = done.filter((o) => o.state !== 'success');
+    expect(notSuccess.map((o) => `${o.orderId}: ${o.state} ${o.history.at(-1)?.note}`)).toEqual([]);
+    for (const order of done) {
+      // One wait note per order, one attempt (one orderid) sent.
+      expect(waitNotes(order), order.orderId).toHaveLength(1);
+      expect(order.providerOrderId).toBe(providerOrderId(order, 1));
+    }
+    const patientBooks = await books(patient, done);
+    expect(patientBooks.verdict.problems).toEqual([]);
+    expect(patientBooks.lines).toHaveLength(ORDERS + BATCH_ROWS);
+    expect(patientBooks.lines.every((l) => l.submissions === 1 && l.charged)).toBe(true);
+
+    for (const order of gaveUp) {
+      expect(order.state, order.orderId).toBe('failed');
+      expect(order.history.at(-1)?.note).toMatch(
+        /^never sent: no provider could take it within ORDER_MAX_WAIT \(20 s, waiting since [^)]+\): a1topup (circuit open|unreachable)/,
+      );
+    }
+    // Back up for a while, the impatient provider still has received nothing.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const impatientBooks = await books(impatient, await readOrders(impatient));
+    expect(impatientBooks.lines).toEqual([]);
+    expect(impatientBooks.verdict.problems).toEqual([]);
+    console.log(
+      `outage wait: patient ${done.length} orders success after ${Math.round((Date.now() - downAt) / 1000)} s, ` +
+        `impatient ${gaveUp.length} failed never sent`,
+    );
+  }, 240_000);
+});
