@@ -13,11 +13,11 @@ import {
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { applyFact, handTo, type ProviderFact } from './apply-fact.ts';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
-import { ledgerCall, transitionOrder } from './ledger-calls.ts';
+import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';
 import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 import { NotSentRetryError } from './not-sent-retry-error.ts';
 import { noStatusApiLookup } from './review-notes.ts';
-import { waitOrGiveUp } from './wait-for-provider.ts';
+import { waitIsOver, waitOrGiveUp } from './wait-for-provider.ts';
 
 export interface JobRun {
   /** 1-based run of the job. */
@@ -116,6 +116,19 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
         const choice = await gate(deps).select(order.route, index, order.request.amount);
         if (choice.provider === null) {
           const outcome = await noProviderNow(deps, order, run, choice.reason);
+          if (outcome) return { kind: 'done', outcome };
+          continue;
+        }
+        // A run that comes after the order's wait was over (workers down, a throttled queue) must
+        // not send it: its history told the shop it fails then.
+        const maxWaitMs = deps.orderMaxWaitMs ?? 0;
+        if (maxWaitMs > 0 && waitIsOver(order, await storeNow(deps), maxWaitMs)) {
+          const outcome = await noProviderNow(
+            deps,
+            order,
+            run,
+            `${choice.provider} could take it only after the wait was over`,
+          );
           if (outcome) return { kind: 'done', outcome };
           continue;
         }

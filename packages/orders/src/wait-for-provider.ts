@@ -1,6 +1,6 @@
 import type { Order } from '@rechargeflow/domain';
-import { nowIso, type WorkerDeps } from './deps.ts';
-import { ledgerCall } from './ledger-calls.ts';
+import type { WorkerDeps } from './deps.ts';
+import { ledgerCall, storeNow } from './ledger-calls.ts';
 import { NotSentRetryError } from './not-sent-retry-error.ts';
 
 /**
@@ -10,23 +10,27 @@ import { NotSentRetryError } from './not-sent-retry-error.ts';
  */
 export const WAIT_LOOK_AGAIN = { minMs: 5_000, maxMs: 60_000, jitter: 0.1 } as const;
 
-/** The start of the one history note an order gets when it begins to wait, for one attempt. */
+/** How the one history note an order gets when it begins to wait starts. */
+const WAIT_NOTE = 'waiting for a provider to take it as ';
+
 function waitNotePrefix(order: Order): string {
-  return `waiting for a provider to take it as ${order.providerOrderId}:`;
+  return `${WAIT_NOTE}${order.providerOrderId}:`;
 }
 
 /**
- * When the order began to wait for its current attempt: the time of that attempt's wait note, or
- * `undefined` when it is not waiting. The note is the record; no other field holds it, so a lost
- * job or a restart resumes the same wait instead of starting a new one.
+ * When the order began to wait: the time of its first wait note, whatever attempt it was about
+ * (a reroute to another provider that cannot take it either does not restart the clock, so the
+ * whole wait stays within ORDER_MAX_WAIT), or `undefined` when it never waited. The note is the
+ * record; no other field holds it, so a lost job or a restart resumes the same wait.
  */
 export function waitingSince(order: Order): string | undefined {
-  const prefix = waitNotePrefix(order);
-  for (let i = order.history.length - 1; i >= 0; i--) {
-    const entry = order.history[i];
-    if (entry?.note?.startsWith(prefix)) return entry.at;
-  }
-  return undefined;
+  return order.history.find((entry) => entry.note?.startsWith(WAIT_NOTE))?.at;
+}
+
+/** Whether the order has waited ORDER_MAX_WAIT already (its run came late: it must not be sent). */
+export function waitIsOver(order: Order, now: Date, maxWaitMs: number): boolean {
+  const since = waitingSince(order);
+  return maxWaitMs > 0 && since !== undefined && now.getTime() - Date.parse(since) >= maxWaitMs;
 }
 
 function minutes(ms: number): string {
@@ -51,7 +55,8 @@ export async function waitOrGiveUp(
   reason: string,
   maxWaitMs: number,
 ): Promise<GiveUp> {
-  const now = deps.now?.() ?? new Date();
+  // The ledger's clock, like every age: hosts' clocks drift.
+  const now = await storeNow(deps);
   const since = waitingSince(order);
   const sinceMs = since === undefined ? now.getTime() : Date.parse(since);
   const waited = now.getTime() - sinceMs;
@@ -66,7 +71,7 @@ export async function waitOrGiveUp(
       deps.ledger.appendHistory(
         order,
         {
-          at: nowIso(deps),
+          at: now.toISOString(),
           source: 'worker',
           note: `${waitNotePrefix(order)} ${reason}; nothing was sent; it stays ${order.state} and is tried again until ${deadline} (ORDER_MAX_WAIT ${minutes(maxWaitMs)}), then fails as never sent`,
         },

@@ -159,6 +159,21 @@ describe('an order no provider can take waits, then is sent once', () => {
     expect(simulator.order(order.providerOrderId)).toBeUndefined();
   });
 
+  it('does not send an order whose run comes after its wait was over, even with the provider back', async () => {
+    closed = true;
+    const order = await submit('wait-late-1');
+    expect((await runOnce(depsWith(up), order)).waitMs).toBeGreaterThan(0);
+    closed = false;
+    now += 2 * MAX_WAIT;
+    const late = await runOnce(depsWith(up), order);
+    expect(late.outcome).toMatchObject({ kind: 'settled', order: { state: 'failed', attempts: 0 } });
+    const stored = await ledger.getOrder(order);
+    expect(stored?.history.at(-1)?.note).toMatch(
+      /^never sent: .*a1topup could take it only after the wait was over$/,
+    );
+    expect(simulator.order(order.providerOrderId)).toBeUndefined();
+  });
+
   it('waits after a call that never left, and sends it with the same orderid once the provider is back', async () => {
     closed = false;
     const order = await submit('wait-down-1');
@@ -189,7 +204,7 @@ describe('an order no provider can take waits, then is sent once', () => {
     expect(last.outcome).toMatchObject({ kind: 'settled', order: { state: 'failed' } });
     const stored = await ledger.getOrder(order);
     expect(stored?.history.at(-1)?.note).toMatch(
-      /^never sent: no provider could take it within ORDER_MAX_WAIT \(1 min, waiting since .*\): a1topup unreachable/,
+      /^never sent: no provider could take it within ORDER_MAX_WAIT \(1 min, waiting since .*\): a1topup (unreachable|could take it only after the wait was over)/,
     );
     expect(stored?.inFlight).toBe(false);
     expect(simulator.order(order.providerOrderId)).toBeUndefined();
