@@ -49,3 +49,27 @@ export type {
 } from './orders/order-store.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
 export { MAX_LIST_LIMIT } from './shared/cursors.ts';
+export {
+  DELIVERY_TTL_MS,
+  MAX_ATTEMPT_BODY_CHARS,
+  MAX_ATTEMPT_ERROR_CHARS,
+  MAX_ATTEMPTS_KEPT,
+  MAX_DELIVERY_PAGE,
+  MAX_ENDPOINTS_CAP,
+  MAX_OUTBOX_READ,
+  MAX_WEBHOOK_ID_CHARS,
+  MAX_WEBHOOK_URL_BYTES,
+} from './webhooks/webhook-record.ts';
+export {
+  DELIVERY_STATES,
+  type DeliveryAttempt,
+  type DeliveryState,
+  OUTBOX_STATES,
+  type OutboxEntry,
+  type OutboxState,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEventType,
+  type WebhookStore,
+} from './webhooks/webhook-store.ts';

@@ -15,6 +15,11 @@ import {
 } from './mongo/mongo-support.ts';
 import { ORDER_INDEXES, orderSchema } from './orders/mongo-order-schema.ts';
 import { createMongoOrderStore, scheduleLegacyPendingChecks } from './orders/mongo-order-store.ts';
+import {
+  createMongoWebhookStore,
+  webhookDeliveriesSchema,
+  webhookEndpointsSchema,
+} from './webhooks/mongo-webhook-store.ts';
 
 export interface MongoLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
@@ -31,15 +36,20 @@ export interface MongoLedgerStoreOptions {
   readonly batchRowsCollectionName?: string | undefined;
   /** GridFS bucket of the uploads (`<name>.files`, `<name>.chunks`); default `uploads`. */
   readonly uploadsBucketName?: string | undefined;
+  /** Webhook endpoints, one document per client; default `webhook_endpoints`. */
+  readonly webhookEndpointsCollectionName?: string | undefined;
+  /** Webhook deliveries (expire by a TTL index); default `webhook_deliveries`. */
+  readonly webhookDeliveriesCollectionName?: string | undefined;
   /** Write concern of every write; default: the connection's. `majority` on a replica set. */
   readonly writeConcern?: WriteConcernOption;
 }
 
 /**
- * The MongoDB ledger: the aggregates' MongoDB stores (orders/, callbacks/, balances/, batches/)
- * over one connection, one model per collection. Every write is a single-document operation, which
- * MongoDB applies atomically (see orders/mongo-order-schema.ts); no multi-document transaction is
- * needed (nor used: they need a replica set).
+ * The MongoDB ledger: the aggregates' MongoDB stores (orders/, callbacks/, balances/, batches/,
+ * webhooks/) over one connection, one model per collection. Every write is a single-document
+ * operation, which MongoDB applies atomically (see orders/mongo-order-schema.ts); no
+ * multi-document transaction is needed (nor used: they need a replica set). The webhook outbox is
+ * written on the order document by the transition's own update.
  */
 export function createMongoLedgerStore(options: MongoLedgerStoreOptions): LedgerStore {
   const { connection } = options;
@@ -50,6 +60,8 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
   const batchesName = options.batchesCollectionName ?? 'batches';
   const rowsName = options.batchRowsCollectionName ?? 'batch_rows';
   const bucketName = options.uploadsBucketName ?? 'uploads';
+  const endpointsName = options.webhookEndpointsCollectionName ?? 'webhook_endpoints';
+  const deliveriesName = options.webhookDeliveriesCollectionName ?? 'webhook_deliveries';
 
   const model = ledgerModel(
     connection,
@@ -82,6 +94,27 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     rowsName,
   );
 
+  const webhookEndpoints = ledgerModel(
+    connection,
+    `RechargeflowLedgerWebhookEndpoints_${endpointsName}`,
+    webhookEndpointsSchema(options.writeConcern),
+    endpointsName,
+  );
+  const webhookDeliveries = ledgerModel(
+    connection,
+    `RechargeflowLedgerWebhookDeliveries_${deliveriesName}`,
+    webhookDeliveriesSchema(options.writeConcern),
+    deliveriesName,
+  );
+
+  async function clock(): Promise<Date> {
+    const db = openDb(connection);
+    // `hello` answers the server's own time.
+    const reply = await db.command({ hello: 1 });
+    const localTime = (reply as { localTime?: unknown }).localTime;
+    return localTime instanceof Date ? localTime : new Date(String(localTime));
+  }
+
   const orders = createMongoOrderStore(ctx, model);
   const batchStore = createMongoBatchStore(ctx, { batches, batchRows, orders: model }, bucketName, orders);
 
@@ -90,6 +123,10 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
     ...createMongoCallbackStore(callbacks),
     ...createMongoBalanceStore(balances),
     ...batchStore.store,
+    ...createMongoWebhookStore(
+      { endpoints: webhookEndpoints, deliveries: webhookDeliveries, orders: model },
+      clock,
+    ),
 
     async init() {
       const collections: readonly (readonly [Model<Lean>, string])[] = [
@@ -98,6 +135,8 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
         [balances, balanceName],
         [batches, batchesName],
         [batchRows, rowsName],
+        [webhookEndpoints, endpointsName],
+        [webhookDeliveries, deliveriesName],
       ];
       for (const [each, name] of collections) {
         try {
@@ -130,13 +169,7 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
       await scheduleLegacyPendingChecks(model);
     },
 
-    async clock(): Promise<Date> {
-      const db = openDb(connection);
-      // `hello` answers the server's own time.
-      const reply = await db.command({ hello: 1 });
-      const localTime = (reply as { localTime?: unknown }).localTime;
-      return localTime instanceof Date ? localTime : new Date(String(localTime));
-    },
+    clock,
 
     async ping() {
       const db = openDb(connection);

@@ -25,6 +25,14 @@ import {
 import { createRedisOrderStore, upgradeOrderLayout } from './orders/redis-order-store.ts';
 import type { LuaScript } from './redis/lua.ts';
 import { type RedisContext, redisKeys } from './redis/redis-keys.ts';
+import { createRedisWebhookStore } from './webhooks/redis-webhook-store.ts';
+import {
+  CREATE_DELIVERY,
+  CREATE_ENDPOINT,
+  LIST_DELIVERIES,
+  RECORD_ATTEMPT,
+  REOPEN_DELIVERY,
+} from './webhooks/webhook-scripts.ts';
 
 export interface RedisLedgerStoreOptions {
   /** The caller owns the connection: the store never closes it. */
@@ -55,12 +63,17 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   DISCARD_UPLOAD,
   SWEEP_UPLOADS,
   PENDING_UPLOAD_BYTES,
+  CREATE_ENDPOINT,
+  CREATE_DELIVERY,
+  RECORD_ATTEMPT,
+  REOPEN_DELIVERY,
+  LIST_DELIVERIES,
 ];
 
 /**
- * The Redis ledger: the aggregates' Redis stores (orders/, callbacks/, balances/, batches/) over
- * one connection and one key prefix (the key layout: redis/redis-keys.ts). Every write is one Lua
- * script, so it is atomic. Needs Redis >= 6.2 (ZRANGE BYLEX REV).
+ * The Redis ledger: the aggregates' Redis stores (orders/, callbacks/, balances/, batches/,
+ * webhooks/) over one connection and one key prefix (the key layout: redis/redis-keys.ts). Every
+ * write is one Lua script (or one command), so it is atomic. Needs Redis >= 6.2 (ZRANGE BYLEX REV).
  */
 export function createRedisLedgerStore(options: RedisLedgerStoreOptions): LedgerStore {
   const { redis } = options;
@@ -71,6 +84,7 @@ export function createRedisLedgerStore(options: RedisLedgerStoreOptions): Ledger
     ...createRedisCallbackStore(ctx),
     ...createRedisBalanceStore(ctx),
     ...createRedisBatchStore(ctx, orders),
+    ...createRedisWebhookStore(ctx),
 
     async init() {
       await assertNoEviction(redis);

@@ -63,6 +63,8 @@ if (mode === 'skip') {
       balanceCollectionName: `balance_samples_${collections}`,
       batchesCollectionName: `batches_${collections}`,
       batchRowsCollectionName: `batch_rows_${collections}`,
+      webhookEndpointsCollectionName: `webhook_endpoints_${collections}`,
+      webhookDeliveriesCollectionName: `webhook_deliveries_${collections}`,
     };
     const uploadsBucketName = `uploads_${collections}`;
     const store = createMongoLedgerStore({
@@ -131,6 +133,17 @@ if (mode === 'skip') {
       expect(indexes.map((index) => index.name)).toContain('batch_states');
       const uploadIndexes = await db.collection('uploads.files').listIndexes().toArray();
       expect(uploadIndexes.map((index) => index.name)).toContain('batch_upload_chunks');
+      // The outbox index holds only orders with unacknowledged entries; deliveries expire by TTL.
+      expect(indexes.find((index) => index.name === 'webhook_outbox')).toMatchObject({
+        key: { outboxAtMs: 1, _id: 1 },
+        partialFilterExpression: { outboxAtMs: { $exists: true } },
+      });
+      const deliveryIndexes = await db.collection('webhook_deliveries').listIndexes().toArray();
+      expect(deliveryIndexes.find((index) => index.name === 'expires')).toMatchObject({
+        key: { expiresAt: 1 },
+        expireAfterSeconds: 0,
+      });
+      expect(deliveryIndexes.map((index) => index.name)).toContain('endpoint_list');
       for (const name of [
         collectionName,
         'callbacks',
@@ -138,6 +151,8 @@ if (mode === 'skip') {
         'batches',
         'batch_rows',
         'uploads.files',
+        'webhook_endpoints',
+        'webhook_deliveries',
       ]) {
         await dropCollection(name);
       }

@@ -133,6 +133,86 @@ describe('Redis ledger store specifics', () => {
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
+  it('keeps webhooks under the prefix: an outbox stream of keys only, deliveries that expire', async () => {
+    const prefix = `${RUN_PREFIX}:webhooks`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const key = { clientId: 'shop-1', orderId: 'a' };
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    await store.createOrder({
+      ...key,
+      providerOrderId: providerOrderId(key),
+      provider: 'a1topup',
+      request,
+      fingerprint: requestFingerprint(request),
+      now: '2026-01-01T00:00:00.000Z',
+    });
+    for (const [from, to] of [
+      ['queued', 'processing'],
+      ['processing', 'success'],
+    ] as const) {
+      await store.transition(key, {
+        expect: { state: from },
+        to,
+        entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker' },
+      });
+    }
+    // The transition script wrote the entry: the order's key, version, state and time, nothing else.
+    const stream = await redis.xrange(`${prefix}:webhook:outbox`, '-', '+');
+    expect(stream).toHaveLength(1);
+    const fields = stream[0]?.[1] ?? [];
+    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['clientId', 'orderId', 'version', 'state', 'at']);
+    expect(fields.join(' ')).not.toContain('9876543210');
+    await store.ackOutbox([stream[0]?.[0] ?? '']);
+    expect(await redis.xlen(`${prefix}:webhook:outbox`)).toBe(0);
+
+    const delivery = (id: string, second: number) => ({
+      id,
+      endpointId: 'we:1',
+      clientId: 'shop-1',
+      eventId: `evt_${id}`,
+      type: 'order.succeeded' as const,
+      subject: { kind: 'order' as const, orderId: 'a', version: 3 },
+      createdAt: `2026-01-01T00:00:0${second}.000Z`,
+      state: 'pending' as const,
+      attempts: [],
+      updatedAt: `2026-01-01T00:00:0${second}.000Z`,
+    });
+    for (const [i, id] of ['wd_1', 'wd_2', 'wd_3', 'wd_4'].entries())
+      await store.createDelivery(delivery(id, i));
+    await store.recordAttempt(
+      'wd_1',
+      { at: '2026-01-01T00:00:05.000Z', durationMs: 1, status: 500 },
+      'pending',
+    );
+    const day = 24 * 60 * 60 * 1000;
+    const ttl = await redis.pttl(`${prefix}:webhook:delivery:wd_1`);
+    expect(ttl).toBeGreaterThan(30 * day - 60_000);
+    expect(ttl).toBeLessThanOrEqual(30 * day);
+    const attemptsTtl = await redis.pttl(`${prefix}:webhook:delivery:wd_1:attempts`);
+    expect(attemptsTtl).toBeGreaterThan(0);
+    expect(attemptsTtl).toBeLessThanOrEqual(ttl);
+    // The endpoint id is URI-encoded in its index key, which expires with its deliveries.
+    const index = `${prefix}:webhook:endpoint:we%3A1:deliveries`;
+    expect(await redis.pttl(index)).toBeGreaterThan(30 * day - 60_000);
+
+    // Deliveries that expired leave the index: listed past, or the two oldest at the next create.
+    await redis.del(`${prefix}:webhook:delivery:wd_3`);
+    expect((await store.listDeliveries('we:1', { limit: 10 })).deliveries.map((each) => each.id)).toEqual([
+      'wd_4',
+      'wd_2',
+      'wd_1',
+    ]);
+    expect(await redis.zcard(index)).toBe(3);
+    await redis.del(`${prefix}:webhook:delivery:wd_1`, `${prefix}:webhook:delivery:wd_2`);
+    await store.createDelivery(delivery('wd_5', 6));
+    expect(await redis.zrange(index, '0', '-1')).toEqual([
+      expect.stringMatching(/:wd_4$/),
+      expect.stringMatching(/:wd_5$/),
+    ]);
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
   it('writes nothing of a bulk create when one providerOrderId is held by another order', async () => {
     const prefix = `${RUN_PREFIX}:bulk-conflict`;
     const store = createRedisLedgerStore({ redis, prefix });

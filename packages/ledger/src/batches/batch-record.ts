@@ -90,6 +90,13 @@ export function decodeBatch(raw: Raw): Batch {
   const error = optionalText(raw, 'batch', 'error');
   if (filename !== undefined) batch.filename = filename;
   if (error !== undefined) batch.error = error;
+  // Absent on batches stored before they existed, and on batches that did not stop.
+  if (raw.stoppedAtLine !== undefined && raw.stoppedAtLine !== null) {
+    batch.stoppedAtLine = storedCount(raw, 'batch', 'stoppedAtLine');
+  }
+  if (raw.rowsNotRead !== undefined && raw.rowsNotRead !== null) {
+    batch.rowsNotRead = storedCount(raw, 'batch', 'rowsNotRead');
+  }
   return batch;
 }
 

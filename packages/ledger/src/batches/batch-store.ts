@@ -6,7 +6,11 @@ export const BATCH_STATES = [
   'stored',
   /** Rows are being validated and turned into orders. */
   'importing',
-  /** Every row is an order or an explained error; orders are still progressing. */
+  /**
+   * The import has ended: every row read is an order or an explained error; orders are still
+   * progressing. With `error` set, reading stopped early (`stoppedAtLine`, `rowsNotRead`): the API
+   * shows such a batch as `stopped`.
+   */
   'imported',
   /** Every order of the batch is settled (success, failed, reversed) or waits for a person. */
   'done',
@@ -38,6 +42,13 @@ export interface Batch extends NewBatch {
   readonly rowsCommitted: number;
   /** Why the import stopped, when it could not go on (e.g. the header is wrong). */
   readonly error?: string | undefined;
+  /**
+   * With `error`: the line of the file (1-based, the header is line 1, counted by line breaks) where
+   * reading stopped.
+   */
+  readonly stoppedAtLine?: number | undefined;
+  /** With `error`: the input rows after the last row read that were never read (results.csv lines). */
+  readonly rowsNotRead?: number | undefined;
   /** ISO; set by createBatch (= createdAt), updateBatch and commitRows (their `at`). */
   readonly updatedAt: string;
 }
@@ -84,6 +95,10 @@ export interface BatchPatch {
   readonly rowsRead?: number | undefined;
   /** Sets the error; `undefined` leaves an earlier one as it is. */
   readonly error?: string | undefined;
+  /** Sets stoppedAtLine (whole, ≥ 1); `undefined` leaves it as it is. */
+  readonly stoppedAtLine?: number | undefined;
+  /** Sets rowsNotRead (whole, ≥ 0); `undefined` leaves it as it is. */
+  readonly rowsNotRead?: number | undefined;
 }
 
 /**

@@ -37,6 +37,11 @@ export function validateBatchPatch(patch: BatchPatch, at: string): number {
     throw new RangeError(`not a batch state: ${JSON.stringify(patch.state)}`);
   }
   if (patch.rowsRead !== undefined) wholeNumber(patch.rowsRead, 'rowsRead');
+  if (patch.rowsNotRead !== undefined) wholeNumber(patch.rowsNotRead, 'rowsNotRead');
+  if (patch.stoppedAtLine !== undefined) {
+    wholeNumber(patch.stoppedAtLine, 'stoppedAtLine');
+    if (patch.stoppedAtLine < 1) throw new RangeError('stoppedAtLine counts from 1');
+  }
   if (patch.error !== undefined && typeof patch.error !== 'string') {
     throw new RangeError('batch error must be a string');
   }

@@ -31,6 +31,8 @@ export function batchSchema(writeConcern: WriteConcernOption): Schema {
       rejected: { type: Number, required: true },
       rowsCommitted: { type: Number, required: true },
       error: { type: String },
+      stoppedAtLine: { type: Number },
+      rowsNotRead: { type: Number },
       updatedAt: { type: String, required: true },
       updatedAtMs: { type: Number, required: true },
       listKey: { type: String, required: true },

@@ -136,6 +136,8 @@ export function createMongoBatchStore(
       if (patch.state !== undefined) set.state = patch.state;
       if (patch.rowsRead !== undefined) set.rowsRead = patch.rowsRead;
       if (patch.error !== undefined) set.error = patch.error;
+      if (patch.stoppedAtLine !== undefined) set.stoppedAtLine = patch.stoppedAtLine;
+      if (patch.rowsNotRead !== undefined) set.rowsNotRead = patch.rowsNotRead;
       const doc = await batches
         .findOneAndUpdate({ _id: batchId }, { $set: set }, { returnDocument: 'after', upsert: false })
         .lean<Lean>()

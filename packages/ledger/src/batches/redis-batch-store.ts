@@ -165,6 +165,8 @@ export function createRedisBatchStore(
       const fields: (string | number)[] = [];
       if (patch.rowsRead !== undefined) fields.push('rowsRead', patch.rowsRead);
       if (patch.error !== undefined) fields.push('error', patch.error);
+      if (patch.stoppedAtLine !== undefined) fields.push('stoppedAtLine', patch.stoppedAtLine);
+      if (patch.rowsNotRead !== undefined) fields.push('rowsNotRead', patch.rowsNotRead);
       // The batch's client names its pending upload bytes (a batch never changes client).
       const clientId = await redis.hget(keys.batch(batchId), 'clientId');
       if (clientId === null) throw new RangeError(`no batch has the id ${batchId}`);
@@ -258,6 +260,9 @@ function decodeBatchHash(hash: unknown): Batch | null {
   const counts: Record<string, number> = {};
   for (const field of ['bytes', 'rowsRead', 'accepted', 'rejected', 'rowsCommitted']) {
     counts[field] = Number(fields[field]);
+  }
+  for (const field of ['stoppedAtLine', 'rowsNotRead']) {
+    if (fields[field] !== undefined) counts[field] = Number(fields[field]);
   }
   return decodeBatch({ ...fields, ...counts });
 }

@@ -76,6 +76,22 @@ const reversalSchema = new Schema(
 );
 
 /**
+ * The webhook outbox lives on the order it is about (webhooks/mongo-webhook-store.ts): a
+ * transition entering a final state appends an entry in the same single-document update, so the
+ * two cannot be separated by a crash, and ackOutbox removes it. `id` is the order's `_id` (hex),
+ * `:`, and the version after the transition; `atMs` the server's clock.
+ */
+const outboxEntrySchema = new Schema(
+  {
+    id: { type: String, required: true },
+    version: { type: Number, required: true },
+    state: { type: String, required: true },
+    atMs: { type: Number, required: true },
+  },
+  { _id: false, id: false, strict: 'throw' },
+);
+
+/**
  * Indexes the store needs; the unique ones are verified at init().
  *
  * providerOrderId claims: an order's document holds every providerOrderId it ever had in
@@ -106,6 +122,13 @@ export const ORDER_INDEXES = [
   { name: 'created', key: { listKey: 1 }, unique: false },
   // batchStates: a batch's member orders by state (multikey on batchIds).
   { name: 'batch_states', key: { batchIds: 1, state: 1 }, unique: false },
+  // readOutbox: only orders with unacknowledged webhook entries, oldest first.
+  {
+    name: 'webhook_outbox',
+    key: { outboxAtMs: 1, _id: 1 },
+    unique: false,
+    partial: { outboxAtMs: { $exists: true } },
+  },
 ] as const;
 
 export function orderSchema(writeConcern: WriteConcernOption): Schema {
@@ -142,6 +165,10 @@ export function orderSchema(writeConcern: WriteConcernOption): Schema {
       history: { type: [historySchema], required: true },
       listKey: { type: String, required: true },
       updatedAtMs: { type: Number, required: true },
+      // Webhook entries not acknowledged yet, oldest first; absent when there are none.
+      outbox: { type: [outboxEntrySchema], default: undefined },
+      // The oldest entry's atMs, present exactly while `outbox` is: the outbox index's key.
+      outboxAtMs: { type: Number },
     },
     // `versionKey: false`: `version` is ours; mongoose's __v would be a second, different counter.
     modelOptions(writeConcern),
@@ -149,11 +176,12 @@ export function orderSchema(writeConcern: WriteConcernOption): Schema {
   // `unique` only where wanted: an explicit `unique: false` could clash with an index built without it.
   for (const index of ORDER_INDEXES) {
     const sparse = 'sparse' in index && index.sparse;
+    const partial = 'partial' in index ? { partialFilterExpression: index.partial } : {};
     schema.index(
       index.key,
       index.unique
         ? { name: index.name, unique: true, ...(sparse ? { sparse: true } : {}) }
-        : { name: index.name },
+        : { name: index.name, ...partial },
     );
   }
   return schema;

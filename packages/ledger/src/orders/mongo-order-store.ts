@@ -11,6 +11,7 @@ import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
 import { isDuplicateKeyError, type Lean, type MongoContext, NOW_MS } from '../mongo/mongo-support.ts';
 import { creationEntry, historyEntry } from '../shared/history-entries.ts';
 import { timeMs } from '../shared/time.ts';
+import { isOutboxState } from '../webhooks/webhook-record.ts';
 import { mongoOrderQueries } from './mongo-order-queries.ts';
 import { orderDocument, toOrder } from './mongo-order-schema.ts';
 import type { CreateResult, NewOrder } from './new-order.ts';
@@ -176,6 +177,24 @@ export function createMongoOrderStore(
       if (patch?.providerStatus !== undefined) set.providerStatus = { $literal: patch.providerStatus };
       if (patch?.reversal !== undefined) set.reversal = { $literal: reversalRecord(patch.reversal) };
       if (patch?.incrementAttempts === true) set.attempts = { $add: ['$attempts', 1] };
+      if (command.to !== expect.state && isOutboxState(command.to)) {
+        // The webhook outbox entry, in this same update (see mongo-order-schema.ts).
+        const version = { $add: ['$version', 1] };
+        set.outbox = {
+          $concatArrays: [
+            { $ifNull: ['$outbox', []] },
+            [
+              {
+                id: { $concat: [{ $toString: '$_id' }, ':', { $toString: { $toLong: version } }] },
+                version,
+                state: { $literal: command.to },
+                atMs: NOW_MS,
+              },
+            ],
+          ],
+        };
+        set.outboxAtMs = { $ifNull: ['$outboxAtMs', NOW_MS] };
+      }
       if (book !== undefined) {
         set.provider = { $literal: book.provider };
         set.providerOrderId = { $literal: book.providerOrderId };

@@ -1,4 +1,5 @@
 import { script } from '../redis/lua.ts';
+import { OUTBOX_STATES } from '../webhooks/webhook-store.ts';
 
 /** The orders' Lua scripts (see redis/lua.ts for what every script shares). */
 
@@ -113,15 +114,15 @@ return {'done', result}`,
 /**
  * KEYS: order hash, history list, client+from-state list, client+to-state list,
  *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
- *       all-orders-by-creation list, and only with a provider switch: the new providerOrderId's
- *       claim.
+ *       all-orders-by-creation list, webhook outbox stream, and only with a provider switch or a
+ *       booking: that providerOrderId's claim.
  * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
  *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
  *       book provider ('' = none), book providerOrderId, then patch field/value pairs.
- * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[9], to be
+ * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[10], to be
  * this order's, and the provider in the route; it then points provider and providerOrderId at it.
  * A state change moves one count from the old state to the new in the state hash of every batch
  * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
@@ -130,6 +131,9 @@ return {'done', result}`,
  * existed, has `[provider]`), then claims the new providerOrderId as CREATE_ORDERS does. The old
  * claim stays, so both ids lead to the order. A claim this order holds already means the same
  * switch has been applied: a conflict, so a repeat never applies twice.
+ * Entering one of OUTBOX_STATES from another state appends an entry to the webhook outbox in the
+ * same script (clientId, orderId, the version after this write, the state, the order's batchId and
+ * its member batches, the server's time): the event cannot be lost to a crash after the transition.
  * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
  *          provider_order_id_taken (+ the owner's key id) | attempt_not_held.
  */
@@ -138,7 +142,7 @@ export const TRANSITION = script(
   `if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version')
+local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version', 'clientId', 'orderId', 'batchId')
 if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14])
   or (ARGV[15] ~= '' and current[8] ~= ARGV[15]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
@@ -159,7 +163,7 @@ if ARGV[16] ~= '' then
   if not inRoute(ARGV[16]) then
     return {'provider_not_in_route'}
   end
-  if redis.call('GET', KEYS[9]) ~= ARGV[8] then
+  if redis.call('GET', KEYS[10]) ~= ARGV[8] then
     return {'attempt_not_held'}
   end
   fields[#fields + 1] = 'provider'
@@ -171,14 +175,14 @@ if ARGV[11] ~= '' then
   if not inRoute(ARGV[11]) then
     return {'provider_not_in_route'}
   end
-  local owner = redis.call('GET', KEYS[9])
+  local owner = redis.call('GET', KEYS[10])
   if owner == ARGV[8] then
     return {'conflict', snapshot(KEYS[1], KEYS[2])}
   end
   if owner then
     return {'provider_order_id_taken', owner}
   end
-  redis.call('SET', KEYS[9], ARGV[8])
+  redis.call('SET', KEYS[10], ARGV[8])
   fields[#fields + 1] = 'provider'
   fields[#fields + 1] = ARGV[11]
   fields[#fields + 1] = 'providerOrderId'
@@ -203,7 +207,20 @@ elseif schedule == 'leave' then
   redis.call('ZREM', KEYS[7], ARGV[8])
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('HINCRBY', KEYS[1], 'version', 1)
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'`).join(' or ')}) then
+  local entry = {'clientId', current[9] or '', 'orderId', current[10] or '', 'version', version,
+    'state', ARGV[3], 'at', ms(now_ms())}
+  if current[11] then
+    entry[#entry + 1] = 'batchId'
+    entry[#entry + 1] = current[11]
+  end
+  if current[6] then
+    entry[#entry + 1] = 'batches'
+    entry[#entry + 1] = current[6]
+  end
+  redis.call('XADD', KEYS[9], '*', unpack(entry))
+end
 if ARGV[7] == '1' then
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end

@@ -163,6 +163,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           keys.stateUpdated(command.to),
           keys.due,
           keys.created,
+          keys.webhookOutbox,
           // Declared only when used: every key a script touches is among its KEYS (cluster).
           ...(target === undefined ? [] : [keys.providerOrder(target.providerOrderId)]),
           ...(book === undefined ? [] : [keys.providerOrder(book.providerOrderId)]),

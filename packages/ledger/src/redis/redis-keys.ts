@@ -49,6 +49,15 @@ export const enc = encodeURIComponent;
  * - `P:client:<clientId>:batch-content:<contentHash>` string: the batch holding that content
  *                                   (the per-client dedupe claim, never moved or removed)
  * - `P:batches:state:<s>`           zset, score updatedAt ms, member batchId: findBatches
+ * - `P:webhook:outbox`              stream: the webhook outbox, one entry per order entering a final
+ *                                   state (written by the transition script; XDEL acknowledges)
+ * - `P:client:<clientId>:webhooks`  hash: endpoint id -> the endpoint (JSON); HLEN is the cap
+ * - `P:webhook:delivery:<id>`       hash: a delivery's fields; expires DELIVERY_TTL_MS after it
+ *                                   was stored
+ * - `P:webhook:delivery:<id>:attempts` list: its last attempts (JSON), same expiry
+ * - `P:webhook:endpoint:<endpointId>:deliveries` zset, all scores 0, members a delivery's list key
+ *                                   (created ms + URI-encoded id): newest first BYLEX REV; members
+ *                                   of expired deliveries are pruned by createDelivery and lists
  * Order hashes of batch members hold `batches`: the URI-encoded ids of every batch the order
  * belongs to, space-separated; the create, transition and link scripts keep the batches' state
  * hashes in step with it in the same atomic write.
@@ -84,6 +93,11 @@ export function redisKeys(p: string) {
     pendingUploads: (clientId: string) => `${p}:client:${enc(clientId)}:pending-uploads`,
     clientUploadLeases: (clientId: string) => `${p}:client:${enc(clientId)}:upload-leases`,
     uploadLeases: `${p}:uploads:leases`,
+    webhookOutbox: `${p}:webhook:outbox`,
+    webhookEndpoints: (clientId: string) => `${p}:client:${enc(clientId)}:webhooks`,
+    webhookDelivery: (deliveryId: string) => `${p}:webhook:delivery:${enc(deliveryId)}`,
+    webhookAttempts: (deliveryId: string) => `${p}:webhook:delivery:${enc(deliveryId)}:attempts`,
+    endpointDeliveries: (endpointId: string) => `${p}:webhook:endpoint:${enc(endpointId)}:deliveries`,
   };
   /** An upload's member in the sweep's leases: both ids encoded, so the space cannot be forged. */
   const leaseMember = (clientId: string, batchId: string) => `${enc(clientId)} ${enc(batchId)}`;
@@ -92,7 +106,9 @@ export function redisKeys(p: string) {
   // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
   const orderKeyPrefix = keys.order('');
   const historyKeyPrefix = keys.history('');
-  return { ...keys, leaseMember, batchStatesPrefix, orderKeyPrefix, historyKeyPrefix };
+  // The delivery scripts build delivery keys from index members: prefix + URI-encoded id.
+  const deliveryKeyPrefix = keys.webhookDelivery('');
+  return { ...keys, leaseMember, batchStatesPrefix, orderKeyPrefix, historyKeyPrefix, deliveryKeyPrefix };
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -5,12 +5,13 @@ import { batchContract } from './batches.ts';
 import { callbackContract } from './callbacks.ts';
 import type { LedgerFixture, LiveFixture } from './fixtures.ts';
 import { orderContract } from './orders.ts';
+import { webhookContract } from './webhooks.ts';
 
 export type { LedgerFixture } from './fixtures.ts';
 
 /**
  * The behaviour every LedgerStore must show, one slice per aggregate (orders, callbacks, balances,
- * batches) plus the store's own clock and ping. Before each test `setup` makes an empty,
+ * batches, webhooks) plus the store's own clock and ping. Before each test `setup` makes an empty,
  * initialised store, which every slice reads through the live fixture; after it, `cleanup`
  * removes everything the test wrote.
  */
@@ -43,6 +44,7 @@ export function describeLedgerContract(name: string, setup: () => Promise<Ledger
     callbackContract(live);
     balanceContract(live);
     batchContract(live);
+    webhookContract(live);
 
     it("answers the store's clock", async () => {
       const before = Date.now();
