@@ -9,6 +9,7 @@ import {
   positiveInt,
   routingEnvShape,
   storageEnvShape,
+  webhookEnvShape,
 } from '@rechargeflow/config';
 import { providersInUseEnvShape } from '@rechargeflow/providers';
 import { z } from 'zod';
@@ -19,6 +20,8 @@ const schema = z.object({
   ...routingEnvShape,
   ...httpListenerEnvShape,
   ...metricsEnvShape,
+  // Webhook endpoints: their secrets (derived), the address guard at registration, the cap.
+  ...webhookEnvShape,
   /** Port the ingest API listens on. */
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */

@@ -66,6 +66,11 @@ async function main(): Promise<void> {
     },
     providerNames: config.PROVIDERS,
     queueBoard: config.QUEUE_BOARD,
+    webhooks: {
+      signingKey: config.WEBHOOK_SIGNING_SECRET,
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      maxEndpointsPerClient: config.WEBHOOK_MAX_ENDPOINTS_PER_CLIENT,
+    },
     routeFor: (request) => routeFor(routing, request),
     providersStatus: () =>
       Promise.all(

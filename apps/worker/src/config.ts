@@ -7,6 +7,7 @@ import {
   routingEnvShape,
   statusPollEnvShape,
   storageEnvShape,
+  webhookEnvShape,
 } from '@rechargeflow/config';
 import {
   providerCredentialProblems,
@@ -24,6 +25,8 @@ const schema = z.object({
   ...statusPollEnvShape,
   ...httpListenerEnvShape,
   ...metricsEnvShape,
+  // Signing, retries, timeout and concurrency of webhook deliveries (the outbox dispatcher runs here).
+  ...webhookEnvShape,
   /**
    * How long a job's lock lives without renewal; a worker silent for longer counts as stalled. Not
    * bound by the longest provider call (unlike the poller's PROCESSING_STUCK_AFTER_MS): BullMQ

@@ -10,6 +10,7 @@ import {
   listenerLimits,
   metricsEvents,
   startMetricsServer,
+  webhookMetrics,
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
 import { createConfiguredProviders, providerRegistry } from '@rechargeflow/providers';
@@ -22,6 +23,7 @@ import {
   routeFor,
 } from '@rechargeflow/routing';
 import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
+import { startWebhookWorker } from '@rechargeflow/webhooks';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -53,6 +55,8 @@ async function main(): Promise<void> {
     balanceOf: async (provider) =>
       (await ledger.store.balanceAt(provider, new Date().toISOString()))?.balance ?? null,
     balanceCacheMs: 5_000,
+    // Never reroute or fail over to a provider whose queue no worker here consumes.
+    enabled: config.PROVIDERS,
   });
   const deps = {
     ledger: ledger.store,
@@ -103,6 +107,27 @@ async function main(): Promise<void> {
       },
     );
   });
+  // Webhooks: the outbox dispatcher, and with WEBHOOK_SIGNING_SECRET the consumer that sends.
+  const webhooks = startWebhookWorker(
+    {
+      redis,
+      store: ledger.store,
+      producer,
+      log: logger,
+      observer: webhookMetrics(metrics),
+      jobObserver: jobMetrics(metrics),
+    },
+    {
+      signingKey: config.WEBHOOK_SIGNING_SECRET,
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      retryForMs: config.WEBHOOK_RETRY_FOR,
+      retryFirstMs: config.WEBHOOK_RETRY_FIRST_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      prefix: config.QUEUE_PREFIX,
+    },
+  );
+  if (webhooks.consumer) workers.push(webhooks.consumer);
   // CSV batches: one import job per batch; it resumes after its last committed chunk if restarted.
   const routing = loadRoutingTable(
     { env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE },
@@ -124,6 +149,7 @@ async function main(): Promise<void> {
           { chunkRows: config.BATCH_CHUNK_ROWS },
         );
         logger.info({ ...key, result }, 'batch import done');
+        await webhooks.batchImported(key);
       },
     },
     redis,
@@ -163,6 +189,7 @@ async function main(): Promise<void> {
     steps: [
       // worker.close() stops taking jobs and waits for the in-flight ones to finish.
       { name: 'drain workers', run: () => Promise.all(workers.map((w) => w.close())) },
+      { name: 'stop webhook dispatcher and sender', run: () => webhooks.close() },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       ...storageShutdownSteps(storage),
       { name: 'close metrics', run: () => closeServer(metricsServer) },

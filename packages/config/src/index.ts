@@ -27,3 +27,4 @@ export {
   statusPollEnvShape,
   storageEnvShape,
 } from './shared-env.ts';
+export { webhookEnvShape } from './webhook-env.ts';

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import {
+  BATCH_VIEW_STATES,
   batchView,
   DEFAULT_UPLOAD_LEASE_MS,
   storeUpload,
@@ -57,21 +58,40 @@ const batchDoc = {
   type: 'object',
   properties: {
     batchId: { type: 'string' },
-    state: { type: 'string', enum: ['stored', 'importing', 'imported', 'done'] },
+    state: {
+      type: 'string',
+      enum: [...BATCH_VIEW_STATES],
+      description:
+        'stored → importing → imported → done (no order still moving); stopped: reading the file stopped early (stoppedReason, stoppedAtLine), final, never done',
+    },
     filename: { type: ['string', 'null'] },
     bytes: { type: 'integer' },
     rows: {
       type: 'object',
-      properties: { read: { type: 'integer' }, accepted: { type: 'integer' }, rejected: { type: 'integer' } },
+      properties: {
+        read: { type: 'integer' },
+        accepted: { type: 'integer' },
+        rejected: { type: 'integer' },
+        notRead: { type: 'integer', description: 'rows after the place reading stopped (status not_read)' },
+      },
     },
     orders: {
       type: 'object',
       description: 'the batch orders by state',
       additionalProperties: { type: 'integer' },
     },
+    settled: {
+      type: 'boolean',
+      description: 'the import has ended (done or stopped) and no order of the batch is still moving',
+    },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
-    error: { type: ['string', 'null'] },
+    stoppedReason: { type: ['string', 'null'], description: 'why reading stopped' },
+    stoppedAtLine: {
+      type: ['integer', 'null'],
+      description: 'the line of the file (the header is line 1) where reading stopped',
+    },
+    error: { type: ['string', 'null'], description: 'the same as stoppedReason' },
   },
   additionalProperties: true,
 } as const;
@@ -300,7 +320,8 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
     {
       preHandler: deps.requireClient,
       schema: {
-        summary: 'One row per input row, in input order: the input, order state, provider reference, error',
+        summary:
+          'One line per input row, in input order: the input, the order state (rejected, not_read for rows after a break), provider reference, error, reason',
         security,
         response: {
           200: {
@@ -327,7 +348,7 @@ export async function registerBatchRoutes(app: FastifyInstance, deps: BatchRoute
       }
       reply.header('content-type', 'text/csv; charset=utf-8');
       reply.header('content-disposition', `attachment; filename="${batchId}-results.csv"`);
-      return reply.send(Readable.from(writeResultsCsv({ ledger: deps.ledger, clientId, batchId })));
+      return reply.send(Readable.from(writeResultsCsv({ ledger: deps.ledger, clientId, batchId, batch })));
     },
   );
 }

@@ -12,6 +12,7 @@ import {
   type OrderEvents,
   type OrderLog,
   submitOrder,
+  toOrderView,
 } from '@rechargeflow/orders';
 import { type ProviderRegistry, providerRegistry } from '@rechargeflow/providers';
 import type { JobProducer } from '@rechargeflow/queue';
@@ -36,7 +37,6 @@ import {
   tagOf,
 } from './openapi.ts';
 import { registerOperatorRoutes } from './operator-routes.ts';
-import { toOrderView } from './order-view.ts';
 import { QUEUE_BOARD_PATH, type QueueBoardMode, registerQueueBoard } from './queue-board.ts';
 import { sendError, sendValidation } from './replies.ts';
 import {
@@ -47,6 +47,7 @@ import {
   refusalFor,
 } from './request-guards.ts';
 import { listQuerySchema, parseRechargeBody, zodIssuesToFieldIssues } from './request-parsing.ts';
+import { registerWebhookRoutes, type WebhookSettings } from './webhook-routes.ts';
 
 export interface ApiDeps {
   readonly ledger: LedgerStore;
@@ -90,6 +91,8 @@ export interface ApiDeps {
   readonly routeFor?: OrderDeps['routeFor'];
   /** Upload limits of CSV batches. */
   readonly batchLimits?: BatchLimits | undefined;
+  /** Webhook endpoints (WEBHOOK_* variables). Unset: registration answers 503, private URLs refused. */
+  readonly webhooks?: WebhookSettings | undefined;
   /** Each provider's health, breaker state and last known balance (GET /v1/providers). */
   readonly providersStatus?: (() => Promise<readonly unknown[]>) | undefined;
   /**
@@ -333,6 +336,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           409: errorDoc,
           413: errorDoc,
           415: errorDoc,
+          422: errorDoc,
           429: errorDoc,
         },
       },
@@ -455,6 +459,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       maxRowBytes: 1_024,
       maxImportingPerClient: 3,
     },
+  });
+
+  registerWebhookRoutes(app, {
+    store: deps.ledger,
+    producer: deps.producer,
+    settings: deps.webhooks ?? { allowPrivate: false, maxEndpointsPerClient: 10 },
+    requireClient,
   });
 
   app.get(

@@ -70,6 +70,43 @@ export const orderDoc = {
       },
     },
   },
+  examples: [
+    {
+      orderId: 'demo-1',
+      status: 'success',
+      operator: 'A',
+      circle: '5',
+      number: '9800000000',
+      amount: 10,
+      provider: 'a1topup',
+      providerOrderId: 'RF3F6A0C1D2E4B5A69788796A5',
+      providerTxId: '8812345',
+      providerRef: 'OP8812345',
+      providerStatus: 'Success',
+      attempts: 1,
+      reversal: null,
+      createdAt: '2026-12-02T10:00:00.000Z',
+      updatedAt: '2026-12-02T10:00:01.200Z',
+      history: [
+        { at: '2026-12-02T10:00:00.000Z', from: null, to: 'queued', source: 'api', note: 'order accepted' },
+        {
+          at: '2026-12-02T10:00:00.050Z',
+          from: 'queued',
+          to: 'processing',
+          source: 'worker',
+          note: 'sending to a1topup as RF3F6A0C1D2E4B5A69788796A5',
+        },
+        {
+          at: '2026-12-02T10:00:01.200Z',
+          from: 'processing',
+          to: 'success',
+          source: 'worker',
+          note: 'a1topup reported success',
+          providerStatus: 'Success',
+        },
+      ],
+    },
+  ],
 } as const;
 
 /** A valid order, accepted (`202`) when sent as is: the example of `POST /v1/recharges`. */
@@ -97,6 +134,10 @@ export const API_TAGS = [
     description: 'Operator role: manual review, reversals, stored callbacks, reconciliation',
   },
   { name: 'providers', description: 'Provider health, circuit breakers, balances' },
+  {
+    name: 'webhooks',
+    description: 'Signed webhooks: endpoints, their deliveries and attempts, resending a delivery',
+  },
   { name: 'callbacks', description: "Providers' own callbacks (their token in the path)" },
   { name: 'health', description: 'Liveness and readiness probes' },
 ] as const;
@@ -110,10 +151,19 @@ export function tagOf(url: string): string | undefined {
   if (url.startsWith('/v1/recharges')) return 'recharges';
   if (url.startsWith('/v1/batches')) return 'batches';
   if (url.startsWith('/v1/providers')) return 'providers';
+  if (url.startsWith('/v1/webhooks')) return 'webhooks';
   if (url.startsWith('/callbacks/')) return 'callbacks';
   if (url === '/healthz' || url === '/readyz') return 'health';
   return undefined;
 }
+
+/** What a success answer means, for routes that do not say it themselves (else "Default Response"). */
+const SUCCESS_DESCRIPTIONS: Record<number, string> = {
+  200: 'the answer',
+  201: 'created',
+  202: 'accepted: stored and queued; the outcome comes later (read it back, or receive a webhook)',
+  204: 'done; no body',
+};
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request: every bad field or parameter named in `issues`',
@@ -124,6 +174,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'conflicts with the current state',
   413: 'body over the limit',
   415: 'a content type this route does not take',
+  422: 'valid, but no provider its route names is enabled here (PROVIDERS); `issues` names the operator',
   429: 'over the rate limit (see Retry-After) or a per-client quota',
   503: 'our fault or a dependency down; safe to repeat',
 };
@@ -152,10 +203,13 @@ export function errorResponsesOf(
   const responses: Record<string, unknown> = {};
   for (const [code, schema] of Object.entries(listed)) {
     const status = Number(code);
+    const described = typeof schema === 'object' && schema !== null && 'description' in schema;
     responses[code] =
       status >= 400 && schema === errorDoc
         ? { ...errorDoc, description: ERROR_DESCRIPTIONS[status] ?? 'refused' }
-        : schema;
+        : status < 400 && !described && typeof schema === 'object' && schema !== null
+          ? { ...schema, description: SUCCESS_DESCRIPTIONS[status] ?? 'done' }
+          : schema;
   }
   for (const code of codes) {
     if (!(String(code) in responses)) {

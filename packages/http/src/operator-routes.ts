@@ -7,11 +7,11 @@ import {
   reconcile,
   resolveOrder,
   reverseOrder,
+  toOrderView,
 } from '@rechargeflow/orders';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorDoc, orderDoc } from './openapi.ts';
-import { toOrderView } from './order-view.ts';
 import { sendError, sendValidation } from './replies.ts';
 import { zodIssuesToFieldIssues } from './request-parsing.ts';
 

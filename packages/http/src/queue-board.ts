@@ -59,7 +59,10 @@ function isAllowedAction(request: FastifyRequest): boolean {
   return true;
 }
 
-/** Every queue the system runs: one recharge queue per provider, then batches, callbacks and poller. */
+/**
+ * Every queue the system runs: one recharge queue per provider, then batches, callbacks, poller and
+ * webhooks.
+ */
 function boardQueues(deps: QueueBoardDeps): BullMQAdapter[] {
   const options = { readOnlyMode: deps.mode === 'readonly', allowRetries: deps.mode === 'on' };
   return [
@@ -78,6 +81,10 @@ function boardQueues(deps: QueueBoardDeps): BullMQAdapter[] {
     new BullMQAdapter(deps.producer.queue('poller'), {
       ...options,
       description: 'status-check sweeps and balance samples',
+    }),
+    new BullMQAdapter(deps.producer.queue('webhooks'), {
+      ...options,
+      description: 'webhook deliveries (a delayed one waits out its back-off)',
     }),
   ];
 }

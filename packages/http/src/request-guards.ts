@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { type FieldIssue, ValidationError } from '@rechargeflow/domain';
+import { type FieldIssue, ProviderNotEnabledError, ValidationError } from '@rechargeflow/domain';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestRefusedError } from './request-errors.ts';
 
@@ -139,6 +139,15 @@ export function refusalFor(
 ): Refusal | undefined {
   if (error instanceof RequestRefusedError) {
     return { status: error.statusCode, error: error.errorCode, message: error.message, issues: error.issues };
+  }
+  if (error instanceof ProviderNotEnabledError) {
+    // A valid order this deployment cannot send (its provider is not in PROVIDERS): 422, not 400.
+    return {
+      status: 422,
+      error: 'provider_not_enabled',
+      message: error.issues.map((i) => `${i.field}: ${i.message}`).join('; '),
+      issues: error.issues,
+    };
   }
   if (error instanceof ValidationError) {
     return {

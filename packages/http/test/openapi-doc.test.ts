@@ -125,6 +125,24 @@ describe('the OpenAPI document', () => {
     );
   });
 
+  it('says what every answer means, and shows a real order as the example of an order', async () => {
+    const doc = await document();
+    for (const { path, method, op } of operations(doc)) {
+      for (const [code, response] of Object.entries(op.responses ?? {})) {
+        const description = (response as { description?: string }).description;
+        // Without one, /docs shows "Default Response" for it.
+        expect(description, `${method} ${path} ${code}`).toBeTruthy();
+        expect(description, `${method} ${path} ${code}`).not.toBe('Default Response');
+      }
+    }
+    // The schema's `examples` become the media type's `example`, which /docs shows as the answer.
+    const media = doc.paths['/v1/recharges/{orderId}']?.get?.responses?.['200']?.content?.[
+      'application/json'
+    ] as { example?: { status: string; amount: number; history: unknown[] } } | undefined;
+    expect(media?.example).toMatchObject({ status: 'success', amount: 10 });
+    expect(media?.example?.history.length).toBeGreaterThan(1);
+  });
+
   it('gives a recharge example that answers 202 when sent as is, and a CSV example for batches', async () => {
     const doc = await document();
     const example = doc.paths['/v1/recharges']?.post?.requestBody?.content['application/json']?.example;

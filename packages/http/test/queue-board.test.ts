@@ -183,7 +183,7 @@ describe('queue board contents', () => {
   it('lists every queue of the system, and the recharge job added', async () => {
     const queues = await boardQueues(readonly.app, 'recharges-a1topup');
     expect(queues.map((q) => q.name).sort()).toEqual(
-      ['batches', 'callbacks', 'poller', 'recharges-a1topup', 'recharges-telgoo5'].sort(),
+      ['batches', 'callbacks', 'poller', 'recharges-a1topup', 'recharges-telgoo5', 'webhooks'].sort(),
     );
     const recharges = queues.find((q) => q.name === 'recharges-a1topup')!;
     expect(recharges.counts.waiting).toBe(1);

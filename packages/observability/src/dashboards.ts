@@ -266,6 +266,48 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         ],
       },
       {
+        title: 'Webhook deliveries by outcome',
+        description:
+          'Webhook POSTs per second: delivered (2xx), retry (failed, tried again on the back-off), failed (given up after WEBHOOK_RETRY_FOR). See GET /v1/webhooks/:id/deliveries.',
+        kind: 'timeseries',
+        unit: 'ops',
+        width: 8,
+        targets: [
+          {
+            expr: `sum by (outcome) (rate(rechargeflow_webhook_deliveries_total[${RATE}]))`,
+            legend: '{{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'Webhook attempt latency p95',
+        description: 'Time of one webhook POST (bounded by WEBHOOK_TIMEOUT_MS), by outcome.',
+        kind: 'timeseries',
+        unit: 's',
+        width: 8,
+        targets: [
+          {
+            expr: `histogram_quantile(0.95, sum by (le, outcome) (rate(rechargeflow_webhook_attempt_duration_seconds_bucket[${RATE}])))`,
+            legend: '{{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'Webhook deliveries waiting',
+        description:
+          'Deliveries queued (waiting) or waiting out their back-off (delayed), and the age of the oldest outbox entry not yet dispatched.',
+        kind: 'timeseries',
+        unit: 'short',
+        width: 8,
+        targets: [
+          {
+            expr: 'max by (state) (rechargeflow_queue_jobs{queue="webhooks",state=~"waiting|delayed|active"})',
+            legend: '{{state}}',
+          },
+          { expr: 'max(rechargeflow_webhook_outbox_oldest_age_seconds)', legend: 'outbox oldest (s)' },
+        ],
+      },
+      {
         title: 'Resident memory by process',
         description:
           'RSS of every part; a batch-importing worker should stay under 256 MB with the heap flags.',

@@ -9,7 +9,14 @@ export {
 export { installShutdown, type ShutdownOptions, type ShutdownStep } from './lifecycle.ts';
 export { applyListenerLimits, type ListenerLimits, listenerLimits } from './listener-limits.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
-export { batchRowMetrics, createMetrics, jobMetrics, type Metrics, metricsEvents } from './metrics.ts';
+export {
+  batchRowMetrics,
+  createMetrics,
+  jobMetrics,
+  type Metrics,
+  metricsEvents,
+  webhookMetrics,
+} from './metrics.ts';
 export { startMetricsServer } from './metrics-server.ts';
 export {
   lineScrubber,

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * One registry per process with the families every part shares. Labels are bounded sets
@@ -16,6 +16,9 @@ export interface Metrics {
   readonly jobDuration: Histogram<'queue'>;
   readonly jobsStalledTotal: Counter<'queue'>;
   readonly batchRowsTotal: Counter<'outcome'>;
+  readonly webhookDeliveriesTotal: Counter<'outcome'>;
+  readonly webhookAttemptDuration: Histogram<'outcome'>;
+  readonly webhookOutboxOldestAge: Gauge;
 }
 
 export function createMetrics(part: string): Metrics {
@@ -92,6 +95,26 @@ export function createMetrics(part: string): Metrics {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    // Webhooks: outcome is the only label (never an endpoint, URL or client: unbounded, and a URL
+    // may carry a client's token).
+    webhookDeliveriesTotal: new Counter({
+      name: 'rechargeflow_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again on the back-off), failed (failed after WEBHOOK_RETRY_FOR: given up), dropped (not sent: its endpoint was deleted).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: 'rechargeflow_webhook_attempt_duration_seconds',
+      help: 'Time one webhook POST took, connect to the end of the (bounded) answer, by outcome.',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    webhookOutboxOldestAge: new Gauge({
+      name: 'rechargeflow_webhook_outbox_oldest_age_seconds',
+      help: "Age of the oldest webhook outbox entry at this worker's latest dispatcher round (0: the outbox was empty).",
+      registers: [registry],
+    }),
   };
 }
 
@@ -125,6 +148,18 @@ export function jobMetrics(metrics: Metrics) {
       metrics.jobDuration.observe({ queue }, seconds);
     },
     stalled: (queue: string) => metrics.jobsStalledTotal.inc({ queue }),
+  };
+}
+
+/** Webhook attempts and the outbox's age (the shape @rechargeflow/webhooks calls) as metrics. */
+export function webhookMetrics(metrics: Metrics) {
+  return {
+    attempt: (outcome: 'delivered' | 'retry' | 'failed' | 'dropped', seconds: number) => {
+      metrics.webhookDeliveriesTotal.inc({ outcome });
+      // A dropped delivery made no request: it has no duration.
+      if (outcome !== 'dropped') metrics.webhookAttemptDuration.observe({ outcome }, seconds);
+    },
+    outboxAge: (seconds: number) => metrics.webhookOutboxOldestAge.set(seconds),
   };
 }
 

@@ -152,6 +152,8 @@ describe('system gauges', () => {
     metrics.jobDuration.observe({ queue: 'recharges-a1topup' }, 0.2);
     metrics.jobsStalledTotal.inc({ queue: 'recharges-a1topup' });
     metrics.batchRowsTotal.inc({ outcome: 'accepted' });
+    metrics.webhookDeliveriesTotal.inc({ outcome: 'delivered' });
+    metrics.webhookAttemptDuration.observe({ outcome: 'delivered' }, 0.05);
     const text = await metrics.registry.metrics();
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(`${check.stdout}${check.stderr}`.trim()).toBe('');

@@ -17,6 +17,7 @@ export {
 } from './deps.ts';
 export { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 export { NotSentRetryError } from './not-sent-retry-error.ts';
+export { type OrderView, toOrderView } from './order-view.ts';
 export { type JobRun, type ProcessOutcome, processRecharge } from './process-recharge.ts';
 export { type ProviderReconciliation, type ReconciliationReport, reconcile } from './reconciliation.ts';
 export { type RequeueSummary, requeueStranded } from './requeue-stranded.ts';

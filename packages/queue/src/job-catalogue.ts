@@ -45,6 +45,18 @@ export const JOB_CATALOGUE = {
     attempts: 10,
     backoff: { type: 'exponential', delay: 2_000 },
   },
+  /**
+   * One signed POST of a webhook delivery (packages/webhooks). Its job id is the delivery id, so a
+   * delivery has one job however often it is found. An endpoint that fails makes the job wait on
+   * the webhook back-off (WEBHOOK_RETRY_FIRST_MS doubling, for WEBHOOK_RETRY_FOR) without spending
+   * attempts; the attempts here are for the ledger failing under the job.
+   */
+  'webhook.deliver': {
+    queue: 'webhooks',
+    schema: z.object({ deliveryId: z.string().regex(/^wd_[a-f0-9]{32}$/) }).strict(),
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 2_000 },
+  },
   /** One sweep of the status poller (scheduled; several poller replicas share one schedule). */
   'poller.sweep': {
     queue: 'poller',

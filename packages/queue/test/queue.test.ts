@@ -231,6 +231,7 @@ describe('queue package on real Redis', () => {
       'poller',
       'recharges-a1topup',
       'recharges-telgoo5',
+      'webhooks',
     ]);
     expect(byName.get('recharges-a1topup')?.jobs).toMatchObject({ waiting: 2, active: 0, failed: 0 });
     expect(byName.get('recharges-telgoo5')?.jobs.waiting).toBe(1);

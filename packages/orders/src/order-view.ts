@@ -22,7 +22,10 @@ function requestView(request: RechargeRequest): { [K in TextField]: string | nul
   return view as { [K in TextField]: string | null } & { amount: number };
 }
 
-/** The public JSON form of an order (the API's contract; see docs/api.md, "The order"). */
+/**
+ * The public JSON form of an order (the API's contract; see docs/api.md, "The order"): what
+ * `GET /v1/recharges/:id` answers and what an order webhook carries as `data`, from this one function.
+ */
 export function toOrderView(order: Order) {
   return {
     orderId: order.orderId,
