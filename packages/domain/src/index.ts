@@ -14,6 +14,7 @@ export {
   ConfigurationError,
   type FieldIssue,
   IllegalTransitionError,
+  ProviderNotEnabledError,
   RechargeflowError,
   ValidationError,
 } from './errors.ts';

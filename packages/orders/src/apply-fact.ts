@@ -366,25 +366,44 @@ function fieldsOf(fact: ProviderFact) {
 /**
  * The provider that may take a refused order next. A gate that cannot be read (a Redis blip on the
  * breakers or balances) must not cost the refusal in hand: the next provider of the route takes it,
- * and its own job asks the gate again before sending.
+ * and its own job asks the gate again before sending. Either way only a provider this part runs
+ * (its PROVIDERS): nothing would consume another's queue.
  */
 async function nextProvider(
   deps: WorkerDeps,
   order: Order,
   fromIndex: number,
 ): Promise<{ provider: string; index: number } | { provider: null; reason: string }> {
-  try {
-    return await (deps.gate ?? OPEN_GATE).select(order.route, fromIndex, order.request.amount);
-  } catch (error) {
-    const provider = order.route[fromIndex];
-    deps.log.warn(
-      { clientId: order.clientId, orderId: order.orderId, next: provider, err: String(error) },
-      'provider gate unreadable after a refusal; failing over to the next provider of the route',
-    );
-    return provider === undefined
-      ? { provider: null, reason: 'no provider left in the route' }
-      : { provider, index: fromIndex };
+  const notHere: string[] = [];
+  let from = fromIndex;
+  while (from < order.route.length) {
+    const provider = order.route[from]!;
+    if (!deps.providers.has(provider)) {
+      notHere.push(provider);
+      from++;
+      continue;
+    }
+    let choice: { provider: string; index: number } | { provider: null; reason: string };
+    try {
+      choice = await (deps.gate ?? OPEN_GATE).select(order.route, from, order.request.amount);
+    } catch (error) {
+      deps.log.warn(
+        { clientId: order.clientId, orderId: order.orderId, next: provider, err: String(error) },
+        'provider gate unreadable after a refusal; failing over to the next provider of the route',
+      );
+      return { provider, index: from };
+    }
+    // The gate passed over providers it may not use now and chose one not enabled here: look after it.
+    if (choice.provider === null && notHere.length > 0)
+      return { provider: null, reason: `${notHere.join(', ')} not enabled here, ${choice.reason}` };
+    if (choice.provider === null || deps.providers.has(choice.provider)) return choice;
+    notHere.push(choice.provider);
+    from = choice.index + 1;
   }
+  return {
+    provider: null,
+    reason: notHere.length > 0 ? `${notHere.join(', ')} not enabled here` : 'no provider left in the route',
+  };
 }
 
 /** Adds the order's job on its (new) provider's queue; a lost add is repaired by the poller's sweep. */

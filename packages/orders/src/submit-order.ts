@@ -1,6 +1,7 @@
 import {
   type Order,
   type OrderKey,
+  ProviderNotEnabledError,
   providerOrderId,
   type RechargeRequest,
   requestFingerprint,
@@ -27,12 +28,25 @@ export const DEFAULT_PROVIDER = 'a1topup';
 /**
  * Writes the order to the ledger first, then adds its job (docs/product.md, rule 3). If the process
  * dies between the two, the order stays `queued` and `requeueStranded` adds the job later; the
- * job id is derived from the order key, so adding it twice is harmless.
+ * job id is derived from the order key, so adding it twice is harmless. An order whose route names
+ * no provider enabled here is refused by `routeFor` (ProviderNotEnabledError), nothing written.
  */
 export async function submitOrder(deps: OrderDeps, command: SubmitCommand): Promise<SubmitOutcome> {
   const key = { clientId: command.clientId, orderId: command.orderId };
   const fingerprint = requestFingerprint(command.request);
-  const route = deps.routeFor?.(command.request) ?? [DEFAULT_PROVIDER];
+  let route: readonly string[];
+  try {
+    route = deps.routeFor?.(command.request) ?? [DEFAULT_PROVIDER];
+  } catch (error) {
+    // Refused before any write (the API's 422) - unless it is a repeat of an order accepted while
+    // its provider was enabled: a repeat is answered with the order as it is, as always.
+    if (!(error instanceof ProviderNotEnabledError)) throw error;
+    const existing = await deps.ledger.getOrder(key);
+    if (!existing) throw error;
+    return existing.fingerprint === fingerprint
+      ? { kind: 'existing', order: existing }
+      : { kind: 'conflict', order: existing };
+  }
   const provider = route[0] ?? DEFAULT_PROVIDER;
   const result = await deps.ledger.createOrder({
     ...key,

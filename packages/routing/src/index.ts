@@ -8,6 +8,7 @@ export {
   createRedisCircuitBreaker,
   type RedisCircuitBreakerOptions,
 } from './circuit-breaker.ts';
+export { type EnabledRoute, enabledRoute } from './enabled-route.ts';
 export { createProviderGate } from './provider-gate.ts';
 export {
   DEFAULT_ROUTING_TABLE,

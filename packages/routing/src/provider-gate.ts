@@ -1,5 +1,12 @@
 import type { CircuitBreaker } from './circuit-breaker.ts';
-import { selectProvider } from './select-provider.ts';
+import { type SkipReason, selectProvider } from './select-provider.ts';
+
+/** Why a provider was passed over, in the words of an order's history. */
+const SKIP_WORDS: Record<SkipReason, string> = {
+  not_enabled: 'not enabled here',
+  breaker_open: 'circuit open',
+  low_balance: 'balance too low',
+};
 
 /**
  * The worker's view of the routing layer: which provider of a route may take an order now
@@ -15,6 +22,11 @@ export function createProviderGate(options: {
    * the poller every few minutes, so a few seconds of reuse changes nothing but the Redis load.
    */
   balanceCacheMs?: number;
+  /**
+   * The providers enabled here (PROVIDERS): any other provider of a route is skipped, so no order is
+   * rerouted or failed over to a queue nothing consumes. Absent: every provider of the route.
+   */
+  enabled?: readonly string[];
   now?: () => number;
 }) {
   const now = options.now ?? Date.now;
@@ -38,11 +50,10 @@ export function createProviderGate(options: {
         amount: amount as Parameters<typeof selectProvider>[0]['amount'],
         breaker: options.breaker,
         balanceOf,
+        enabled: options.enabled,
       });
       if (choice.provider !== null) return { provider: choice.provider, index: choice.index };
-      const skipped = choice.skipped.map(
-        (s) => `${s.provider} ${s.reason === 'breaker_open' ? 'circuit open' : 'balance too low'}`,
-      );
+      const skipped = choice.skipped.map((s) => `${s.provider} ${SKIP_WORDS[s.reason]}`);
       return {
         provider: null,
         reason: skipped.length > 0 ? skipped.join(', ') : 'no provider left in the route',

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Paise, paise } from '@rechargeflow/domain';
+import { type Paise, ProviderNotEnabledError, paise } from '@rechargeflow/domain';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_ROUTING_TABLE,
@@ -208,21 +208,24 @@ describe('loadRoutingTable', () => {
   it('prefers the file over the env text', () => {
     const file = join(dir, 'routes.json');
     writeFileSync(file, JSON.stringify(fileTable));
-    expect(loadRoutingTable({ env: envTable, file }, KNOWN)).toEqual(fileTable);
+    expect(loadRoutingTable({ env: envTable, file }, KNOWN)).toEqual({ ...fileTable, enabled: KNOWN });
   });
 
   it('uses the env text when no file is given, and the default when neither is (empty counts as unset)', () => {
     expect(loadRoutingTable({ env: envTable }, KNOWN).default).toEqual(['a1topup', 'backup']);
     expect(loadRoutingTable({ env: envTable, file: '  ' }, KNOWN).default).toEqual(['a1topup', 'backup']);
-    expect(loadRoutingTable({}, KNOWN)).toBe(DEFAULT_ROUTING_TABLE);
-    expect(loadRoutingTable({ env: '', file: '' }, KNOWN)).toBe(DEFAULT_ROUTING_TABLE);
+    expect(loadRoutingTable({}, KNOWN)).toEqual({ ...DEFAULT_ROUTING_TABLE, enabled: KNOWN });
+    expect(loadRoutingTable({ env: '', file: '' }, KNOWN)).toEqual({
+      ...DEFAULT_ROUTING_TABLE,
+      enabled: KNOWN,
+    });
   });
 
   it('names the file in its errors, and an unreadable file', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ rules: [], default: ['foo'] }));
     expect(() => loadRoutingTable({ env: envTable, file: bad }, KNOWN)).toThrow(
-      `invalid routing table (ROUTING_TABLE_FILE ${bad}):\n  - default[0]: unknown provider "foo" (known: a1topup, telgoo5, backup)`,
+      `invalid routing table (ROUTING_TABLE_FILE ${bad}):\n  - default[0]: unknown provider "foo" (known: a1topup, a1topup_backup, telgoo5, backup)`,
     );
     const missing = join(dir, 'missing.json');
     expect(() => loadRoutingTable({ file: missing }, KNOWN)).toThrow(
@@ -282,5 +285,91 @@ describe('routeFor', () => {
   it('the default table: TELGOO5 to telgoo5, everything else to a1topup', () => {
     expect(routeFor(DEFAULT_ROUTING_TABLE, { operator: 'TELGOO5', amount: rupees(20) })).toEqual(['telgoo5']);
     expect(routeFor(DEFAULT_ROUTING_TABLE, { operator: 'ATV', amount: rupees(20) })).toEqual(['a1topup']);
+  });
+});
+
+describe('routeFor keeps to the providers enabled where the table was loaded (PROVIDERS)', () => {
+  const refusal = (table: RoutingTable, operator: string, amount: Paise): ProviderNotEnabledError => {
+    try {
+      routeFor(table, { operator, amount });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ProviderNotEnabledError);
+      return error as ProviderNotEnabledError;
+    }
+    throw new Error(`expected ${operator} to be refused`);
+  };
+
+  it('the default table with PROVIDERS=a1topup refuses TELGOO5, naming telgoo5 and PROVIDERS', () => {
+    const table = loadRoutingTable({}, ['a1topup']);
+    expect(routeFor(table, { operator: 'ATV', amount: rupees(20) })).toEqual(['a1topup']);
+    const error = refusal(table, ' telgoo5 ', rupees(20));
+    expect(error.issues).toEqual([
+      {
+        field: 'operator',
+        rule: 'provider_enabled',
+        message: 'TELGOO5 orders go to telgoo5, which is not enabled here (PROVIDERS=a1topup)',
+      },
+    ]);
+    expect(error).toMatchObject({ operator: 'TELGOO5', route: ['telgoo5'], enabled: ['a1topup'] });
+  });
+
+  it('the default table with PROVIDERS=telgoo5 takes TELGOO5 and refuses every A1Topup operator', () => {
+    const table = loadRoutingTable({ env: ' ' }, ['telgoo5']);
+    expect(routeFor(table, { operator: 'TELGOO5', amount: rupees(20) })).toEqual(['telgoo5']);
+    expect(refusal(table, 'v', rupees(10)).issues[0]?.message).toBe(
+      'V orders go to a1topup, which is not enabled here (PROVIDERS=telgoo5)',
+    );
+  });
+
+  it("a table's own rules: TELGOO5 matching no rule still goes only to telgoo5, and is refused when it is off", () => {
+    const table = loadRoutingTable(
+      {
+        env: JSON.stringify({
+          rules: [{ operators: ['A'], providers: ['backup', 'a1topup'] }],
+          default: ['a1topup'],
+        }),
+      },
+      ['a1topup', 'backup'],
+    );
+    expect(routeFor(table, { operator: 'A', amount: rupees(10) })).toEqual(['backup', 'a1topup']);
+    expect(refusal(table, 'TELGOO5', rupees(10)).message).toBe(
+      'invalid input: operator: TELGOO5 orders go to telgoo5, which is not enabled here (PROVIDERS=a1topup,backup)',
+    );
+  });
+
+  it('one table for every deployment: it may name any provider of the registry, and routes keep to PROVIDERS', () => {
+    const text = JSON.stringify({
+      rules: [
+        { operators: ['ATV'], providers: ['a1topup_backup'] },
+        { operators: ['A'], providers: ['a1topup_backup', 'a1topup'] },
+        { operators: ['TELGOO5'], providers: ['telgoo5'] },
+      ],
+      default: ['a1topup', 'a1topup_backup'],
+    });
+    const table = loadRoutingTable({ env: text }, ['a1topup']);
+    expect(routeFor(table, { operator: 'A', amount: rupees(10) })).toEqual(['a1topup']);
+    expect(routeFor(table, { operator: 'RC', amount: rupees(10) })).toEqual(['a1topup']);
+    expect(refusal(table, 'ATV', rupees(300)).issues[0]?.message).toBe(
+      'ATV orders go to a1topup_backup, which is not enabled here (PROVIDERS=a1topup)',
+    );
+    const both = loadRoutingTable({ env: text }, ['a1topup', 'a1topup_backup']);
+    expect(routeFor(both, { operator: 'A', amount: rupees(10) })).toEqual(['a1topup_backup', 'a1topup']);
+    // A provider neither registered nor enabled is still a start-up error.
+    expect(() =>
+      loadRoutingTable({ env: text.replace('"a1topup_backup"]', '"nope"]') }, ['a1topup']),
+    ).toThrow('rules[0].providers[0]: unknown provider "nope" (known: a1topup, a1topup_backup, telgoo5)');
+  });
+
+  it('keeps the enabled providers of a longer route, in its order', () => {
+    const table: RoutingTable = {
+      rules: [{ operators: ['A'], providers: ['backup', 'a1topup', 'other'] }],
+      default: ['backup', 'other'],
+      enabled: ['OTHER', 'a1topup'],
+    };
+    expect(routeFor(table, { operator: 'A', amount: rupees(10) })).toEqual(['a1topup', 'other']);
+    expect(routeFor(table, { operator: 'V', amount: rupees(10) })).toEqual(['other']);
+    expect(refusal({ ...table, enabled: ['telgoo5'] }, 'A', rupees(10)).issues[0]?.message).toBe(
+      'A orders go to backup, a1topup, other, none of which is enabled here (PROVIDERS=telgoo5)',
+    );
   });
 });

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { findOperator, OPERATOR_CATEGORIES, type Paise, parseRupees } from '@rechargeflow/domain';
+import {
+  findOperator,
+  OPERATOR_CATEGORIES,
+  type Paise,
+  ProviderNotEnabledError,
+  parseRupees,
+} from '@rechargeflow/domain';
 import { type OwnedExtension, providerRegistry } from '@rechargeflow/providers';
 import { z } from 'zod';
+import { enabledRoute } from './enabled-route.ts';
 import { parseJsonWithPosition } from './json-error.ts';
 import { RoutingTableError } from './routing-table-error.ts';
 
@@ -78,6 +85,11 @@ export interface RoutingRule {
 export interface RoutingTable {
   readonly rules: readonly RoutingRule[];
   readonly default: readonly string[];
+  /**
+   * The providers enabled where the table was loaded (PROVIDERS): `routeFor` keeps every route to
+   * them. Absent (a table only parsed, DEFAULT_ROUTING_TABLE itself): routes as the table says.
+   */
+  readonly enabled?: readonly string[];
 }
 
 /** Each extension's orders to its provider (TELGOO5 orders to telgoo5); every A1Topup operator to a1topup. */
@@ -247,7 +259,7 @@ function checkRule(
 }
 
 /**
- * Parses and checks a routing table (JSON text) against the providers this deployment knows.
+ * Parses and checks a routing table (JSON text) against the providers known to it.
  * Throws a RoutingTableError naming every problem with its place, e.g.
  * `rules[2].providers[0]: unknown provider "foo" (known: a1topup, telgoo5)`.
  */
@@ -312,12 +324,22 @@ export interface RoutingTableSource {
 
 /**
  * The routing table from `ROUTING_TABLE_FILE` (wins) or `ROUTING_TABLE`; `DEFAULT_ROUTING_TABLE`
- * when neither is set (empty counts as unset). Reads synchronously: it runs once, at start-up.
+ * when neither is set (empty counts as unset). A table may name any provider of the registry (one
+ * table serves deployments with different PROVIDERS); whichever it is, it keeps `enabledProviders`
+ * (this deployment's PROVIDERS), so that `routeFor` never hands an order to a provider nobody runs
+ * here - the default table, too, names telgoo5 and a1topup whatever PROVIDERS says.
+ * Reads synchronously: it runs once, at start-up.
  */
 export function loadRoutingTable(
   source: RoutingTableSource,
-  knownProviders: readonly string[],
+  enabledProviders: readonly string[],
 ): RoutingTable {
+  const enabled = [...enabledProviders];
+  const known = [...new Set([...providerRegistry.names, ...enabled])];
+  return { ...readRoutingTable(source, known), enabled };
+}
+
+function readRoutingTable(source: RoutingTableSource, knownProviders: readonly string[]): RoutingTable {
   const file = source.file?.trim();
   if (file) {
     const where = `ROUTING_TABLE_FILE ${file}`;
@@ -362,12 +384,24 @@ function matches(
  * A TELGOO5 order (an extension's) no rule matches goes to telgoo5 (its provider), never to the
  * default (which parsing keeps free of extension providers, so it could only be a provider that
  * cannot take the order).
+ * Only the table's `enabled` providers stay in the route (the API and the CSV import both route
+ * here, so neither can accept an order nothing will process); when none of the route's is enabled,
+ * throws ProviderNotEnabledError (the API's `422`, a CSV row's error), before anything is written.
  */
 export function routeFor(table: RoutingTable, request: RouteRequest): readonly string[] {
   const operator = request.operator.trim().toUpperCase();
+  const route = tableRoute(table, operator, request.amount);
+  if (table.enabled === undefined) return route;
+  const kept = enabledRoute(route, table.enabled);
+  if (!kept.ok) throw new ProviderNotEnabledError(operator, kept.named, kept.enabled);
+  return kept.route;
+}
+
+/** The route the table names for an order (upper-case operator), whatever is enabled. */
+function tableRoute(table: RoutingTable, operator: string, amount: number): readonly string[] {
   const service = routeServiceOf(operator);
   for (const rule of table.rules) {
-    if (matches(rule, operator, service, request.amount)) return rule.providers;
+    if (matches(rule, operator, service, amount)) return rule.providers;
   }
   const extension = extensionOf(operator);
   return extension ? [extension.provider] : table.default;

@@ -129,6 +129,46 @@ describe('selectProvider', () => {
     });
   });
 
+  it('skips a provider not enabled here without reading its balance or breaker (no probe taken)', async () => {
+    const breaker = fakeBreaker({});
+    const read: string[] = [];
+    const result = await selectProvider({
+      route,
+      fromIndex: 0,
+      amount,
+      breaker,
+      balanceOf: async (provider) => {
+        read.push(provider);
+        return null;
+      },
+      enabled: ['P2', 'p3'],
+    });
+    expect(result).toEqual({
+      provider: 'p2',
+      index: 1,
+      probe: false,
+      skipped: [{ provider: 'p1', reason: 'not_enabled' }],
+    });
+    expect(breaker.checked).toEqual(['p2']);
+    expect(read).toEqual(['p2']);
+    expect(
+      await selectProvider({
+        route,
+        fromIndex: 1,
+        amount,
+        breaker,
+        balanceOf: balances({}),
+        enabled: ['p1'],
+      }),
+    ).toEqual({
+      provider: null,
+      skipped: [
+        { provider: 'p2', reason: 'not_enabled' },
+        { provider: 'p3', reason: 'not_enabled' },
+      ],
+    });
+  });
+
   it('refuses a negative or fractional fromIndex', async () => {
     const input = { route, amount, breaker: fakeBreaker({}), balanceOf: balances({}) };
     await expect(selectProvider({ ...input, fromIndex: -1 })).rejects.toThrow(RangeError);

@@ -224,6 +224,30 @@ describe('Redis circuit breaker', () => {
   });
 });
 
+describe('provider gate: only providers enabled here', () => {
+  const redis = connect();
+
+  it('never chooses a provider outside PROVIDERS, and says so when none is left', async () => {
+    const breaker = createRedisCircuitBreaker({ redis, prefix, failureThreshold: 1, openMs: 60_000 });
+    const [on, off] = [provider(), provider()];
+    const gate = createProviderGate({ breaker, balanceOf: async () => null, enabled: [on] });
+    // A stored route naming a provider that is not enabled (PROVIDERS changed since): passed over.
+    expect(await gate.select([off, on], 0, 1_000)).toEqual({ provider: on, index: 1 });
+    expect(await gate.select([on, off], 1, 1_000)).toEqual({
+      provider: null,
+      reason: `${off} not enabled here`,
+    });
+    await breaker.record(on, 'failure');
+    expect(await gate.select([on, off], 0, 1_000)).toEqual({
+      provider: null,
+      reason: `${on} circuit open, ${off} not enabled here`,
+    });
+    // Without `enabled`, every provider of the route may be chosen (as before).
+    const open = createProviderGate({ breaker, balanceOf: async () => null });
+    expect(await open.select([on, off], 0, 1_000)).toEqual({ provider: off, index: 1 });
+  });
+});
+
 describe('cached breaker (the worker hot path)', () => {
   const redis = connect();
 
