@@ -119,7 +119,7 @@ describe('CSV batches', () => {
     expect(created.status).toBe(202);
     const batchId = created.body.batchId;
     const imported = await until(batchId, ['imported', 'done']);
-    expect(imported.rows).toEqual({ read: 2_000, accepted: 1_980, rejected: 20 });
+    expect(imported.rows).toEqual({ read: 2_000, accepted: 1_980, rejected: 20, notRead: 0 });
     const done = await until(batchId, ['done'], 90_000);
     expect(done.orders.success).toBe(1_980);
 

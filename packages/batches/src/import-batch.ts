@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import {
   type OrderKey,
+  ProviderNotEnabledError,
   providerOrderId,
   RechargeflowError,
   type RechargeRequest,
@@ -13,7 +14,8 @@ import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
 import { parseHeader } from './columns.ts';
 import { formatCount } from './csv-text.ts';
 import { OrderIdSet } from './order-id-set.ts';
-import { isBlankRecord, RowRules, type RowVerdict } from './row-rules.ts';
+import { describeIssues, isBlankRecord, RowRules, type RowVerdict } from './row-rules.ts';
+import { countRowsFrom, type Utf8Break, untilNotUtf8 } from './upload-lines.ts';
 
 /** Where recharge jobs go: JobProducer (its `enqueueBulk`), or a stand-in in tests. */
 export interface RechargeJobSink {
@@ -28,7 +30,10 @@ export interface ImportDeps {
   readonly ledger: BatchStore;
   readonly producer: RechargeJobSink;
   readonly log: OrderLog;
-  /** The providers to try for a new order, in order (the routing table). Default: A1Topup only. */
+  /**
+   * The providers to try for a new order, in order (the routing table). Default: A1Topup only.
+   * ProviderNotEnabledError (no provider of the route enabled here) rejects the row with its reason.
+   */
   readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
   readonly now?: (() => Date) | undefined;
   /** Told once per committed chunk (a chunk redone after a crash is not told twice): for metrics. */
@@ -60,8 +65,17 @@ export interface ImportSettings {
 export type ImportOutcome =
   /** Every row is an order or an explained error. */
   | { readonly kind: 'imported'; readonly rows: number; readonly accepted: number; readonly rejected: number }
-  /** The file could not be read on (a wrong header, a quote never closed): `error` says why. */
-  | { readonly kind: 'stopped'; readonly rows: number; readonly error: string }
+  /**
+   * The file could not be read on (a wrong header, a quote never closed, bytes that are not UTF-8):
+   * `error` says why, `atLine` where (when known), `notRead` counts the input rows never read.
+   */
+  | {
+      readonly kind: 'stopped';
+      readonly rows: number;
+      readonly error: string;
+      readonly atLine?: number | undefined;
+      readonly notRead: number;
+    }
   /** Nothing to do: the batch was imported already (or is `done`). */
   | { readonly kind: 'already'; readonly state: string }
   /** Another run committed rows this run was about to commit: it carries on, this one stops. */
@@ -83,9 +97,27 @@ type RechargeJob = { readonly payload: OrderKey; readonly jobId: string };
 
 const nowIso = (deps: ImportDeps): string => (deps.now?.() ?? new Date()).toISOString();
 
-/** csv-parse's own words for the errors that stop reading, put plainly. */
-function describeParseError(error: CsvError, row: number, maxRecordBytes: number): string {
-  const where = `row ${formatCount(row)}`;
+/** A record as the parser hands it on: its cells, and where it ends in the file (bytes). */
+interface ParsedRecord {
+  readonly cells: string[];
+  readonly end: number;
+}
+
+/** csv-parse's own words for the errors that stop reading, put plainly (`row` 0: the header). */
+function describeParseError(
+  error: CsvError,
+  row: number,
+  maxRecordBytes: number,
+  notUtf8: Utf8Break | undefined,
+): string {
+  const where = row === 0 ? 'the header row' : `row ${formatCount(row)}`;
+  if (
+    notUtf8 !== undefined &&
+    (error.code === 'CSV_QUOTE_NOT_CLOSED' || error.code === 'CSV_MAX_RECORD_SIZE')
+  ) {
+    // Reading ended where the text did: whether the quote closes after that cannot be known.
+    return `${where}: a cell starts with a double quote (") that is not closed before line ${formatCount(notUtf8.line)}, and line ${formatCount(notUtf8.line)} is not UTF-8 text, so the rest of the file cannot be read; save the file as CSV UTF-8 and check the quotes`;
+  }
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return `${where}: a cell starts with a double quote (") that is never closed, so the rest of the file cannot be read; close the quote or remove it`;
@@ -94,6 +126,95 @@ function describeParseError(error: CsvError, row: number, maxRecordBytes: number
     default:
       return `${where}: the file cannot be read as CSV from here on (${error.message})`;
   }
+}
+
+/** The header record holds a line break: a quote in it closed only on a later line. */
+const HEADER_SPANS_LINES =
+  'the header row: a cell starts with a double quote (") that is only closed on a later line, so the header swallows the rows below it and the file cannot be read; close the quote or remove it';
+
+/** Bytes that are not UTF-8 where row `row` (0: the header) would start. */
+function describeNotUtf8(where: Utf8Break, row: number): string {
+  const what = row === 0 ? 'the header row' : `row ${formatCount(row)}`;
+  return `${what}: line ${formatCount(where.line)} of the file is not UTF-8 text (it holds bytes that are no UTF-8 character), so the rest of the file cannot be read; save the file as CSV UTF-8 and upload it again`;
+}
+
+/** Longest record csv-parse builds before it gives up on it (a quote that swallows the rest). */
+const maxRecordBytesFor = (maxRowBytes: number): number => Math.max(4 * maxRowBytes, 65_536);
+
+interface RecordParserOptions {
+  readonly maxRecordBytes: number;
+  /** Records csv-parse may hold parsed ahead of the reader. */
+  readonly readAhead?: number | undefined;
+  /** The first error that skips a record, with how many records came before it. */
+  readonly onSkip?: ((error: CsvError, recordsBefore: number) => void) | undefined;
+  readonly onNotUtf8?: ((where: Utf8Break) => void) | undefined;
+}
+
+/**
+ * The stored upload parsed: its lines up to the first one that is not UTF-8 text (untilNotUtf8),
+ * through csv-parse, each record handed on with where it ends in the file (bytes, BOM included, as
+ * stored): the place to count the rows not read from, should reading stop after it. Errors of the
+ * source surface through the iterator.
+ */
+function recordParser(
+  source: AsyncIterable<Buffer>,
+  options: RecordParserOptions,
+): AsyncIterable<ParsedRecord> {
+  const csvOptions: CsvOptions & { readableHighWaterMark?: number } = {
+    bom: true,
+    encoding: 'utf8',
+    // Cell counts and stray quotes are row errors with our own words, not a reason to stop.
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    max_record_size: options.maxRecordBytes,
+    skip_records_with_error: true,
+    on_skip: (error) => {
+      if (error !== undefined) options.onSkip?.(error, parser.info.records);
+      return undefined;
+    },
+    // (csv-parse types on_record as answering a record of the same shape; any value is passed on.)
+    on_record: ((cells: string[]): ParsedRecord => ({ cells, end: parser.info.bytes })) as unknown as (
+      record: string[],
+    ) => string[],
+    ...(options.readAhead === undefined ? {} : { readableHighWaterMark: options.readAhead }),
+  };
+  const parser = parse(csvOptions);
+  const text = untilNotUtf8(source, (where) => options.onNotUtf8?.(where));
+  pipeline(Readable.from(text), parser, () => {
+    // Errors of the source surface through the parser's iterator.
+  });
+  return parser;
+}
+
+/**
+ * Where data row `rows` ends in the stored file (0: the header), read again from its start; undefined
+ * when the file cannot be read that far. A source that breaks off counts as ending there, so the
+ * records before the break are all seen.
+ */
+async function endOfRow(
+  source: AsyncIterable<Buffer>,
+  rows: number,
+  maxRecordBytes: number,
+): Promise<number | undefined> {
+  async function* untilBroken(): AsyncGenerator<Buffer> {
+    try {
+      yield* source;
+    } catch {
+      // Ends the text here: what came before is parsed.
+    }
+  }
+  let row = -1;
+  try {
+    for await (const { cells, end } of recordParser(untilBroken(), { maxRecordBytes })) {
+      if (row >= 0 && isBlankRecord(cells)) continue;
+      row += 1;
+      if (row === rows) return end;
+    }
+  } catch {
+    // Unreadable before that row: not counted.
+  }
+  return undefined;
 }
 
 /**
@@ -109,8 +230,10 @@ function describeParseError(error: CsvError, row: number, maxRecordBytes: number
  *
  * An order id the client used before with the same details is linked to the batch and counts as
  * accepted; with different details the row is refused. A wrong header stops the whole batch with
- * an `error` (state `imported`, no rows), as does a file that stops being CSV part-way (the rows
- * before it are kept).
+ * an `error` (stored `imported`, shown `stopped`, no rows read), as does a file that stops being
+ * readable part-way — a quote never closed, a line that is not UTF-8 text — (the rows before it are
+ * kept). Either way the batch records the line where reading stopped and how many input rows were
+ * not read, so results.csv still has one line per input row.
  */
 export async function importBatch(
   deps: ImportDeps,
@@ -134,43 +257,69 @@ export async function importBatch(
   // Rows up to here have their results stored: a restarted import never creates or counts them again.
   const committed = batch.rowsCommitted;
 
-  const stop = async (rows: number, error: string): Promise<ImportOutcome> => {
-    await ledger.updateBatch(batchId, { state: 'imported', rowsRead: rows, error }, nowIso(deps));
-    log.warn({ clientId, batchId, rows, error }, 'batch import stopped');
-    return { kind: 'stopped', rows, error };
+  /**
+   * Ends the import early with `error`. Every input row after the last one read still gets a line
+   * in results.csv: the rows from byte `from` on (where the first record not read starts) are
+   * counted from the stored file's lines, since a parser cannot find rows past a broken quote (see
+   * countRowsFrom). `headerUnread`: the line at `from` is the header, not a row. `atLine`: where
+   * reading stopped, when that is not the first row not read (a wrong header is line 1).
+   */
+  const stop = async (
+    rows: number,
+    error: string,
+    where: {
+      readonly from?: number | undefined;
+      readonly headerUnread?: boolean;
+      readonly atLine?: number | undefined;
+    } = {},
+  ): Promise<ImportOutcome> => {
+    let atLine = where.atLine;
+    let notRead = 0;
+    if (where.from !== undefined) {
+      const after = await countRowsFrom(ledger.readUpload(batchId), where.from);
+      notRead = Math.max(0, after.rows - (where.headerUnread && after.rows > 0 ? 1 : 0));
+      atLine ??= after.firstRowLine ?? after.lineAt;
+      if (after.unreadable !== undefined) {
+        log.warn(
+          { clientId, batchId, err: after.unreadable },
+          'batch import: the rows not read could not all be counted',
+        );
+      }
+    }
+    await ledger.updateBatch(
+      batchId,
+      { state: 'imported', rowsRead: rows, error, stoppedAtLine: atLine, rowsNotRead: notRead },
+      nowIso(deps),
+    );
+    log.warn({ clientId, batchId, rows, atLine, notRead, error }, 'batch import stopped');
+    return { kind: 'stopped', rows, error, atLine, notRead };
   };
 
-  const maxRecordBytes = Math.max(4 * maxRowBytes, 65_536);
+  const maxRecordBytes = maxRecordBytesFor(maxRowBytes);
   // What stops reading part-way: a quote never closed (at the end, or once a record outgrows
   // maxRecordBytes). csv-parse would fail the stream, which drops the records it has parsed but we
   // have not read yet; so it reports through on_skip instead, with how many records came before,
   // and the loop stops exactly there.
   let problem: { readonly error: CsvError; readonly recordsBefore: number } | undefined;
-  const csvOptions: CsvOptions & { readableHighWaterMark: number } = {
-    bom: true,
-    encoding: 'utf8',
-    // Cell counts and stray quotes are row errors with our own words, not a reason to stop.
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_empty_lines: true,
-    max_record_size: maxRecordBytes,
-    skip_records_with_error: true,
-    on_skip: (error) => {
-      if (problem === undefined && error !== undefined)
-        problem = { error, recordsBefore: parser.info.records };
-      return undefined;
-    },
+  // Where the file stops being UTF-8 text: the parser is given the lines before it only.
+  let notUtf8: Utf8Break | undefined;
+  const parser = recordParser(ledger.readUpload(batchId), {
+    maxRecordBytes,
     // Lets csv-parse read one chunk ahead while the previous one is being written.
-    readableHighWaterMark: chunkRows,
-  };
-  const parser = parse(csvOptions);
-  pipeline(Readable.from(ledger.readUpload(batchId)), parser, () => {
-    // Errors of the upload's source surface through the parser's iterator below.
+    readAhead: chunkRows,
+    onSkip: (error, recordsBefore) => {
+      problem ??= { error, recordsBefore };
+    },
+    onNotUtf8: (where) => {
+      notUtf8 = where;
+    },
   });
 
   let rules: RowRules | undefined;
   let records = 0;
   let row = 0;
+  /** Where the records read so far end in the file (bytes). */
+  let readTo = 0;
   let chunk: PendingRow[] = [];
   const writer = new ChunkWriter(deps, clientId, batchId, depth);
 
@@ -182,12 +331,17 @@ export async function importBatch(
   };
 
   try {
-    for await (const record of parser as AsyncIterable<string[]>) {
+    for await (const { cells: record, end } of parser) {
       if (problem !== undefined && records >= problem.recordsBefore) break;
       records += 1;
+      readTo = end;
       if (rules === undefined) {
-        const header = parseHeader(record);
-        if (!header.ok) return await stop(0, header.error);
+        // A header spanning lines is a quote that swallowed the rows below it, not column names.
+        const header = record.some((cell) => /[\r\n]/.test(cell))
+          ? { ok: false as const, error: HEADER_SPANS_LINES }
+          : parseHeader(record);
+        // The header is line 1; every line below it is a row not read (those a quote swallowed too).
+        if (!header.ok) return await stop(0, header.error, { from: 0, headerUnread: true, atLine: 1 });
         rules = new RowRules(header.columns, new OrderIdSet(), {
           maxRowBytes,
           now: deps.now?.() ?? new Date(),
@@ -217,14 +371,25 @@ export async function importBatch(
     if (!(error instanceof RechargeflowError) || error.retryable) throw error;
     await writer.settle();
     const rows = (await ledger.getBatch(clientId, batchId))?.rowsCommitted ?? 0;
-    return stop(rows, `the import stopped after row ${formatCount(rows)}: ${error.message}`);
+    // Rows after the last commit were not read, as far as the batch goes (their results were never
+    // stored): counted from where that row ends, found by reading the file again up to it.
+    return stop(rows, `the import stopped after row ${formatCount(rows)}: ${error.message}`, {
+      from: await endOfRow(ledger.readUpload(batchId), rows, maxRecordBytes),
+    });
   } finally {
     // However this run ends, no write of it is still under way when it returns (a retry starts clean).
     await writer.settle();
   }
+  const headerUnread = rules === undefined;
   if (problem !== undefined) {
-    // The rows before the unreadable one are kept; the reason is the batch's error.
-    return stop(row, describeParseError(problem.error, row + 1, maxRecordBytes));
+    // The rows before the unreadable one are kept; the reason is the batch's error, and every row
+    // from the unreadable one on is counted as not read.
+    const error = describeParseError(problem.error, headerUnread ? 0 : row + 1, maxRecordBytes, notUtf8);
+    return stop(row, error, { from: readTo, headerUnread });
+  }
+  if (notUtf8 !== undefined) {
+    const error = describeNotUtf8(notUtf8, headerUnread ? 0 : row + 1);
+    return stop(row, error, { from: readTo, headerUnread });
   }
   if (rules === undefined)
     return stop(0, 'the file is empty: it needs a header row and one row per recharge');
@@ -294,6 +459,16 @@ class ChunkWriter {
   }
 }
 
+/** A row's route (empty: the default provider), or why no provider enabled here can take it. */
+function routeRow(deps: ImportDeps, request: RechargeRequest): readonly string[] | string {
+  try {
+    return deps.routeFor?.(request) ?? [];
+  } catch (error) {
+    if (error instanceof ProviderNotEnabledError) return describeIssues(error.issues);
+    throw error;
+  }
+}
+
 /**
  * One chunk. Returns false, committing nothing, when another run committed these rows first (or
  * the chunk before this one was refused for that reason).
@@ -307,10 +482,16 @@ async function writeChunk(
 ): Promise<boolean> {
   const now = nowIso(deps);
   const newOrders: NewOrder[] = [];
-  for (const { verdict } of rows) {
+  // Rows whose route names no provider enabled here: rejected with the reason, no order (like the API's 422).
+  const notRouted = new Map<number, string>();
+  for (const { row, verdict } of rows) {
     if (!verdict.ok) continue;
     const key = { clientId, orderId: verdict.orderId };
-    const routed = deps.routeFor?.(verdict.request) ?? [];
+    const routed = routeRow(deps, verdict.request);
+    if (typeof routed === 'string') {
+      notRouted.set(row, routed);
+      continue;
+    }
     const route = routed.length > 0 ? routed : [DEFAULT_PROVIDER];
     newOrders.push({
       ...key,
@@ -343,6 +524,11 @@ async function writeChunk(
   for (const { row, verdict } of rows) {
     if (!verdict.ok) {
       results.push({ row, cells: verdict.cells, error: verdict.error });
+      continue;
+    }
+    const refusal = notRouted.get(row);
+    if (refusal !== undefined) {
+      results.push({ row, cells: verdict.cells, error: refusal });
       continue;
     }
     const asked = newOrders[next] as NewOrder;

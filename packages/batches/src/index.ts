@@ -1,4 +1,10 @@
-export { type BatchView, batchView } from './batch-view.ts';
+export {
+  BATCH_VIEW_STATES,
+  type BatchView,
+  type BatchViewState,
+  batchView,
+  batchViewState,
+} from './batch-view.ts';
 export {
   BATCH_COLUMNS,
   type BatchColumn,
@@ -27,6 +33,13 @@ export {
   type UploadLimits,
 } from './intake.ts';
 export { OrderIdSet } from './order-id-set.ts';
-export { RESULT_COLUMNS, type ResultsCsvInput, writeResultsCsv } from './results-csv.ts';
+export { MAX_REASON_CHARS, orderReason } from './order-reason.ts';
+export {
+  NOT_READ,
+  notReadReason,
+  RESULT_COLUMNS,
+  type ResultsCsvInput,
+  writeResultsCsv,
+} from './results-csv.ts';
 export { MAX_CELL_CHARS, RowRules, type RowRulesOptions, type RowVerdict } from './row-rules.ts';
 export { type UploadLimit, UploadLimitError } from './upload-limit-error.ts';

@@ -26,14 +26,21 @@ export interface FlowFixture {
   readonly producer: RechargeJobSink;
   /** Recharge jobs waiting on a provider's queue. */
   jobCount(provider: string): Promise<number>;
-  /** Moves a queued order on, as a worker would: to processing, then to `state`. */
-  settle(key: OrderKey, state: 'success' | 'failed' | 'pending', providerRef?: string): Promise<void>;
+  /** Moves a queued order on, as a worker would: to processing, then to `state` (with `note`). */
+  settle(
+    key: OrderKey,
+    state: 'success' | 'failed' | 'pending',
+    providerRef?: string,
+    note?: string,
+  ): Promise<void>;
   cleanup(): Promise<void>;
 }
 
 const CLIENT = 'shop-1';
 const LIMITS: UploadLimits = { maxBytes: 10_000_000, maxRows: 100_000, maxRowBytes: 1_024 };
 const log = { info() {}, warn() {}, error() {} };
+/** results.csv columns after the 7 input columns. */
+const [STATUS, ERROR, REASON] = [7, 10, 11];
 const clock = () => new Date('2026-03-01T10:00:00.000Z');
 
 /** Makes an order the way the API does, outside any batch. */
@@ -147,19 +154,22 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
         'providerOrderId',
         'providerRef',
         'error',
+        'reason',
       ]);
       const input = text.trimEnd().split('\n');
       for (let row = 1; row <= 2_000; row++) {
         const cells = results.rows[row] as string[];
         const mentions = bad.get(row);
         if (mentions) {
-          expect(cells[7], `row ${row}`).toBe('rejected');
-          expect(cells[10], `row ${row}`).toMatch(mentions);
+          expect(cells[STATUS], `row ${row}`).toBe('rejected');
+          expect(cells[ERROR], `row ${row}`).toMatch(mentions);
+          expect(cells[REASON], `row ${row}`).toBe(cells[ERROR]);
         } else {
           expect(cells.slice(0, 7).join(','), `row ${row}`).toBe(input[row]);
-          expect(cells[7]).toBe('queued');
+          expect(cells[STATUS]).toBe('queued');
           expect(cells[8]).toMatch(/^RF[0-9A-F]{24}$/);
-          expect(cells[10]).toBe('');
+          expect(cells[ERROR]).toBe('');
+          expect(cells[REASON]).toBe('waiting to be sent to a1topup');
         }
       }
       // The formula-looking circle comes back as text, never as a live formula.
@@ -303,6 +313,11 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       expect(after?.error).toMatch(
         /^the import stopped after row [0-9,]+: the stored upload has 20000 bytes, not 60000: a chunk is missing$/,
       );
+      // The rows after the last commit are not read: counted as far as the stored file can be read.
+      expect(outcome).toMatchObject({ atLine: after!.rowsCommitted + 2 });
+      expect(after?.stoppedAtLine).toBe(after!.rowsCommitted + 2);
+      expect(after?.rowsNotRead).toBeGreaterThan(0);
+      expect((await batchView(fx.ledger, after!)).state).toBe('stopped');
     });
 
     it('shows each order as it is now, and the batch done once no order is still moving', async () => {
@@ -325,8 +340,24 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
         ['s-2', '9876500001', 'pending', ''],
         ['s-3', "'-98765", 'rejected', ''],
       ]);
-      await fx.settle({ clientId: CLIENT, orderId: 's-2' }, 'failed');
-      expect(await view()).toMatchObject({ state: 'done', orders: { success: 1, failed: 1 } });
+      expect(results.rows[1]?.[REASON]).toBe('');
+      expect(results.rows[2]?.[REASON]).toMatch(/^sent to a1topup; waiting for its final answer/);
+      await fx.settle(
+        { clientId: CLIENT, orderId: 's-2' },
+        'failed',
+        undefined,
+        'a1topup refused: 9876500001 is barred by the operator',
+      );
+      expect(await view()).toMatchObject({ state: 'done', settled: true, orders: { success: 1, failed: 1 } });
+      // The failed order says why, in the words of its history, without its full number.
+      const after = await resultsOf(fx.ledger, batch.batchId);
+      expect(after.rows[2]?.slice(STATUS)).toEqual([
+        'failed',
+        expect.stringMatching(/^RF/),
+        '',
+        '',
+        'a1topup refused: 98******01 is barred by the operator',
+      ]);
     });
 
     it('stops the whole batch on a wrong header, naming the columns', async () => {
@@ -341,15 +372,28 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
         'extra column "colour": allowed columns are orderId, operator, circle, number, amount, value1, value2',
       );
       const view = await batchView(fx.ledger, batch!);
-      expect(view).toMatchObject({ state: 'done', rows: { read: 0, accepted: 0, rejected: 0 } });
+      // Stopped, never done: the one row below the header was not read.
+      expect(view).toMatchObject({
+        state: 'stopped',
+        rows: { read: 0, accepted: 0, rejected: 0, notRead: 1 },
+        stoppedAtLine: 1,
+        stoppedReason: batch?.error,
+        settled: true,
+      });
       expect(await total(fx.ledger, extra.batch.batchId)).toBe(0);
 
-      const missing = await upload(fx.ledger, 'orderId,operator,number\nmp-2,A,9876500000\n');
+      const missing = await upload(fx.ledger, 'orderId,operator,number\nmp-2,A,9876500000\n\nmp-3,A,1\n');
       await importBatch(deps(), { clientId: CLIENT, batchId: missing.batch.batchId });
       expect((await fx.ledger.getBatch(CLIENT, missing.batch.batchId))?.error).toMatch(
         /^missing column "amount"/,
       );
-      expect((await resultsOf(fx.ledger, missing.batch.batchId)).rows).toHaveLength(1);
+      const results = await resultsOf(fx.ledger, missing.batch.batchId);
+      expect(results.rows).toHaveLength(3);
+      for (const row of results.rows.slice(1)) {
+        expect(row.slice(0, STATUS)).toEqual(['', '', '', '', '', '', '']);
+        expect(row[STATUS]).toBe('not_read');
+        expect(row[REASON]).toMatch(/^not read: reading the file stopped at line 1: missing column "amount"/);
+      }
     });
 
     it('reads CSV as spreadsheets write it: BOM, CRLF, quotes, blank lines, any column order, no final newline', async () => {
@@ -378,10 +422,115 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       ];
       const { batch } = await upload(fx.ledger, `${lines.join('\n')}\n`);
       const outcome = await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
-      expect(outcome).toMatchObject({ kind: 'stopped', rows: 1 });
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 1, atLine: 3, notRead: 2 });
       const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
-      expect(after).toMatchObject({ state: 'imported', rowsCommitted: 1, accepted: 1 });
+      expect(after).toMatchObject({
+        state: 'imported',
+        rowsCommitted: 1,
+        accepted: 1,
+        stoppedAtLine: 3,
+        rowsNotRead: 2,
+      });
       expect(after?.error).toMatch(/^row 2: a cell starts with a double quote/);
+      expect(await batchView(fx.ledger, after!)).toMatchObject({
+        state: 'stopped',
+        rows: { read: 1, accepted: 1, rejected: 0, notRead: 2 },
+        stoppedAtLine: 3,
+        stoppedReason: after?.error,
+        error: after?.error,
+      });
+      // One line per input row: row 1 as usual, rows 2 and 3 not read, saying where and why.
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.map((r) => r[STATUS])).toEqual(['status', 'queued', 'not_read', 'not_read']);
+      expect(results.rows[0]).toHaveLength(12);
+      expect(results.rows[3]?.[REASON]).toMatch(
+        /^not read: reading the file stopped at line 3: row 2: a cell starts with a double quote/,
+      );
+      expect(results.rows[3]?.[ERROR]).toBe(results.rows[3]?.[REASON]);
+
+      // In the header (closed by row 2's quote, swallowing rows 1 and 2): nothing read; every line
+      // below the header is a row not read.
+      const header = await upload(
+        fx.ledger,
+        `orderId,"operator,number,amount\n${lines.slice(1).join('\n')}\n`,
+      );
+      expect(await importBatch(deps(), { clientId: CLIENT, batchId: header.batch.batchId })).toMatchObject({
+        kind: 'stopped',
+        rows: 0,
+        atLine: 1,
+        notRead: 3,
+        error: expect.stringMatching(
+          /^the header row: a cell starts with a double quote \("\) that is only closed on a later line/,
+        ),
+      });
+      expect((await resultsOf(fx.ledger, header.batch.batchId)).rows.map((r) => r[STATUS])).toEqual([
+        'status',
+        'not_read',
+        'not_read',
+        'not_read',
+      ]);
+    });
+
+    it('stops at a line that is not UTF-8 text, and gives every row from there a line', async () => {
+      const lines = [HEADER, 'n-1,A,5,9876500000,10,,', 'n-2,A,5,9876500001,10,,', 'n-3,A,5,9876500002,10,,'];
+      const latin1 = Buffer.concat([
+        Buffer.from(`${lines.slice(0, 3).join('\n')}\n`),
+        Buffer.from('n-3,A,5,9876500002,10,Caf\xe9,\n\nn-4,A,5,9876500003,10,,\n', 'latin1'),
+      ]);
+      const { batch } = await upload(fx.ledger, latin1);
+      const outcome = await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId });
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 2, atLine: 4, notRead: 2 });
+      const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      expect(after?.error).toMatch(/^row 3: line 4 of the file is not UTF-8 text/);
+      expect(await total(fx.ledger, batch.batchId)).toBe(2);
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.map((r) => r[STATUS])).toEqual([
+        'status',
+        'queued',
+        'queued',
+        'not_read',
+        'not_read',
+      ]);
+      // The garbled cell never reaches an order or results.csv.
+      expect(results.text).not.toContain('\uFFFD');
+
+      // In the header: nothing is read, every row below it is not read.
+      const header = await upload(
+        fx.ledger,
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${lines.join('\n')}\n`)]),
+      );
+      expect(await importBatch(deps(), { clientId: CLIENT, batchId: header.batch.batchId })).toMatchObject({
+        kind: 'stopped',
+        rows: 0,
+        atLine: 1,
+        notRead: 3,
+        error: expect.stringMatching(/^the header row: line 1 of the file is not UTF-8 text/),
+      });
+      expect((await resultsOf(fx.ledger, header.batch.batchId)).rows).toHaveLength(4);
+    });
+
+    it('writes the rows not read of a large file in bounded pieces', async () => {
+      const rows = 25_000;
+      const text = `${HEADER}\nbig-1,A,5,9876500000,10,,\nbig-2,A,5,"9876500001,10,,\n${'big-n,A,5,9876500002,10,,\n'.repeat(rows - 2)}`;
+      const { batch } = await upload(fx.ledger, text);
+      expect(await importBatch(deps(), { clientId: CLIENT, batchId: batch.batchId })).toMatchObject({
+        kind: 'stopped',
+        rows: 1,
+        notRead: rows - 1,
+      });
+      let lines = 0;
+      let largest = 0;
+      for await (const piece of writeResultsCsv({
+        ledger: fx.ledger,
+        clientId: CLIENT,
+        batchId: batch.batchId,
+      })) {
+        const count = piece.split('\r\n').length - 1;
+        lines += count;
+        largest = Math.max(largest, count);
+      }
+      expect(lines).toBe(rows + 1);
+      expect(largest).toBeLessThanOrEqual(1_000);
     });
 
     it('refuses a row made too long by quoted line breaks, and stops where a quote swallows the rest', async () => {
@@ -399,15 +548,18 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
         { clientId: CLIENT, batchId: batch.batchId },
         { maxRowBytes: 100 },
       );
-      expect(outcome).toMatchObject({ kind: 'stopped', rows: 3 });
+      // m-4 starts on line 7 (m-2 spans lines 3 to 5); it and the 100 rows below are not read.
+      expect(outcome).toMatchObject({ kind: 'stopped', rows: 3, atLine: 7, notRead: 101 });
       const after = await fx.ledger.getBatch(CLIENT, batch.batchId);
-      expect(after).toMatchObject({ rowsCommitted: 3, accepted: 2, rejected: 1 });
+      expect(after).toMatchObject({ rowsCommitted: 3, accepted: 2, rejected: 1, rowsNotRead: 101 });
       expect(after?.error).toMatch(
         /^row 4: the row goes on for more than 65,536 bytes, usually because a double quote/,
       );
       const results = await resultsOf(fx.ledger, batch.batchId);
       expect(results.rows[2]?.[10]).toBe('the row is longer than 100 bytes, the limit for one row');
       expect(results.rows[2]?.[5]).toContain('\n'); // kept as read, line breaks and all
+      expect(results.rows).toHaveLength(1 + 3 + 101);
+      expect(results.rows.slice(4).every((r) => r[STATUS] === 'not_read')).toBe(true);
     });
 
     it('refuses uploads over a limit, naming it, and empty ones', async () => {

@@ -117,6 +117,8 @@ export class MemoryLedger implements BatchStore {
       ...(patch.state === undefined ? {} : { state: patch.state }),
       ...(patch.rowsRead === undefined ? {} : { rowsRead: patch.rowsRead }),
       ...(patch.error === undefined ? {} : { error: patch.error }),
+      ...(patch.stoppedAtLine === undefined ? {} : { stoppedAtLine: patch.stoppedAtLine }),
+      ...(patch.rowsNotRead === undefined ? {} : { rowsNotRead: patch.rowsNotRead }),
       updatedAt: at,
     };
     this.batches.set(batchId, next);
@@ -194,10 +196,17 @@ export class MemoryLedger implements BatchStore {
     return this.orders.get(`${key.clientId}\u0000${key.orderId}`) ?? null;
   }
 
-  setState(key: OrderKey, state: OrderState, providerRef?: string) {
+  setState(key: OrderKey, state: OrderState, providerRef?: string, note?: string) {
     const id = `${key.clientId}\u0000${key.orderId}`;
     const order = this.orders.get(id);
-    if (order) this.orders.set(id, { ...order, state, ...(providerRef ? { providerRef } : {}) });
+    if (!order) return;
+    const entry = { at: order.updatedAt, from: order.state, to: state, source: 'worker' as const, note };
+    this.orders.set(id, {
+      ...order,
+      state,
+      history: [...order.history, entry],
+      ...(providerRef ? { providerRef } : {}),
+    });
   }
 
   #member(batchId: string): Set<string> {

@@ -48,7 +48,7 @@ describeBatchFlow('the Redis ledger and BullMQ', async () => {
         .getJobCounts('waiting', 'prioritized', 'delayed');
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
-    async settle(key, state, providerRef) {
+    async settle(key, state, providerRef, note) {
       const at = new Date().toISOString();
       const order = await ledger.getOrder(key);
       if (order?.state === 'queued') {
@@ -63,7 +63,7 @@ describeBatchFlow('the Redis ledger and BullMQ', async () => {
         expect: { state: from },
         to: state,
         patch: providerRef === undefined ? undefined : { providerRef },
-        entry: { at, source: 'worker' },
+        entry: { at, source: 'worker', note },
       });
       if (!result.applied) throw new Error(`could not move ${key.orderId} to ${state}`);
     },
