@@ -10,7 +10,7 @@
  * `npm start -- --fresh` first deletes the demo's own Redis keys (QUEUE_PREFIX and LEDGER_PREFIX).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,12 +21,14 @@ import {
   deleteByPrefix,
   freePort,
   installed,
+  REPO_ROOT,
   type RunningPart,
   startApp,
   startProcess,
 } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
+import { removeRunFile, runFilePath, writeRunFile } from './batch/run-file.ts';
 
 const env: Record<string, string | undefined> = { ...process.env };
 const parts: RunningPart[] = [];
@@ -212,10 +214,25 @@ async function clearDemoData(): Promise<void> {
   }
 }
 
+/**
+ * The demo's WEBHOOK_SIGNING_SECRET: endpoint secrets are derived from it, so it must survive
+ * restarts. Made once into `.rechargeflow/webhook-signing-secret` (gitignored), read from there after.
+ */
+function demoWebhookKey(): string {
+  const file = join(REPO_ROOT, '.rechargeflow', 'webhook-signing-secret');
+  const kept = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (kept.length >= 32) return kept;
+  const key = randomBytes(32).toString('base64url');
+  mkdirSync(join(REPO_ROOT, '.rechargeflow'), { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('stopping all parts');
+  removeRunFile(runFilePath(env));
   // One SIGTERM each, at once; SIGKILL for a part still running after 35 s.
   await Promise.all(parts.map((part) => part.stop(35_000)));
   // Their last lines still in the pipes are passed on before this script exits.
@@ -235,6 +252,7 @@ function sleep(ms: number): Promise<void> {
 async function main(): Promise<void> {
   // Whatever ends this script, no part is left running on its own.
   process.on('exit', () => {
+    removeRunFile(runFilePath(env));
     for (const part of parts) if (part.running()) part.kill('SIGKILL');
     if (privateRedis?.part.running()) privateRedis.part.kill('SIGKILL');
   });
@@ -275,6 +293,9 @@ async function main(): Promise<void> {
   }
   const apiKey = generatedKey ?? env.API_KEYS.split(',')[0]?.split(':')[1] ?? '';
   env.CALLBACK_TOKEN ??= randomBytes(18).toString('base64url');
+  // Webhooks on, with receivers on this machine allowed (loopback): a demo setting, never production's.
+  env.WEBHOOK_SIGNING_SECRET ??= demoWebhookKey();
+  env.WEBHOOK_ALLOW_PRIVATE ??= 'on';
   const simulatorOn = (env.SIMULATOR ?? (env.A1TOPUP_BASE_URL ? 'off' : 'on')).toLowerCase() === 'on';
   if (simulatorOn) {
     const simPort = env.SIMULATOR_PORT
@@ -327,6 +348,17 @@ async function main(): Promise<void> {
     return;
   }
   if (stopping) return;
+  // How `npm run batch` finds this API and its demo key (removed on exit; never a key's hash).
+  const runKey = generatedKey ?? (apiKey.startsWith('sha256-') ? undefined : apiKey);
+  try {
+    writeRunFile(runFilePath(env), {
+      url,
+      ...(runKey ? { apiKey: runKey } : {}),
+      startedAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    say(`could not write ${runFilePath(env)} (${String(error)}); npm run batch needs RECHARGEFLOW_URL`);
+  }
   const orderId = `demo-${Date.now()}`;
   process.stderr.write(
     [
@@ -348,6 +380,7 @@ async function main(): Promise<void> {
         : []),
       `    providers: ${simulatorOn ? `simulator as A1Topup (${env.A1TOPUP_BASE_URL}) and Telgoo5 (${env.TELGOO5_BASE_URL})` : `${env.PROVIDERS ?? 'a1topup'}`}`,
       `    callbacks: ${callbackUrl.replace('127.0.0.1', '<this host>')}  (the URL to give A1Topup)`,
+      `    webhooks:  POST ${url}/v1/webhooks  (${/^(on|true|1)$/i.test(env.WEBHOOK_ALLOW_PRIVATE ?? '') ? 'receivers on this machine allowed: WEBHOOK_ALLOW_PRIVATE is on' : 'public addresses only'})`,
       '',
       '  Try a recharge:',
       `    curl -s -X POST ${url}/v1/recharges -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' \\`,
