@@ -5,6 +5,7 @@ import {
   checkBooks,
   deleteByPrefix,
   freePort,
+  parseCsv,
   type RunningPart,
   readBooks,
   startApp,
@@ -16,14 +17,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Orders wait out a provider outage, as real processes: two systems side by side (simulator as
 // A1Topup behind a TCP proxy, API, worker), each on its own key space. The provider goes down for
-// 60 s while 50 orders and a 20-row batch arrive, then comes back. With the default ORDER_MAX_WAIT
+// 60 s while 50 orders and a 303-row batch (21 bad rows) arrive, then comes back. With the default ORDER_MAX_WAIT
 // (15 min) every order must end `success`, sent once; with ORDER_MAX_WAIT=20s, shorter than the
 // outage, every order must end `failed` as never sent, with the reason, and nothing may reach the
 // provider, even after it is back. Both end with the books check.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OUTAGE_MS = 60_000;
 const ORDERS = 50;
-const BATCH_ROWS = 20;
+const BATCH_ROWS = 303;
+/** Rows 3, 17, 31, ... of the batch: 21 bad rows (a number that is no mobile number). */
+const isBad = (i: number) => i % 14 === 3 && i < 14 * 21;
+const GOOD_ROWS = Array.from({ length: BATCH_ROWS }, (_, i) => i).filter((i) => !isBad(i));
 
 interface Stack {
   readonly name: string;
@@ -102,7 +106,7 @@ function body(tag: string, i: number) {
   };
 }
 
-/** 50 orders one by one, and a 20-row CSV batch: answers the batch id. */
+/** 50 orders one by one, and the CSV batch: answers the batch id. */
 async function submitAll(stack: Stack): Promise<string> {
   const headers = { authorization: `Bearer ${stack.key}`, 'content-type': 'application/json' };
   for (let i = 0; i < ORDERS; i++) {
@@ -115,7 +119,10 @@ async function submitAll(stack: Stack): Promise<string> {
   }
   const csv = [
     'orderId,operator,circle,number,amount',
-    ...Array.from({ length: BATCH_ROWS }, (_, i) => `b-${i},A,5,${9_600_000_000 + i},${10 + (i % 3) * 10}`),
+    ...Array.from(
+      { length: BATCH_ROWS },
+      (_, i) => `b-${i},A,5,${isBad(i) ? '12345' : 9_600_000_000 + i},${10 + (i % 3) * 10}`,
+    ),
   ].join('\n');
   const res = await fetch(`${stack.api}/v1/batches`, {
     method: 'POST',
@@ -126,10 +133,26 @@ async function submitAll(stack: Stack): Promise<string> {
   return ((await res.json()) as { batchId: string }).batchId;
 }
 
-const orderIds = [
-  ...Array.from({ length: ORDERS }, (_, i) => `o-${i}`),
-  ...Array.from({ length: BATCH_ROWS }, (_, i) => `b-${i}`),
-];
+const orderIds = [...Array.from({ length: ORDERS }, (_, i) => `o-${i}`), ...GOOD_ROWS.map((i) => `b-${i}`)];
+
+/** results.csv: every row has a status, every row that is not a success a reason. */
+async function batchResults(stack: Stack, batchId: string) {
+  const res = await fetch(`${stack.api}/v1/batches/${batchId}/results.csv`, {
+    headers: { authorization: `Bearer ${stack.key}` },
+  });
+  expect(res.status).toBe(200);
+  const [header = [], ...rows] = parseCsv(await res.text());
+  const status = header.indexOf('status');
+  const reason = header.indexOf('reason');
+  expect(status).toBeGreaterThan(-1);
+  expect(reason).toBeGreaterThan(-1);
+  expect(rows).toHaveLength(BATCH_ROWS);
+  for (const row of rows) {
+    expect(row[status], row.join(',')).toBeTruthy();
+    if (row[status] !== 'success') expect(row[reason], row.join(',')).toBeTruthy();
+  }
+  return rows.map((row) => ({ status: row[status] ?? '', reason: row[reason] ?? '' }));
+}
 
 async function readOrders(stack: Stack): Promise<Order[]> {
   const orders = await Promise.all(
@@ -190,7 +213,7 @@ describe('a 60 s provider outage while 50 orders and a batch arrive', () => {
   it('every order waits and is sent once when the provider is back; with a shorter ORDER_MAX_WAIT none is sent', async () => {
     await Promise.all([patient.proxy.down(), impatient.proxy.down()]);
     const downAt = Date.now();
-    await Promise.all([submitAll(patient), submitAll(impatient)]);
+    const [patientBatch, impatientBatch] = await Promise.all([submitAll(patient), submitAll(impatient)]);
 
     // The impatient system gives up during the outage: every order failed, never sent.
     const gaveUp = await allFinal(impatient, OUTAGE_MS);
@@ -213,15 +236,22 @@ describe('a 60 s provider outage while 50 orders and a batch arrive', () => {
     }
     const patientBooks = await books(patient, done);
     expect(patientBooks.verdict.problems).toEqual([]);
-    expect(patientBooks.lines).toHaveLength(ORDERS + BATCH_ROWS);
+    expect(patientBooks.lines).toHaveLength(ORDERS + GOOD_ROWS.length);
+    const patientRows = await batchResults(patient, patientBatch);
+    expect(patientRows.filter((r) => r.status === 'success')).toHaveLength(GOOD_ROWS.length);
+    expect(patientRows.filter((r) => r.status === 'rejected')).toHaveLength(BATCH_ROWS - GOOD_ROWS.length);
     expect(patientBooks.lines.every((l) => l.submissions === 1 && l.charged)).toBe(true);
 
     for (const order of gaveUp) {
       expect(order.state, order.orderId).toBe('failed');
       expect(order.history.at(-1)?.note).toMatch(
-        /^never sent: no provider could take it within ORDER_MAX_WAIT \(20 s, waiting since [^)]+\): a1topup (circuit open|unreachable)/,
+        /^never sent: no provider could take it within ORDER_MAX_WAIT \(20 s, waiting since [^)]+\): (a1topup (circuit open|unreachable)|the wait was over before a1topup could be tried again)/,
       );
     }
+    const impatientRows = await batchResults(impatient, impatientBatch);
+    expect(impatientRows.filter((r) => r.status === 'failed')).toHaveLength(GOOD_ROWS.length);
+    for (const row of impatientRows.filter((r) => r.status === 'failed'))
+      expect(row.reason).toMatch(/never sent: no provider could take it within ORDER_MAX_WAIT/);
     // Back up for a while, the impatient provider still has received nothing.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const impatientBooks = await books(impatient, await readOrders(impatient));

@@ -127,7 +127,7 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
             deps,
             order,
             run,
-            `${choice.provider} could take it only after the wait was over`,
+            `the wait was over before ${choice.provider} could be tried again`,
           );
           if (outcome) return { kind: 'done', outcome };
           continue;

@@ -6,6 +6,7 @@ export {
   type LedgerOrder,
   readBooks,
 } from './books.ts';
+export { parseCsv } from './csv.ts';
 export {
   type AppName,
   type AppOptions,
