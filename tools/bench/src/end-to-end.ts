@@ -1,335 +1,247 @@
 /**
- * `end-to-end`: orders per second from HTTP submit to `success` in the ledger, against raw BullMQ
- * add + process of the same number of no-op jobs, measured in the same run on the same Redis.
- *
- * - Baseline: this process adds N jobs shaped like recharge jobs (same job id shape and options as
- *   JobProducer.enqueue), one `Queue.add` per job with `clients` adds in flight (as the API adds
- *   one job per request); `workers` raw BullMQ Worker processes (tools/bench/src/raw-worker.ts) at
- *   `concurrency` each complete them with a no-op. Time: first add → last completion.
- * - Rechargeflow: simulator (0 ms latency), ingest API and `workers` worker processes
- *   (A1TOPUP_CONCURRENCY = `concurrency`) as real processes; this process POSTs N orders to
- *   /v1/recharges (keep-alive, `clients` in flight). Time: first request → the last order's
- *   `success` in the ledger (its updatedAt, written by the worker).
- * Each run starts on an empty prefix and deletes its keys afterwards.
+ * `end-to-end` (and `memory`): the three pipelines of end-to-end-runs.ts (raw BullMQ no-op jobs,
+ * the hand-written pipeline, Rechargeflow) run one after the other, `repeats` rounds, interleaved;
+ * each round's figures per order in a table, ratios to the hand-written pipeline of the same round,
+ * and the median of every figure over the rounds.
  */
-import { availableParallelism } from 'node:os';
-import { JobProducer, jobOptions } from '@rechargeflow/queue';
+import { jobOptions } from '@rechargeflow/queue';
 import type { Redis } from 'ioredis';
-import { inLanes, jsonPoster, statusText } from './http-client.ts';
 import {
-  deleteByPrefix,
-  fmt,
-  load1,
-  redisMeter,
-  runPrefix,
-  say,
-  startRawWorkers,
-  type Table,
-  until,
-} from './lib.ts';
-import { countInState, lastChangeIn, rechargeBody, startSystem, stateCounts } from './system.ts';
+  type EndToEndOptions,
+  handWrittenRun,
+  PIPELINE_LABELS,
+  PIPELINES,
+  type Pipeline,
+  type RunFigures,
+  rawRun,
+  rechargeflowRun,
+} from './end-to-end-runs.ts';
+import { fmt, type Row, say, type Table } from './lib.ts';
 
-export interface EndToEndRun {
-  readonly workers: number;
-  /** A1TOPUP_RECHARGE_KEEP_ALIVE_MS of the workers (default 0: a fresh connection per recharge). */
-  readonly keepAliveMs?: number;
-}
-
-export interface EndToEndOptions {
-  readonly orders: number;
-  /** HTTP requests (baseline: adds) in flight. */
-  readonly clients: number;
-  /** Jobs each worker process runs at once. */
-  readonly concurrency: number;
-  /** The Rechargeflow runs, each after its own baseline: worker processes, and recharge keep-alive. */
-  readonly runs: readonly EndToEndRun[];
-  readonly logDir: string;
-  /** When set, the Rechargeflow runs' API and workers write CPU profiles here. */
-  readonly profileDir?: string | undefined;
-  /** Skip the baseline (profiling runs). */
-  readonly skipBaseline?: boolean;
-}
-
-export interface RunFigures {
+/** One run's figures per order (CPU in ms, memory in bytes): what the tables show. */
+export interface PerOrder {
   readonly load: number;
   readonly seconds: number;
   readonly rate: number;
-  /** Seconds until every add / HTTP answer was back. */
-  readonly submitSeconds: number;
-  readonly cpu: Record<string, number>;
-  readonly redisCpu: number;
-  readonly redisCalls: number;
-  readonly note: string;
+  /** rate / the hand-written pipeline's rate in the same round. */
+  readonly ratio: number;
+  readonly api: number;
+  readonly workers: number;
+  readonly redis: number;
+  /** API + worker(s) + Redis. */
+  readonly total: number;
+  readonly simulator: number;
+  readonly commands: number;
+  readonly memory: number;
+  readonly keysMemory: number;
 }
 
-const CLIENT = 'bench';
+const ms = (seconds: number) => seconds * 1000;
 
-export async function baselineRun(
-  redis: Redis,
-  orders: number,
-  workers: number,
-  concurrency: number,
-  clients: number,
-  sleepMs = 0,
-): Promise<RunFigures> {
-  const prefix = runPrefix('e2e-base');
-  const load = load1();
-  const producer = new JobProducer(redis, { prefix });
-  const queue = producer.queue('recharges', 'a1topup');
-  const consumers = await startRawWorkers(workers, {
-    prefix,
-    queue: queue.name,
-    concurrency,
-    sleepMs,
-  });
-  try {
-    const meter = await redisMeter(redis);
-    const cpu0 = process.cpuUsage();
-    const workersCpu0 = consumers.cpuSeconds();
-    const started = Date.now();
-    await inLanes(orders, clients, async (i) => {
-      await queue.add(
-        'recharge',
-        { clientId: CLIENT, orderId: `e2e-${i}` },
-        jobOptions('recharge', `recharge-${i.toString(16).padStart(32, '0')}-a1topup`),
-      );
-    });
-    const submitSeconds = (Date.now() - started) / 1000;
-    await until(
-      `${orders} completions`,
-      async () => (consumers.completed() >= orders ? true : undefined),
-      600_000,
-    );
-    const seconds = (consumers.lastAt() - started) / 1000;
-    const benchCpu = process.cpuUsage(cpu0);
-    const { cpu: redisCpu, calls } = await meter();
-    return {
-      load,
-      seconds,
-      rate: orders / seconds,
-      submitSeconds,
-      cpu: {
-        'bench (adds)': (benchCpu.user + benchCpu.system) / 1e6,
-        'raw workers': consumers.cpuSeconds() - workersCpu0,
-      },
-      redisCpu,
-      redisCalls: calls,
-      note: `${fmt(consumers.completed())} completed`,
-    };
-  } finally {
-    await consumers.stop();
-    await producer.close();
-    await deleteByPrefix(redis, prefix);
-  }
+function perOrder(f: RunFigures, hand: RunFigures | undefined): PerOrder {
+  const each = (seconds: number) => ms(seconds) / f.orders;
+  return {
+    load: f.load,
+    seconds: f.seconds,
+    rate: f.rate,
+    ratio: hand ? f.rate / hand.rate : Number.NaN,
+    api: each(f.apiCpu),
+    workers: each(f.workersCpu),
+    redis: each(f.redisCpu),
+    total: each(f.apiCpu + f.workersCpu + f.redisCpu),
+    simulator: each(f.simulatorCpu),
+    commands: f.commands / f.orders,
+    memory: f.memory / f.orders,
+    keysMemory: f.keysMemory / f.orders,
+  };
 }
 
-export async function systemRun(
-  redis: Redis,
-  orders: number,
-  workers: number,
-  concurrency: number,
-  clients: number,
-  logDir: string,
-  profileDir?: string,
-  keepAliveMs = 0,
-): Promise<RunFigures> {
-  const prefix = runPrefix('e2e');
-  const load = load1();
-  const system = await startSystem({
-    prefix,
-    logDir,
-    api: true,
-    workers,
-    workerConcurrency: concurrency,
-    profileDir,
-    workerEnv: { A1TOPUP_RECHARGE_KEEP_ALIVE_MS: String(keepAliveMs) },
-  });
-  const poster = jsonPoster(system.apiUrl, { authorization: `Bearer ${system.apiKey}` }, clients);
-  try {
-    const cpuBefore = system.cpu();
-    const meter = await redisMeter(redis);
-    const cpu0 = process.cpuUsage();
-    const run = prefix.slice(-8);
-    const started = Date.now();
-    await inLanes(orders, clients, async (i) => {
-      await poster.post('/v1/recharges', rechargeBody(`e2e-${run}-${i}`, i));
-    });
-    const submitSeconds = (Date.now() - started) / 1000;
-    const accepted = poster.statuses.get(202) ?? 0;
-    if (accepted !== orders)
-      say(`  end-to-end: not every order was accepted: ${statusText(poster.statuses)}`);
-    let last = -1;
-    let lastMove = Date.now();
-    await until(
-      `${accepted} orders in success`,
-      async () => {
-        const done = await countInState(redis, system.ledgerPrefix, 'success');
-        if (done !== last) {
-          last = done;
-          lastMove = Date.now();
-        } else if (Date.now() - lastMove > 60_000) {
-          throw new Error(
-            `no progress for 60 s: ${JSON.stringify(await stateCounts(redis, system.ledgerPrefix))}`,
-          );
-        }
-        return done >= accepted ? true : undefined;
-      },
-      1_800_000,
-    );
-    const seconds = ((await lastChangeIn(redis, system.ledgerPrefix, 'success')) - started) / 1000;
-    const benchCpu = process.cpuUsage(cpu0);
-    const { cpu: redisCpu, calls } = await meter();
-    const cpuAfter = system.cpu();
-    const counts = await stateCounts(redis, system.ledgerPrefix);
-    const cpu: Record<string, number> = { 'bench (HTTP client)': (benchCpu.user + benchCpu.system) / 1e6 };
-    for (const [name, total] of Object.entries(cpuAfter)) cpu[name] = total - (cpuBefore[name] ?? 0);
-    return {
-      load,
-      seconds,
-      rate: accepted / seconds,
-      submitSeconds,
-      cpu,
-      redisCpu,
-      redisCalls: calls,
-      note: `HTTP ${statusText(poster.statuses)}; ledger ${Object.entries(counts)
-        .filter(([, n]) => n > 0)
-        .map(([s, n]) => `${s} ${fmt(n)}`)
-        .join(', ')}`,
-    };
-  } finally {
-    poster.close();
-    await system.stop();
-    await deleteByPrefix(redis, prefix);
-  }
+function median(values: readonly number[]): number {
+  const sorted = [...values].filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-/**
- * CPU per order of what is measured: baseline = the adding process + raw workers + Redis;
- * Rechargeflow = API + workers + Redis (the simulator and the HTTP load generator left out).
- */
-function cpuPerOrder(figures: RunFigures, orders: number): string {
-  return ownCpuMs(figures, orders).toFixed(2);
+const HEAD = [
+  'pipeline',
+  'load avg',
+  's',
+  'orders/s',
+  '× hand-written',
+  'CPU ms/order: API ¹',
+  'worker(s)',
+  'Redis',
+  '**total**',
+  'simulator ²',
+  'Redis commands/order ³',
+  'Redis B/order: used_memory Δ ⁴',
+  "run's keys ⁴",
+  'books ⁵',
+];
+
+function rowOf(pipeline: Pipeline, n: PerOrder, books: string): Row {
+  const cpu = (v: number) => v.toFixed(3);
+  return [
+    PIPELINE_LABELS[pipeline],
+    n.load.toFixed(2),
+    n.seconds.toFixed(1),
+    fmt(n.rate),
+    pipeline === 'rf' ? `**${n.ratio.toFixed(2)}**` : n.ratio.toFixed(2),
+    cpu(n.api),
+    cpu(n.workers),
+    cpu(n.redis),
+    `**${cpu(n.total)}**`,
+    pipeline === 'raw' ? '-' : cpu(n.simulator),
+    n.commands.toFixed(1),
+    fmt(n.memory),
+    fmt(n.keysMemory),
+    books,
+  ];
 }
 
-const isPeer = (name: string) => name.startsWith('simulator') || name.startsWith('bench (HTTP');
-
-/** ms of CPU per order of the measured processes (see cpuPerOrder). */
-function ownCpuMs(figures: RunFigures, orders: number): number {
-  const own = Object.entries(figures.cpu)
-    .filter(([name]) => !isPeer(name))
-    .reduce((sum, [, s]) => sum + s, 0);
-  return ((own + figures.redisCpu) / orders) * 1000;
-}
-
-/**
- * What the 50 % target leaves per order when every process shares this machine's cores: the CPU
- * budget at half the baseline's rate, minus what the HTTP peers (simulator, load generator) took.
- */
-function budgetText(base: RunFigures, rf: RunFigures, orders: number, tag: string): string {
-  const cores = availableParallelism();
-  const targetRate = base.rate / 2;
-  const budget = (cores * 1000) / targetRate;
-  const peers =
-    (Object.entries(rf.cpu)
-      .filter(([name]) => isPeer(name))
-      .reduce((sum, [, s]) => sum + s, 0) /
-      orders) *
-    1000;
-  const left = budget - peers;
-  const own = ownCpuMs(rf, orders);
-  return `- ${tag}, CPU budget of the target: ${cores} cores at ${fmt(targetRate)} orders/s (half the baseline) allow ${budget.toFixed(2)} ms of CPU per order for everything on the machine; the simulator and the HTTP load generator took ${peers.toFixed(2)} ms, leaving ${left.toFixed(2)} ms for API + worker(s) + Redis, which took ${own.toFixed(2)} ms (${left > 0 ? `${(own / left).toFixed(1)}× the budget` : 'no budget left at all'}); the baseline's own adds, no-op processing and Redis took ${ownCpuMs(base, orders).toFixed(2)} ms.`;
-}
-
-function cpuText(cpu: Record<string, number>): string {
-  return Object.entries(cpu)
-    .map(([name, s]) => `${name} ${s.toFixed(1)}`)
-    .join(', ');
+export interface EndToEndRound {
+  /** Start time, HH:MM UTC. */
+  readonly at: string;
+  readonly figures: Record<Pipeline, RunFigures>;
+  readonly perOrder: Record<Pipeline, PerOrder>;
+  readonly table: Table;
+  readonly details: string[];
 }
 
 export interface EndToEndResult {
-  readonly table: Table;
-  readonly details: string[];
-  readonly ratios: { label: string; ratio: number }[];
+  readonly rounds: EndToEndRound[];
+  /** Medians over the rounds, per pipeline (load: the median too). */
+  readonly median: Record<Pipeline, PerOrder>;
+  readonly medianTable: Table;
+  readonly booksOk: boolean;
+  readonly footnotes: string[];
+}
+
+function cpuText(f: RunFigures): string {
+  const parts: [string, number][] = [
+    [f.pipeline === 'raw' ? 'this process (adds)' : 'API', f.apiCpu],
+    ['worker(s)', f.workersCpu],
+    ['Redis', f.redisCpu],
+  ];
+  if (f.pipeline !== 'raw') parts.push(['simulator', f.simulatorCpu], ['load generator', f.loadGeneratorCpu]);
+  return parts.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ');
 }
 
 export async function endToEnd(redis: Redis, options: EndToEndOptions): Promise<EndToEndResult> {
-  const { orders, clients, concurrency } = options;
-  const rows: Table['rows'] = [];
-  const details: string[] = [];
-  const ratios: { label: string; ratio: number }[] = [];
-  for (const { workers, keepAliveMs = 0 } of options.runs) {
-    const label = `${workers} worker process${workers > 1 ? 'es' : ''}${keepAliveMs > 0 ? `, recharge keep-alive ${keepAliveMs} ms` : ''}`;
-    const tag = `${workers} worker(s)${keepAliveMs > 0 ? ' with keep-alive' : ''}`;
-    let base: RunFigures | undefined;
-    if (!options.skipBaseline) {
-      say(`end-to-end: baseline, raw BullMQ, ${workers} worker process(es), ${fmt(orders)} jobs…`);
-      base = await baselineRun(redis, orders, workers, concurrency, clients);
-      say(`  ${fmt(base.rate)} jobs/s in ${base.seconds.toFixed(1)} s`);
-    }
-    say(`end-to-end: Rechargeflow, ${label}, ${fmt(orders)} orders…`);
-    const rf = await systemRun(
-      redis,
-      orders,
-      workers,
-      concurrency,
-      clients,
-      options.logDir,
-      options.profileDir,
-      keepAliveMs,
-    );
-    say(`  ${fmt(rf.rate)} orders/s in ${rf.seconds.toFixed(1)} s`);
-    const ratio = base ? rf.rate / base.rate : Number.NaN;
-    ratios.push({ label: tag, ratio });
-    rows.push([
-      label,
-      fmt(orders),
-      base ? `${base.load} / ${rf.load}` : `${rf.load}`,
-      base ? base.seconds.toFixed(1) : '-',
-      base ? fmt(base.rate) : '-',
-      rf.seconds.toFixed(1),
-      rf.submitSeconds.toFixed(1),
-      fmt(rf.rate),
-      base ? `**${ratio.toFixed(2)}**` : '-',
-      base ? `${cpuPerOrder(base, orders)} / ${cpuPerOrder(rf, orders)}` : cpuPerOrder(rf, orders),
-      base ? `${base.redisCpu.toFixed(1)} / ${rf.redisCpu.toFixed(1)}` : rf.redisCpu.toFixed(1),
-      base
-        ? `${(base.redisCalls / orders).toFixed(1)} / ${(rf.redisCalls / orders).toFixed(1)}`
-        : (rf.redisCalls / orders).toFixed(1),
-    ]);
-    if (base) {
-      details.push(
-        `- ${tag}, baseline: adds done after ${base.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(base.cpu)}; ${base.note}`,
-      );
-    }
-    details.push(
-      `- ${tag}, Rechargeflow: HTTP answers done after ${rf.submitSeconds.toFixed(1)} s; CPU s: ${cpuText(rf.cpu)}; ${rf.note}`,
-    );
-    if (base) details.push(budgetText(base, rf, orders, tag));
+  const rounds: EndToEndRound[] = [];
+  for (let round = 1; round <= options.repeats; round++) {
+    const at = new Date().toISOString().slice(11, 16);
+    const of = `round ${round} of ${options.repeats}, ${fmt(options.orders)} orders`;
+    say(`end-to-end: ${of}: raw BullMQ (no-op jobs)…`);
+    const raw = await rawRun(redis, options);
+    say(`  ${fmt(raw.rate)} jobs/s in ${raw.seconds.toFixed(1)} s`);
+    say(`end-to-end: ${of}: hand-written pipeline…`);
+    const hand = await handWrittenRun(redis, options);
+    say(`  ${fmt(hand.rate)} orders/s in ${hand.seconds.toFixed(1)} s; ${hand.books}`);
+    say(`end-to-end: ${of}: Rechargeflow…`);
+    const rf = await rechargeflowRun(redis, options);
+    say(`  ${fmt(rf.rate)} orders/s in ${rf.seconds.toFixed(1)} s; ${rf.books}`);
+    const figures = { raw, hand, rf };
+    const perOrderOf = {
+      raw: perOrder(raw, hand),
+      hand: perOrder(hand, hand),
+      rf: perOrder(rf, hand),
+    };
+    rounds.push({
+      at,
+      figures,
+      perOrder: perOrderOf,
+      table: {
+        head: HEAD,
+        rows: PIPELINES.map((p) => rowOf(p, perOrderOf[p], figures[p].booksOk ? 'ok' : '**failed**')),
+      },
+      details: PIPELINES.map(
+        (p) =>
+          `- ${PIPELINE_LABELS[p]}: ${figures[p].note}; CPU s: ${cpuText(figures[p])}; ${figures[p].books}.`,
+      ),
+    });
   }
-  details.push(
-    '',
-    '¹ CPU of the measured processes per order: baseline = the adding process + raw BullMQ workers + Redis; Rechargeflow = API + workers + Redis (simulator and HTTP load generator left out). Less sensitive to the noise than wall time.',
-    '² `INFO commandstats` calls, including the commands run inside Lua scripts (BullMQ and the ledger are mostly scripts), whole server.',
-  );
+  const medianOf = (p: Pipeline): PerOrder => {
+    const all = rounds.map((r) => r.perOrder[p]);
+    const m = (key: keyof PerOrder) => median(all.map((n) => n[key]));
+    return {
+      load: m('load'),
+      seconds: m('seconds'),
+      rate: m('rate'),
+      ratio: m('ratio'),
+      api: m('api'),
+      workers: m('workers'),
+      redis: m('redis'),
+      total: m('total'),
+      simulator: m('simulator'),
+      commands: m('commands'),
+      memory: m('memory'),
+      keysMemory: m('keysMemory'),
+    };
+  };
+  const medians = { raw: medianOf('raw'), hand: medianOf('hand'), rf: medianOf('rf') };
+  const booksOk = rounds.every((r) => PIPELINES.every((p) => r.figures[p].booksOk));
+  const retention = JSON.stringify(jobOptions('recharge', 'id').removeOnComplete);
   return {
-    table: {
-      head: [
-        'run',
-        'orders',
-        'load avg (base / RF)',
-        'baseline s',
-        'baseline jobs/s',
-        'RF s',
-        'RF submit s',
-        'RF orders/s',
-        'RF / baseline',
-        'CPU ms per order (base / RF) ¹',
-        'Redis CPU s (base / RF)',
-        'Redis commands per order ² (base / RF)',
-      ],
-      rows,
+    rounds,
+    median: medians,
+    medianTable: {
+      head: HEAD,
+      rows: PIPELINES.map((p) =>
+        rowOf(p, medians[p], `${rounds.filter((r) => r.figures[p].booksOk).length} of ${rounds.length} ok`),
+      ),
     },
-    details,
-    ratios,
+    booksOk,
+    footnotes: [
+      '¹ CPU per order, in ms: API = the API process (raw BullMQ: this process, which adds the jobs); worker(s) = the worker process(es); Redis = `INFO cpu` used_cpu_user + used_cpu_sys of the whole server; **total** = API + worker(s) + Redis. Processes from `/proc/<pid>/stat`. Less sensitive to the noise than wall time.',
+      "² The simulator (the provider) and the HTTP load generator are not part of a pipeline's cost and not in the total; the load generator's CPU is in the lines under each table.",
+      '³ `INFO commandstats` calls over the run, whole server: a script counts once for its EVALSHA and once per command it runs (BullMQ and the ledger are mostly scripts). The `INFO` calls that read the figures and this process\'s own "done yet?" probes (ZCARD, LLEN) are left out.',
+      `⁴ Redis memory per final order, in bytes: \`INFO memory\` used_memory once every order is final and its job finished, minus before the first request (whole server: other clients count too); and \`MEMORY USAGE … SAMPLES 0\` summed over the run's keys then. Completed jobs are kept as each pipeline keeps them: raw BullMQ and Rechargeflow with the product's retention (\`removeOnComplete\` ${retention}, jobOptions in packages/queue), the hand-written pipeline removes them at once (\`removeOnComplete: true\`, as a user would). BullMQ's event stream (capped at ~10,000 entries) counts against every pipeline: divide by fewer orders and it weighs more.`,
+      "⁵ Books: Rechargeflow — the simulator's books against the ledger (each charge once, on its own order's success; nothing sent twice; no success without a charge; every order sent in success); hand-written — the simulator received each order sent exactly once and charged it; raw BullMQ — every job completed.",
+    ],
+  };
+}
+
+export interface EndToEndReport {
+  readonly title: string;
+  /** What was run, in one sentence (after the machine, in the doc section's header). */
+  readonly what: string;
+  /** The median table (several rounds), then each round's table and lines. */
+  readonly sections: { title: string; table: Table; lines: string[] }[];
+  /** Footnotes, then the targets of issue 16 with their verdicts. */
+  readonly after: string[];
+}
+
+const verdict = (met: boolean) => (met ? 'met' : '**missed**');
+/** Issue 16's targets for Rechargeflow. */
+const TARGETS = { ratio: 0.5, cpuMs: 0.6, commands: 45, memoryBytes: 1_536 } as const;
+
+/** The tables and lines of an `end-to-end` (or, `memory` set, a `memory`) result. */
+export function endToEndReport(
+  result: EndToEndResult,
+  options: EndToEndOptions,
+  kind: { memory: boolean; memoryOrders: number },
+): EndToEndReport {
+  const { rf } = result.median;
+  const sections: EndToEndReport['sections'] = [];
+  if (!kind.memory)
+    sections.push({
+      title: `Median of ${result.rounds.length} round(s)`,
+      table: result.medianTable,
+      lines: [],
+    });
+  for (const [i, round] of result.rounds.entries())
+    sections.push({ title: `Round ${i + 1} (${round.at} UTC)`, table: round.table, lines: round.details });
+  const targets = kind.memory
+    ? `Target: Redis memory per final order ≤ 1.5 KB after ${fmt(options.orders)} orders: used_memory Δ ${fmt(rf.memory)} B, run's keys ${fmt(rf.keysMemory)} B — ${verdict(rf.memory <= TARGETS.memoryBytes && rf.keysMemory <= TARGETS.memoryBytes)}.`
+    : `Targets (issue 16, medians): end to end ≥ ${TARGETS.ratio}× the hand-written pipeline: ${rf.ratio.toFixed(2)} — ${verdict(rf.ratio >= TARGETS.ratio)}; CPU per order, API + worker(s) + Redis ≤ ${TARGETS.cpuMs} ms: ${rf.total.toFixed(3)} ms — ${verdict(rf.total <= TARGETS.cpuMs)}; Redis commands per order ≤ ${TARGETS.commands}: ${rf.commands.toFixed(1)} — ${verdict(rf.commands <= TARGETS.commands)}. (Memory per final order ≤ 1.5 KB: see the memory run, after ${fmt(kind.memoryOrders)} orders.)`;
+  return {
+    title: kind.memory
+      ? `Redis memory per final order after ${fmt(options.orders)} orders`
+      : 'End-to-end throughput: HTTP submit → final, against a hand-written pipeline',
+    what: `${fmt(options.orders)} orders per pipeline and round, ${kind.memory ? 'one round' : `${result.rounds.length} round(s) (raw BullMQ, hand-written, Rechargeflow, interleaved)`}; ${options.clients} HTTP requests (raw BullMQ: adds) in flight; ${options.workers} worker process(es) per pipeline at concurrency ${options.concurrency}; simulator at 0 ms; every part a separate process, no poller.`,
+    sections,
+    after: [...result.footnotes, '', targets],
   };
 }

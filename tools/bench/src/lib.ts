@@ -4,7 +4,7 @@
  * from /proc), machine facts, result tables and the sections of docs/benchmarks.md.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -58,29 +58,73 @@ export async function connect(): Promise<Redis> {
   return redis;
 }
 
+/** What the Redis server has done so far, from one `INFO cpu commandstats memory`. */
+export interface RedisReading {
+  /** Seconds of CPU (used_cpu_user + used_cpu_sys, all its threads). */
+  readonly cpu: number;
+  /**
+   * Commands run (all clients), from `INFO commandstats`: a script counts once for its EVALSHA and
+   * once for each command it runs. The INFO calls that read these figures are left out.
+   */
+  readonly calls: number;
+  /** used_memory, bytes. */
+  readonly usedMemory: number;
+}
+
+export async function readRedis(redis: Redis): Promise<RedisReading> {
+  const info = await redis.info('cpu', 'commandstats', 'memory');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    if (match[1] !== 'info') calls += Number(match[2]);
+  return {
+    cpu: field('used_cpu_user') + field('used_cpu_sys'),
+    calls,
+    usedMemory: field('used_memory'),
+  };
+}
+
 /** Seconds of CPU the Redis server has used so far (user + system, all its threads). */
 export async function redisCpu(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
+  return (await readRedis(redis)).cpu;
 }
 
-/** Commands the Redis server has run so far (all clients; scripts count once per EVALSHA). */
-export async function redisCalls(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
-  let calls = 0;
-  for (const match of info.matchAll(/calls=(\d+)/g)) calls += Number(match[1]);
-  return calls;
+export interface RedisUse {
+  readonly cpu: number;
+  readonly calls: number;
+  /** used_memory now minus at the start, bytes (other clients' keys count too). */
+  readonly memory: number;
 }
 
-/** Redis CPU and command counts over a stretch of time. */
-export async function redisMeter(redis: Redis): Promise<() => Promise<{ cpu: number; calls: number }>> {
-  const [cpu0, calls0] = [await redisCpu(redis), await redisCalls(redis)];
+/** Redis CPU, commands (INFO left out) and memory over a stretch of time. */
+export async function redisMeter(redis: Redis): Promise<() => Promise<RedisUse>> {
+  const start = await readRedis(redis);
   return async () => {
-    const [cpu1, calls1] = [await redisCpu(redis), await redisCalls(redis)];
-    // The INFO calls of the meter itself are left in: two per reading.
-    return { cpu: cpu1 - cpu0, calls: calls1 - calls0 };
+    const end = await readRedis(redis);
+    return {
+      cpu: end.cpu - start.cpu,
+      calls: end.calls - start.calls,
+      memory: end.usedMemory - start.usedMemory,
+    };
   };
+}
+
+/**
+ * Bytes the keys under `prefix` take (`MEMORY USAGE … SAMPLES 0`: every element counted), found
+ * with SCAN: what one run left in Redis, whatever other clients of a shared Redis do meanwhile.
+ */
+export async function keysMemory(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let bytes = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5_000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', 0);
+    for (const [error, used] of (await pipeline.exec()) ?? []) if (!error) bytes += Number(used ?? 0);
+  } while (cursor !== '0');
+  return bytes;
 }
 
 export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
@@ -113,8 +157,18 @@ export type Part = RunningPart;
 export const PART_TIMEOUT_MS = 30_000;
 
 /**
+ * `<logDir>/<label>.log`, or `<label>-2.log`, … when a part of that name ran before in this
+ * benchmark: waitForLine reads the whole file, and an earlier run's "ready" line must not count.
+ */
+function freshLogFile(logDir: string, label: string): string {
+  let file = join(logDir, `${label}.log`);
+  for (let n = 2; existsSync(file); n++) file = join(logDir, `${label}-${n}.log`);
+  return file;
+}
+
+/**
  * Starts `app` (an app's name, or a .ts file of this package such as raw-api.ts) with the
- * benchmark's environment: its output goes to `<logDir>/<label>.log`, written by the child itself
+ * benchmark's environment: its output goes to a fresh `<logDir>/<label>.log` (freshLogFile), written by the child itself
  * (nothing passes through this process); `waitForLine` reads that file.
  */
 export function startPart(
@@ -123,7 +177,7 @@ export function startPart(
   options: { label?: string; logDir: string; nodeFlags?: readonly string[]; args?: readonly string[] },
 ): Part {
   const label = options.label ?? app;
-  const log: ProcessOptions['stdout'] = { file: join(options.logDir, `${label}.log`) };
+  const log: ProcessOptions['stdout'] = { file: freshLogFile(options.logDir, label) };
   const part = app.endsWith('.ts')
     ? startProcess({
         label,
@@ -280,32 +334,47 @@ export async function until<T>(
 export interface RawWorkers {
   /** Completions so far, all processes together. */
   completed(): number;
+  /** Jobs that failed so far (the hand-written pipeline's recharge not answered Success). */
+  failed(): number;
   /** Time (ms since the epoch) of the latest completion seen. */
   lastAt(): number;
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
+/** The provider a raw worker recharges at (the hand-written pipeline); the password goes by environment. */
+export interface RawProvider {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+}
+
 export async function startRawWorkers(
   processes: number,
-  args: { prefix: string; queue: string; concurrency: number; sleepMs: number },
+  args: { prefix: string; queue: string; concurrency: number; sleepMs: number; provider?: RawProvider },
+  label = 'raw-worker',
 ): Promise<RawWorkers> {
+  const { provider, ...rest } = args;
+  const workerArgs = provider
+    ? { ...rest, provider: { url: provider.url, username: provider.username } }
+    : rest;
   const workers = Array.from({ length: processes }, (_, i) => {
-    const state = { ready: false, completed: 0, lastAt: 0 };
-    // Reports on stdout (`ready`, then `count <completed> <ms>`); its stderr goes to the terminal.
+    const state = { ready: false, completed: 0, failed: 0, lastAt: 0 };
+    // Reports on stdout (`ready`, then `count <completed> <ms> <failed>`); its stderr goes to the terminal.
     const part = startProcess({
-      label: `raw-worker-${i + 1}`,
-      args: [resolve(import.meta.dirname, 'raw-worker.ts'), JSON.stringify(args)],
-      env: { REDIS_URL },
+      label: `${label}-${i + 1}`,
+      args: [resolve(import.meta.dirname, 'raw-worker.ts'), JSON.stringify(workerArgs)],
+      env: { REDIS_URL, ...(provider ? { BENCH_PROVIDER_PASSWORD: provider.password } : {}) },
       stdout: 'capture',
       stderr: 'inherit',
       keepLines: 10,
       onLine(line) {
         if (line === 'ready') state.ready = true;
-        const match = /^count (\d+) (\d+)$/.exec(line);
+        const match = /^count (\d+) (\d+) (\d+)$/.exec(line);
         if (match) {
           state.completed = Number(match[1]);
           state.lastAt = Number(match[2]);
+          state.failed = Number(match[3]);
         }
       },
     });
@@ -320,6 +389,7 @@ export async function startRawWorkers(
   const cpu = () => workers.reduce((sum, w) => sum + w.part.cpuSeconds(), 0);
   return {
     completed: () => workers.reduce((sum, w) => sum + w.state.completed, 0),
+    failed: () => workers.reduce((sum, w) => sum + w.state.failed, 0),
     lastAt: () => Math.max(...workers.map((w) => w.state.lastAt)),
     cpuSeconds: cpu,
     async stop() {

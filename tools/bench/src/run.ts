@@ -1,8 +1,13 @@
 /**
- * `npm run bench [-- <name>...] [--write] [--quick] [--profile]`: Rechargeflow's benchmarks, each
- * against a baseline measured in the same run on the same Redis (this machine is noisy).
+ * `npm run bench [-- <name>...] [--write] [--quick] [--profile] [--memory]`: Rechargeflow's
+ * benchmarks, each against a baseline measured in the same run on the same Redis (this machine is
+ * noisy).
  *
- *   end-to-end    HTTP submit → `success` in the ledger vs raw BullMQ add + no-op process
+ *   end-to-end    HTTP submit → final: raw BullMQ no-op jobs (context), a hand-written pipeline
+ *                 (Fastify + BullMQ + undici: the yardstick) and Rechargeflow, interleaved, repeated;
+ *                 throughput, CPU / Redis commands / Redis memory per order, books checked
+ *   memory        the same three pipelines once at BENCH_E2E_MEMORY_ORDERS (100,000) orders, for
+ *                 the Redis memory per final order (also run after end-to-end by `--memory`)
  *   ingest        API latency at a fixed 1,000 req/s (autocannon), API + Redis only, then with a
  *                 worker draining; vs a bare Fastify route doing one raw BullMQ add
  *   worker        worker throughput against a 50 ms provider at concurrency 50, 200, 500, vs the
@@ -10,10 +15,12 @@
  *   poller-sweep  100,000 due pending orders swept by the poller's status checks, vs the same
  *                 status calls made straight to the provider
  *
- * No name: all four. `--write` updates each one's section of docs/benchmarks.md. `--quick`: small
- * sizes (for development; never written). `--profile`: the end-to-end run once more with
- * `--cpu-prof` on the API and worker, summarised (tools/bench/src/profile-summary.ts).
+ * No name: all but memory. `--write` updates each one's section of docs/benchmarks.md (not when a
+ * books check failed). `--quick`: small sizes (for development; never written). `--profile`: a
+ * Rechargeflow end-to-end run once more with `--cpu-prof` on the API and worker, summarised
+ * (tools/bench/src/profile-summary.ts).
  * Knobs (environment): REDIS_URL, BENCH_E2E_ORDERS, BENCH_E2E_CLIENTS, BENCH_E2E_CONCURRENCY,
+ * BENCH_E2E_WORKERS, BENCH_E2E_REPEATS, BENCH_E2E_MEMORY_ORDERS, BENCH_E2E_KEEP_ALIVE_MS,
  * BENCH_INGEST_SECONDS, BENCH_INGEST_RATE, BENCH_INGEST_REPEATS, BENCH_WORKER_ORDERS, BENCH_SWEEP_ORDERS,
  * BENCH_LOG_LEVEL (log level of the product's parts; default: theirs, info).
  * Every key is written under a unique `rfbench-*` prefix and deleted afterwards; logs and
@@ -22,7 +29,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { endToEnd } from './end-to-end.ts';
+import { endToEnd, endToEndReport } from './end-to-end.ts';
+import { type EndToEndOptions, rechargeflowRun } from './end-to-end-runs.ts';
 import { ingest } from './ingest.ts';
 import {
   connect,
@@ -44,7 +52,7 @@ import { pollerSweep } from './poller-sweep.ts';
 import { summariseProfiles } from './profile-summary.ts';
 import { workerThroughput } from './worker.ts';
 
-const NAMES = ['end-to-end', 'ingest', 'worker', 'poller-sweep'] as const;
+const NAMES = ['end-to-end', 'memory', 'ingest', 'worker', 'poller-sweep'] as const;
 type Name = (typeof NAMES)[number];
 
 const args = process.argv.slice(2);
@@ -56,11 +64,14 @@ for (const name of names) {
     process.exit(2);
   }
 }
-const selected: Name[] = names.length > 0 ? (names as Name[]) : [...NAMES];
+const selected: Name[] = names.length > 0 ? (names as Name[]) : NAMES.filter((n) => n !== 'memory');
+// `--memory`: the memory run right after end-to-end.
+if (flags.has('--memory') && !selected.includes('memory')) {
+  const at = selected.indexOf('end-to-end');
+  selected.splice(at >= 0 ? at + 1 : selected.length, 0, 'memory');
+}
 const quick = flags.has('--quick');
 const write = flags.has('--write') && !quick;
-/** End-to-end runs: 1 and 2 workers as configured by default, then 1 worker reusing provider connections. */
-const E2E_RUNS = [{ workers: 1 }, { workers: 2 }, { workers: 1, keepAliveMs: 5_000 }] as const;
 const num = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
 
 const logDir = mkdtempSync(join(tmpdir(), 'rf-bench-'));
@@ -100,34 +111,33 @@ async function main(): Promise<void> {
   try {
     for (const name of selected) {
       say(`\n=== ${name} (load average ${load1()}) ===`);
-      if (name === 'end-to-end') {
-        const orders = num('BENCH_E2E_ORDERS', quick ? 2_000 : 30_000);
-        const clients = num('BENCH_E2E_CLIENTS', 64);
-        const concurrency = num('BENCH_E2E_CONCURRENCY', 50);
-        const result = await endToEnd(redis, { orders, clients, concurrency, runs: E2E_RUNS, logDir });
-        const after = [
-          ...result.details,
-          '',
-          `Target: Rechargeflow ≥ 50 % of the baseline's rate: ${result.ratios
-            .map((r) => `${r.label} ${(r.ratio * 100).toFixed(0)} % — ${verdict(r.ratio >= 0.5)}`)
-            .join('; ')}.`,
-        ];
-        if (flags.has('--profile')) {
+      if (name === 'end-to-end' || name === 'memory') {
+        const memory = name === 'memory';
+        const memoryOrders = num('BENCH_E2E_MEMORY_ORDERS', quick ? 5_000 : 100_000);
+        const e2e: EndToEndOptions = {
+          orders: memory ? memoryOrders : num('BENCH_E2E_ORDERS', quick ? 2_000 : 30_000),
+          clients: num('BENCH_E2E_CLIENTS', 64),
+          concurrency: num('BENCH_E2E_CONCURRENCY', 50),
+          workers: num('BENCH_E2E_WORKERS', 1),
+          repeats: memory ? 1 : num('BENCH_E2E_REPEATS', 3),
+          logDir,
+          keepAliveMs: env.BENCH_E2E_KEEP_ALIVE_MS ? Number(env.BENCH_E2E_KEEP_ALIVE_MS) : undefined,
+        };
+        const result = await endToEnd(redis, e2e);
+        if (!result.booksOk) {
+          say(`${name}: a books check failed (see the tables); nothing written to docs/benchmarks.md`);
+          process.exitCode = 1;
+        }
+        const report = endToEndReport(result, e2e, { memory, memoryOrders });
+        const { title, what, sections } = report;
+        const after = [...report.after];
+        if (flags.has('--profile') && !memory) {
           const dir = join(logDir, 'profiles');
-          say('end-to-end: profiling run (--cpu-prof on the API and the worker, 1 worker, no baseline)…');
-          const profiled = await endToEnd(redis, {
-            orders,
-            clients,
-            concurrency,
-            runs: [{ workers: 1 }],
-            logDir,
-            skipBaseline: true,
-            profileDir: dir,
-          });
-          const rate = profiled.table.rows[0]?.[7] ?? '?';
+          say('end-to-end: profiling run (--cpu-prof on the API and the worker, Rechargeflow only)…');
+          const profiled = await rechargeflowRun(redis, { ...e2e, repeats: 1 }, dir);
           after.push(
             '',
-            `Profile (\`--profile\`: the 1-worker run again with \`--cpu-prof\` on the API and the worker, ${rate} orders/s under the profiler; summarised by \`tools/bench/src/profile-summary.ts\`):`,
+            `Profile (\`--profile\`: a Rechargeflow run again with \`--cpu-prof\` on the API and the worker, ${fmt(profiled.rate)} orders/s under the profiler; summarised by \`tools/bench/src/profile-summary.ts\`):`,
             '',
             '```',
             ...summariseProfiles(dir, 12),
@@ -135,13 +145,20 @@ async function main(): Promise<void> {
           );
           say(`profiles in ${dir}`);
         }
-        finish(
-          'end-to-end',
-          'End-to-end throughput: HTTP submit → success',
-          `${fmt(orders)} orders per run, ${clients} HTTP requests (baseline: adds) in flight, worker concurrency ${concurrency} per process, simulator at 0 ms; the API, workers and simulator are separate processes, no poller.`,
-          result.table,
-          after,
-        );
+        for (const section of sections) {
+          printTable(`${title}: ${section.title}`, section.table);
+          for (const line of section.lines) process.stdout.write(`  ${line}\n`);
+        }
+        for (const line of after) process.stdout.write(`  ${line}\n`);
+        if (write && result.booksOk) {
+          const body = sections
+            .map(
+              (s) =>
+                `### ${s.title}\n\n${markdownTable(s.table)}${s.lines.length > 0 ? `\n\n${s.lines.join('\n')}` : ''}`,
+            )
+            .join('\n\n');
+          writeDocSection(name, `${header(title, what)}${body}\n\n${after.join('\n')}`);
+        }
       } else if (name === 'ingest') {
         const result = await ingest(redis, {
           rate: num('BENCH_INGEST_RATE', 1_000),
