@@ -120,13 +120,98 @@ export function url(defaultUrl?: string) {
   return unsetWhenBlank(defaultUrl === undefined ? base.optional() : base.default(defaultUrl));
 }
 
+const REDIS_URL = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+
 export function redisUrl() {
+  return unsetWhenBlank(REDIS_URL.default('redis://127.0.0.1:6379'));
+}
+
+/** A Redis URL without a default: unset stays `undefined` (the part falls back on another one). */
+export function optionalRedisUrl() {
+  return unsetWhenBlank(REDIS_URL.optional());
+}
+
+/** Where a Redis Cluster is first reached, and how to log in to every node of it. */
+export interface RedisClusterSeeds {
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** `rediss://` seeds: TLS to every node. */
+  readonly tls: boolean;
+}
+
+const SEED = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/;
+
+/**
+ * Seeds of a Redis Cluster, comma-separated: `host:port` each (`[::1]:7000` for IPv6), or
+ * `redis://[user:password@]host:port` (`rediss://` for TLS) to carry the credentials, which then
+ * apply to every node; seeds that name different credentials or TLS are refused. Unset: `undefined`.
+ */
+export function redisClusterNodes() {
+  const message =
+    'must be host:port seeds separated by commas (or redis://[user:password@]host:port), the same credentials and TLS on each';
   return unsetWhenBlank(
     z
       .string()
-      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-      .default('redis://127.0.0.1:6379'),
+      .transform((text, ctx): RedisClusterSeeds => {
+        const seeds = text.split(',').map((each) => parseSeed(each.trim()));
+        const first = seeds[0];
+        const withLogin = seeds.filter((s) => s?.url);
+        const agree = withLogin.every(
+          (s) =>
+            s?.username === withLogin[0]?.username &&
+            s?.password === withLogin[0]?.password &&
+            s?.tls === withLogin[0]?.tls,
+        );
+        if (!first || seeds.some((s) => s === undefined) || !agree) {
+          ctx.addIssue({ code: 'custom', message });
+          return z.NEVER;
+        }
+        const login = withLogin[0];
+        return {
+          nodes: seeds.map((s) => ({ host: s?.host ?? '', port: s?.port ?? 0 })),
+          ...(login?.username ? { username: login.username } : {}),
+          ...(login?.password ? { password: login.password } : {}),
+          tls: login?.tls ?? false,
+        };
+      })
+      .optional(),
   );
+}
+
+interface Seed {
+  readonly host: string;
+  readonly port: number;
+  readonly url: boolean;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: boolean;
+}
+
+function parseSeed(text: string): Seed | undefined {
+  if (/^rediss?:\/\//.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return undefined;
+    }
+    const port = Number(url.port);
+    if (!url.hostname || !(port >= 1 && port <= 65535) || (url.pathname !== '' && url.pathname !== '/'))
+      return undefined;
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      url: true,
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      tls: url.protocol === 'rediss:',
+    };
+  }
+  const match = SEED.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || !(port >= 1 && port <= 65535)) return undefined;
+  return { host: match[1] ?? match[2] ?? '', port, url: false, tls: false };
 }
 
 /** A switch: on, off, true, false, 1 or 0 (any case), read as a boolean. */

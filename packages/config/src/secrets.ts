@@ -25,8 +25,13 @@ export function configuredSecrets(env: Readonly<Record<string, string | undefine
     const value = SECRET_NAME.test(name) ? raw?.trim() : undefined;
     if (value) secrets.add(value);
   }
-  for (const name of ['REDIS_URL', 'MONGO_URL'] as const) {
+  for (const name of ['REDIS_URL', 'LEDGER_REDIS_URL', 'QUEUE_REDIS_URL', 'MONGO_URL'] as const) {
     const password = urlPassword(env[name]);
+    if (password) secrets.add(password);
+  }
+  // Cluster seeds written as redis://user:password@host:port carry it too.
+  for (const seed of list(env.QUEUE_REDIS_CLUSTER_NODES)) {
+    const password = urlPassword(seed);
     if (password) secrets.add(password);
   }
   return [...secrets];

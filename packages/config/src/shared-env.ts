@@ -1,10 +1,41 @@
 import { z } from 'zod';
-import { host, logLevel, onOff, port, positiveInt, redisUrl, secondsList, unsetWhenBlank } from './env.ts';
+import {
+  host,
+  logLevel,
+  onOff,
+  optionalRedisUrl,
+  port,
+  positiveInt,
+  type RedisClusterSeeds,
+  redisClusterNodes,
+  redisUrl,
+  secondsList,
+  unsetWhenBlank,
+} from './env.ts';
 
 /** Variables every long-running part reads: where Redis and the ledger are, and log level. */
 export const storageEnvShape = {
-  /** Redis for queues (and for the ledger when MONGO_URL is unset). Must have maxmemory-policy noeviction. */
+  /**
+   * The one Redis for both roles below unless they are split: the queue side, and the Redis ledger
+   * when MONGO_URL is unset. Must have maxmemory-policy noeviction.
+   */
   REDIS_URL: redisUrl(),
+  /**
+   * The Redis ledger's Redis (when MONGO_URL is unset); unset: REDIS_URL. A single primary holding
+   * every order: appendonly yes (appendfsync always recommended) and noeviction, both checked at start.
+   */
+  LEDGER_REDIS_URL: optionalRedisUrl(),
+  /**
+   * The queue side's Redis: BullMQ queues, rate limits, circuit breakers, the Telgoo5 token lease;
+   * unset: REDIS_URL. Must have noeviction; what it holds the ledger can rebuild, so AOF everysec suffices.
+   */
+  QUEUE_REDIS_URL: optionalRedisUrl(),
+  /**
+   * The queue side on a Redis Cluster instead: comma-separated host:port seeds (or redis:// URLs
+   * carrying the credentials); when set it replaces QUEUE_REDIS_URL. Each queue's keys share one
+   * hash slot, different queues spread over the masters. Every node must have noeviction.
+   */
+  QUEUE_REDIS_CLUSTER_NODES: redisClusterNodes(),
   /** MongoDB connection string for the ledger; unset: the ledger lives in Redis. */
   MONGO_URL: unsetWhenBlank(
     z
@@ -76,6 +107,12 @@ export const metricsEnvShape = {
   METRICS_HOST: host(),
 };
 
+/** CSV batch rows: the API refuses longer lines at upload, the worker's import longer rows (quoted line breaks). */
+export const batchRowEnvShape = {
+  /** Longest CSV row in bytes. */
+  BATCH_MAX_ROW_BYTES: positiveInt(1_024, 65_536),
+};
+
 /** The status poller's schedule; the worker reads its first step to schedule a new pending order. */
 export const statusPollEnvShape = {
   /** Seconds between status checks of a pending order, comma-separated; the last repeats. */
@@ -95,5 +132,31 @@ export function statusCheckTimes(config: { readonly STATUS_POLL_SCHEDULE: readon
   return {
     firstCheckAfterMs: first * 1_000,
     intervalsMs: [first, ...rest].map((seconds) => seconds * 1_000),
+  };
+}
+
+/**
+ * The queue side's Redis: one server (or primary) by URL, or a Redis Cluster by its seeds (the
+ * shape `createQueueConnection` of @rechargeflow/queue takes).
+ */
+type QueueRedisTarget =
+  | { readonly kind: 'single'; readonly url: string }
+  | { readonly kind: 'cluster'; readonly seeds: RedisClusterSeeds };
+
+/**
+ * Which Redis serves which role: the one place LEDGER_REDIS_URL and QUEUE_REDIS_URL fall back on
+ * REDIS_URL and QUEUE_REDIS_CLUSTER_NODES replaces QUEUE_REDIS_URL.
+ */
+export function redisRoles(config: {
+  readonly REDIS_URL: string;
+  readonly LEDGER_REDIS_URL?: string | undefined;
+  readonly QUEUE_REDIS_URL?: string | undefined;
+  readonly QUEUE_REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined;
+}): { readonly ledgerUrl: string; readonly queue: QueueRedisTarget } {
+  return {
+    ledgerUrl: config.LEDGER_REDIS_URL ?? config.REDIS_URL,
+    queue: config.QUEUE_REDIS_CLUSTER_NODES
+      ? { kind: 'cluster', seeds: config.QUEUE_REDIS_CLUSTER_NODES }
+      : { kind: 'single', url: config.QUEUE_REDIS_URL ?? config.REDIS_URL },
   };
 }

@@ -2,9 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CallbackStore } from '@rechargeflow/ledger';
 import { type Metrics, redactCallbackPaths } from '@rechargeflow/observability';
 import type { CallbackModule } from '@rechargeflow/providers';
-import { callbackJobId, type JobProducer } from '@rechargeflow/queue';
+import { callbackJobId, type JobProducer, type QueueConnection } from '@rechargeflow/queue';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 
 export interface CallbackRouteDeps {
   /** The providers that take callbacks (the registry's `callbackModules`): one route each. */
@@ -22,7 +21,7 @@ export interface CallbackRouteDeps {
    * fails fast (no offline queue), so an outage falls back to counting in this process at once.
    * Without it, each process counts alone.
    */
-  readonly rateLimitRedis?: Redis | undefined;
+  readonly rateLimitRedis?: QueueConnection | undefined;
   readonly rateLimitNameSpace?: string | undefined;
 }
 

@@ -1,5 +1,5 @@
 import type { RechargeProvider } from '@rechargeflow/domain';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ProvidersConfig, RechargeTimeBound, RechargeTimeConfig } from './provider-registry.ts';
 import { providerRegistry } from './registry.ts';
 
@@ -10,7 +10,7 @@ import { providerRegistry } from './registry.ts';
  */
 export function createConfiguredProviders(
   config: ProvidersConfig,
-  redis: Redis,
+  redis: Redis | Cluster,
   tokenKeyPrefix: string,
 ): Map<string, RechargeProvider> {
   return providerRegistry.createClients(config, redis, tokenKeyPrefix);

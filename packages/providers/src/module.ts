@@ -1,6 +1,6 @@
 import { positiveInt } from '@rechargeflow/config';
 import type { CallbackStatus, RechargeProvider } from '@rechargeflow/domain';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 
 /**
@@ -78,7 +78,7 @@ export interface ClientContext {
   /** The worker settings (their defaults in parts that make no recharges). */
   readonly limits: WorkerLimits;
   /** Redis shared by every process, for state they must share (Telgoo5's single-use tokens). */
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   /** Key prefix of that state (QUEUE_PREFIX). */
   readonly keyPrefix: string;
 }

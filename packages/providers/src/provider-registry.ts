@@ -4,7 +4,7 @@ import {
   RechargeflowError,
   type RechargeProvider,
 } from '@rechargeflow/domain';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import {
   type CallbackSpec,
@@ -141,7 +141,11 @@ export function createProviderRegistry(
      * it was parsed), in registry order. State a provider shares across processes lives in `redis`
      * under `keyPrefix`.
      */
-    createClients(config: ProvidersConfig, redis: Redis, keyPrefix: string): Map<string, RechargeProvider> {
+    createClients(
+      config: ProvidersConfig,
+      redis: Redis | Cluster,
+      keyPrefix: string,
+    ): Map<string, RechargeProvider> {
       const call = { ...timing(config), maxResponseBytes: config.PROVIDER_MAX_RESPONSE_BYTES };
       const clients = new Map<string, RechargeProvider>();
       for (const module of inUse(config)) {

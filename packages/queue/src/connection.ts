@@ -1,5 +1,5 @@
 import { RechargeflowError } from '@rechargeflow/domain';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';
 
 /**
@@ -8,6 +8,26 @@ import { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';
  *   (the order is already in the ledger and the recovery sweep enqueues it later).
  */
 export type ConnectionRole = 'worker' | 'producer';
+
+/**
+ * The queue side's connection: BullMQ, rate limits, circuit breakers, the Telgoo5 token lease. One
+ * Redis, or a Redis Cluster (ioredis `Cluster`), on which every multi-key script keeps its keys in
+ * one hash slot (see `bullPrefix` for the queues).
+ */
+export type QueueConnection = Redis | Cluster;
+
+/** A Redis Cluster's seeds and the login of every node (QUEUE_REDIS_CLUSTER_NODES, parsed). */
+export interface ClusterSeeds {
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly tls: boolean;
+}
+
+/** Where the queue side lives: one Redis by URL, or a cluster by its seeds. */
+export type QueueRedisTarget =
+  | { readonly kind: 'single'; readonly url: string }
+  | { readonly kind: 'cluster'; readonly seeds: ClusterSeeds };
 
 export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
   const common = { connectionName: `rechargeflow:${name}`, lazyConnect: false };
@@ -22,17 +42,105 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
       });
 }
 
+/**
+ * How long a `worker` connection keeps re-sending a command whose node went away, while the
+ * cluster promotes a replica: MOVED and closed-connection retries every 500 ms, up to 120 times
+ * (a minute: several cluster-node-timeouts at Redis's default 15 s). BullMQ's own loop retries after.
+ */
+const FAILOVER_RETRY_MS = 500;
+const FAILOVER_RETRIES = 120;
+
+/**
+ * A Redis Cluster connection with the roles of `createRedisConnection`: a `worker` one waits out a
+ * failover (commands queued while no node serves their slot, retried as above); a `producer` one
+ * fails a command at once when its node is down (no offline queue, one retry, 2 s to connect) and
+ * the default few redirections, so the API answers within seconds.
+ */
+export function createClusterConnection(seeds: ClusterSeeds, role: ConnectionRole, name: string): Cluster {
+  const login = {
+    ...(seeds.username ? { username: seeds.username } : {}),
+    ...(seeds.password ? { password: seeds.password } : {}),
+    ...(seeds.tls ? { tls: {} } : {}),
+  };
+  const nodes = seeds.nodes.map((node) => ({ host: node.host, port: node.port }));
+  const common = {
+    // Off: when the check finds the cluster still failing over, ioredis reconnects but leaves the
+    // pending connect() unsettled forever, and BullMQ's worker, which awaits that connect() to
+    // renew its blocking connection, stops taking jobs for good. Without it, commands sent while
+    // the cluster is down are retried on CLUSTERDOWN (worker) or fail fast (producer).
+    enableReadyCheck: false,
+    // Slots move on a failover: learn the new owner soon even with nothing to redirect us.
+    slotsRefreshInterval: 2_000,
+  };
+  return role === 'worker'
+    ? new Cluster(nodes, {
+        ...common,
+        retryDelayOnFailover: FAILOVER_RETRY_MS,
+        retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+        retryDelayOnTryAgain: FAILOVER_RETRY_MS,
+        maxRedirections: FAILOVER_RETRIES,
+        clusterRetryStrategy: (times) => Math.min(100 + times * 100, 2_000),
+        redisOptions: { ...login, connectionName: `rechargeflow:${name}`, maxRetriesPerRequest: null },
+      })
+    : new Cluster(nodes, {
+        ...common,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: (times) => Math.min(times * 200, 2_000),
+        redisOptions: {
+          ...login,
+          connectionName: `rechargeflow:${name}`,
+          maxRetriesPerRequest: 1,
+          connectTimeout: 2_000,
+        },
+      });
+}
+
+/** The queue side's connection for `target` (QUEUE_REDIS_CLUSTER_NODES, else QUEUE_REDIS_URL). */
+export function createQueueConnection(
+  target: QueueRedisTarget,
+  role: ConnectionRole,
+  name: string,
+): QueueConnection {
+  return target.kind === 'cluster'
+    ? createClusterConnection(target.seeds, role, name)
+    : createRedisConnection(target.url, role, name);
+}
+
+/** Whether `connection` is a Redis Cluster (so keys must be placed by hash slot). */
+export function isCluster(connection: QueueConnection): connection is Cluster {
+  return connection.isCluster === true;
+}
+
 /** Redis's answer to a CONFIG it refuses or does not have (an ACL, a managed or renamed CONFIG). */
 const CONFIG_REFUSED = /unknown command|NOPERM|disabled|\bERR\b/i;
 
 /**
  * BullMQ and the Redis ledger lose data silently if Redis evicts keys: refuse to start unless the
  * policy is `noeviction` (RedisEvictionPolicyError). The one check of it, for the queues' Redis and
- * the Redis ledger alike. Asks CONFIG GET (a RESP2 list or a RESP3 map); where CONFIG is refused or
- * says nothing, INFO memory.
+ * the Redis ledger alike; on a cluster, of every node, replicas included (each may be promoted).
+ * Asks CONFIG GET (a RESP2 list or a RESP3 map); where CONFIG is refused or says nothing, INFO memory.
  */
-export async function assertNoEviction(redis: Redis): Promise<void> {
+export async function assertNoEviction(redis: QueueConnection): Promise<void> {
   if (typeof redis.status === 'string') await waitForRedis(redis);
+  if (!isCluster(redis)) return assertNodeNoEviction(redis);
+  // Node connections open on their first command. A replica that does not answer is skipped: a
+  // down replica must not stop a part starting (it is checked at the next start).
+  const masters = new Set(redis.nodes('master'));
+  for (const node of redis.nodes('all')) {
+    if (masters.has(node)) await assertNodeNoEviction(node);
+    else await withTimeout(assertNodeNoEviction(node), 3_000);
+  }
+}
+
+/** `work`, or nothing once `ms` have passed without an answer (its failure still counts). */
+async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((done) => (timer = setTimeout(done, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+async function assertNodeNoEviction(redis: Redis): Promise<void> {
   let policy: string | undefined;
   try {
     const reply: unknown = await redis.config('GET', 'maxmemory-policy');
@@ -49,9 +157,11 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
     policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
   }
   if (policy !== 'noeviction') {
+    // Named, for a cluster's nodes; `options` may be absent from a stand-in.
+    const node = redis.options ? `${redis.options.host}:${redis.options.port}` : null;
     throw new RedisEvictionPolicyError(
-      `Redis maxmemory-policy is "${policy ?? 'unknown'}"; Rechargeflow needs "noeviction" (set maxmemory-policy noeviction in redis.conf or run CONFIG SET maxmemory-policy noeviction), otherwise Redis may silently delete queued jobs and ledger entries (orders)`,
-      { context: { policy: policy ?? null } },
+      `Redis maxmemory-policy is "${policy ?? 'unknown'}"${node ? ` (${node})` : ''}; Rechargeflow needs "noeviction" (set maxmemory-policy noeviction in redis.conf or run CONFIG SET maxmemory-policy noeviction), otherwise Redis may silently delete queued jobs and ledger entries (orders)`,
+      { context: { policy: policy ?? null, node } },
     );
   }
 }
@@ -83,13 +193,18 @@ export async function readAppendFsync(redis: Redis): Promise<AppendFsync | null>
   }
 }
 
-/** Waits until the connection is ready or fails with the reason (bounded). */
-export async function waitForRedis(redis: Redis, timeoutMs = 5_000): Promise<void> {
+/** Waits until the connection (a cluster: every slot served) is ready or fails (bounded). */
+export async function waitForRedis(redis: QueueConnection, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new RechargeflowError(`Redis did not answer within ${timeoutMs} ms`, { retryable: true }));
+      reject(
+        new RechargeflowError(
+          `${isCluster(redis) ? 'Redis Cluster' : 'Redis'} did not answer within ${timeoutMs} ms`,
+          { retryable: true },
+        ),
+      );
     }, timeoutMs);
     const onReady = () => {
       cleanup();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 export type BreakerOutcome = 'success' | 'failure';
@@ -38,8 +38,8 @@ export interface CircuitBreaker {
 }
 
 export interface RedisCircuitBreakerOptions {
-  /** Owned by the caller: never closed here. */
-  readonly redis: Redis;
+  /** Owned by the caller: never closed here. A Redis Cluster too: each script touches one key. */
+  readonly redis: Redis | Cluster;
   /** Key prefix, e.g. `rechargeflow`; keys are `<prefix>:breaker:<provider>`. */
   readonly prefix: string;
   /** Consecutive failures in closed state that open the breaker (default 5). */
@@ -111,7 +111,7 @@ const SCRIPTS = { check: script(CHECK), record: script(RECORD), snapshot: script
 
 /** EVALSHA, then EVAL on NOSCRIPT (the script did not run, so running it is safe). */
 async function run(
-  redis: Redis,
+  redis: Redis | Cluster,
   s: Script,
   key: string,
   args: readonly (string | number)[],

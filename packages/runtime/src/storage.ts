@@ -1,19 +1,27 @@
+import { type RedisClusterSeeds, redisRoles } from '@rechargeflow/config';
 import { type OpenLedger, openLedger } from '@rechargeflow/ledger';
 import type { Logger } from '@rechargeflow/observability';
 import {
   assertNoEviction,
   type ConnectionRole,
-  createRedisConnection,
+  createQueueConnection,
   JobProducer,
+  type QueueConnection,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,
 } from '@rechargeflow/queue';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { LedgerDurabilityError } from './ledger-durability-error.ts';
 
 export interface StorageSettings {
   readonly REDIS_URL: string;
+  /** The Redis ledger's Redis; unset: REDIS_URL. */
+  readonly LEDGER_REDIS_URL?: string | undefined;
+  /** The queue side's Redis; unset: REDIS_URL. */
+  readonly QUEUE_REDIS_URL?: string | undefined;
+  /** The queue side on a Redis Cluster; replaces QUEUE_REDIS_URL. */
+  readonly QUEUE_REDIS_CLUSTER_NODES?: RedisClusterSeeds | undefined;
   readonly MONGO_URL?: string | undefined;
   readonly QUEUE_PREFIX: string;
   readonly LEDGER_PREFIX: string;
@@ -22,17 +30,21 @@ export interface StorageSettings {
 }
 
 export interface Storage {
-  /** The queues' Redis connection (also the breaker's, the token lease's, the rate limit's). */
-  readonly redis: Redis;
+  /**
+   * The queue side's connection (also the breaker's, the token lease's, the rate limit's): one
+   * Redis, or a Redis Cluster with QUEUE_REDIS_CLUSTER_NODES.
+   */
+  readonly redis: QueueConnection;
   readonly ledger: OpenLedger;
   readonly producer: JobProducer;
 }
 
 /**
- * What every part does first: connect to the queues' Redis (waiting up to 10 s for it), refuse a
- * Redis that may evict keys, open the ledger the configuration names (Redis or MongoDB, indexes
- * verified), refuse a Redis ledger without an append-only file unless allowed, and make the typed
- * job producer.
+ * What every part does first: connect to the queue side's Redis or Redis Cluster (waiting up to
+ * 10 s for it), refuse one that may evict keys (every node of a cluster), refuse a Redis ledger
+ * whose Redis keeps no append-only file unless allowed, open the ledger the configuration names
+ * (Redis, which checks its own eviction policy, or MongoDB, indexes verified), and make the typed
+ * job producer. Which Redis serves which role: `redisRoles` of the configuration.
  */
 export async function openStorage(
   config: StorageSettings,
@@ -40,35 +52,68 @@ export async function openStorage(
   role: ConnectionRole,
   logger: Logger,
 ): Promise<Storage> {
-  const redis = createRedisConnection(config.REDIS_URL, role, part);
-  redis.on('error', (error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
-  await waitForRedis(redis, 10_000);
-  await assertNoEviction(redis);
+  const roles = redisRoles(config);
+  const redis = createQueueConnection(roles.queue, role, part);
+  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'queue Redis connection error'));
+  try {
+    await waitForRedis(redis, 10_000);
+    await assertNoEviction(redis);
+    if (!config.MONGO_URL)
+      await checkLedgerDurability(roles.ledgerUrl, config.ALLOW_LEDGER_WITHOUT_AOF, logger);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
   const ledger = await openLedger({
-    redisUrl: config.REDIS_URL,
+    redisUrl: roles.ledgerUrl,
     mongoUrl: config.MONGO_URL,
     redisPrefix: config.LEDGER_PREFIX,
     appName: part,
+  }).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
   });
-  if (ledger.kind === 'redis') {
-    try {
-      await checkLedgerDurability(redis, config.ALLOW_LEDGER_WITHOUT_AOF, logger);
-    } catch (error) {
-      await ledger.close().catch(() => undefined);
-      redis.disconnect();
-      throw error;
-    }
-  }
+  logger.info(
+    {
+      queueRedis:
+        roles.queue.kind === 'cluster'
+          ? `cluster (${roles.queue.seeds.nodes.map((n) => `${n.host}:${n.port}`).join(',')})`
+          : hostOf(roles.queue.url),
+      ledger: config.MONGO_URL ? 'mongo' : `redis (${hostOf(roles.ledgerUrl)})`,
+    },
+    'storage open',
+  );
   const producer = new JobProducer(redis, { prefix: config.QUEUE_PREFIX });
   return { redis, ledger, producer };
 }
 
+/** host:port of a Redis URL, for logs: never its credentials. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /**
- * The Redis ledger (on the queues' Redis: same REDIS_URL) must survive a Redis restart: without an
+ * The Redis ledger (on LEDGER_REDIS_URL, else REDIS_URL) must survive a Redis restart: without an
  * append-only file, one loses every order already answered 202 and every claim made before a send
  * since the last snapshot. How much a host crash loses then depends on appendfsync, logged here.
+ * Asked on a connection of its own, closed before the ledger opens.
  */
-async function checkLedgerDurability(redis: Redis, allowWithoutAof: boolean, logger: Logger): Promise<void> {
+async function checkLedgerDurability(url: string, allowWithoutAof: boolean, logger: Logger): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectionName: 'rechargeflow:durability-check' });
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'ledger Redis connection error'));
+  try {
+    await waitForRedis(redis, 10_000);
+    await readLedgerDurability(redis, allowWithoutAof, logger);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function readLedgerDurability(redis: Redis, allowWithoutAof: boolean, logger: Logger): Promise<void> {
   // INFO may be refused by an ACL that allows the rest: then nothing is known and nothing refused.
   const aof = await readAofEnabled(redis).catch(() => null);
   if (aof === null) {

@@ -125,6 +125,33 @@ describe('openStorage: the Redis ledger must survive a Redis restart', () => {
     });
   });
 
+  it("asks the ledger's own Redis (LEDGER_REDIS_URL), not the queue side's, and puts each role where it is told", async () => {
+    const withAof = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const withoutAof = await startRedis(['--appendonly', 'no']);
+    const aofUrl = `redis://127.0.0.1:${withAof.port}`;
+    const plainUrl = `redis://127.0.0.1:${withoutAof.port}`;
+    // Queues on the Redis without AOF, ledger on the one with it: no flag needed.
+    const split = {
+      ...settings('redis://127.0.0.1:1', false),
+      LEDGER_REDIS_URL: aofUrl,
+      QUEUE_REDIS_URL: plainUrl,
+    };
+    const { logger, lines } = capturedLogger();
+    const storage = await openStorage(split, 'worker', 'worker', logger);
+    try {
+      expect(lines.find((l) => l.appendfsync === 'always')?.msg).toMatch(/loses nothing/);
+      expect(await partConnections(withAof.admin)).toEqual(['rechargeflow:worker:ledger']);
+      expect(await partConnections(withoutAof.admin)).toEqual(['rechargeflow:worker']);
+    } finally {
+      await close(storage);
+    }
+    // The other way round the ledger would sit on a Redis without AOF: refused.
+    const swapped = { ...split, LEDGER_REDIS_URL: plainUrl, QUEUE_REDIS_URL: aofUrl };
+    await expect(openStorage(swapped, 'api', 'producer', capturedLogger().logger)).rejects.toBeInstanceOf(
+      LedgerDurabilityError,
+    );
+  });
+
   it('starts where an ACL refuses CONFIG: AOF read from INFO, appendfsync logged as unknown', async () => {
     const redis = await startRedis(['--appendonly', 'yes']);
     await redis.admin.call(

@@ -24,5 +24,5 @@ export {
   startProcess,
   waitFor,
 } from './processes.ts';
-export { deleteByPrefix, type KeyScanner } from './redis-keys.ts';
+export { type ClusterKeyScanner, deleteByPrefix, type KeyScanner } from './redis-keys.ts';
 export { TcpProxy } from './tcp-proxy.ts';

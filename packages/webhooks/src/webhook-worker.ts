@@ -1,5 +1,9 @@
-import { createJobConsumer, type JobObserver, type JobProducer } from '@rechargeflow/queue';
-import type { Redis } from 'ioredis';
+import {
+  createJobConsumer,
+  type JobObserver,
+  type JobProducer,
+  type QueueConnection,
+} from '@rechargeflow/queue';
 import { type DeliveryStore, deliverWebhook, type WebhookLog, type WebhookObserver } from './deliver.ts';
 import { announceBatchIfDone, type DispatchStore, startDispatcher } from './dispatcher.ts';
 import { createWebhookSender } from './sender.ts';
@@ -17,7 +21,7 @@ export interface WebhookWorkerSettings {
 }
 
 export interface WebhookWorkerDeps {
-  readonly redis: Redis;
+  readonly redis: QueueConnection;
   readonly store: DeliveryStore & DispatchStore;
   readonly producer: JobProducer;
   readonly log: WebhookLog & { error(fields: Record<string, unknown>, message: string): void };
@@ -83,6 +87,14 @@ export function startWebhookWorker(deps: WebhookWorkerDeps, settings: WebhookWor
           observer: deps.jobObserver,
           onError: (error) => deps.log.error({ err: error.message }, 'webhook consumer error'),
           onFailed: (jobId, error) => deps.log.warn({ jobId, err: error.message }, 'webhook job failed'),
+          // Its delivery stays pending without a job until the poller's sweep queues it again.
+          onGaveUp: (jobId, error) => {
+            deps.observer?.jobFailed?.();
+            deps.log.error(
+              { jobId, err: error.message },
+              'webhook job failed for good; the poller queues its delivery again',
+            );
+          },
         },
       )
     : undefined;

@@ -14,8 +14,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashedApiKeyEntry } from '@rechargeflow/config';
-import { readAofEnabled } from '@rechargeflow/queue';
+import { hashedApiKeyEntry, redisRoles, storageEnvShape } from '@rechargeflow/config';
+import { createQueueConnection, readAofEnabled, waitForRedis } from '@rechargeflow/queue';
 import {
   type AppName,
   deleteByPrefix,
@@ -26,8 +26,10 @@ import {
   startApp,
   startProcess,
 } from '@rechargeflow/testkit';
+import { WORKER_NODE_FLAGS } from '@rechargeflow/worker-app';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
+import { z } from 'zod';
 import { removeRunFile, runFilePath, writeRunFile } from './batch/run-file.ts';
 
 const env: Record<string, string | undefined> = { ...process.env };
@@ -96,8 +98,16 @@ function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
+/** Which Redis serves the ledger and the queues, as the parts will read it; null while a variable is bad. */
+function roles() {
+  const parsed = z.object(storageEnvShape).safeParse(env);
+  return parsed.success ? redisRoles(parsed.data) : null;
+}
+
 async function ensureRedis(): Promise<void> {
-  if (env.REDIS_URL) return;
+  // Both roles placed elsewhere: REDIS_URL is not used.
+  const split = env.LEDGER_REDIS_URL && (env.QUEUE_REDIS_URL || env.QUEUE_REDIS_CLUSTER_NODES);
+  if (env.REDIS_URL || split) return;
   if (await redisAnswers('127.0.0.1', 6379)) {
     env.REDIS_URL = 'redis://127.0.0.1:6379';
     return;
@@ -126,6 +136,9 @@ async function ensureRedis(): Promise<void> {
       dir,
       '--maxmemory-policy',
       'noeviction',
+      // Orders' hashes in the compact encoding (docs/operations.md#redis).
+      '--hash-max-listpack-value',
+      '512',
     ],
     stdout: 'ignore',
   });
@@ -155,6 +168,8 @@ function startPart(name: AppName): void {
   // SIGTERM (a part treats a second signal as "force exit", so it must not get two). The parts get
   // exactly this script's environment: ALLOW_LEDGER_WITHOUT_AOF only as decided in main().
   const part = startApp(name, {}, name, {
+    // The worker's heap flags, as every other way of starting it passes them.
+    nodeFlags: name === 'worker' ? WORKER_NODE_FLAGS : [],
     baseEnv: env,
     allowLedgerWithoutAof: false,
     // Captured and passed on line by line (passOn); only the last lines are kept, to find UP_LINE.
@@ -195,22 +210,31 @@ async function waitPartsUp(timeoutMs: number): Promise<boolean> {
   }
 }
 
-/** `--fresh`: deletes the demo's own keys (its queue and ledger prefixes), nothing else. */
+/**
+ * `--fresh`: deletes the demo's own keys (its queue prefix on the queue side, its ledger prefix on
+ * the ledger's Redis), nothing else; a Redis Cluster master by master.
+ */
 async function clearDemoData(): Promise<void> {
-  const queuePrefix = env.QUEUE_PREFIX || 'rf';
-  const ledgerPrefix = env.LEDGER_PREFIX || 'rf:ledger';
-  const redis = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined);
+  const where = roles();
+  if (!where) return; // a bad variable: the parts name it
+  // With the separator: `rf:` never matches another system's `rf-other:`.
+  const queuePrefix = `${env.QUEUE_PREFIX || 'rf'}:`;
+  const ledgerPrefix = `${env.LEDGER_PREFIX || 'rf:ledger'}:`;
+  const queue = createQueueConnection(where.queue, 'producer', 'npm-start');
+  const ledger = env.MONGO_URL ? undefined : new Redis(where.ledgerUrl, { maxRetriesPerRequest: 1 });
+  for (const connection of [queue, ledger]) connection?.on('error', () => undefined);
   try {
-    // With the separator: `rf:` never matches another system's `rf-other:`.
-    const prefixes = [...new Set([`${queuePrefix}:`, `${ledgerPrefix}:`])];
-    let removed = 0;
-    for (const prefix of prefixes) removed += await deleteByPrefix(redis, prefix);
+    // A cluster knows its masters once ready; a producer connection queues nothing before.
+    await waitForRedis(queue, 10_000);
+    let removed = await deleteByPrefix(queue, queuePrefix);
+    if (ledger) removed += await deleteByPrefix(ledger, ledgerPrefix);
+    const prefixes = [...new Set([queuePrefix, ...(ledger ? [ledgerPrefix] : [])])];
     say(
       `--fresh: removed ${removed} Redis keys under ${prefixes.join(' and ')}${env.MONGO_URL ? ' (the MongoDB ledger is not cleared)' : ''}`,
     );
   } finally {
-    redis.disconnect();
+    queue.disconnect();
+    ledger?.disconnect();
   }
 }
 
@@ -276,7 +300,8 @@ async function main(): Promise<void> {
   await ensureRedis();
   // The parts refuse a Redis ledger without an append-only file; the demo runs on whatever Redis
   // this machine has, and says so in the banner (an explicit ALLOW_LEDGER_WITHOUT_AOF is kept).
-  const withoutPersistence = !env.MONGO_URL && (await redisHasAof(env.REDIS_URL ?? '')) === false;
+  const ledgerUrl = roles()?.ledgerUrl;
+  const withoutPersistence = !env.MONGO_URL && !!ledgerUrl && (await redisHasAof(ledgerUrl)) === false;
   if (withoutPersistence) env.ALLOW_LEDGER_WITHOUT_AOF ??= 'on';
   if (fresh) await clearDemoData();
 
@@ -372,7 +397,7 @@ async function main(): Promise<void> {
             '               any user name, this key as the password)',
           ]
         : []),
-      `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${env.REDIS_URL})`}`,
+      `    ledger:    ${env.MONGO_URL ? 'MongoDB' : `Redis (${ledgerUrl})`}`,
       ...(withoutPersistence
         ? [
             '    WARNING:   demo without persistence: this Redis has appendonly no, so a Redis restart loses every order (see docs/operations.md, "Redis")',

@@ -76,9 +76,9 @@ export const telgoo5Module: ProviderModule = {
   limitsEnv: workerLimitsEnv('TELGOO5', { concurrency: 10 }),
   limits: (values) => workerLimitsOf('TELGOO5', values),
   /**
-   * The single-use tokens live in Redis under `<keyPrefix>:telgoo5:tokens`, shared by every
+   * The single-use tokens live in Redis under `<keyPrefix>:{telgoo5:tokens}`, shared by every
    * process and sealed with a key derived from the Telgoo5 credentials, so a Redis dump holds no
-   * usable token.
+   * usable token. The hash tag keeps the pool's keys in one slot of a Redis Cluster.
    */
   createClient: (values, context) => {
     const secret = createHash('sha256')
@@ -86,7 +86,7 @@ export const telgoo5Module: ProviderModule = {
       .digest('hex');
     const tokens = createRedisTokenLease({
       redis: context.redis,
-      key: `${context.keyPrefix}:telgoo5:tokens`,
+      key: `${context.keyPrefix}:{telgoo5:tokens}`,
       encryptionKey: secret,
     });
     return createTelgoo5Provider({

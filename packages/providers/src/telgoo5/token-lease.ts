@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RechargeflowError } from '@rechargeflow/domain';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * A pool of Telgoo5 tokens shared by every worker process on every machine. A token is valid for
@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
  * back (a retried `put` after a reconnect, say), because taken tokens are remembered by hash until
  * well after they expire.
  *
- * Redis layout (all under the caller's `key`):
+ * Redis layout (all under the caller's `key`; on a Redis Cluster the key carries a hash tag, e.g.
+ * `rf:{telgoo5:tokens}`, so the three share one slot, as the scripts and `clear` need):
  * - `key`            sorted set: stored token -> expiry (ms since epoch); the key expires with its last token
  * - `key:taken`      sorted set: sha1(stored token) -> expiry; refuses a second put of a taken token
  * - `key:auth-lock`  string with PX: who is authenticating now
@@ -39,9 +40,9 @@ export interface TokenLease {
 }
 
 export interface RedisTokenLeaseOptions {
-  /** The caller owns the connection (and closes it). */
-  readonly redis: Redis;
-  /** Key of the pool, e.g. `rf:telgoo5:tokens`; use a hash tag on Redis Cluster. */
+  /** The caller owns the connection (and closes it); a Redis Cluster too. */
+  readonly redis: Redis | Cluster;
+  /** Key of the pool, e.g. `rf:{telgoo5:tokens}`: the hash tag keeps its keys in one slot of a cluster. */
   readonly key: string;
   /** Lifetime of a token without a JWT `exp` claim, from issue (default 15 minutes). */
   readonly tokenTtlMs?: number;
@@ -109,7 +110,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `);
 
-async function run(redis: Redis, script: LuaScript, keys: string[], args: (string | number)[]) {
+async function run(redis: Redis | Cluster, script: LuaScript, keys: string[], args: (string | number)[]) {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {
