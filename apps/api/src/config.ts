@@ -1,5 +1,7 @@
 import {
   apiKeys,
+  archiveEnvShape,
+  batchRowEnvShape,
   host,
   httpListenerEnvShape,
   metricsEnvShape,
@@ -22,6 +24,8 @@ const schema = z.object({
   ...metricsEnvShape,
   // Webhook endpoints: their secrets (derived), the address guard at registration, the cap.
   ...webhookEnvShape,
+  // The archive retention writes (the poller's LEDGER_ARCHIVE_DIR): GET answers archived orders from it.
+  LEDGER_ARCHIVE_DIR: archiveEnvShape.LEDGER_ARCHIVE_DIR,
   /** Port the ingest API listens on. */
   PORT: port(8080),
   /** Interface to bind: 127.0.0.1 on a workstation, 0.0.0.0 in a container. */
@@ -77,8 +81,7 @@ const schema = z.object({
   BATCH_MAX_BYTES: positiveInt(104_857_600, 10_737_418_240),
   /** Most data rows in one CSV batch (413 above). */
   BATCH_MAX_ROWS: positiveInt(1_000_000, 100_000_000),
-  /** Longest CSV row in bytes. */
-  BATCH_MAX_ROW_BYTES: positiveInt(1_024, 65_536),
+  ...batchRowEnvShape,
   /** CSV batches one client may have importing at once (429 above). */
   BATCH_MAX_IMPORTING_PER_CLIENT: positiveInt(3, 100),
   /**

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       await queueRedis.ping();
     },
     events: metricsEvents(metrics),
+    archiveDir: config.LEDGER_ARCHIVE_DIR,
     callbackTokens: config.CALLBACK_TOKEN,
     batchLimits: {
       maxBytes: config.BATCH_MAX_BYTES,

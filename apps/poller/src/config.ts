@@ -1,4 +1,5 @@
 import {
+  archiveEnvShape,
   duration,
   httpListenerEnvShape,
   metricsEnvShape,
@@ -42,6 +43,8 @@ const schema = z.object({
   ...statusPollEnvShape,
   ...httpListenerEnvShape,
   ...metricsEnvShape,
+  // LEDGER_RETENTION and LEDGER_ARCHIVE_DIR: the ledger.retention job (packages/config).
+  ...archiveEnvShape,
   /** A pending order older than this goes to manual_review (48h, 90m, 30s ...). */
   PENDING_MAX_AGE: duration('48h'),
   /** How long "no record found" from the status API is not taken as an answer after a send. */

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+// The one-shot hash: about 3x cheaper than createHash().update().digest() for ids this short.
+import { hash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Paise } from './amount.ts';
 import type { OrderState, TransitionSource } from './order-state.ts';
@@ -117,7 +118,7 @@ export function requestFingerprint(request: RechargeRequest): string {
     ...(telgoo5 ? [sortedEntries(telgoo5)] : []),
     ...sortedEntries(added).filter(([, value]) => value !== undefined),
   ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical);
 }
 
 function sortedEntries(object: object): [string, unknown][] {
@@ -129,7 +130,7 @@ function sortedEntries(object: object): [string, unknown][] {
  * Hashing keeps arbitrary client and order ids out of key syntax (no `:` in job ids).
  */
 export function orderKeyId(key: OrderKey): string {
-  return createHash('sha256').update(`${key.clientId}\u0000${key.orderId}`).digest('hex').slice(0, 32);
+  return hash('sha256', `${key.clientId}\u0000${key.orderId}`).slice(0, 32);
 }
 
 /**
@@ -138,9 +139,7 @@ export function orderKeyId(key: OrderKey): string {
  * in practice (96 bits), and the ledger's unique index on it turns a collision into a refusal.
  */
 export function providerOrderId(key: OrderKey, attempt = 1): string {
-  const digest = createHash('sha256')
-    .update(`${key.clientId}\u0000${key.orderId}\u0000${attempt}`)
-    .digest('hex')
+  const digest = hash('sha256', `${key.clientId}\u0000${key.orderId}\u0000${attempt}`)
     .slice(0, 24)
     .toUpperCase();
   return `RF${digest}`;

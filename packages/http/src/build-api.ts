@@ -15,7 +15,7 @@ import {
   toOrderView,
 } from '@rechargeflow/orders';
 import { type ProviderRegistry, providerRegistry } from '@rechargeflow/providers';
-import type { JobProducer } from '@rechargeflow/queue';
+import type { JobProducer, QueueConnection } from '@rechargeflow/queue';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -23,7 +23,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Redis } from 'ioredis';
+import { archivedMessage, findArchivedOrder } from './archived-orders.ts';
 import { createAuthenticator, type KeyEntry, type Principal } from './auth.ts';
 import { type BatchLimits, registerBatchRoutes } from './batch-routes.ts';
 import { redactCallbackUrl, registerCallbackRoute } from './callback-route.ts';
@@ -65,7 +65,7 @@ export interface ApiDeps {
    * connection that fails fast (no offline queue): while it fails, requests are refused with 503,
    * except callbacks, which are then counted in this process.
    */
-  readonly rateLimitRedis?: Redis | undefined;
+  readonly rateLimitRedis?: QueueConnection | undefined;
   readonly rateLimitPrefix?: string | undefined;
   readonly bodyLimitBytes: number;
   /**
@@ -78,6 +78,12 @@ export interface ApiDeps {
   /** Throws when a dependency the API needs (ledger, queue Redis) does not answer. */
   readonly readiness: () => Promise<void>;
   readonly events?: OrderEvents | undefined;
+  /**
+   * LEDGER_ARCHIVE_DIR: where retention archives final orders. `GET /v1/recharges/:orderId` answers
+   * an order no longer in the ledger from it (`archived: true`). Unset: such an order is `410`
+   * while its tombstone stands, else `404`.
+   */
+  readonly archiveDir?: string | undefined;
   /** Accepted callback tokens (CALLBACK_TOKEN, comma-separated for rotation); empty: no callback route. */
   readonly callbackTokens?: readonly string[] | undefined;
   /** Providers listed in reports even when they had no orders (PROVIDERS; default: the default provider). */
@@ -375,7 +381,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         summary: 'One order with its full history',
         security,
         params: { type: 'object', properties: { orderId: { type: 'string' } } },
-        response: { 200: orderDoc, 404: errorDoc },
+        response: { 200: orderDoc, 404: errorDoc, 410: errorDoc },
       },
     },
     async (request, reply) => {
@@ -384,8 +390,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       // Operators may read any client's order; clients only their own.
       const clientId = request.principal!.role === 'operator' && asked ? asked : request.principal!.clientId;
       const order = await deps.ledger.getOrder({ clientId, orderId });
-      if (!order) return sendError(reply, 404, 'order_not_found', `no order ${orderId} for this client`);
-      return reply.send(toOrderView(order));
+      if (order) return reply.send(toOrderView(order));
+      // Retention hook: an order archived past LEDGER_RETENTION is answered from the archive.
+      const archived = await findArchivedOrder(deps, { clientId, orderId });
+      if (archived === 'archived') {
+        return sendError(reply, 410, 'order_archived', archivedMessage(orderId));
+      }
+      if (archived) return reply.send({ ...toOrderView(archived.order), archived: true });
+      return sendError(reply, 404, 'order_not_found', `no order ${orderId} for this client`);
     },
   );
 

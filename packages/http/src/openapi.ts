@@ -54,6 +54,11 @@ export const orderDoc = {
     },
     createdAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
+    archived: {
+      type: 'boolean',
+      description:
+        'present (true) only on an order read back from the archive: final, older than the retention window, no longer in the ledger',
+    },
     history: {
       type: 'array',
       items: {
@@ -172,6 +177,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'not found',
   408: 'the request or upload arrived too slowly',
   409: 'conflicts with the current state',
+  410: 'the order was archived (final, past the retention window) and the archive is not readable here',
   413: 'body over the limit',
   415: 'a content type this route does not take',
   422: 'valid, but no provider its route names is enabled here (PROVIDERS); `issues` names the operator',

@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type FieldIssue, ProviderNotEnabledError, ValidationError } from '@rechargeflow/domain';
+import { OrderArchivedError } from '@rechargeflow/ledger';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RequestRefusedError } from './request-errors.ts';
 
@@ -139,6 +140,10 @@ export function refusalFor(
 ): Refusal | undefined {
   if (error instanceof RequestRefusedError) {
     return { status: error.statusCode, error: error.errorCode, message: error.message, issues: error.issues };
+  }
+  if (error instanceof OrderArchivedError) {
+    // An id whose order retention archived: a new order under it would reuse its provider orderid.
+    return { status: 409, error: 'order_archived', message: error.message };
   }
   if (error instanceof ProviderNotEnabledError) {
     // A valid order this deployment cannot send (its provider is not in PROVIDERS): 422, not 400.

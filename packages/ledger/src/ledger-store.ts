@@ -1,6 +1,7 @@
 import type { BalanceStore } from './balances/balance-store.ts';
 import type { BatchStore } from './batches/batch-store.ts';
 import type { CallbackStore } from './callbacks/callback-store.ts';
+import type { OrderRetentionStore } from './orders/order-retention.ts';
 import type { OrderStore } from './orders/order-store.ts';
 import type { WebhookStore } from './webhooks/webhook-store.ts';
 
@@ -13,7 +14,13 @@ import type { WebhookStore } from './webhooks/webhook-store.ts';
  * A caller that needs one aggregate depends on its narrow interface (`OrderStore`,
  * `CallbackStore`, `BalanceStore`, `BatchStore`, `WebhookStore`); a LedgerStore is each of them.
  */
-export interface LedgerStore extends OrderStore, CallbackStore, BalanceStore, BatchStore, WebhookStore {
+export interface LedgerStore
+  extends OrderStore,
+    OrderRetentionStore,
+    CallbackStore,
+    BalanceStore,
+    BatchStore,
+    WebhookStore {
   /** Prepares the store (indexes, scripts) and verifies it; call once at start-up. */
   init(): Promise<void>;
   /** The store's clock: every age comparison uses it, never the caller's (hosts' clocks drift). */

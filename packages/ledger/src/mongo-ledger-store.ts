@@ -13,6 +13,7 @@ import {
   openDb,
   type WriteConcernOption,
 } from './mongo/mongo-support.ts';
+import { createMongoOrderRetention } from './orders/mongo-order-retention.ts';
 import { ORDER_INDEXES, orderSchema } from './orders/mongo-order-schema.ts';
 import { createMongoOrderStore, scheduleLegacyPendingChecks } from './orders/mongo-order-store.ts';
 import {
@@ -120,6 +121,7 @@ export function createMongoLedgerStore(options: MongoLedgerStoreOptions): Ledger
 
   return {
     ...orders,
+    ...createMongoOrderRetention(),
     ...createMongoCallbackStore(callbacks),
     ...createMongoBalanceStore(balances),
     ...batchStore.store,

@@ -14,7 +14,10 @@ export const enc = encodeURIComponent;
  * - `P:provider-order:<poid>`       string: keyId holding that providerOrderId (the unique claim;
  *                                   set by creation or a failover in the same script as the order's
  *                                   write, never moved or removed, so an id an order had before a
- *                                   failover still leads to it and can never be claimed again)
+ *                                   failover still leads to it and can never be claimed again). When
+ *                                   retention removes the order (orders/retention-scripts.ts) its claims
+ *                                   stay as its tombstone, with an expiry: a claim without its order is
+ *                                   an archived order
  * - `P:client:<clientId>:orders`    zset, all scores 0, members `listKey` (time:keyId): byte order
  *                                   is creation order, so ZRANGE BYLEX REV pages newest first
  * - `P:client:<clientId>:state:<s>` the same, only orders now in state s
@@ -58,6 +61,9 @@ export const enc = encodeURIComponent;
  * - `P:webhook:endpoint:<endpointId>:deliveries` zset, all scores 0, members a delivery's list key
  *                                   (created ms + URI-encoded id): newest first BYLEX REV; members
  *                                   of expired deliveries are pruned by createDelivery and lists
+ * - `P:webhook:pending`             zset, score updatedAtMs, member URI-encoded delivery id: the
+ *                                   pending deliveries (scanPendingDeliveries; members of expired
+ *                                   ones are pruned by the scan)
  * Order hashes of batch members hold `batches`: the URI-encoded ids of every batch the order
  * belongs to, space-separated; the create, transition and link scripts keep the batches' state
  * hashes in step with it in the same atomic write.
@@ -98,6 +104,7 @@ export function redisKeys(p: string) {
     webhookDelivery: (deliveryId: string) => `${p}:webhook:delivery:${enc(deliveryId)}`,
     webhookAttempts: (deliveryId: string) => `${p}:webhook:delivery:${enc(deliveryId)}:attempts`,
     endpointDeliveries: (endpointId: string) => `${p}:webhook:endpoint:${enc(endpointId)}:deliveries`,
+    webhookPending: `${p}:webhook:pending`,
   };
   /** An upload's member in the sweep's leases: both ids encoded, so the space cannot be forged. */
   const leaseMember = (clientId: string, batchId: string) => `${enc(clientId)} ${enc(batchId)}`;
