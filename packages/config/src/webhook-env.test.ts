@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { configuredSecrets } from './secrets.ts';
-import { webhookEnvShape } from './webhook-env.ts';
+import { MAX_WEBHOOK_RETRY_FOR_MS, webhookEnvShape } from './webhook-env.ts';
 
 const schema = z.object(webhookEnvShape);
 
@@ -31,6 +31,16 @@ describe('webhook variables', () => {
     expect(short.success).toBe(false);
     expect(short.error?.issues[0]?.path).toEqual(['WEBHOOK_SIGNING_SECRET']);
     expect(schema.safeParse({ WEBHOOK_RETRY_FOR: 'a day' }).success).toBe(false);
+  });
+
+  it('caps WEBHOOK_RETRY_FOR at 7 days, below the 30 days a delivery is kept', () => {
+    expect(schema.parse({ WEBHOOK_RETRY_FOR: '7d' }).WEBHOOK_RETRY_FOR).toBe(MAX_WEBHOOK_RETRY_FOR_MS);
+    for (const tooLong of ['8d', '169h', '30d', '45d']) {
+      const parsed = schema.safeParse({ WEBHOOK_RETRY_FOR: tooLong });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(['WEBHOOK_RETRY_FOR']);
+      expect(parsed.error?.issues[0]?.message).toMatch(/must be at most 7d/);
+    }
   });
 
   it('WEBHOOK_SIGNING_SECRET is among the secrets every logger cuts out, by its name', () => {

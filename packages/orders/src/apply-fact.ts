@@ -8,6 +8,7 @@ import {
 import type { TransitionCommand } from '@rechargeflow/ledger';
 import { rechargeJobId } from '@rechargeflow/queue';
 import { nowIso, OPEN_GATE, type WorkerDeps } from './deps.ts';
+import { failoverNote } from './failover-note.ts';
 import { ledgerCall, transitionOrder } from './ledger-calls.ts';
 import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 
@@ -221,7 +222,11 @@ async function failOrFailOver(
         switchProvider: { provider: next.provider, providerOrderId: newId },
         providerStatus: fact.providerStatus,
       },
-      entry: entry(deps, fact, `${fact.says}; failing over to ${next.provider} as ${newId}`),
+      entry: entry(
+        deps,
+        fact,
+        failoverNote(fact.says, order, { provider: next.provider, providerOrderId: newId }),
+      ),
     });
     if (!switched) return null;
     await handTo(deps, switched);

@@ -1,5 +1,6 @@
 import type { Order } from '@rechargeflow/domain';
 import type { WorkerDeps } from './deps.ts';
+import { lastFailover } from './failover-note.ts';
 import { ledgerCall, storeNow } from './ledger-calls.ts';
 import { NotSentRetryError } from './not-sent-retry-error.ts';
 
@@ -18,13 +19,36 @@ function waitNotePrefix(order: Order): string {
 }
 
 /**
- * When the order began to wait: the time of its first wait note, whatever attempt it was about
- * (a reroute to another provider that cannot take it either does not restart the clock, so the
- * whole wait stays within ORDER_MAX_WAIT), or `undefined` when it never waited. The note is the
- * record; no other field holds it, so a lost job or a restart resumes the same wait.
+ * When the order began to wait: the time of its first wait note after its last failover, or
+ * `undefined` when it has not waited since. The rule is exact because an order leaves an attempt
+ * that was sent only by a failover (a definite refusal of that attempt hands it to the next
+ * provider): so the wait notes before the last failover belong to a wait that ended when an attempt
+ * was sent, and a new provider gets a whole ORDER_MAX_WAIT. A reroute before anything was sent is no
+ * failover and does not restart the clock (the whole wait of never-sent attempts stays within
+ * ORDER_MAX_WAIT), nor does a call that provably never left. The notes are the record; no other
+ * field holds it, so a lost job or a restart resumes the same wait.
  */
 export function waitingSince(order: Order): string | undefined {
-  return order.history.find((entry) => entry.note?.startsWith(WAIT_NOTE))?.at;
+  const from = (lastFailover(order)?.index ?? -1) + 1;
+  for (let index = from; index < order.history.length; index++) {
+    const entry = order.history[index]!;
+    if (entry.note?.startsWith(WAIT_NOTE)) return entry.at;
+  }
+  return undefined;
+}
+
+/**
+ * The note that fails an order whose current attempt was not sent: `never sent: <why>` when no
+ * attempt of it was ever sent; after a failover it was sent once and refused, so it says that:
+ * `not sent to <provider>: <why>; the earlier attempt <orderid> was refused by <provider>`.
+ */
+export function notSentNote(order: Order, why: string): string {
+  const failover = lastFailover(order);
+  if (failover === undefined) return `never sent: ${why}`;
+  const earlier = failover.refused
+    ? `the earlier attempt ${failover.refused.providerOrderId} was refused by ${failover.refused.provider}`
+    : 'an earlier attempt was sent and refused';
+  return `not sent to ${order.provider}: ${why}; ${earlier}`;
 }
 
 /** Whether the order has waited ORDER_MAX_WAIT already (its run came late: it must not be sent). */
@@ -37,7 +61,7 @@ function minutes(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
 }
 
-/** The wait is over: fail the order as never sent, with this note. */
+/** The wait is over: fail the order, not sent (now), with this note. */
 export interface GiveUp {
   readonly note: string;
 }
@@ -46,7 +70,7 @@ export interface GiveUp {
  * An order that provably was not sent (no provider of its route may take it now, or its call never
  * left) waits for up to ORDER_MAX_WAIT instead of failing: the first time, its history says what it
  * waits for and until when; the job then runs again later (a wait spends none of the job's
- * attempts). Past the deadline: resolves with the note the caller fails it with, as never sent.
+ * attempts). Past the deadline: resolves with the note the caller fails it with (`notSentNote`).
  * Throws NotSentRetryError (with `retryAfterMs`) to wait; the caller must have left nothing in flight.
  */
 export async function waitOrGiveUp(
@@ -62,7 +86,10 @@ export async function waitOrGiveUp(
   const waited = now.getTime() - sinceMs;
   if (waited >= maxWaitMs) {
     return {
-      note: `never sent: no provider could take it within ORDER_MAX_WAIT (${minutes(maxWaitMs)}, waiting since ${new Date(sinceMs).toISOString()}): ${reason}`,
+      note: notSentNote(
+        order,
+        `no provider could take it within ORDER_MAX_WAIT (${minutes(maxWaitMs)}, waiting since ${new Date(sinceMs).toISOString()}): ${reason}`,
+      ),
     };
   }
   if (since === undefined) {
@@ -73,7 +100,7 @@ export async function waitOrGiveUp(
         {
           at: now.toISOString(),
           source: 'worker',
-          note: `${waitNotePrefix(order)} ${reason}; nothing was sent; it stays ${order.state} and is tried again until ${deadline} (ORDER_MAX_WAIT ${minutes(maxWaitMs)}), then fails as never sent`,
+          note: `${waitNotePrefix(order)} ${reason}; nothing was sent; it stays ${order.state} and is tried again until ${deadline} (ORDER_MAX_WAIT ${minutes(maxWaitMs)}), then fails as ${lastFailover(order) ? `not sent to ${order.provider}` : 'never sent'}`,
         },
         // Only onto the attempt we looked at, in the state we saw: a concurrent change wins.
         { state: order.state, providerOrderId: order.providerOrderId },

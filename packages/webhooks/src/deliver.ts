@@ -30,6 +30,11 @@ export interface WebhookObserver {
   attempt(outcome: 'delivered' | 'retry' | 'failed' | 'dropped', seconds: number): void;
   /** Age of the oldest outbox entry the dispatcher just read (0 when the outbox is empty). */
   outboxAge(seconds: number): void;
+  /**
+   * A `webhook.deliver` job ended failed (stalled twice, or the ledger failing on every run): its
+   * delivery stays pending with no job until the poller's sweep queues it again.
+   */
+  jobFailed?(): void;
 }
 
 export interface WebhookLog {
@@ -153,9 +158,15 @@ async function deliverOnce(deps: DeliverDeps, deliveryId: string): Promise<Deliv
 
   const now = await store.clock();
   const retry = withinRetryWindow(Date.parse(delivery.createdAt), now.getTime(), deps.retryForMs);
-  const updated = await store.recordAttempt(deliveryId, attempt, retry ? 'pending' : 'failed');
+  const wanted = retry ? 'pending' : 'failed';
+  const updated = await store.recordAttempt(deliveryId, attempt, wanted);
   const failure = result.error ?? `HTTP ${result.status}`;
   const fields = { deliveryId, endpointId: endpoint.id, eventId: delivery.eventId, failure };
+  if (updated && updated.state !== wanted) {
+    // Another run ended it meanwhile (this one had lost its job's lock): its outcome stands.
+    deps.log.info({ ...fields, state: updated.state }, 'webhook delivery ended by another run; not retried');
+    return 'skipped';
+  }
   if (!retry || !updated) {
     deps.observer?.attempt('failed', seconds);
     deps.log.warn(fields, 'webhook delivery failed for good: its retry window is over');

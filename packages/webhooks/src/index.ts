@@ -29,6 +29,13 @@ export {
 export { enqueueDeliveryNow } from './enqueue-delivery.ts';
 export { ORDER_EVENT_TYPE, type WebhookEventBody } from './events.ts';
 export { batchEventId, deliveryId, endpointSecret, newEndpointId, orderEventId } from './ids.ts';
+export {
+  DELIVERY_STRANDED_AFTER_MS,
+  type DeliverySweep,
+  type DeliverySweepDeps,
+  type DeliverySweepOptions,
+  requeueStrandedDeliveries,
+} from './requeue-deliveries.ts';
 export { WEBHOOK_BACKOFF, webhookRetryDelayMs, withinRetryWindow } from './retry-policy.ts';
 export {
   type AttemptResult,

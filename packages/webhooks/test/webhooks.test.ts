@@ -23,6 +23,7 @@ import {
   endpointSecret,
   enqueueDeliveryNow,
   orderEventId,
+  requeueStrandedDeliveries,
   startWebhookWorker,
   verifySignature,
   type WebhookWorker,
@@ -110,9 +111,9 @@ afterAll(async () => {
 });
 
 /** A new order walked to `target` through the ledger's own transitions (each writes the outbox). */
-async function orderIn(orderId: string, path: readonly OrderState[]): Promise<OrderKey> {
+async function orderIn(orderId: string, path: readonly OrderState[], store = ledger): Promise<OrderKey> {
   const key = { clientId: CLIENT, orderId };
-  const created = await ledger.createOrder({
+  const created = await store.createOrder({
     ...key,
     providerOrderId: providerOrderId(key),
     provider: 'a1topup',
@@ -122,7 +123,7 @@ async function orderIn(orderId: string, path: readonly OrderState[]): Promise<Or
   });
   let state = created.order.state;
   for (const to of path) {
-    const result = await ledger.transition(key, {
+    const result = await store.transition(key, {
       expect: { state },
       to,
       entry: { at: new Date().toISOString(), source: 'worker' },
@@ -133,9 +134,9 @@ async function orderIn(orderId: string, path: readonly OrderState[]): Promise<Or
   return key;
 }
 
-async function endpoint(path: string, events?: WebhookEventType[]) {
+async function endpoint(path: string, events?: WebhookEventType[], store = ledger) {
   const id = `we_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
-  const created = await ledger.createEndpoint(
+  const created = await store.createEndpoint(
     {
       id,
       clientId: CLIENT,
@@ -287,5 +288,129 @@ describe('webhooks from the outbox to the receiver', () => {
     });
     expect(outcomes).toEqual(['failed', 'dropped']);
     await sender.close();
+  });
+
+  it('a run that lost its job while another delivered it records nothing over the delivery', async () => {
+    const hook = await endpoint('/stale', ['batch.completed']);
+    failFirst.set('/stale', 1);
+    const key = await orderIn('w-stale', ['processing', 'success']);
+    const order = (await ledger.getOrder(key))!;
+    const id = deliveryId(`evt_${'1'.repeat(32)}`, hook.id);
+    const now = new Date().toISOString();
+    await ledger.createDelivery({
+      id,
+      endpointId: hook.id,
+      clientId: CLIENT,
+      eventId: `evt_${'1'.repeat(32)}`,
+      type: 'order.succeeded',
+      subject: { kind: 'order', orderId: order.orderId, version: order.version },
+      createdAt: now,
+      state: 'pending',
+      attempts: [],
+      updatedAt: now,
+    });
+    const real = createWebhookSender({ timeoutMs: 2_000, allowPrivate: true });
+    const delivered = { at: new Date().toISOString(), status: 204, durationMs: 5 };
+    // This run's POST is answered 500; meanwhile a second run (its job's lock lost) delivered it.
+    const sender = {
+      post: async (...args: Parameters<typeof real.post>) => {
+        const result = await real.post(...args);
+        await ledger.recordAttempt(id, delivered, 'delivered');
+        return result;
+      },
+      close: () => real.close(),
+    };
+    const deps = {
+      store: ledger,
+      sender,
+      signingKey: KEY,
+      retryForMs: 3_600_000,
+      retryFirstMs: 150,
+      log: silent,
+    };
+    expect(await deliverWebhook(deps, id)).toBe('skipped');
+    expect(await ledger.getDelivery(id)).toMatchObject({ state: 'delivered', attempts: [delivered] });
+    await sender.close();
+  });
+
+  it('a delivery whose job failed for good is counted, and the poller sweep queues it again until delivered', async () => {
+    // A ledger and queues of their own: no other dispatcher or consumer touches them.
+    const store = createRedisLedgerStore({ redis, prefix: `${PREFIX}:stranded` });
+    await store.init();
+    const queues = `${PREFIX}-stranded`;
+    const ownProducer = new JobProducer(queueRedis, { prefix: queues });
+    let jobsFailed = 0;
+    const own = startWebhookWorker(
+      {
+        redis: queueRedis,
+        store,
+        producer: ownProducer,
+        log: silent,
+        observer: { attempt() {}, outboxAge() {}, jobFailed: () => jobsFailed++ },
+      },
+      {
+        signingKey: KEY,
+        allowPrivate: true,
+        retryForMs: 86_400_000,
+        retryFirstMs: 150,
+        timeoutMs: 2_000,
+        concurrency: 1,
+        prefix: queues,
+      },
+    );
+    try {
+      const hook = await endpoint('/stranded', ['batch.completed'], store);
+      const key = await orderIn('w-stranded', ['processing', 'success'], store);
+      const order = (await store.getOrder(key))!;
+      const id = deliveryId(`evt_${'2'.repeat(32)}`, hook.id);
+      const subject = { kind: 'order' as const, orderId: order.orderId, version: order.version };
+      const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000).toISOString();
+      await store.createDelivery({
+        id,
+        endpointId: hook.id,
+        clientId: CLIENT,
+        eventId: `evt_${'2'.repeat(32)}`,
+        type: 'order.succeeded',
+        subject,
+        createdAt: twoHoursAgo,
+        state: 'pending',
+        attempts: [],
+        updatedAt: twoHoursAgo,
+      });
+      // Its job ends failed for good (the ledger answers what it cannot read), the outbox long acknowledged.
+      const hash = `${PREFIX}:stranded:webhook:delivery:${id}`;
+      await redis.hset(hash, 'subject', 'unreadable');
+      await ownProducer.enqueueBulk('webhook.deliver', [{ payload: { deliveryId: id }, jobId: id }]);
+      await waitFor('the job to fail', async () => (jobsFailed === 1 ? true : undefined), 10_000, 50);
+      expect(await (await ownProducer.queue('webhooks').getJob(id))?.getState()).toBe('failed');
+      expect(at('/stranded')).toHaveLength(0);
+
+      // Readable again: the sweep finds it pending and unchanged for over an hour, and retries its job.
+      await redis.hset(hash, 'subject', JSON.stringify(subject));
+      const sweepDeps = { store, producer: ownProducer, log: silent };
+      expect(await requeueStrandedDeliveries(sweepDeps, { limit: 100 })).toEqual({
+        examined: 1,
+        added: 0,
+        retried: 1,
+      });
+      await waitFor(
+        'the delivery',
+        async () => ((await store.getDelivery(id))?.state === 'delivered' ? true : undefined),
+        10_000,
+        50,
+      );
+      expect(at('/stranded')).toHaveLength(1);
+      // Delivered: no longer pending, nothing left to sweep.
+      expect(await requeueStrandedDeliveries(sweepDeps, { limit: 100 })).toEqual({
+        examined: 0,
+        added: 0,
+        retried: 0,
+      });
+      expect(jobsFailed).toBe(1);
+    } finally {
+      await own.consumer?.close();
+      await own.close();
+      await ownProducer.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import {
   NOW_MS,
   type WriteConcernOption,
 } from '../mongo/mongo-support.ts';
+import { encodeStaleCursor } from '../shared/cursors.ts';
 import {
   byCreation,
   DELIVERY_TTL_MS,
@@ -23,6 +24,7 @@ import {
   validateEndpoint,
   validateMaxPerClient,
   validateOutboxLimit,
+  validatePendingScan,
   webhookId,
 } from './webhook-record.ts';
 import type {
@@ -115,6 +117,11 @@ export function webhookDeliveriesSchema(writeConcern: WriteConcernOption): Schem
     modelOptions(writeConcern),
   );
   schema.index({ endpointId: 1, listKey: -1 }, { name: 'endpoint_list' });
+  // The pending deliveries by last change: scanPendingDeliveries (only they are indexed).
+  schema.index(
+    { updatedAtMs: 1, _id: 1 },
+    { name: 'pending_updated', partialFilterExpression: { state: 'pending' } },
+  );
   schema.index({ expiresAt: 1 }, { name: 'expires', expireAfterSeconds: 0 });
   return schema;
 }
@@ -325,9 +332,11 @@ export function createMongoWebhookStore(
       webhookId(deliveryId, 'delivery id');
       const stored = validateAttempt(attempt);
       validateDeliveryState(state);
+      // Only while pending (a delivered attempt also over failed): a stale run writes nothing.
+      const writable = state === 'delivered' ? { $in: ['pending', 'failed'] } : 'pending';
       const doc = await deliveries
         .findOneAndUpdate(
-          { _id: deliveryId },
+          { _id: deliveryId, state: writable },
           {
             $push: { attempts: { $each: [stored], $slice: -MAX_ATTEMPTS_KEPT } },
             $set: { state, updatedAtMs: Date.parse(stored.at) },
@@ -336,7 +345,8 @@ export function createMongoWebhookStore(
         )
         .lean<Lean>()
         .exec();
-      return doc === null ? null : toDelivery(doc);
+      // Not matched: unknown, or ended by another run (answered as stored).
+      return doc === null ? findDelivery(deliveryId) : toDelivery(doc);
     },
 
     async reopenDelivery(deliveryId: string) {
@@ -351,6 +361,31 @@ export function createMongoWebhookStore(
         .exec();
       // Not matched: unknown, or pending already (answered as it is).
       return doc === null ? findDelivery(deliveryId) : toDelivery(doc);
+    },
+
+    async scanPendingDeliveries(updatedBefore: string, limit: number, cursor?: string | undefined) {
+      const { before, limit: want, after } = validatePendingScan(updatedBefore, limit, cursor);
+      // (updatedAtMs, _id) is the pending_updated index's order: a strict position.
+      const filter: Record<string, unknown> =
+        after === undefined
+          ? { state: 'pending', updatedAtMs: { $lt: before } }
+          : {
+              state: 'pending',
+              updatedAtMs: { $lt: before },
+              $or: [{ updatedAtMs: { $gt: after.ms } }, { updatedAtMs: after.ms, _id: { $gt: after.tie } }],
+            };
+      const docs = await deliveries
+        .find(filter, { _id: 1, updatedAtMs: 1 })
+        .sort({ updatedAtMs: 1, _id: 1 })
+        .limit(want + 1)
+        .lean<Lean[]>()
+        .exec();
+      const page = docs.slice(0, want);
+      const ids = page.map((doc) => String(doc._id));
+      const last = page.at(-1);
+      return docs.length > want && last !== undefined
+        ? { ids, nextCursor: encodeStaleCursor({ ms: last.updatedAtMs as number, tie: String(last._id) }) }
+        : { ids };
     },
 
     async listDeliveries(endpointId: string, page) {

@@ -1,6 +1,7 @@
 import { runScript } from '../redis/lua.ts';
 import { enc, type RedisContext } from '../redis/redis-keys.ts';
 import { asReply, flatToHash, parseStored, unexpected } from '../redis/replies.ts';
+import { encodeStaleCursor } from '../shared/cursors.ts';
 import {
   byCreation,
   DELIVERY_TTL_MS,
@@ -17,12 +18,14 @@ import {
   validateEndpoint,
   validateMaxPerClient,
   validateOutboxLimit,
+  validatePendingScan,
   webhookId,
 } from './webhook-record.ts';
 import {
   CREATE_DELIVERY,
   CREATE_ENDPOINT,
   LIST_DELIVERIES,
+  PENDING_MEMBERS,
   RECORD_ATTEMPT,
   REOPEN_DELIVERY,
 } from './webhook-scripts.ts';
@@ -96,7 +99,8 @@ export function createRedisWebhookStore(ctx: RedisContext): WebhookStore {
           orderId: fields.orderId,
           version: fields.version,
           state: fields.state,
-          atMs: fields.at,
+          // The entry id is `<server ms>-<seq>`; entries written before carry `at` too.
+          atMs: fields.at ?? id.slice(0, id.indexOf('-')),
           batchId: fields.batchId,
           batchIds:
             typeof batches === 'string'
@@ -139,6 +143,7 @@ export function createRedisWebhookStore(ctx: RedisContext): WebhookStore {
           keys.webhookDelivery(delivery.id),
           keys.webhookAttempts(delivery.id),
           keys.endpointDeliveries(delivery.endpointId),
+          keys.webhookPending,
         ],
         [
           DELIVERY_TTL_MS,
@@ -176,12 +181,13 @@ export function createRedisWebhookStore(ctx: RedisContext): WebhookStore {
       const reply = await runScript(
         redis,
         RECORD_ATTEMPT,
-        [keys.webhookDelivery(deliveryId), keys.webhookAttempts(deliveryId)],
-        [JSON.stringify(stored), state, Date.parse(stored.at), MAX_ATTEMPTS_KEPT],
+        [keys.webhookDelivery(deliveryId), keys.webhookAttempts(deliveryId), keys.webhookPending],
+        [JSON.stringify(stored), state, Date.parse(stored.at), MAX_ATTEMPTS_KEPT, enc(deliveryId)],
       );
       if (!Array.isArray(reply)) return unexpected('record-attempt', reply);
       if (reply[0] === 'not_found') return null;
-      if (reply[0] !== 'updated') return unexpected('record-attempt', reply);
+      // `unchanged`: not pending (another run ended it); answered as stored.
+      if (reply[0] !== 'updated' && reply[0] !== 'unchanged') return unexpected('record-attempt', reply);
       return decodeStoredDelivery(reply[1], reply[2]);
     },
 
@@ -190,13 +196,58 @@ export function createRedisWebhookStore(ctx: RedisContext): WebhookStore {
       const reply = await runScript(
         redis,
         REOPEN_DELIVERY,
-        [keys.webhookDelivery(deliveryId), keys.webhookAttempts(deliveryId)],
-        [],
+        [keys.webhookDelivery(deliveryId), keys.webhookAttempts(deliveryId), keys.webhookPending],
+        [enc(deliveryId)],
       );
       if (!Array.isArray(reply)) return unexpected('reopen-delivery', reply);
       if (reply[0] === 'not_found') return null;
       if (reply[0] !== 'reopened') return unexpected('reopen-delivery', reply);
       return decodeStoredDelivery(reply[1], reply[2]);
+    },
+
+    async scanPendingDeliveries(updatedBefore: string, limit: number, cursor?: string | undefined) {
+      const { before, limit: want, after } = validatePendingScan(updatedBefore, limit, cursor);
+      // Members of one score are in byte order, so (score, member) is a strict position; ties at
+      // the cursor's score are skipped here (Lua's string order follows the server's locale).
+      const positions: { member: string; ms: number }[] = [];
+      let offset = 0;
+      let exhausted = false;
+      while (positions.length <= want && !exhausted) {
+        const ask = want + 1 - positions.length;
+        const flat = await redis.zrangebyscore(
+          keys.webhookPending,
+          after === undefined ? '-inf' : String(after.ms),
+          `(${before}`,
+          'WITHSCORES',
+          'LIMIT',
+          offset,
+          ask,
+        );
+        offset += flat.length / 2;
+        exhausted = flat.length / 2 < ask;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const member = flat[i]!;
+          const ms = Number(flat[i + 1]);
+          if (after !== undefined && ms === after.ms && member <= after.tie) continue;
+          positions.push({ member, ms });
+        }
+      }
+      const page = positions.slice(0, want);
+      const pending =
+        page.length === 0
+          ? []
+          : await runScript(
+              redis,
+              PENDING_MEMBERS,
+              [keys.webhookPending],
+              [keys.deliveryKeyPrefix, ...page.map((p) => p.member)],
+            );
+      if (!Array.isArray(pending)) return unexpected('pending-members', pending);
+      const ids = pending.map((member) => decodeURIComponent(String(member)));
+      const last = page.at(-1);
+      return positions.length > want && last !== undefined
+        ? { ids, nextCursor: encodeStaleCursor({ ms: last.ms, tie: last.member }) }
+        : { ids };
     },
 
     async listDeliveries(endpointId: string, page) {

@@ -1,4 +1,5 @@
 import { ValidationError } from '@rechargeflow/domain';
+import { decodeStaleCursor, type StalePosition } from '../shared/cursors.ts';
 import { corrupt, optionalText, type Raw, text } from '../shared/stored-records.ts';
 import { timeMs } from '../shared/time.ts';
 import { nonEmpty, validateLimit, wholeNumber } from '../shared/validation.ts';
@@ -35,6 +36,8 @@ export const MAX_ATTEMPTS_KEPT = 50;
 export const DELIVERY_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** Outbox entries per readOutbox. */
 export const MAX_OUTBOX_READ = 1_000;
+/** Most pending-index entries one scanPendingDeliveries page looks at. */
+export const MAX_PENDING_SCAN = 1_000;
 /** Deliveries per listDeliveries page. */
 export const MAX_DELIVERY_PAGE = 100;
 /** The highest `maxPerClient` a caller may ask createEndpoint for. */
@@ -215,6 +218,19 @@ export function notADeliveryCursor(): ValidationError {
 /** The outbox read limit: a programming error when out of range. */
 export function validateOutboxLimit(limit: number): number {
   return validateLimit(limit, MAX_OUTBOX_READ, 'outbox read');
+}
+
+/** A pending-deliveries scan page: the limit (a programming error when out of range) and its time. */
+export function validatePendingScan(
+  updatedBefore: string,
+  limit: number,
+  cursor: string | undefined,
+): { before: number; limit: number; after: StalePosition | undefined } {
+  return {
+    before: timeMs(updatedBefore, 'updatedBefore'),
+    limit: validateLimit(limit, MAX_PENDING_SCAN, 'pending deliveries scan'),
+    after: cursor === undefined ? undefined : decodeStaleCursor(cursor),
+  };
 }
 
 /** The time part of a delivery's list key: fixed width, so byte order is time order. */

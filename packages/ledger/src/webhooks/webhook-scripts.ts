@@ -6,6 +6,8 @@ import { script } from '../redis/lua.ts';
  *
  * A delivery's list member is its creation time (15 digits), `:`, then its URI-encoded id, so the
  * scripts find the delivery's hash at the delivery key prefix + the member from its 17th byte.
+ * The pending index (every delivery in state `pending`, scored by its `updatedAtMs`, member its
+ * URI-encoded id) is kept by the scripts that set a delivery's state, in the same step.
  */
 
 /**
@@ -29,9 +31,10 @@ return {'created'}`,
 
 /**
  * Stores a delivery once: an id that exists answers the stored delivery, unchanged. A new one
- * expires after the TTL (server clock), and joins its endpoint's index; the index's two oldest
- * members whose delivery has expired leave it, so the index keeps pace with the expiries.
- * KEYS: delivery hash, its attempts list, the endpoint's delivery index.
+ * expires after the TTL (server clock), and joins its endpoint's index (and, when pending, the
+ * pending index); the endpoint index's two oldest members whose delivery has expired leave it, so
+ * the index keeps pace with the expiries.
+ * KEYS: delivery hash, its attempts list, the endpoint's delivery index, the pending index.
  * ARGV: TTL ms, list member, delivery key prefix, n (attempts), n attempt JSONs, then the hash's
  *       field/value pairs.
  * Answers: {created | exists, HGETALL, attempts}.
@@ -65,20 +68,34 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, 1)) do
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[1], 'state') == 'pending' then
+  redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[1], 'updatedAtMs'), string.sub(ARGV[2], 17))
+end
 return {'created', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`,
 );
 
 /**
- * Appends an attempt, keeping the newest `keep`, and sets the state and update time. The attempts
- * list expires with the delivery.
- * KEYS: delivery hash, its attempts list.
- * ARGV: attempt JSON, state, updatedAt ms, keep.
- * Answers: {updated, HGETALL, attempts} | {not_found}.
+ * Appends an attempt, keeping the newest `keep`, and sets the state and update time, while the
+ * delivery is pending (a delivered attempt also over failed: the POST reached the endpoint,
+ * whatever a stale run concluded). Anything else writes nothing: a run that lost its job's lock
+ * never turns a delivered delivery back. The attempts list expires with the delivery.
+ * KEYS: delivery hash, its attempts list, the pending index.
+ * ARGV: attempt JSON, state, updatedAt ms, keep, the URI-encoded delivery id.
+ * Answers: {updated | unchanged, HGETALL, attempts} | {not_found}.
  */
 export const RECORD_ATTEMPT = script(
   'record-attempt',
-  `if redis.call('EXISTS', KEYS[1]) == 0 then
+  `local current = redis.call('HGET', KEYS[1], 'state')
+if not current then
   return {'not_found'}
+end
+if current ~= 'pending' and not (current == 'failed' and ARGV[2] == 'delivered') then
+  return {'unchanged', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+end
+if ARGV[2] == 'pending' then
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
+else
+  redis.call('ZREM', KEYS[3], ARGV[5])
 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
@@ -91,8 +108,10 @@ return {'updated', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2],
 );
 
 /**
- * A delivery that is not pending goes back to pending, updated now (server clock).
- * KEYS: delivery hash, its attempts list.
+ * A delivery that is not pending goes back to pending, updated now (server clock), and joins the
+ * pending index (a pending one is left as it is, and put in the index if it was missing).
+ * KEYS: delivery hash, its attempts list, the pending index.
+ * ARGV: the URI-encoded delivery id.
  * Answers: {reopened, HGETALL, attempts} | {not_found}.
  */
 export const REOPEN_DELIVERY = script(
@@ -103,6 +122,9 @@ if not state then
 end
 if state ~= 'pending' then
   redis.call('HSET', KEYS[1], 'state', 'pending', 'updatedAtMs', ms(now_ms()))
+  redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[1], 'updatedAtMs'), ARGV[1])
+else
+  redis.call('ZADD', KEYS[3], 'NX', redis.call('HGET', KEYS[1], 'updatedAtMs'), ARGV[1])
 end
 return {'reopened', redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`,
 );
@@ -146,4 +168,25 @@ while #found < want do
   end
 end
 return {'listed', found}`,
+);
+
+/**
+ * Which of the given pending-index members still name a pending delivery: the others (expired, or
+ * no longer pending) leave the index, checked and removed in one step so a delivery reopened
+ * meanwhile is never dropped.
+ * KEYS: the pending index.
+ * ARGV: delivery key prefix, then the members (URI-encoded ids).
+ * Answers: the members whose delivery is pending.
+ */
+export const PENDING_MEMBERS = script(
+  'pending-members',
+  `local pending = {}
+for i = 2, #ARGV do
+  if redis.call('HGET', ARGV[1] .. ARGV[i], 'state') == 'pending' then
+    pending[#pending + 1] = ARGV[i]
+  else
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return pending`,
 );

@@ -64,6 +64,13 @@ export type OutboxState = (typeof OUTBOX_STATES)[number];
 export const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
+/** A page of pending deliveries' ids (scanPendingDeliveries). */
+export interface PendingDeliveriesPage {
+  readonly ids: readonly string[];
+  /** Pass back for the next page; absent when there is no more. */
+  readonly nextCursor?: string | undefined;
+}
+
 /** One POST of a delivery and what came back (bounded: the answer's first bytes only). */
 export interface DeliveryAttempt {
   readonly at: string;
@@ -108,7 +115,8 @@ export interface WebhookDelivery {
  *    and queue a send for each delivery that is new or still `pending`;
  * 3. `ackOutbox(ids)` only once every delivery of those entries is stored.
  * Sends then `recordAttempt` (state `delivered`, or `failed` when retries are over, else
- * `pending`); a manual retry is `reopenDelivery` and a send.
+ * `pending`); a manual retry is `reopenDelivery` and a send. A delivery whose job ended without it
+ * (a job that failed for good) is found by `scanPendingDeliveries` and queued again (the poller).
  */
 export interface WebhookStore {
   /**
@@ -146,9 +154,12 @@ export interface WebhookStore {
   getDelivery(deliveryId: string): Promise<WebhookDelivery | null>;
   /**
    * Appends an attempt (keeping the last MAX_ATTEMPTS_KEPT) and sets the state, `updatedAt` =
-   * `attempt.at`; `null` when unknown (or expired). The attempt's `body` is at most
-   * MAX_ATTEMPT_BODY_CHARS and its `error` MAX_ATTEMPT_ERROR_CHARS (else `RangeError`): the
-   * caller cuts them.
+   * `attempt.at`, while the delivery is `pending` — and a `delivered` attempt also over `failed`
+   * (the POST reached the endpoint, whatever a stale run concluded). Anything else writes nothing
+   * (a run that lost its job's lock never turns a delivered delivery back, nor a given-up one into
+   * pending) and answers the delivery as stored: the caller sees it is not `pending`. `null` when
+   * unknown (or expired). The attempt's `body` is at most MAX_ATTEMPT_BODY_CHARS and its `error`
+   * MAX_ATTEMPT_ERROR_CHARS (else `RangeError`): the caller cuts them.
    */
   recordAttempt(
     deliveryId: string,
@@ -160,6 +171,19 @@ export interface WebhookStore {
    * clock; a pending one is answered unchanged. `null` when unknown.
    */
   reopenDelivery(deliveryId: string): Promise<WebhookDelivery | null>;
+  /**
+   * The `pending` deliveries last changed (stored, an attempt, reopened) before `updatedBefore`
+   * (ISO), oldest first: a page looks at the next `limit` (1..MAX_PENDING_SCAN) of them after
+   * `cursor` and answers the ids of those still pending (fewer than `limit` when some expired
+   * meanwhile; they leave the index), with `nextCursor` while more may follow. A sweep reaches
+   * every such delivery however long the backlog. `RangeError` for a limit out of range or an
+   * ISO time that is none; `ValidationError` for a cursor the store did not make.
+   */
+  scanPendingDeliveries(
+    updatedBefore: string,
+    limit: number,
+    cursor?: string | undefined,
+  ): Promise<PendingDeliveriesPage>;
   /**
    * An endpoint's deliveries, newest first (by `createdAt`, then id), paged by `after` (a delivery
    * id of the previous page: the page starts strictly after it). `limit` 1..MAX_DELIVERY_PAGE;

@@ -376,6 +376,113 @@ export function webhookContract(live: LiveFixture): void {
         expect(await store.reopenDelivery('wd_none')).toBeNull();
       });
 
+      it('records an attempt only on a pending delivery: a stale run never turns an ended one back', async () => {
+        await store.createDelivery(delivery('wd_1'));
+        const delivered = await store.recordAttempt(
+          'wd_1',
+          { at: at(2), status: 204, durationMs: 3 },
+          'delivered',
+        );
+        expect(delivered?.state).toBe('delivered');
+        // A run that lost its job's lock ends later: its attempt and state are not written.
+        for (const state of ['pending', 'failed'] as const) {
+          expect(
+            await store.recordAttempt('wd_1', { at: at(3), status: 500, durationMs: 9 }, state),
+          ).toStrictEqual(delivered);
+        }
+        expect(
+          await store.recordAttempt('wd_1', { at: at(4), status: 200, durationMs: 9 }, 'delivered'),
+        ).toStrictEqual(delivered);
+        expect(await store.getDelivery('wd_1')).toStrictEqual(delivered);
+
+        // Given up by a stale run: no pending again, but a 2xx that came after all is recorded.
+        await store.createDelivery(delivery('wd_2'));
+        const failed = await store.recordAttempt('wd_2', { at: at(2), status: 500, durationMs: 3 }, 'failed');
+        expect(
+          await store.recordAttempt('wd_2', { at: at(3), status: 500, durationMs: 3 }, 'pending'),
+        ).toStrictEqual(failed);
+        const late = await store.recordAttempt(
+          'wd_2',
+          { at: at(4), status: 202, durationMs: 3 },
+          'delivered',
+        );
+        expect(late).toStrictEqual({
+          ...delivery('wd_2'),
+          state: 'delivered',
+          attempts: [
+            { at: at(2), status: 500, durationMs: 3 },
+            { at: at(4), status: 202, durationMs: 3 },
+          ],
+          updatedAt: at(4),
+        });
+        // Reopened (a manual retry), it takes attempts again.
+        await store.reopenDelivery('wd_2');
+        expect(
+          (await store.recordAttempt('wd_2', { at: at(5), status: 500, durationMs: 3 }, 'pending'))?.attempts,
+        ).toHaveLength(3);
+      });
+
+      it('scans the pending deliveries last changed before a time, oldest first, a page at a time', async () => {
+        const scanAll = async (before: string, limit: number) => {
+          const pages: string[][] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await store.scanPendingDeliveries(before, limit, cursor);
+            pages.push([...page.ids]);
+            cursor = page.nextCursor;
+          } while (cursor !== undefined && pages.length < 20);
+          return pages;
+        };
+        // Created in this order, but changed at these times (two at the same millisecond).
+        for (const [id, second] of [
+          ['wd_c', 30],
+          ['wd_a', 10],
+          ['wd_b2', 20],
+          ['wd_b1', 20],
+          ['wd_late', 90],
+        ] as const) {
+          await store.createDelivery(delivery(id, { createdAt: at(1), updatedAt: at(second) }));
+        }
+        // Not pending: stored ended, delivered, given up.
+        await store.createDelivery(delivery('wd_done', { state: 'delivered', updatedAt: at(5) }));
+        await store.createDelivery(delivery('wd_ok'));
+        await store.recordAttempt('wd_ok', { at: at(6), status: 200, durationMs: 1 }, 'delivered');
+        await store.createDelivery(delivery('wd_gone'));
+        await store.recordAttempt('wd_gone', { at: at(7), status: 500, durationMs: 1 }, 'failed');
+
+        expect(await scanAll(at(60), 100)).toEqual([['wd_a', 'wd_b1', 'wd_b2', 'wd_c']]);
+        // Pages of 2, then of 1 (a tie split across pages), each starting strictly after the last.
+        expect(await scanAll(at(60), 2)).toEqual([
+          ['wd_a', 'wd_b1'],
+          ['wd_b2', 'wd_c'],
+        ]);
+        expect((await scanAll(at(60), 1)).flat()).toEqual(['wd_a', 'wd_b1', 'wd_b2', 'wd_c']);
+        // Strictly before: one changed at that very time is not yet due.
+        expect(await scanAll(at(20), 100)).toEqual([['wd_a']]);
+
+        // An attempt moves it to its time; one that ends it takes it out; a reopened one comes in at
+        // the store's clock (later than every time here).
+        await store.recordAttempt('wd_a', { at: at(40), status: 500, durationMs: 1 }, 'pending');
+        await store.recordAttempt('wd_c', { at: at(41), status: 204, durationMs: 1 }, 'delivered');
+        await store.reopenDelivery('wd_gone');
+        expect((await scanAll(at(60), 100)).flat()).toEqual(['wd_b1', 'wd_b2', 'wd_a']);
+        const clock = (await store.clock()).getTime();
+        expect((await scanAll(new Date(clock + 60_000).toISOString(), 100)).flat()).toEqual([
+          'wd_b1',
+          'wd_b2',
+          'wd_a',
+          'wd_late',
+          'wd_gone',
+        ]);
+
+        await expect(store.scanPendingDeliveries(at(60), 0)).rejects.toThrow(RangeError);
+        await expect(store.scanPendingDeliveries(at(60), 1_001)).rejects.toThrow(RangeError);
+        await expect(store.scanPendingDeliveries('soon', 10)).rejects.toThrow(RangeError);
+        await expect(store.scanPendingDeliveries(at(60), 10, 'not-ours')).rejects.toBeInstanceOf(
+          ValidationError,
+        );
+      });
+
       it("pages an endpoint's deliveries newest first, and they outlive the endpoint", async () => {
         await store.createEndpoint(endpoint('we_1'), 10);
         for (let i = 1; i <= 7; i += 1) await store.createDelivery(delivery(`wd_${i}`, { createdAt: at(i) }));
