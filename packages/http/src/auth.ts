@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export type Role = 'client' | 'operator';
 
@@ -55,6 +55,7 @@ function presentedSecret(authorization: string | undefined, basic: boolean): str
   return password === '' ? null : password;
 }
 
+/** One-shot hash (no Hash object per request: this runs on every request). */
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }

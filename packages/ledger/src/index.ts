@@ -1,4 +1,26 @@
+export type { ArchivedOrder } from './archive/archive-format.ts';
+export {
+  type FoundArchivedOrder,
+  findArchived,
+  listDataFiles,
+  readArchiveFile,
+} from './archive/archive-reader.ts';
+export { type ArchiveReport, rebuildIndex, verifyArchive } from './archive/archive-verify.ts';
+export { type RetentionJob, type RetentionJobOptions, retentionJob } from './archive/retention-job.ts';
+export {
+  RETENTION_EVERY_MS,
+  type RetentionLedger,
+  type RetentionOptions,
+  type RetentionReport,
+  runRetention,
+} from './archive/retention-run.ts';
 export type { BalanceSample, BalanceStore } from './balances/balance-store.ts';
+export {
+  type BatchOrder,
+  type BatchOrderChunk,
+  type BatchOrderResult,
+  createBatchOrdersVia,
+} from './batches/batch-orders.ts';
 export {
   BATCH_STATES,
   type Batch,
@@ -30,9 +52,17 @@ export {
   UploadQuotaError,
 } from './ledger-errors.ts';
 export type { LedgerStore } from './ledger-store.ts';
-export { createMongoLedgerStore, type MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
-export { type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
+export type { MongoLedgerStoreOptions } from './mongo-ledger-store.ts';
+export { loadMongoLedgerStore, type OpenLedger, type OpenLedgerOptions, openLedger } from './open-ledger.ts';
+export { OrderArchivedError } from './orders/order-archived-error.ts';
 export { MAX_CLAIM_LIMIT, MAX_STALE_LIMIT } from './orders/order-limits.ts';
+export {
+  ARCHIVABLE_STATES,
+  type ArchivedOrderRef,
+  type OrderRetentionStore,
+  type RemoveArchivedCommand,
+  type RemoveArchivedResult,
+} from './orders/order-retention.ts';
 export type {
   AmountCount,
   ClaimChecksOptions,
@@ -47,6 +77,7 @@ export type {
   TransitionCommand,
   TransitionResult,
 } from './orders/order-store.ts';
+export { type CompactHashes, ensureCompactHashes, ORDER_HASH_VALUE_BYTES } from './redis/compact-hashes.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
 export { MAX_LIST_LIMIT } from './shared/cursors.ts';
 export {
@@ -57,6 +88,7 @@ export {
   MAX_DELIVERY_PAGE,
   MAX_ENDPOINTS_CAP,
   MAX_OUTBOX_READ,
+  MAX_PENDING_SCAN,
   MAX_WEBHOOK_ID_CHARS,
   MAX_WEBHOOK_URL_BYTES,
 } from './webhooks/webhook-record.ts';
@@ -67,6 +99,7 @@ export {
   OUTBOX_STATES,
   type OutboxEntry,
   type OutboxState,
+  type PendingDeliveriesPage,
   WEBHOOK_EVENT_TYPES,
   type WebhookDelivery,
   type WebhookEndpoint,

@@ -1,7 +1,5 @@
 import { Redis } from 'ioredis';
-import mongoose from 'mongoose';
 import type { LedgerStore } from './ledger-store.ts';
-import { createMongoLedgerStore } from './mongo-ledger-store.ts';
 import { createRedisLedgerStore } from './redis-ledger-store.ts';
 
 export interface OpenLedgerOptions {
@@ -15,13 +13,29 @@ export interface OpenLedgerOptions {
 export interface OpenLedger {
   readonly store: LedgerStore;
   readonly kind: 'redis' | 'mongo';
+  /** The Redis ledger's own connection (kind `redis`), for what reads the server itself (INFO memory). */
+  readonly redis?: Redis | undefined;
   /** Closes the store and the connection opened for it. */
   close(): Promise<void>;
+}
+
+/**
+ * The MongoDB ledger store's module, loaded on demand: importing the package never loads mongoose
+ * (~40 MB of RSS per process), so the parts on the Redis ledger — the importing worker among them —
+ * stay smaller.
+ */
+export function loadMongoLedgerStore(): Promise<typeof import('./mongo-ledger-store.ts')> {
+  return import('./mongo-ledger-store.ts');
 }
 
 /** Opens the ledger the configuration asks for, initialised and verified (indexes, eviction policy). */
 export async function openLedger(options: OpenLedgerOptions): Promise<OpenLedger> {
   if (options.mongoUrl) {
+    // Loaded only here: mongoose costs a process ~40 MB of RSS, which a Redis-ledger part never needs.
+    const [{ default: mongoose }, { createMongoLedgerStore }] = await Promise.all([
+      import('mongoose'),
+      loadMongoLedgerStore(),
+    ]);
     const connection = await mongoose
       .createConnection(options.mongoUrl, {
         serverSelectionTimeoutMS: 5_000,
@@ -42,12 +56,17 @@ export async function openLedger(options: OpenLedgerOptions): Promise<OpenLedger
   const redis = new Redis(options.redisUrl, {
     connectionName: `rechargeflow:${options.appName}:ledger`,
     maxRetriesPerRequest: 3,
+    // The ledger's calls of concurrent jobs and requests, issued in the same tick, go out in one
+    // write (one syscall, one reply read): less CPU per order in the API and the workers. Not on
+    // BullMQ's connections (BullMQ does not support it).
+    enableAutoPipelining: true,
   });
   const store = createRedisLedgerStore({ redis, prefix: options.redisPrefix });
   await store.init();
   return {
     store,
     kind: 'redis',
+    redis,
     close: async () => {
       await store.close();
       await redis.quit().catch(() => undefined);

@@ -6,6 +6,7 @@ import { RedisEvictionPolicyError } from '@rechargeflow/queue';
 import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCompactHashes } from '../src/redis/compact-hashes.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
 import { describeLedgerContract } from './contract/index.ts';
 
@@ -157,11 +158,11 @@ describe('Redis ledger store specifics', () => {
         entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker' },
       });
     }
-    // The transition script wrote the entry: the order's key, version, state and time, nothing else.
+    // The transition script wrote the entry: the order's key, version and state (the entry id is the time), nothing else.
     const stream = await redis.xrange(`${prefix}:webhook:outbox`, '-', '+');
     expect(stream).toHaveLength(1);
     const fields = stream[0]?.[1] ?? [];
-    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['clientId', 'orderId', 'version', 'state', 'at']);
+    expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['clientId', 'orderId', 'version', 'state']);
     expect(fields.join(' ')).not.toContain('9876543210');
     await store.ackOutbox([stream[0]?.[0] ?? '']);
     expect(await redis.xlen(`${prefix}:webhook:outbox`)).toBe(0);
@@ -210,6 +211,11 @@ describe('Redis ledger store specifics', () => {
       expect.stringMatching(/:wd_4$/),
       expect.stringMatching(/:wd_5$/),
     ]);
+    // The pending index holds every pending delivery; those that expired leave it at the next scan.
+    const pending = `${prefix}:webhook:pending`;
+    expect(await redis.zcard(pending)).toBe(5);
+    expect((await store.scanPendingDeliveries('2027-01-01T00:00:00.000Z', 10)).ids).toEqual(['wd_4', 'wd_5']);
+    expect(await redis.zrange(pending, '0', '-1')).toEqual(['wd_4', 'wd_5']);
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
@@ -236,6 +242,50 @@ describe('Redis ledger store specifics', () => {
       expect(await store.getOrder({ clientId: 'shop-1', orderId })).toBeNull();
     expect(await store.batchStates('b_1')).toEqual({});
     expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(1);
+  });
+
+  it('answers an import chunk row whose order retention archived as archived, and makes the rest', async () => {
+    const prefix = `${RUN_PREFIX}:chunk-archived`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const chunk = (orderIds: readonly string[], now: string) => ({
+      clientId: 'shop-1',
+      batchId: 'b_1',
+      now,
+      orders: orderIds.map((orderId) => ({
+        orderId,
+        providerOrderId: providerOrderId({ clientId: 'shop-1', orderId }),
+        route: ['a1topup'],
+        request,
+        fingerprint: requestFingerprint(request),
+      })),
+    });
+    expect(await store.createBatchOrders(chunk(['old'], '2026-01-01T00:00:00.000Z'))).toEqual([
+      { kind: 'created' },
+    ]);
+    const key = { clientId: 'shop-1', orderId: 'old' };
+    for (const [from, to] of [
+      ['queued', 'processing'],
+      ['processing', 'success'],
+    ] as const) {
+      const moved = await store.transition(key, {
+        expect: { state: from },
+        to,
+        entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker' },
+      });
+      expect(moved.applied).toBe(true);
+    }
+    const order = await store.getOrder(key);
+    if (order === null) throw new Error('the order is missing');
+    expect(
+      await store.removeArchivedOrder({ order, updatedBefore: '2026-02-01T00:00:00.000Z', tombstoneMs: 0 }),
+    ).toBe('removed');
+    const answers = await store.createBatchOrders(chunk(['old', 'new'], '2026-03-01T00:00:00.000Z'));
+    expect(answers).toEqual([{ kind: 'archived' }, { kind: 'created' }]);
+    expect(await store.getOrder(key)).toBeNull();
+    expect((await store.getOrder({ clientId: 'shop-1', orderId: 'new' }))?.state).toBe('queued');
+    await deleteByPrefix(redis, `${prefix}:`);
   });
 
   it('reads orders written before status checks existed, and indexes them at init()', async () => {
@@ -297,16 +347,46 @@ describe('Redis ledger store specifics', () => {
     // A pending order from before has no known pendingSince: the poller falls back to updatedAt.
     expect(claimed[0]).not.toHaveProperty('pendingSince');
 
-    // An order the upgrade missed (moved meanwhile) is listed by its next transition.
-    await redis.del(`${prefix}:orders:created`);
+    // Transitions no longer index old orders (one command less per write): the upgrade's passes
+    // repeat until one adds nothing, so an order that moved during a pass is indexed by the next.
+    await redis.del(`${prefix}:orders:created`, `${prefix}:meta:layout`);
     await upgraded.transition(queued, {
       expect: { state: 'queued' },
       to: 'processing',
       entry: { at, source: 'worker' },
     });
+    const [notYet] = await upgraded.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
+    expect(notYet).toBeUndefined();
+    await createRedisLedgerStore({ redis, prefix }).init();
     const [after] = await upgraded.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
-    expect(after?.submitted.count).toBe(1);
+    expect(after?.submitted.count).toBe(2);
     await deleteByPrefix(redis, `${prefix}:`);
+  });
+
+  it('keeps order hashes compact: init raises hash-max-listpack-value to 512 where CONFIG allows', async () => {
+    await withPrivateRedis('noeviction', async (privateRedis) => {
+      await privateRedis.config('SET', 'hash-max-listpack-value', '64');
+      const store = createRedisLedgerStore({ redis: privateRedis, prefix: 'ledger' });
+      await store.init();
+      expect(await privateRedis.config('GET', 'hash-max-listpack-value')).toEqual([
+        'hash-max-listpack-value',
+        '512',
+      ]);
+      const key = { clientId: 'shop-1', orderId: 'compact' };
+      await store.createOrder({
+        ...key,
+        providerOrderId: providerOrderId(key, 1),
+        provider: 'a1topup',
+        request: { operator: 'A', circle: 'DL', number: '9876543210', amount: paise(1000) },
+        fingerprint: 'f'.repeat(64),
+        now: '2026-01-01T00:00:00.000Z',
+      });
+      const [orderKey] = await privateRedis.keys('ledger:order:*');
+      expect(await privateRedis.object('ENCODING', orderKey ?? '')).toBe('listpack');
+      // Already higher: left alone.
+      await privateRedis.config('SET', 'hash-max-listpack-value', '1024');
+      expect(await ensureCompactHashes(privateRedis)).toEqual({ was: 1024, raised: false });
+    });
   });
 
   it('reloads its scripts when Redis has forgotten them (SCRIPT FLUSH on a private server)', async () => {

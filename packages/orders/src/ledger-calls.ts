@@ -19,7 +19,10 @@ export async function transitionOrder(
   order: Order,
   command: TransitionCommand,
 ): Promise<Order | null> {
-  const result = await ledgerCall(() => deps.ledger.transition(order, command));
+  // The history we read lets the store answer without reading it back (see knownHistory).
+  const result = await ledgerCall(() =>
+    deps.ledger.transition(order, { ...command, knownHistory: order.history }),
+  );
   if (!result.applied) return null;
   if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);
   return result.order;

@@ -17,7 +17,7 @@ import { ledgerCall, storeNow, transitionOrder } from './ledger-calls.ts';
 import { LedgerUnavailableError } from './ledger-unavailable-error.ts';
 import { NotSentRetryError } from './not-sent-retry-error.ts';
 import { noStatusApiLookup } from './review-notes.ts';
-import { waitIsOver, waitOrGiveUp } from './wait-for-provider.ts';
+import { notSentNote, waitIsOver, waitingSince, waitOrGiveUp } from './wait-for-provider.ts';
 
 export interface JobRun {
   /** 1-based run of the job. */
@@ -122,7 +122,12 @@ async function claimForSending(deps: WorkerDeps, key: OrderKey, run: JobRun): Pr
         // A run that comes after the order's wait was over (workers down, a throttled queue) must
         // not send it: its history told the shop it fails then.
         const maxWaitMs = deps.orderMaxWaitMs ?? 0;
-        if (maxWaitMs > 0 && waitIsOver(order, await storeNow(deps), maxWaitMs)) {
+        // The ledger's clock is asked only for an order that has waited (one round trip fewer per order).
+        if (
+          maxWaitMs > 0 &&
+          waitingSince(order) !== undefined &&
+          waitIsOver(order, await storeNow(deps), maxWaitMs)
+        ) {
           const outcome = await noProviderNow(
             deps,
             order,
@@ -180,7 +185,7 @@ async function noProviderNow(
   run: JobRun,
   reason: string,
 ): Promise<ProcessOutcome | null> {
-  let giveUpNote = `never sent: no provider could take it (${reason})`;
+  let giveUpNote = notSentNote(order, `no provider could take it (${reason})`);
   const maxWaitMs = deps.orderMaxWaitMs ?? 0;
   if (maxWaitMs > 0) {
     // Waits out the outage (throws to run again later) until ORDER_MAX_WAIT has passed.
@@ -192,7 +197,7 @@ async function noProviderNow(
       orderId: order.orderId,
     });
   }
-  // Give up: first hold the order (claim without sending), then fail it — both say it was never sent.
+  // Give up: first hold the order (claim without sending), then fail it — both say it was not sent.
   const held =
     order.state === 'queued'
       ? await transition(deps, order, {
@@ -342,7 +347,11 @@ async function handleCallFailure(
       if (maxWaitMs > 0) return notSentWait(deps, order, reason, maxWaitMs, logFields);
       if (run.isFinalAttempt) {
         deps.log.warn(logFields, 'provider unreachable on every attempt; order failed without being sent');
-        return neverSent(deps, order, `never sent: ${reason} (gave up after ${order.attempts} attempts)`);
+        return neverSent(
+          deps,
+          order,
+          notSentNote(order, `${reason} (gave up after ${order.attempts} attempts)`),
+        );
       }
       const result = await transition(deps, order, {
         expect: { state: 'processing', inFlight: true, providerOrderId: order.providerOrderId },

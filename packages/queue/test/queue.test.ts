@@ -157,6 +157,7 @@ describe('queue package on real Redis', () => {
       },
       stalled: (queue: string) => observed.push(`${queue}:stalled`),
     };
+    const gaveUp: string[] = [];
     const finished = new Promise<void>((resolve) => {
       const worker = createJobConsumer(
         'recharges',
@@ -168,7 +169,14 @@ describe('queue package on real Redis', () => {
           },
         },
         connect('worker'),
-        { prefix: p, concurrency: 1, observer, onFailed: (_id, e) => e.message === 'definite' && resolve() },
+        {
+          prefix: p,
+          concurrency: 1,
+          observer,
+          onFailed: (_id, e) => e.message === 'definite' && resolve(),
+          // Told once, when the job ends failed: not for the run that is retried.
+          onGaveUp: (id, e) => gaveUp.push(`${id}:${e.message}`),
+        },
       );
       connections.push({ quit: () => worker.close() } as unknown as Redis);
     });
@@ -177,6 +185,7 @@ describe('queue package on real Redis', () => {
     await finished;
     expect(runs).toEqual([1, 2]);
     expect(observed).toEqual(['recharges:retry', 'recharges:failed']);
+    await expect.poll(() => gaveUp).toEqual(['r1:definite']);
     await producer.close();
   });
 
@@ -238,21 +247,29 @@ describe('queue package on real Redis', () => {
     expect(byName.get('callbacks')?.jobs.waiting).toBe(0);
     expect(byName.get('recharges-a1topup')?.workers).toBe(0);
 
-    // A worker on one partition shows there, and its finished jobs move to completed.
-    const worker = createJobConsumer('recharges', { recharge: async () => {} }, connect('worker'), {
-      prefix: p,
-      concurrency: 1,
-      partition: 'a1topup',
-    });
+    // A worker on one partition shows there; its finished jobs are removed at once (jobOptions).
+    let ran = 0;
+    const worker = createJobConsumer(
+      'recharges',
+      {
+        recharge: async () => {
+          ran += 1;
+        },
+      },
+      connect('worker'),
+      { prefix: p, concurrency: 1, partition: 'a1topup' },
+    );
     try {
       let stats = await readQueueStats(producer, ['a1topup', 'telgoo5']);
       for (let i = 0; i < 100; i++) {
         stats = await readQueueStats(producer, ['a1topup', 'telgoo5']);
-        if (stats.find((s) => s.queue === 'recharges-a1topup')?.jobs.completed === 2) break;
+        const jobs = stats.find((s) => s.queue === 'recharges-a1topup')?.jobs;
+        if (ran === 2 && jobs?.waiting === 0 && jobs.active === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const a1 = stats.find((s) => s.queue === 'recharges-a1topup');
-      expect(a1?.jobs).toMatchObject({ waiting: 0, completed: 2 });
+      expect(ran).toBe(2);
+      expect(a1?.jobs).toMatchObject({ waiting: 0, active: 0, completed: 0 });
       expect(a1?.workers).toBeGreaterThanOrEqual(1);
       expect(stats.find((s) => s.queue === 'recharges-telgoo5')?.workers).toBe(0);
     } finally {

@@ -114,15 +114,15 @@ return {'done', result}`,
 /**
  * KEYS: order hash, history list, client+from-state list, client+to-state list,
  *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
- *       all-orders-by-creation list, webhook outbox stream, and only with a provider switch or a
- *       booking: that providerOrderId's claim.
+ *       webhook outbox stream, and only with a provider switch or a booking: that
+ *       providerOrderId's claim.
  * ARGV: expected state, expected inFlight ('' = any, '1', '0'), new state, updatedAt ISO,
  *       updatedAt ms, history entry (JSON), increment attempts ('1'/'0'), key id,
  *       schedule ('' | 'enter' | 'reschedule' | 'leave'), check after ms,
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
  *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
  *       book provider ('' = none), book providerOrderId, then patch field/value pairs.
- * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[10], to be
+ * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[9], to be
  * this order's, and the provider in the route; it then points provider and providerOrderId at it.
  * A state change moves one count from the old state to the new in the state hash of every batch
  * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
@@ -133,21 +133,32 @@ return {'done', result}`,
  * switch has been applied: a conflict, so a repeat never applies twice.
  * Entering one of OUTBOX_STATES from another state appends an entry to the webhook outbox in the
  * same script (clientId, orderId, the version after this write, the state, the order's batchId and
- * its member batches, the server's time): the event cannot be lost to a crash after the transition.
- * Answers: applied | conflict (+snapshot) | not_found | provider_not_in_route |
+ * its member batches; the server's time is the entry id): the event cannot be lost to a crash after the transition.
+ * Per order it costs HMGET, one HSET (version and attempts computed from the read), RPUSH, the
+ * index moves and HGETALL; the history is not read back: it is append-only, so the caller that
+ * read it with (new length - 1) entries appends its own entry (else it reads the order again).
+ * Answers: applied (+HGETALL, the history's new length) | conflict (+snapshot) | not_found |
+ *          provider_not_in_route |
  *          provider_order_id_taken (+ the owner's key id) | attempt_not_held.
  */
 export const TRANSITION = script(
   'transition',
-  `if redis.call('EXISTS', KEYS[1]) == 0 then
+  `local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version', 'clientId', 'orderId', 'batchId', 'attempts')
+-- Every order hash has a state: none means no order.
+if not current[1] then
   return {'not_found'}
 end
-local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version', 'clientId', 'orderId', 'batchId')
 if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14])
   or (ARGV[15] ~= '' and current[8] ~= ARGV[15]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
-local fields = {'state', ARGV[3], 'updatedAt', ARGV[4]}
+-- version (and attempts) are computed from the read above and written with the rest: one HSET.
+local version = (tonumber(current[8]) or 0) + 1
+local fields = {'state', ARGV[3], 'updatedAt', ARGV[4], 'version', version}
+if ARGV[7] == '1' then
+  fields[#fields + 1] = 'attempts'
+  fields[#fields + 1] = (tonumber(current[12]) or 0) + 1
+end
 local function inRoute(name)
   if current[5] then
     for _, provider in ipairs(cjson.decode(current[5])) do
@@ -163,7 +174,7 @@ if ARGV[16] ~= '' then
   if not inRoute(ARGV[16]) then
     return {'provider_not_in_route'}
   end
-  if redis.call('GET', KEYS[10]) ~= ARGV[8] then
+  if redis.call('GET', KEYS[9]) ~= ARGV[8] then
     return {'attempt_not_held'}
   end
   fields[#fields + 1] = 'provider'
@@ -175,14 +186,14 @@ if ARGV[11] ~= '' then
   if not inRoute(ARGV[11]) then
     return {'provider_not_in_route'}
   end
-  local owner = redis.call('GET', KEYS[10])
+  local owner = redis.call('GET', KEYS[9])
   if owner == ARGV[8] then
     return {'conflict', snapshot(KEYS[1], KEYS[2])}
   end
   if owner then
     return {'provider_order_id_taken', owner}
   end
-  redis.call('SET', KEYS[10], ARGV[8])
+  redis.call('SET', KEYS[9], ARGV[8])
   fields[#fields + 1] = 'provider'
   fields[#fields + 1] = ARGV[11]
   fields[#fields + 1] = 'providerOrderId'
@@ -207,10 +218,10 @@ elseif schedule == 'leave' then
   redis.call('ZREM', KEYS[7], ARGV[8])
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'`).join(' or ')}) then
+  -- No 'at': the entry id ('*') is the server's time in ms.
   local entry = {'clientId', current[9] or '', 'orderId', current[10] or '', 'version', version,
-    'state', ARGV[3], 'at', ms(now_ms())}
+    'state', ARGV[3]}
   if current[11] then
     entry[#entry + 1] = 'batchId'
     entry[#entry + 1] = current[11]
@@ -219,12 +230,9 @@ if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'
     entry[#entry + 1] = 'batches'
     entry[#entry + 1] = current[6]
   end
-  redis.call('XADD', KEYS[9], '*', unpack(entry))
+  redis.call('XADD', KEYS[8], '*', unpack(entry))
 end
-if ARGV[7] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-end
-redis.call('RPUSH', KEYS[2], ARGV[6])
+local historyLength = redis.call('RPUSH', KEYS[2], ARGV[6])
 if KEYS[3] ~= KEYS[4] then
   redis.call('ZREM', KEYS[3], current[3])
   redis.call('ZADD', KEYS[4], 0, current[3])
@@ -233,8 +241,6 @@ if KEYS[5] ~= KEYS[6] then
   redis.call('ZREM', KEYS[5], ARGV[8])
 end
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[8])
--- Indexes an order written before the creation list existed; a no-op for every other order.
-redis.call('ZADD', KEYS[8], 0, current[3])
 if current[6] and ARGV[1] ~= ARGV[3] then
   for batch in string.gmatch(current[6], '%S+') do
     local states = ARGV[13] .. batch .. ':states'
@@ -242,7 +248,8 @@ if current[6] and ARGV[1] ~= ARGV[3] then
     redis.call('HINCRBY', states, ARGV[3], 1)
   end
 end
-return {'applied', snapshot(KEYS[1], KEYS[2])}`,
+-- The history is append-only: a caller that read it with historyLength - 1 entries has the rest.
+return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
 );
 
 /**

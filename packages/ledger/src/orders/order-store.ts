@@ -71,6 +71,12 @@ export interface TransitionCommand {
   readonly patch?: OrderPatch | undefined;
   /** The history entry to append; `from` and `to` are filled in by the store. */
   readonly entry: Omit<HistoryEntry, 'from' | 'to'>;
+  /**
+   * The order's history as the caller last read it. Only a hint (the write is decided by `expect`
+   * alone): a store whose history is append-only answers with it plus this entry when nothing else
+   * was appended meanwhile, instead of reading the whole history back.
+   */
+  readonly knownHistory?: readonly HistoryEntry[] | undefined;
 }
 
 export type TransitionResult =

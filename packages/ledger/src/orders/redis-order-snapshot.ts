@@ -36,6 +36,18 @@ function decodeSnapshot(snapshot: unknown): Order | null {
   const [flat, history] = snapshot as unknown[];
   if (!Array.isArray(flat) || !Array.isArray(history)) return unexpected('ledger', snapshot);
   if (flat.length === 0) return null;
+  return decodeParts(
+    flat,
+    history.map((entry) => parseJson(entry, 'history')),
+  );
+}
+
+/**
+ * A flat HGETALL of an order and its history entries (already parsed) → Order. The transition
+ * script answers only the hash when the caller knows the history (see TRANSITION).
+ */
+export function decodeParts(flat: unknown, history: readonly unknown[]): Order {
+  if (!Array.isArray(flat) || flat.length === 0) return unexpected('ledger', flat);
   const hash = flatToHash(flat);
   return decodeOrder(
     {
@@ -50,7 +62,7 @@ function decodeSnapshot(snapshot: unknown): Order | null {
       nextCheckAtMs: optionalNumber(hash.nextCheckAtMs),
       version: Number(hash.version),
     },
-    history.map((entry) => parseJson(entry, 'history')),
+    history,
   );
 }
 

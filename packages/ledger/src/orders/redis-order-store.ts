@@ -20,7 +20,8 @@ import { createdOrder, newOrderRecord } from './order-record.ts';
 import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS } from './order-scripts.ts';
 import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
 import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
-import { readOrder, requireOrder } from './redis-order-snapshot.ts';
+import { existingOrArchived } from './redis-order-retention.ts';
+import { decodeParts, parseJson, readOrder, requireOrder } from './redis-order-snapshot.ts';
 import { assertCommand, reversalRecord, scheduleChange } from './transition-rules.ts';
 
 /** Bumped when init() must bring older ledgers' indexes up to date (see UPGRADE_ORDERS). */
@@ -110,11 +111,35 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
         results.push(
           answer === 1
             ? { created: true, order: createdOrder(order, record, entry) }
-            : { created: false, order: requireOrder(answer) },
+            : // Retention hook: a key archived (its tombstone stands) is refused, not re-created.
+              { created: false, order: existingOrArchived(answer, order) },
         );
       });
     }
     return results;
+  }
+
+  /**
+   * The order a transition left: its hash as the script answered it, and its history up to the
+   * entry the script appended. The history is append-only, so when the caller read it with one
+   * entry fewer, that plus our entry is exact; otherwise its first `length` entries are read.
+   */
+  async function appliedOrder(
+    keyId: string,
+    flat: unknown,
+    lengthReply: unknown,
+    entryJson: string,
+    known: readonly HistoryEntry[] | undefined,
+  ): Promise<Order> {
+    const length = Number(lengthReply);
+    if (!Number.isSafeInteger(length) || length < 1) return unexpected('transition', lengthReply);
+    const history: unknown[] =
+      known !== undefined && known.length === length - 1
+        ? [...known, parseJson(entryJson, 'history')]
+        : (await redis.lrange(keys.history(keyId), 0, length - 1)).map((entry) =>
+            parseJson(entry, 'history'),
+          );
+    return decodeParts(flat, history);
   }
 
   return {
@@ -151,6 +176,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       const expectInFlight = command.expect.inFlight;
       const target = patch?.switchProvider;
       const book = patch?.bookAttempt;
+      const entryJson = JSON.stringify(historyEntry(from, command.to, command.entry));
       const reply = await runScript(
         redis,
         TRANSITION,
@@ -162,7 +188,6 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           keys.stateUpdated(from),
           keys.stateUpdated(command.to),
           keys.due,
-          keys.created,
           keys.webhookOutbox,
           // Declared only when used: every key a script touches is among its KEYS (cluster).
           ...(target === undefined ? [] : [keys.providerOrder(target.providerOrderId)]),
@@ -175,7 +200,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           command.entry.at,
           timeMs(command.entry.at, 'entry.at'),
           // `from` is exact: the script applies this only when the stored state equals it.
-          JSON.stringify(historyEntry(from, command.to, command.entry)),
+          entryJson,
           patch?.incrementAttempts === true ? '1' : '0',
           keyId,
           schedule.kind === 'none' ? '' : schedule.kind,
@@ -193,7 +218,16 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       const [status, snapshot] = asReply(reply);
       switch (status) {
         case 'applied':
-          return { applied: true, order: requireOrder(snapshot) };
+          return {
+            applied: true,
+            order: await appliedOrder(
+              keyId,
+              snapshot,
+              (reply as unknown[])[2],
+              entryJson,
+              command.knownHistory,
+            ),
+          };
         case 'conflict':
           return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
         case 'not_found':
@@ -263,18 +297,29 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
 export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
   const { redis, keys } = ctx;
   if ((await redis.get(keys.layout)) === LAYOUT_VERSION) return;
-  // Every order is in exactly one state set; an order that moves during the scan is indexed by
-  // its transition instead (the transition script adds it to the creation list).
-  for (const state of ORDER_STATES) {
-    let cursor = '0';
-    do {
-      const [next, flat] = await redis.zscan(keys.stateUpdated(state), cursor, 'COUNT', SCAN_CHUNK);
-      cursor = next;
-      const keyIds = flat.filter((_, i) => i % 2 === 0);
-      if (keyIds.length > 0) {
-        await runScript(redis, UPGRADE_ORDERS, [keys.due, keys.created], [keys.orderKeyPrefix, ...keyIds]);
-      }
-    } while (cursor !== '0');
+  // Every order is in exactly one state set, but one that moves from a set not yet scanned to one
+  // already scanned is missed by a pass: passes repeat until one indexes nothing (orders created
+  // meanwhile are indexed at creation, so this ends once the old orders stop moving past it).
+  for (let added = 1; added > 0; ) {
+    added = 0;
+    for (const state of ORDER_STATES) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await redis.zscan(keys.stateUpdated(state), cursor, 'COUNT', SCAN_CHUNK);
+        cursor = next;
+        const keyIds = flat.filter((_, i) => i % 2 === 0);
+        if (keyIds.length > 0) {
+          added += Number(
+            await runScript(
+              redis,
+              UPGRADE_ORDERS,
+              [keys.due, keys.created],
+              [keys.orderKeyPrefix, ...keyIds],
+            ),
+          );
+        }
+      } while (cursor !== '0');
+    }
   }
   await redis.set(keys.layout, LAYOUT_VERSION);
 }

@@ -67,6 +67,39 @@ export function orderTransitionContract(live: LiveFixture): void {
     expect(pairs).toBe(13);
   });
 
+  it('answers the same order whether the caller passes the history it read, a stale one, or none', async () => {
+    const key = { clientId: 'shop-1', orderId: 'known-history' };
+    const start = await orderIn(store, key, 'queued');
+    const withKnown = await store.transition(key, {
+      ...move('queued', 'processing', 10, { note: 'sending' }),
+      knownHistory: start.history,
+    });
+    expect(withKnown.applied).toBe(true);
+    if (!withKnown.applied) return;
+    expect(await store.getOrder(key)).toStrictEqual(withKnown.order);
+    // Another writer appends meanwhile: the hint is one entry short, the answer still exact.
+    await store.appendHistory(key, { at: at(11), source: 'callback', note: 'a late fact' });
+    const stale = await store.transition(key, {
+      ...move('processing', 'pending', 12, { note: 'ambiguous' }),
+      knownHistory: withKnown.order.history,
+    });
+    expect(stale.applied).toBe(true);
+    if (!stale.applied) return;
+    expect(stale.order.history.map((entry) => entry.note)).toEqual([
+      ...start.history.map((entry) => entry.note),
+      'sending',
+      'a late fact',
+      'ambiguous',
+    ]);
+    expect(await store.getOrder(key)).toStrictEqual(stale.order);
+    // A hint that is not this order's history at all (wrong length) is never trusted.
+    const wrong = await store.transition(key, {
+      ...move('pending', 'success', 13, { note: 'settled' }),
+      knownHistory: [],
+    });
+    expect(wrong.applied && wrong.order).toStrictEqual(await store.getOrder(key));
+  });
+
   describe('appendHistory', () => {
     it('records a fact whatever the state, without changing state, updatedAt or the stale index', async () => {
       for (const state of ORDER_STATES) {
