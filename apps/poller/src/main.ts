@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { configuredSecrets, statusCheckTimes } from '@rechargeflow/config';
+import { RETENTION_EVERY_MS, retentionJob } from '@rechargeflow/ledger';
 import {
   createLogger,
   createMetrics,
@@ -8,13 +9,21 @@ import {
   listenerLimits,
   metricsEvents,
   registerSystemGauges,
+  retentionMetrics,
   startMetricsServer,
 } from '@rechargeflow/observability';
 import { applyCallback, requeueStranded, runStatusChecks, sweepStuckProcessing } from '@rechargeflow/orders';
 import { createConfiguredProviders, providerRegistry } from '@rechargeflow/providers';
 import { batchJobId, callbackJobId, createJobConsumer, readQueueStats } from '@rechargeflow/queue';
 import { createRedisCircuitBreaker } from '@rechargeflow/routing';
-import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
+import {
+  closeServer,
+  openStorage,
+  readRedisMemoryByRole,
+  runPart,
+  storageShutdownSteps,
+} from '@rechargeflow/runtime';
+import { requeueStrandedDeliveries } from '@rechargeflow/webhooks';
 import { loadPollerConfig } from './config.ts';
 
 /**
@@ -102,10 +111,25 @@ async function main(): Promise<void> {
       uploadsSwept += removed;
       if (removed < 500) break;
     }
+    // Webhook deliveries left pending without a job (theirs ended failed): queued again.
+    const deliveries = await requeueStrandedDeliveries(
+      { store: ledger.store, producer, log: logger },
+      { limit: 500, budgetMs },
+    );
     const worked =
-      checks.checked + stranded.examined + stuck.toPending + stuck.requeued + unhandled.length + uploadsSwept;
+      checks.checked +
+      stranded.examined +
+      stuck.toPending +
+      stuck.requeued +
+      unhandled.length +
+      uploadsSwept +
+      deliveries.added +
+      deliveries.retried;
     if (worked > 0)
-      logger.info({ ...checks, stranded, stuck, callbacksRequeued: unhandled.length, uploadsSwept }, 'sweep');
+      logger.info(
+        { ...checks, stranded, stuck, callbacksRequeued: unhandled.length, uploadsSwept, deliveries },
+        'sweep',
+      );
   };
 
   const sampleBalances = async () => {
@@ -120,13 +144,15 @@ async function main(): Promise<void> {
     }
   };
 
-  // The system-wide gauges (queues, backlog, balances, breakers) are exported by the poller, which
-  // every installation runs; with several pollers the dashboards take max() across them.
+  // The system-wide gauges (queues, backlog, balances, breakers, Redis memory) are exported by the
+  // poller, which every installation runs; with several pollers the dashboards take max() across them.
   const breaker = createRedisCircuitBreaker({ redis, prefix: config.QUEUE_PREFIX });
   registerSystemGauges(
     metrics,
     {
       queues: () => readQueueStats(producer, config.PROVIDERS),
+      // Each Redis's memory (INFO): the alerts warn before maxmemory refuses writes.
+      redisMemory: () => readRedisMemoryByRole(storage),
       ordersIn: (state) => ledger.store.countInState(state),
       balances: async () => {
         const now = new Date().toISOString();
@@ -152,12 +178,46 @@ async function main(): Promise<void> {
   );
   const observer = jobMetrics(metrics);
 
+  // Retention archives the Redis ledger only (MongoDB keeps every order), and never without an archive.
+  const archiveDir = config.LEDGER_ARCHIVE_DIR;
+  const retentionOff =
+    ledger.kind !== 'redis'
+      ? 'the MongoDB ledger keeps every order'
+      : config.LEDGER_RETENTION === 0
+        ? 'LEDGER_RETENTION=0'
+        : archiveDir === undefined
+          ? 'LEDGER_ARCHIVE_DIR is unset'
+          : undefined;
+  const retentionCounts = retentionMetrics(metrics);
+  const retention =
+    archiveDir === undefined || retentionOff !== undefined
+      ? undefined
+      : retentionJob(ledger.store, {
+          dir: archiveDir,
+          retentionMs: config.LEDGER_RETENTION,
+          onArchived: retentionCounts.archived,
+          onDone: (report) => {
+            retentionCounts.run(report.skipped === undefined ? 'ok' : 'skipped');
+            if (report.written > 0 || report.skipped !== undefined) logger.info(report, 'ledger retention');
+          },
+          onError: (error) => {
+            retentionCounts.run('failed');
+            logger.error({ err: String(error) }, 'ledger retention run failed; the next run resumes');
+          },
+        });
+
   const onFailed = (jobId: string | undefined, error: Error) =>
     logger.warn({ jobId, err: error.message }, 'poller job attempt failed');
   const onError = (error: Error) => logger.error({ err: error.message }, 'poller worker error');
   const pollerWorker = createJobConsumer(
     'poller',
-    { 'poller.sweep': sweep, 'poller.balance': sampleBalances },
+    {
+      'poller.sweep': sweep,
+      'poller.balance': sampleBalances,
+      // Starts a run in the background (it would hold up the sweeps); a poller with retention off
+      // leaves a scheduled run of another configuration alone.
+      'ledger.retention': async () => retention?.trigger(),
+    },
     redis,
     { prefix: config.QUEUE_PREFIX, concurrency: 1, observer, onFailed, onError },
   );
@@ -177,6 +237,7 @@ async function main(): Promise<void> {
   );
   await producer.schedule('poller.sweep', config.SWEEP_INTERVAL_MS);
   await producer.schedule('poller.balance', config.BALANCE_SAMPLE_INTERVAL_MS);
+  if (retention !== undefined) await producer.schedule('ledger.retention', RETENTION_EVERY_MS);
 
   let metricsServer: Server | undefined;
   if (config.METRICS_PORT > 0)
@@ -199,6 +260,7 @@ async function main(): Promise<void> {
         },
       },
       { name: 'drain callback jobs', run: () => callbackWorker.close() },
+      { name: 'stop ledger retention', run: async () => retention?.stop() },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       ...storageShutdownSteps(storage),
       { name: 'close metrics', run: () => closeServer(metricsServer) },
@@ -213,6 +275,10 @@ async function main(): Promise<void> {
       verifyCallbacks: config.VERIFY_CALLBACKS,
       reversalConfirmWindowMs: config.REVERSAL_CONFIRM_WINDOW,
       ledger: ledger.kind,
+      retention:
+        retentionOff === undefined
+          ? { retentionMs: config.LEDGER_RETENTION, archiveDir }
+          : `off: ${retentionOff}`,
     },
     'poller running',
   );

@@ -253,6 +253,12 @@ describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Promet
     expect(breaker.data?.result.map((r) => r.metric)).toEqual([{ provider: 'a1topup', state: 'closed' }]);
     const workers = await promQuery('max by (queue) (rechargeflow_queue_workers{queue="recharges-a1topup"})');
     expect(Number(workers.data?.result[0]?.value[1])).toBeGreaterThanOrEqual(1);
+    // One Redis holds the ledger and the queues here: one role, its INFO figures (no maxmemory set).
+    const redisMemory = await promQuery('max by (role) (rechargeflow_redis_memory_used_bytes)');
+    expect(redisMemory.data?.result.map((r) => r.metric)).toEqual([{ role: 'ledger+queue' }]);
+    expect(Number(redisMemory.data?.result[0]?.value[1])).toBeGreaterThan(1_000_000);
+    const redisMax = await promQuery('max by (role) (rechargeflow_redis_memory_max_bytes)');
+    expect(redisMax.data?.result[0]?.value[1]).toBe('0');
   });
 
   it('loads every alert rule and evaluates it without error; no alert fires on a healthy system', async () => {
@@ -273,7 +279,7 @@ describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Promet
       const read = await readRules();
       return read.length > 0 && read.every((r) => r.health !== 'unknown') ? read : undefined;
     });
-    expect(rules.length).toBe(16);
+    expect(rules.length).toBe(18);
     for (const rule of rules) {
       expect({ name: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({
         name: rule.name,

@@ -1,4 +1,5 @@
 import {
+  batchRowEnvShape,
   duration,
   httpListenerEnvShape,
   metricsEnvShape,
@@ -39,6 +40,8 @@ const schema = z.object({
    * `15m` by default; `0` fails such an order once its job's few quick retries are spent.
    */
   ORDER_MAX_WAIT: duration('15m', { allowZero: true }),
+  // BATCH_MAX_ROW_BYTES: the API's limit, so a row made long by quoted line breaks is refused alike.
+  ...batchRowEnvShape,
   /** CSV rows validated and written per ledger round trip when importing a batch. */
   BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),
   /** Batches one worker process imports at once. */

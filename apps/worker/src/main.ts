@@ -146,7 +146,7 @@ async function main(): Promise<void> {
             onRowsCommitted: batchRowMetrics(metrics),
           },
           key,
-          { chunkRows: config.BATCH_CHUNK_ROWS },
+          { chunkRows: config.BATCH_CHUNK_ROWS, maxRowBytes: config.BATCH_MAX_ROW_BYTES },
         );
         logger.info({ ...key, result }, 'batch import done');
         await webhooks.batchImported(key);

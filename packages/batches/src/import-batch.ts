@@ -7,7 +7,7 @@ import {
   type RechargeRequest,
   requestFingerprint,
 } from '@rechargeflow/domain';
-import type { BatchStore, NewOrder, RowResult } from '@rechargeflow/ledger';
+import type { BatchOrder, BatchOrderResult, BatchStore, RowResult } from '@rechargeflow/ledger';
 import { DEFAULT_PROVIDER, type OrderLog } from '@rechargeflow/orders';
 import { rechargeJobId } from '@rechargeflow/queue';
 import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
@@ -220,7 +220,7 @@ async function endOfRow(
 /**
  * Imports one stored upload: streams it through csv-parse, checks the header and then every row
  * with the same rules as a single order, and turns the valid rows into orders chunk by chunk —
- * written to the ledger first (`createOrders`), then their recharge jobs added on each provider's
+ * written to the ledger first (`createBatchOrders`), then their recharge jobs added on each provider's
  * queue (`enqueueBulk`), then the chunk's row results committed (`commitRows`), which is the
  * checkpoint. A run that crashes anywhere redoes at most the uncommitted chunk: the ledger hands
  * back the orders it already made (same fingerprint: linked, never made twice) and BullMQ ignores
@@ -469,6 +469,13 @@ function routeRow(deps: ImportDeps, request: RechargeRequest): readonly string[]
   }
 }
 
+/** The route of a row the routing table leaves to the default. */
+const DEFAULT_ROUTE: readonly string[] = [DEFAULT_PROVIDER];
+
+/** A row whose order id retention archived: refused, as a single order under that id is. */
+const archivedReason = (orderId: string) =>
+  `orderId: ${orderId} belongs to an order that was archived (final and older than the retention window); use a new orderId`;
+
 /**
  * One chunk. Returns false, committing nothing, when another run committed these rows first (or
  * the chunk before this one was refused for that reason).
@@ -481,44 +488,42 @@ async function writeChunk(
   previousCommit: Promise<boolean>,
 ): Promise<boolean> {
   const now = nowIso(deps);
-  const newOrders: NewOrder[] = [];
+  const orders: BatchOrder[] = [];
   // Rows whose route names no provider enabled here: rejected with the reason, no order (like the API's 422).
   const notRouted = new Map<number, string>();
   for (const { row, verdict } of rows) {
     if (!verdict.ok) continue;
-    const key = { clientId, orderId: verdict.orderId };
     const routed = routeRow(deps, verdict.request);
     if (typeof routed === 'string') {
       notRouted.set(row, routed);
       continue;
     }
-    const route = routed.length > 0 ? routed : [DEFAULT_PROVIDER];
-    newOrders.push({
-      ...key,
-      providerOrderId: providerOrderId(key, 1),
-      provider: route[0] as string,
-      route,
+    orders.push({
+      orderId: verdict.orderId,
+      providerOrderId: providerOrderId({ clientId, orderId: verdict.orderId }, 1),
+      route: routed.length > 0 ? routed : DEFAULT_ROUTE,
       request: verdict.request,
       fingerprint: requestFingerprint(verdict.request),
-      batchId,
-      now,
     });
   }
-  const created = newOrders.length > 0 ? await deps.ledger.createOrders(newOrders) : [];
+  const created =
+    orders.length > 0 ? await deps.ledger.createBatchOrders({ clientId, batchId, now, orders }) : [];
+  if (created.length !== orders.length)
+    throw new Error(
+      `ledger createBatchOrders answered ${created.length} results for ${orders.length} orders`,
+    );
 
   const results: RowResult[] = [];
   const toLink: OrderKey[] = [];
   const jobs = new Map<string, RechargeJob[]>();
-  const addJob = (order: { clientId: string; orderId: string; provider: string }) => {
-    let list = jobs.get(order.provider);
+  const addJob = (orderId: string, provider: string) => {
+    let list = jobs.get(provider);
     if (list === undefined) {
       list = [];
-      jobs.set(order.provider, list);
+      jobs.set(provider, list);
     }
-    list.push({
-      payload: { clientId: order.clientId, orderId: order.orderId },
-      jobId: rechargeJobId(order, order.provider),
-    });
+    const key = { clientId, orderId };
+    list.push({ payload: key, jobId: rechargeJobId(key, provider) });
   };
   let next = 0;
   for (const { row, verdict } of rows) {
@@ -531,26 +536,36 @@ async function writeChunk(
       results.push({ row, cells: verdict.cells, error: refusal });
       continue;
     }
-    const asked = newOrders[next] as NewOrder;
-    const outcome = created[next];
+    const asked = orders[next] as BatchOrder;
+    const outcome = created[next] as BatchOrderResult;
     next += 1;
-    if (outcome === undefined)
-      throw new Error(
-        `ledger createOrders answered ${created.length} results for ${newOrders.length} orders`,
-      );
-    const order = outcome.order;
-    if (!outcome.created && order.fingerprint !== asked.fingerprint) {
-      results.push({
-        row,
-        cells: verdict.cells,
-        error: `orderId: ${verdict.orderId} was already used for a different recharge (an earlier order with other details); use a new orderId for this one`,
-      });
-      continue;
+    switch (outcome.kind) {
+      case 'created':
+        addJob(asked.orderId, asked.route[0] as string);
+        results.push({ row, cells: verdict.cells, orderId: asked.orderId });
+        break;
+      case 'archived':
+        results.push({ row, cells: verdict.cells, error: archivedReason(asked.orderId) });
+        break;
+      case 'existing': {
+        const order = outcome.order;
+        if (order.fingerprint !== asked.fingerprint) {
+          results.push({
+            row,
+            cells: verdict.cells,
+            error: `orderId: ${verdict.orderId} was already used for a different recharge (an earlier order with other details); use a new orderId for this one`,
+          });
+          break;
+        }
+        if (order.batchId !== batchId) toLink.push({ clientId, orderId: order.orderId });
+        // A repeat whose job may have been lost (like submitOrder): job ids make a second add harmless.
+        if (order.state === 'queued') addJob(order.orderId, order.provider);
+        results.push({ row, cells: verdict.cells, orderId: order.orderId });
+        break;
+      }
+      default:
+        return outcome satisfies never;
     }
-    if (!outcome.created && order.batchId !== batchId) toLink.push({ clientId, orderId: order.orderId });
-    // A repeat whose job may have been lost (like submitOrder): job ids make a second add harmless.
-    if (outcome.created || order.state === 'queued') addJob(order);
-    results.push({ row, cells: verdict.cells, orderId: order.orderId });
   }
   // Not swallowed like a single order's enqueue: a failure fails the job, whose retry redoes this
   // uncommitted chunk (idempotently), so no order of the batch waits for the recovery sweep.

@@ -258,6 +258,44 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       expect(await fx.jobCount('a1topup')).toBe(1_982);
     });
 
+    it('refuses a row whose order id retention archived, with the reason, and imports the rest', async () => {
+      const text = [
+        HEADER,
+        'keep-1,A,5,9800000001,10,,',
+        'gone-1,A,5,9800000002,10,,',
+        'keep-2,A,5,9800000003,10,,',
+      ].join('\n');
+      const { batch } = await upload(fx.ledger, text);
+      // The ledger answers `archived` for gone-1, as the Redis ledger does for a key whose tombstone stands.
+      const archiving = override(fx.ledger, {
+        createBatchOrders: async (chunk) => {
+          const at = chunk.orders.findIndex((order) => order.orderId === 'gone-1');
+          const rest = await fx.ledger.createBatchOrders({
+            ...chunk,
+            orders: chunk.orders.filter((order) => order.orderId !== 'gone-1'),
+          });
+          return at < 0 ? rest : [...rest.slice(0, at), { kind: 'archived' as const }, ...rest.slice(at)];
+        },
+      });
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      expect(await importBatch({ ...deps(), ledger: archiving }, key)).toMatchObject({
+        kind: 'imported',
+        rows: 3,
+        accepted: 2,
+        rejected: 1,
+      });
+      expect(await fx.jobCount('a1topup')).toBe(2);
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows[2]?.[0]).toBe('gone-1');
+      expect(results.rows[2]?.[ERROR]).toContain('orderId: gone-1 belongs to an order that was archived');
+      expect(
+        results.rows
+          .slice(1)
+          .filter((r) => r[STATUS] === 'queued')
+          .map((r) => r[0]),
+      ).toEqual(['keep-1', 'keep-2']);
+    });
+
     it('a queue failing part-way fails the run; the retry adds every job once and commits every row once', async () => {
       const { text } = sampleCsv('flaky');
       const { batch } = await upload(fx.ledger, text);

@@ -1,9 +1,11 @@
 import type { Order, OrderKey, OrderState } from '@rechargeflow/domain';
 import {
   type Batch,
+  type BatchOrderChunk,
   type BatchPatch,
   type BatchStore,
   type CreateResult,
+  createBatchOrdersVia,
   type NewBatch,
   type NewOrder,
   type RowResult,
@@ -177,6 +179,10 @@ export class MemoryLedger implements BatchStore {
       if (o.batchId) this.#member(o.batchId).add(id);
       return { created: true, order };
     });
+  }
+
+  createBatchOrders(chunk: BatchOrderChunk) {
+    return createBatchOrdersVia((orders) => this.createOrders(orders), chunk);
   }
 
   async linkOrders(batchId: string, keys: readonly OrderKey[]) {

@@ -1,4 +1,5 @@
 export { type ApiKey, type ApiRole, apiKeys, hashedApiKeyEntry, sha256Hex } from './api-keys.ts';
+export { archiveEnvShape } from './archive-env.ts';
 export { ConfigError } from './config-error.ts';
 export {
   duration,
@@ -12,6 +13,7 @@ export {
   parseEnv,
   port,
   positiveInt,
+  type RedisClusterSeeds,
   redisUrl,
   secondsList,
   text,
@@ -21,10 +23,12 @@ export {
 export { routingEnvShape } from './routing-env.ts';
 export { configuredSecrets } from './secrets.ts';
 export {
+  batchRowEnvShape,
   httpListenerEnvShape,
   metricsEnvShape,
+  redisRoles,
   statusCheckTimes,
   statusPollEnvShape,
   storageEnvShape,
 } from './shared-env.ts';
-export { webhookEnvShape } from './webhook-env.ts';
+export { MAX_WEBHOOK_RETRY_FOR_MS, webhookEnvShape } from './webhook-env.ts';

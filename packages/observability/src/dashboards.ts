@@ -334,6 +334,41 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
           },
         ],
       },
+      {
+        title: 'Redis memory by role',
+        description:
+          'Memory each Redis uses (INFO used_memory) and its maxmemory, by role (ledger, queue, or ledger+queue on one server); at maxmemory it refuses every write. No maxmemory line: no limit.',
+        kind: 'timeseries',
+        unit: 'bytes',
+        width: 16,
+        targets: [
+          { expr: 'max by (role) (rechargeflow_redis_memory_used_bytes)', legend: '{{role}} used' },
+          {
+            expr: 'max by (role) (rechargeflow_redis_memory_max_bytes > 0)',
+            legend: '{{role}} maxmemory',
+          },
+        ],
+      },
+      {
+        title: 'Redis memory used of maxmemory',
+        description:
+          'used / maxmemory per Redis role; the alert warns at 80%. A Redis without maxmemory is not shown (its growth is alerted on instead).',
+        kind: 'bargauge',
+        unit: 'percentunit',
+        width: 8,
+        targets: [
+          {
+            expr: 'max by (role) (rechargeflow_redis_memory_used_bytes / (rechargeflow_redis_memory_max_bytes > 0))',
+            legend: '{{role}}',
+            instant: true,
+          },
+        ],
+        thresholds: [
+          { value: 0, color: 'green' },
+          { value: 0.8, color: 'orange' },
+          { value: 0.95, color: 'red' },
+        ],
+      },
     ],
   },
   {

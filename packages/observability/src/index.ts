@@ -18,6 +18,7 @@ export {
   webhookMetrics,
 } from './metrics.ts';
 export { startMetricsServer } from './metrics-server.ts';
+export { RETENTION_OUTCOMES, type RetentionOutcome, retentionMetrics } from './retention-metrics.ts';
 export {
   lineScrubber,
   MIN_SECRET_LENGTH,
@@ -25,4 +26,9 @@ export {
   redactCallbackPaths,
   secretScrubber,
 } from './scrub.ts';
-export { BREAKER_STATES, registerSystemGauges, type SystemSources } from './system-gauges.ts';
+export {
+  BREAKER_STATES,
+  type RedisMemorySample,
+  registerSystemGauges,
+  type SystemSources,
+} from './system-gauges.ts';

@@ -99,7 +99,7 @@ export function createMetrics(part: string): Metrics {
     // may carry a client's token).
     webhookDeliveriesTotal: new Counter({
       name: 'rechargeflow_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again on the back-off), failed (failed after WEBHOOK_RETRY_FOR: given up), dropped (not sent: its endpoint was deleted).',
+      help: 'Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again on the back-off), failed (failed after WEBHOOK_RETRY_FOR: given up), dropped (not sent: its endpoint was deleted); job_failed counts delivery jobs that ended failed (stalled twice, or the ledger failing on every run), whose delivery the poller queues again.',
       labelNames: ['outcome'],
       registers: [registry],
     }),
@@ -153,6 +153,8 @@ export function jobMetrics(metrics: Metrics) {
 
 /** Webhook attempts and the outbox's age (the shape @rechargeflow/webhooks calls) as metrics. */
 export function webhookMetrics(metrics: Metrics) {
+  // The outcomes the alert counts start at 0, so their first increase shows.
+  for (const outcome of ['failed', 'job_failed']) metrics.webhookDeliveriesTotal.inc({ outcome }, 0);
   return {
     attempt: (outcome: 'delivered' | 'retry' | 'failed' | 'dropped', seconds: number) => {
       metrics.webhookDeliveriesTotal.inc({ outcome });
@@ -160,6 +162,7 @@ export function webhookMetrics(metrics: Metrics) {
       if (outcome !== 'dropped') metrics.webhookAttemptDuration.observe({ outcome }, seconds);
     },
     outboxAge: (seconds: number) => metrics.webhookOutboxOldestAge.set(seconds),
+    jobFailed: () => metrics.webhookDeliveriesTotal.inc({ outcome: 'job_failed' }),
   };
 }
 

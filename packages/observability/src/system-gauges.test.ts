@@ -20,6 +20,10 @@ function sources(overrides: Partial<SystemSources> = {}): SystemSources {
       { provider: 'a1topup', state: 'closed' },
       { provider: 'telgoo5', state: 'open' },
     ],
+    redisMemory: async () => [
+      { role: 'ledger', usedBytes: 800, maxBytes: 1_000, systemBytes: 8_000 },
+      { role: 'queue', usedBytes: 50, maxBytes: 0, systemBytes: 8_000 },
+    ],
     now: () => NOW,
     ...overrides,
   };
@@ -127,6 +131,34 @@ describe('system gauges', () => {
     expect(await metrics.registry.metrics()).toContain(
       // One per backlog family (pending, manual review) for the failed scrape, seen from the next.
       'rechargeflow_metrics_collect_errors_total{source="orders",part="poller"} 2',
+    );
+  });
+
+  it('exports used, max and host memory per Redis role, and keeps the last figures when a read fails', async () => {
+    const metrics = createMetrics('poller');
+    let reads = 0;
+    registerSystemGauges(metrics, {
+      ...sources(),
+      redisMemory: async () => {
+        reads += 1;
+        if (reads > 1) throw new Error('INFO refused');
+        return [{ role: 'ledger+queue', usedBytes: 123_456, maxBytes: 0, systemBytes: 8_000_000 }];
+      },
+    });
+    const text = await metrics.registry.metrics();
+    // Three families, one read.
+    expect(reads).toBe(1);
+    expect(text).toContain('rechargeflow_redis_memory_used_bytes{role="ledger+queue",part="poller"} 123456');
+    expect(text).toContain('rechargeflow_redis_memory_max_bytes{role="ledger+queue",part="poller"} 0');
+    expect(text).toContain(
+      'rechargeflow_redis_memory_system_bytes{role="ledger+queue",part="poller"} 8000000',
+    );
+    const failed = await metrics.registry.metrics();
+    expect(failed).toContain(
+      'rechargeflow_redis_memory_used_bytes{role="ledger+queue",part="poller"} 123456',
+    );
+    expect(await metrics.registry.metrics()).toContain(
+      'rechargeflow_metrics_collect_errors_total{source="redis_memory",part="poller"} 1',
     );
   });
 

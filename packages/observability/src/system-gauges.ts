@@ -1,4 +1,4 @@
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Metrics } from './metrics.ts';
 
 /**
@@ -22,16 +22,29 @@ export interface SystemSources {
   readonly balances: () => Promise<readonly { readonly provider: string; readonly rupees: number }[]>;
   /** Circuit breaker state per provider. */
   readonly breakers: () => Promise<readonly { readonly provider: string; readonly state: string }[]>;
+  /**
+   * Memory of each Redis the system writes to, by role: `ledger`, `queue`, or `ledger+queue` when
+   * one server holds both (never a URL). Absent: no Redis memory gauges.
+   */
+  readonly redisMemory?: () => Promise<readonly RedisMemorySample[]>;
   readonly now?: () => number;
 }
 
 export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
 
+/** One Redis's memory (INFO): `maxBytes` 0 is no maxmemory, `systemBytes` 0 an unknown host size. */
+export interface RedisMemorySample {
+  readonly role: string;
+  readonly usedBytes: number;
+  readonly maxBytes: number;
+  readonly systemBytes: number;
+}
+
 /**
  * Registers the gauges that describe the whole system rather than this process: queue depth by
- * state, workers alive, the pending backlog and its age, provider balances and breakers. They are
- * read from Redis/the ledger when scraped, so one process (the poller) exports them; with several
- * pollers the dashboards take `max` across them. A source that fails counts in
+ * state, workers alive, the pending backlog and its age, provider balances and breakers, Redis
+ * memory. They are read from Redis/the ledger when scraped, so one process (the poller) exports
+ * them; with several pollers the dashboards take `max` across them. A source that fails counts in
  * `rechargeflow_metrics_collect_errors_total` (alerted on) and leaves its gauges as they were (the
  * labelled ones empty for that scrape), so one broken source never turns the whole scrape into an
  * error, and never reads as "nothing pending".
@@ -45,7 +58,7 @@ export function registerSystemGauges(
   const now = sources.now ?? Date.now;
   const collectErrors = new Counter({
     name: 'rechargeflow_metrics_collect_errors_total',
-    help: 'Scrapes in which a system gauge could not be read, by source (queues, orders, balances, breakers).',
+    help: 'Scrapes in which a system gauge could not be read, by source (queues, orders, balances, breakers, redis_memory).',
     labelNames: ['source'],
     registers,
   });
@@ -141,6 +154,57 @@ export function registerSystemGauges(
       });
     },
   });
+
+  if (sources.redisMemory) registerRedisMemoryGauges(registers, sources.redisMemory, guarded);
+}
+
+/**
+ * Redis memory by role: used, maxmemory and the host's memory, read at scrape time (INFO). The alert
+ * rules compare used with maxmemory (past it a noeviction Redis refuses every write: intake stops),
+ * or, with no maxmemory, its growth with the host's memory. A failed read is counted and leaves the
+ * last values, so an unreadable Redis never looks empty.
+ */
+function registerRedisMemoryGauges(
+  registers: Registry[],
+  read: () => Promise<readonly RedisMemorySample[]>,
+  guarded: (source: string, read: () => Promise<void>) => Promise<void>,
+): void {
+  const shared = sharedRead(read);
+  const families = [
+    [
+      'used',
+      'usedBytes',
+      'Bytes each Redis uses (INFO used_memory), by role: ledger, queue or ledger+queue.',
+    ],
+    [
+      'max',
+      'maxBytes',
+      'maxmemory of each Redis (0: no limit), by role; at it a noeviction Redis refuses writes.',
+    ],
+    [
+      'system',
+      'systemBytes',
+      "The host's memory as each Redis sees it (INFO total_system_memory; 0: unknown), by role.",
+    ],
+  ] as const;
+  for (const [name, key, help] of families) {
+    new Gauge({
+      name: `rechargeflow_redis_memory_${name}_bytes`,
+      help,
+      labelNames: ['role'],
+      registers,
+      async collect() {
+        const collect = async () => {
+          const samples = await shared();
+          this.reset();
+          for (const sample of samples) this.set({ role: sample.role }, sample[key]);
+        };
+        // Errors are counted once, by the used-bytes family.
+        if (name === 'used') await guarded('redis_memory', collect);
+        else await collect().catch(() => undefined);
+      },
+    });
+  }
 }
 
 /** One read for every caller while it is in flight; the next call after it settles reads again. */

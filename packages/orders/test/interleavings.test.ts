@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createMongoLedgerStore, createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
+import { createRedisLedgerStore, type LedgerStore, loadMongoLedgerStore } from '@rechargeflow/ledger';
 import { deleteByPrefix } from '@rechargeflow/testkit';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -187,6 +187,7 @@ if (MONGO_URL === undefined || only === 'redis') {
         dbName,
         serverSelectionTimeoutMS: 10_000,
       }).asPromise();
+      const { createMongoLedgerStore } = await loadMongoLedgerStore();
       ledger = createMongoLedgerStore({ connection });
       await ledger.init();
     }, 60_000);

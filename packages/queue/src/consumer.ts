@@ -1,6 +1,6 @@
 import { RechargeflowError } from '@rechargeflow/domain';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { QueueConnection } from './connection.ts';
 import {
   JOB_CATALOGUE,
   type JobName,
@@ -8,6 +8,7 @@ import {
   type QueueName,
   queueNameFor,
 } from './job-catalogue.ts';
+import { bullPrefix } from './queue-prefix.ts';
 
 export interface JobContext {
   readonly jobId: string;
@@ -33,12 +34,18 @@ export interface JobObserver {
 }
 
 export interface ConsumerSettings {
+  /** QUEUE_PREFIX (see `bullPrefix`). */
   readonly prefix: string;
   readonly concurrency: number;
   /** How long a job's lock lasts without renewal before it counts as stalled. */
   readonly lockDurationMs?: number | undefined;
   readonly onError?: ((error: Error) => void) | undefined;
   readonly onFailed?: ((jobId: string | undefined, error: Error) => void) | undefined;
+  /**
+   * A job ended failed for good: its attempts spent, a non-retryable error, or stalled more than
+   * once. Nothing runs it again unless it is added again (the sweeps), so this is what to count.
+   */
+  readonly onGaveUp?: ((jobId: string | undefined, error: Error) => void) | undefined;
   /** Consume one partition of the queue (e.g. the provider of `recharges`). */
   readonly partition?: string | undefined;
   /** BullMQ's rate limit for the queue, shared by every worker of it: at most `max` jobs per `durationMs`. */
@@ -56,7 +63,7 @@ export interface ConsumerSettings {
 export function createJobConsumer(
   queue: QueueName,
   handlers: JobHandlers,
-  connection: Redis,
+  connection: QueueConnection,
   settings: ConsumerSettings,
 ): Worker {
   for (const name of Object.keys(handlers) as JobName[]) {
@@ -107,7 +114,7 @@ export function createJobConsumer(
     },
     {
       connection,
-      prefix: settings.prefix,
+      prefix: bullPrefix(settings.prefix, queueName, connection),
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs ?? 30_000,
       // Check for stalled jobs as often as a lock can expire, so a crashed worker's job is
@@ -124,5 +131,10 @@ export function createJobConsumer(
   if (observer) worker.on('stalled', () => observer.stalled(queueName));
   if (settings.onError) worker.on('error', settings.onError);
   if (settings.onFailed) worker.on('failed', (job, error) => settings.onFailed?.(job?.id, error));
+  // BullMQ sets finishedOn only when it moves the job to the failed set (no retry follows).
+  if (settings.onGaveUp)
+    worker.on('failed', (job, error) => {
+      if (job?.finishedOn) settings.onGaveUp?.(job.id, error);
+    });
   return worker;
 }

@@ -1,8 +1,14 @@
 export {
   type AppendFsync,
   assertNoEviction,
+  type ClusterSeeds,
   type ConnectionRole,
+  createClusterConnection,
+  createQueueConnection,
   createRedisConnection,
+  isCluster,
+  type QueueConnection,
+  type QueueRedisTarget,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,
@@ -27,5 +33,7 @@ export {
   retrySpanMs,
 } from './job-catalogue.ts';
 export { JobProducer, jobOptions, type QueueSettings } from './producer.ts';
+export { bullPrefix } from './queue-prefix.ts';
 export { JOB_STATES, type JobState, type QueueStats, readQueueStats } from './queue-stats.ts';
 export { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';
+export { parseRedisMemory, type RedisMemory, readRedisMemory } from './redis-memory.ts';

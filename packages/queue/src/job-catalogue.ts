@@ -71,6 +71,16 @@ export const JOB_CATALOGUE = {
     attempts: 1,
     backoff: { type: 'fixed', delay: 1_000 },
   },
+  /**
+   * Archives final orders past LEDGER_RETENTION and removes them from the Redis ledger (scheduled,
+   * hourly; one run per archive directory at a time). Not retried: the next run resumes.
+   */
+  'ledger.retention': {
+    queue: 'poller',
+    schema: z.object({}).strict(),
+    attempts: 1,
+    backoff: { type: 'fixed', delay: 1_000 },
+  },
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOGUE;

@@ -1,4 +1,5 @@
 export { LedgerDurabilityError } from './ledger-durability-error.ts';
+export { readRedisMemoryByRole } from './redis-memory-roles.ts';
 export { closeServer, runPart } from './run-part.ts';
 export {
   openStorage,

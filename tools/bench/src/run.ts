@@ -12,6 +12,7 @@
  *                 worker draining; vs a bare Fastify route doing one raw BullMQ add
  *   worker        worker throughput against a 50 ms provider at concurrency 50, 200, 500, vs the
  *                 ceiling concurrency / 0.05 s and a raw BullMQ worker sleeping 50 ms per job
+ *                 (other latencies and concurrencies: BENCH_WORKER_LATENCIES_MS, BENCH_WORKER_CONCURRENCIES)
  *   poller-sweep  100,000 due pending orders swept by the poller's status checks, vs the same
  *                 status calls made straight to the provider
  *
@@ -21,7 +22,9 @@
  * (tools/bench/src/profile-summary.ts).
  * Knobs (environment): REDIS_URL, BENCH_E2E_ORDERS, BENCH_E2E_CLIENTS, BENCH_E2E_CONCURRENCY,
  * BENCH_E2E_WORKERS, BENCH_E2E_REPEATS, BENCH_E2E_MEMORY_ORDERS, BENCH_E2E_KEEP_ALIVE_MS,
- * BENCH_INGEST_SECONDS, BENCH_INGEST_RATE, BENCH_INGEST_REPEATS, BENCH_WORKER_ORDERS, BENCH_SWEEP_ORDERS,
+ * BENCH_INGEST_SECONDS, BENCH_INGEST_RATE, BENCH_INGEST_REPEATS, BENCH_WORKER_ORDERS,
+ * BENCH_WORKER_LATENCIES_MS (e.g. "50,500,5000"; default 50), BENCH_WORKER_CONCURRENCIES (default
+ * "50,200,500"; the keep-alive run at 200 only then), BENCH_SWEEP_ORDERS,
  * BENCH_LOG_LEVEL (log level of the product's parts; default: theirs, info).
  * Every key is written under a unique `rfbench-*` prefix and deleted afterwards; logs and
  * profiles go to a temp directory, which is printed.
@@ -178,9 +181,18 @@ async function main(): Promise<void> {
         ];
         finish('ingest', 'Ingest API latency at a fixed rate', result.what, result.table, after);
       } else if (name === 'worker') {
+        const numbers = (name: string) => {
+          const list = env[name]?.split(',').map(Number);
+          if (list?.some((n) => !Number.isInteger(n) || n <= 0))
+            throw new Error(`${name} must be whole numbers above 0 separated by commas, not "${env[name]}"`);
+          return list;
+        };
+        const concurrencies = numbers('BENCH_WORKER_CONCURRENCIES');
+        const latenciesMs = numbers('BENCH_WORKER_LATENCIES_MS');
         const result = await workerThroughput(redis, {
-          concurrencies: [50, 200, 500],
-          keepAliveAt: 200,
+          latenciesMs,
+          concurrencies: concurrencies ?? [50, 200, 500],
+          keepAliveAt: concurrencies ? undefined : 200,
           orders: env.BENCH_WORKER_ORDERS ? Number(env.BENCH_WORKER_ORDERS) : undefined,
           quick,
           logDir,
@@ -188,9 +200,13 @@ async function main(): Promise<void> {
         const after = [
           ...result.details,
           '',
-          `Worker CPU at the highest concurrency: ${Math.round((result.runs.filter((r) => r.keepAliveMs === 0).at(-1)?.cpuShare ?? 0) * 100)} % of one core (a Node process uses one core for its JavaScript): beyond that the worker is CPU-bound, not provider-bound, and more concurrency adds nothing.`,
+          `Worker CPU at the highest concurrency (${result.runs[0]?.latencyMs ?? 50} ms): ${Math.round((result.runs.filter((r) => r.keepAliveMs === 0 && r.latencyMs === result.runs[0]?.latencyMs).at(-1)?.cpuShare ?? 0) * 100)} % of one core (a Node process uses one core for its JavaScript): beyond that the worker is CPU-bound, not provider-bound, and more concurrency adds nothing.`,
         ];
-        finish('worker', 'Worker throughput against a 50 ms provider', result.what, result.table, after);
+        const title =
+          latenciesMs && latenciesMs.join() !== '50'
+            ? `Worker throughput against a provider at ${latenciesMs.join(', ')} ms`
+            : 'Worker throughput against a 50 ms provider';
+        finish('worker', title, result.what, result.table, after);
       } else if (name === 'poller-sweep') {
         const orders = num('BENCH_SWEEP_ORDERS', quick ? 5_000 : 100_000);
         const result = await pollerSweep(redis, { orders, logDir });

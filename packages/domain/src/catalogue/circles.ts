@@ -65,14 +65,19 @@ function normaliseName(value: string): string {
   return value.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
+// Looked up per order (and per CSV row): maps, not a scan of the table. The first row wins, as a scan would.
+const BY_CODE = new Map<string, Circle>();
+const BY_NAME = new Map<string, Circle>();
+for (const circle of [...CIRCLES].reverse()) {
+  if (circle.code !== null) BY_CODE.set(circle.code, circle);
+  BY_NAME.set(normaliseName(circle.name), circle);
+}
+
 /** The row for a circle code or a state name, whether or not it has a code; `undefined` if unknown. */
 export function lookupCircle(codeOrName: string): Circle | undefined {
   const text = codeOrName.trim();
   if (text === '') return undefined;
-  return (
-    CIRCLES.find((circle) => circle.code !== null && circle.code === text) ??
-    CIRCLES.find((circle) => normaliseName(circle.name) === normaliseName(text))
-  );
+  return BY_CODE.get(text) ?? BY_NAME.get(normaliseName(text));
 }
 
 /** The circle for a code or state name, only if it has a code (a circle without one cannot be sent). */

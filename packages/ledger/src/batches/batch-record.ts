@@ -32,13 +32,32 @@ export function rowCommit(results: readonly RowResult[]): RowCommit {
         `row results must be consecutive: expected row ${firstRow + i}, got ${result.row}`,
       );
     }
-    const row = rowResult(result, refuseRow);
+    const row = isPlainRow(result) ? result : rowResult(result, refuseRow);
     if (row.error !== undefined) rejected += 1;
     else if (row.orderId !== undefined) accepted += 1;
     else throw new RangeError(`row ${row.row} has neither an orderId nor an error`);
     return row;
   });
   return { firstRow, rows, accepted, rejected };
+}
+
+/**
+ * A result already in the stored shape (what the import builds): kept as it is rather than copied,
+ * 1,000 per commit. Anything else goes through rowResult, which copies it into that shape or refuses it.
+ */
+const ROW_FIELDS = new Set(['row', 'cells', 'orderId', 'error']);
+
+function isPlainRow(result: RowResult): boolean {
+  const { row, cells, orderId, error } = result;
+  if (typeof row !== 'number' || !Number.isSafeInteger(row) || row < 1) return false;
+  if (orderId !== undefined && typeof orderId !== 'string') return false;
+  if (error !== undefined && typeof error !== 'string') return false;
+  if (Object.getPrototypeOf(result) !== Object.prototype) return false;
+  for (const key in result) if (!ROW_FIELDS.has(key)) return false;
+  if (typeof cells !== 'object' || cells === null || Object.getPrototypeOf(cells) !== Object.prototype)
+    return false;
+  for (const name in cells) if (typeof cells[name] !== 'string') return false;
+  return true;
 }
 
 function refuseRow(field: string): never {

@@ -1,5 +1,6 @@
 import type { OrderKey, OrderState } from '@rechargeflow/domain';
 import type { CreateResult, NewOrder } from '../orders/new-order.ts';
+import type { BatchOrderChunk, BatchOrderResult } from './batch-orders.ts';
 
 export const BATCH_STATES = [
   /** The upload is stored; its import job has not started (or must be started again). */
@@ -210,6 +211,14 @@ export interface BatchStore {
    * written then (Redis: none), each is idempotent, so a retry without the culprit completes them.
    */
   createOrders(orders: readonly NewOrder[]): Promise<readonly CreateResult[]>;
+  /**
+   * createOrders for one chunk of a CSV import: orders of one client, made at one time, members of
+   * one batch, each written exactly as createOrders writes it. Answers per order, in order:
+   * `created`, `existing` (with the order, unchanged, not made a member) or `archived` (retention
+   * removed the key's order: nothing is made under it; the rest of the chunk goes ahead). Checks and
+   * errors as createOrders.
+   */
+  createBatchOrders(chunk: BatchOrderChunk): Promise<readonly BatchOrderResult[]>;
   /**
    * Makes existing orders members of the batch too (they count in its states from then on).
    * Linking an order that already is a member changes nothing; unknown keys are ignored.

@@ -7,6 +7,7 @@ import { ORDER_CHUNK } from '../orders/mongo-order-store.ts';
 import { encodeCursor, validateBatchListQuery } from '../shared/cursors.ts';
 import { batchListKey } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
+import { createBatchOrdersVia } from './batch-orders.ts';
 import { decodeBatch, decodeRowChunk, rowCommit } from './batch-record.ts';
 import type { Batch, BatchPatch, BatchState, BatchStore, NewBatch, RowResult } from './batch-store.ts';
 import {
@@ -233,6 +234,8 @@ export function createMongoBatchStore(
     },
 
     createOrders: orders.createOrders,
+
+    createBatchOrders: (chunk) => createBatchOrdersVia(orders.createOrders, chunk),
 
     async linkOrders(batchId: string, keys: readonly OrderKey[]) {
       for (let start = 0; start < keys.length; start += ORDER_CHUNK) {

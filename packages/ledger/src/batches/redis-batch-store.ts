@@ -25,6 +25,7 @@ import {
   validateFindBatchesLimit,
   validateNewBatch,
 } from './batch-validation.ts';
+import { redisBatchOrders } from './redis-batch-orders.ts';
 import { redisUploadStore } from './redis-upload-store.ts';
 
 /** Row-result chunks fetched per round trip by readRows. */
@@ -226,6 +227,8 @@ export function createRedisBatchStore(
     },
 
     createOrders: orders.createOrders,
+
+    createBatchOrders: redisBatchOrders(ctx),
 
     async linkOrders(batchId: string, orderKeys: readonly OrderKey[]) {
       for (let start = 0; start < orderKeys.length; start += CREATE_CHUNK) {

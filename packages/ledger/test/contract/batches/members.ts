@@ -1,5 +1,12 @@
-import { type Order, paise, providerOrderId, type RechargeRequest } from '@rechargeflow/domain';
+import {
+  type Order,
+  paise,
+  providerOrderId,
+  type RechargeRequest,
+  requestFingerprint,
+} from '@rechargeflow/domain';
 import { beforeEach, expect, it } from 'vitest';
+import type { BatchOrder } from '../../../src/batches/batch-orders.ts';
 import type { BatchStore } from '../../../src/batches/batch-store.ts';
 import { ProviderOrderIdConflictError } from '../../../src/ledger-errors.ts';
 import type { NewOrder, OrderStore } from '../../../src/orders/order-store.ts';
@@ -15,7 +22,7 @@ import {
   REQUEST,
 } from '../fixtures.ts';
 
-/** Bulk orders and batch membership: createOrders, linkOrders, batchStates. */
+/** Bulk orders and batch membership: createOrders, createBatchOrders, linkOrders, batchStates. */
 export function batchMemberContract(live: LiveFixture): void {
   let store: BatchStore & OrderStore;
 
@@ -165,5 +172,133 @@ export function batchMemberContract(live: LiveFixture): void {
     // The order still names the batch it came from.
     expect((await store.getOrder(keyOf(other)))?.batchId).toBe('b_other');
     expect(await store.batchStates('b_none')).toStrictEqual({});
+  });
+
+  it('creates an import chunk (createBatchOrders) exactly as createOrders writes the same orders', async () => {
+    await created(store, newOrder('shop-1', 'c-3', 1));
+    await applied(store, { clientId: 'shop-1', orderId: 'c-3' }, move('queued', 'processing', 2));
+    const existing = await store.getOrder({ clientId: 'shop-1', orderId: 'c-3' });
+    const other: RechargeRequest = { ...REQUEST, amount: paise(2_000), value1: 'x' };
+    const orders: BatchOrder[] = Array.from({ length: 300 }, (_, i) => {
+      const request = i % 3 === 0 ? other : REQUEST;
+      return {
+        orderId: `c-${i}`,
+        providerOrderId: providerOrderId({ clientId: 'shop-1', orderId: `c-${i}` }),
+        route: i % 7 === 0 ? ['a1topup', 'telgoo5'] : ['a1topup'],
+        request,
+        fingerprint: requestFingerprint(request),
+      };
+    });
+    const results = await store.createBatchOrders({
+      clientId: 'shop-1',
+      batchId: 'b_chunk',
+      now: at(5),
+      orders,
+    });
+    expect(results).toHaveLength(300);
+    expect(results[3]).toStrictEqual({ kind: 'existing', order: existing });
+    // The same orders through createOrders, under another client: each reads back the same.
+    const twins = await store.createOrders(
+      orders.map((order) => ({
+        ...order,
+        clientId: 'shop-2',
+        providerOrderId: providerOrderId({ clientId: 'shop-2', orderId: order.orderId }),
+        provider: order.route[0] as string,
+        batchId: 'b_twin',
+        now: at(5),
+      })),
+    );
+    for (const [i, result] of results.entries()) {
+      if (i === 3) continue;
+      expect(result).toStrictEqual({ kind: 'created' });
+      const key = { clientId: 'shop-1', orderId: `c-${i}` };
+      const twin = twins[i]?.order as Order;
+      expect(await store.getOrder(key)).toStrictEqual({
+        ...twin,
+        clientId: 'shop-1',
+        providerOrderId: orders[i]?.providerOrderId,
+        batchId: 'b_chunk',
+      });
+      expect((await store.getOrderByProviderOrderId(orders[i]?.providerOrderId ?? ''))?.orderId).toBe(
+        `c-${i}`,
+      );
+    }
+    // Indexed like createOrders' orders: by client and state, by last change, in the batch's counts.
+    expect(await store.batchStates('b_chunk')).toStrictEqual({ queued: 299 });
+    const listed = await store.listOrders('shop-1', { limit: 500, state: 'queued' });
+    expect(listed.orders.map((order) => order.orderId).sort()).toEqual(
+      orders
+        .map((order) => order.orderId)
+        .filter((id) => id !== 'c-3')
+        .sort(),
+    );
+    expect(await store.findStale('queued', at(6), 1_000)).toHaveLength(599);
+    expect((await store.countInState('queued')).count).toBe(599);
+    // A second run of the same chunk (a retried import) creates nothing and answers every order.
+    const again = await store.createBatchOrders({
+      clientId: 'shop-1',
+      batchId: 'b_chunk',
+      now: at(9),
+      orders,
+    });
+    expect(again.every((result) => result.kind === 'existing')).toBe(true);
+    expect(await store.batchStates('b_chunk')).toStrictEqual({ queued: 299 });
+    expect(
+      await store.createBatchOrders({ clientId: 'shop-1', batchId: 'b_chunk', now: at(9), orders: [] }),
+    ).toEqual([]);
+  });
+
+  it('refuses an import chunk the way createOrders would, and creates each key once when chunks race', async () => {
+    const chunk = (orderIds: readonly string[], extra: Partial<BatchOrder> = {}) => ({
+      clientId: 'shop-1',
+      batchId: 'b_refuse',
+      now: at(1),
+      orders: orderIds.map((orderId) => ({
+        orderId,
+        providerOrderId: providerOrderId({ clientId: 'shop-1', orderId }),
+        route: ['a1topup'],
+        request: REQUEST,
+        fingerprint: requestFingerprint(REQUEST),
+        ...extra,
+      })),
+    });
+    await expect(store.createBatchOrders(chunk(['fine', 'bad'], { route: [] }))).rejects.toBeInstanceOf(
+      RangeError,
+    );
+    expect(await store.getOrder({ clientId: 'shop-1', orderId: 'fine' })).toBeNull();
+    await created(store, newOrder('shop-1', 'holder', 1));
+    const thief = chunk(['thief'], {
+      providerOrderId: providerOrderId({ clientId: 'shop-1', orderId: 'holder' }),
+    });
+    await expect(store.createBatchOrders(thief)).rejects.toBeInstanceOf(ProviderOrderIdConflictError);
+    expect(await store.getOrder({ clientId: 'shop-1', orderId: 'thief' })).toBeNull();
+
+    const keys = (call: number) => Array.from({ length: 50 }, (_, i) => `r-${call * 5 + i}`);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, call) =>
+        call % 2 === 0
+          ? store.createBatchOrders({ ...chunk(keys(call)), batchId: 'b_race' })
+          : store.createOrders(
+              chunk(keys(call)).orders.map((order) => ({
+                ...order,
+                clientId: 'shop-1',
+                provider: 'a1topup',
+                batchId: 'b_race',
+                now: at(1),
+              })),
+            ),
+      ),
+    );
+    const createdPerKey = new Map<string, number>();
+    for (const [call, results] of answers.entries()) {
+      for (const [i, result] of results.entries()) {
+        const made = 'kind' in result ? result.kind === 'created' : result.created;
+        const key = keys(call)[i] as string;
+        createdPerKey.set(key, (createdPerKey.get(key) ?? 0) + (made ? 1 : 0));
+      }
+    }
+    expect(createdPerKey.size).toBe(145);
+    expect([...createdPerKey.values()].every((count) => count === 1)).toBe(true);
+    expect(await store.batchStates('b_race')).toStrictEqual({ queued: 145 });
   });
 }
