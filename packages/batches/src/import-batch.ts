@@ -1,5 +1,6 @@
 import { pipeline, Readable } from 'node:stream';
 import {
+  type Order,
   type OrderKey,
   ProviderNotEnabledError,
   providerOrderId,
@@ -7,7 +8,7 @@ import {
   type RechargeRequest,
   requestFingerprint,
 } from '@rechargeflow/domain';
-import type { BatchOrder, BatchOrderResult, BatchStore, RowResult } from '@rechargeflow/ledger';
+import type { BatchOrder, BatchOrderResult, BatchStore, OrderStore, RowResult } from '@rechargeflow/ledger';
 import { DEFAULT_PROVIDER, type OrderLog } from '@rechargeflow/orders';
 import { rechargeJobId } from '@rechargeflow/queue';
 import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
@@ -26,13 +27,17 @@ export interface RechargeJobSink {
   ): Promise<void>;
 }
 
+/** The ledger as an import uses it: its batches, and getOrder for rows no route is enabled for. */
+export type ImportLedger = BatchStore & Pick<OrderStore, 'getOrder'>;
+
 export interface ImportDeps {
-  readonly ledger: BatchStore;
+  readonly ledger: ImportLedger;
   readonly producer: RechargeJobSink;
   readonly log: OrderLog;
   /**
    * The providers to try for a new order, in order (the routing table). Default: A1Topup only.
-   * ProviderNotEnabledError (no provider of the route enabled here) rejects the row with its reason.
+   * ProviderNotEnabledError (no provider of the route enabled here) rejects the row with its reason,
+   * unless the row's order exists already: it is answered by that order, as the API does.
    */
   readonly routeFor?: ((request: RechargeRequest) => readonly string[]) | undefined;
   readonly now?: (() => Date) | undefined;
@@ -229,7 +234,9 @@ async function endOfRow(
  * slot) to refuse repeats.
  *
  * An order id the client used before with the same details is linked to the batch and counts as
- * accepted; with different details the row is refused. A wrong header stops the whole batch with
+ * accepted; with different details the row is refused. That holds whatever the routing table says
+ * now (the existing order keeps its own route): only a row for a new order is refused because no
+ * provider of its route is enabled here. A wrong header stops the whole batch with
  * an `error` (stored `imported`, shown `stopped`, no rows read), as does a file that stops being
  * readable part-way — a quote never closed, a line that is not UTF-8 text — (the rows before it are
  * kept). Either way the batch records the line where reading stopped and how many input rows were
@@ -489,13 +496,15 @@ async function writeChunk(
 ): Promise<boolean> {
   const now = nowIso(deps);
   const orders: BatchOrder[] = [];
-  // Rows whose route names no provider enabled here: rejected with the reason, no order (like the API's 422).
+  // Rows whose route names no provider enabled here, with the reason.
   const notRouted = new Map<number, string>();
+  const refusedKeys: OrderKey[] = [];
   for (const { row, verdict } of rows) {
     if (!verdict.ok) continue;
     const routed = routeRow(deps, verdict.request);
     if (typeof routed === 'string') {
       notRouted.set(row, routed);
+      refusedKeys.push({ clientId, orderId: verdict.orderId });
       continue;
     }
     orders.push({
@@ -506,8 +515,15 @@ async function writeChunk(
       fingerprint: requestFingerprint(verdict.request),
     });
   }
-  const created =
-    orders.length > 0 ? await deps.ledger.createBatchOrders({ clientId, batchId, now, orders }) : [];
+  // A refused row whose order exists already (made while its provider was enabled, or by a run that
+  // died before committing this chunk) is answered by that order, like the API's repeat; only a new
+  // order is refused (the API's 422). Read for the refused rows only: the usual chunk pays nothing.
+  const [created, refusedOrders] = await Promise.all([
+    orders.length > 0 ? deps.ledger.createBatchOrders({ clientId, batchId, now, orders }) : [],
+    Promise.all(refusedKeys.map((orderKey) => deps.ledger.getOrder(orderKey))),
+  ]);
+  const existingOf = new Map<string, Order>();
+  for (const order of refusedOrders) if (order !== null) existingOf.set(order.orderId, order);
   if (created.length !== orders.length)
     throw new Error(
       `ledger createBatchOrders answered ${created.length} results for ${orders.length} orders`,
@@ -525,6 +541,22 @@ async function writeChunk(
     const key = { clientId, orderId };
     list.push({ payload: key, jobId: rechargeJobId(key, provider) });
   };
+  /** A row naming an order the client has already: linked to it, or refused for other details. */
+  const answerExisting = (row: number, cells: RowResult['cells'], order: Order, fingerprint: string) => {
+    if (order.fingerprint !== fingerprint) {
+      results.push({
+        row,
+        cells,
+        error: `orderId: ${order.orderId} was already used for a different recharge (an earlier order with other details); use a new orderId for this one`,
+      });
+      return;
+    }
+    if (order.batchId !== batchId) toLink.push({ clientId, orderId: order.orderId });
+    // A repeat whose job may have been lost (like submitOrder): job ids make a second add harmless.
+    // The order's own provider, whether or not it is enabled here: it was chosen when it was made.
+    if (order.state === 'queued') addJob(order.orderId, order.provider);
+    results.push({ row, cells, orderId: order.orderId });
+  };
   let next = 0;
   for (const { row, verdict } of rows) {
     if (!verdict.ok) {
@@ -533,7 +565,9 @@ async function writeChunk(
     }
     const refusal = notRouted.get(row);
     if (refusal !== undefined) {
-      results.push({ row, cells: verdict.cells, error: refusal });
+      const existing = existingOf.get(verdict.orderId);
+      if (existing === undefined) results.push({ row, cells: verdict.cells, error: refusal });
+      else answerExisting(row, verdict.cells, existing, requestFingerprint(verdict.request));
       continue;
     }
     const asked = orders[next] as BatchOrder;
@@ -547,22 +581,9 @@ async function writeChunk(
       case 'archived':
         results.push({ row, cells: verdict.cells, error: archivedReason(asked.orderId) });
         break;
-      case 'existing': {
-        const order = outcome.order;
-        if (order.fingerprint !== asked.fingerprint) {
-          results.push({
-            row,
-            cells: verdict.cells,
-            error: `orderId: ${verdict.orderId} was already used for a different recharge (an earlier order with other details); use a new orderId for this one`,
-          });
-          break;
-        }
-        if (order.batchId !== batchId) toLink.push({ clientId, orderId: order.orderId });
-        // A repeat whose job may have been lost (like submitOrder): job ids make a second add harmless.
-        if (order.state === 'queued') addJob(order.orderId, order.provider);
-        results.push({ row, cells: verdict.cells, orderId: order.orderId });
+      case 'existing':
+        answerExisting(row, verdict.cells, outcome.order, asked.fingerprint);
         break;
-      }
       default:
         return outcome satisfies never;
     }

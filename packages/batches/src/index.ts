@@ -18,6 +18,7 @@ export {
   DEFAULT_MAX_ROW_BYTES,
   DEFAULT_PIPELINE_DEPTH,
   type ImportDeps,
+  type ImportLedger,
   type ImportOutcome,
   type ImportSettings,
   importBatch,

@@ -1,5 +1,6 @@
 import {
   type OrderKey,
+  ProviderNotEnabledError,
   providerOrderId,
   RechargeflowError,
   requestFingerprint,
@@ -42,6 +43,11 @@ const log = { info() {}, warn() {}, error() {} };
 /** results.csv columns after the 7 input columns. */
 const [STATUS, ERROR, REASON] = [7, 10, 11];
 const clock = () => new Date('2026-03-01T10:00:00.000Z');
+/** A routing table after PROVIDERS changed: no row's route has an enabled provider. */
+const noneEnabled = (): readonly string[] => {
+  throw new ProviderNotEnabledError('A', ['a1topup'], ['telgoo5']);
+};
+const NOT_ENABLED = 'operator: A orders go to a1topup, which is not enabled here (PROVIDERS=telgoo5)';
 
 /** Makes an order the way the API does, outside any batch. */
 async function seedOrder(ledger: FlowLedger, orderId: string, number: string, amount: string) {
@@ -294,6 +300,84 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
           .filter((r) => r[STATUS] === 'queued')
           .map((r) => r[0]),
       ).toEqual(['keep-1', 'keep-2']);
+    });
+
+    it('a row naming an order the client already has is answered by it even when its route is not enabled now; only new orders are refused', async () => {
+      // Made (and charged) while a1topup was enabled; PROVIDERS has changed since.
+      await seedOrder(fx.ledger, 'paid-1', '9812345678', '10');
+      await fx.settle({ clientId: CLIENT, orderId: 'paid-1' }, 'success', 'OP-1');
+      await seedOrder(fx.ledger, 'waiting-1', '9812345679', '10');
+      await seedOrder(fx.ledger, 'other-1', '9812345670', '10');
+      const text = [
+        HEADER,
+        'paid-1,A,5,9812345678,10,,',
+        'waiting-1,A,5,9812345679,10,,',
+        'other-1,A,5,9812345670,99,,',
+        'new-1,A,5,9812345671,10,,',
+      ].join('\n');
+      const { batch } = await upload(fx.ledger, text);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      expect(await importBatch({ ...deps(), routeFor: noneEnabled }, key)).toMatchObject({
+        kind: 'imported',
+        rows: 4,
+        accepted: 2,
+        rejected: 2,
+      });
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.slice(1).map((r) => [r[0], r[STATUS], r[9], r[ERROR]])).toEqual([
+        ['paid-1', 'success', 'OP-1', ''],
+        ['waiting-1', 'queued', '', ''],
+        [
+          'other-1',
+          'rejected',
+          '',
+          expect.stringContaining('orderId: other-1 was already used for a different recharge'),
+        ],
+        ['new-1', 'rejected', '', NOT_ENABLED],
+      ]);
+      expect(results.rows[1]?.[8]).toBe(providerOrderId({ clientId: CLIENT, orderId: 'paid-1' }, 1));
+      // The existing orders are linked to the batch; nothing is made for the refused ones.
+      expect(await fx.ledger.batchStates(batch.batchId)).toEqual({ success: 1, queued: 1 });
+      expect(await fx.ledger.getOrder({ clientId: CLIENT, orderId: 'new-1' })).toBeNull();
+      // The queued one keeps its own provider: its job (maybe lost) is there, on a1topup's queue.
+      expect(await fx.jobCount('a1topup')).toBe(1);
+    });
+
+    it('a rerun after PROVIDERS changed answers the rows whose orders the crashed run made, and refuses only the rest', async () => {
+      const text = [
+        HEADER,
+        'c-1,A,5,9812300001,10,,',
+        'c-2,A,5,9812300002,10,,',
+        'c-3,A,5,9812300003,10,,',
+        'c-4,A,5,9812300004,10,,',
+      ].join('\n');
+      const { batch } = await upload(fx.ledger, text);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      // The first run makes the first chunk's orders and jobs, then dies before its checkpoint.
+      const crashing = override(fx.ledger, {
+        commitRows: async () => {
+          throw new Error('process killed');
+        },
+      });
+      await expect(
+        importBatch({ ...deps(), ledger: crashing }, key, { chunkRows: 2, pipelineDepth: 1 }),
+      ).rejects.toThrow('process killed');
+      expect(await fx.ledger.batchStates(batch.batchId)).toEqual({ queued: 2 });
+
+      const rerun = await importBatch({ ...deps(), routeFor: noneEnabled }, key, {
+        chunkRows: 2,
+        pipelineDepth: 1,
+      });
+      expect(rerun).toEqual({ kind: 'imported', rows: 4, accepted: 2, rejected: 2 });
+      const results = await resultsOf(fx.ledger, batch.batchId);
+      expect(results.rows.slice(1).map((r) => [r[0], r[STATUS], r[ERROR]])).toEqual([
+        ['c-1', 'queued', ''],
+        ['c-2', 'queued', ''],
+        ['c-3', 'rejected', NOT_ENABLED],
+        ['c-4', 'rejected', NOT_ENABLED],
+      ]);
+      expect(await fx.ledger.batchStates(batch.batchId)).toEqual({ queued: 2 });
+      expect(await fx.jobCount('a1topup')).toBe(2);
     });
 
     it('a queue failing part-way fails the run; the retry adds every job once and commits every row once', async () => {
