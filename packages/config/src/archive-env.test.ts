@@ -20,5 +20,12 @@ describe('retention variables', () => {
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]?.path).toEqual(['LEDGER_RETENTION']);
     expect(schema.safeParse({ LEDGER_RETENTION: '-5d' }).success).toBe(false);
+    // Below 7d a client's retry could outlive the tombstone and be sent again under the same orderid.
+    for (const short of ['1s', '500ms', '6d', '143h']) {
+      const refused = schema.safeParse({ LEDGER_RETENTION: short });
+      expect(refused.success, short).toBe(false);
+      expect(refused.error?.issues[0]?.message).toBe('must be 0 (off) or at least 7d');
+    }
+    expect(schema.parse({ LEDGER_RETENTION: '7d' }).LEDGER_RETENTION).toBe(7 * 86_400_000);
   });
 });

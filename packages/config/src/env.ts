@@ -266,7 +266,13 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
  * A duration such as `48h`, `15m`, `30s`, `500ms`, or a plain number of seconds; parsed to ms.
  * `allowZero` for a setting whose 0 means "off" (ORDER_MAX_WAIT).
  */
-export function duration(defaultValue: string, options: { readonly allowZero?: boolean } = {}) {
+export function duration(
+  defaultValue: string,
+  options: {
+    readonly allowZero?: boolean;
+    readonly min?: { readonly ms: number; readonly text: string };
+  } = {},
+) {
   return unsetWhenBlank(
     z
       .string()
@@ -282,6 +288,13 @@ export function duration(defaultValue: string, options: { readonly allowZero?: b
           ctx.addIssue({
             code: 'custom',
             message: options.allowZero ? 'must be 0 (off) or longer' : 'must be longer than 0',
+          });
+          return z.NEVER;
+        }
+        if (options.min !== undefined && ms > 0 && ms < options.min.ms) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be ${options.allowZero ? '0 (off) or ' : ''}at least ${options.min.text}`,
           });
           return z.NEVER;
         }

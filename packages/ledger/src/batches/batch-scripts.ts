@@ -132,6 +132,8 @@ for i = 2, #KEYS do
     local batches = current[2] or ''
     if not string.find(' ' .. batches .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then
       redis.call('HSET', KEYS[i], 'batches', batches == '' and ARGV[1] or batches .. ' ' .. ARGV[1])
+      -- A new version: retention removes an order only at the version it archived (with its batches).
+      redis.call('HINCRBY', KEYS[i], 'version', 1)
       redis.call('HINCRBY', KEYS[1], current[1], 1)
       linked = linked + 1
     end
