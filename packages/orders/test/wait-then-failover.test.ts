@@ -4,6 +4,7 @@ import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
 import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
 import { createSimulator, type Simulator } from '@rechargeflow/simulator';
+import { checkBooks } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -238,5 +239,22 @@ describe('the ORDER_MAX_WAIT clock across attempts', () => {
     );
     expect(primarySim.order(order.providerOrderId)).toBeUndefined();
     expect(backupSim.order(providerOrderId(order, 2))).toBeUndefined();
+  });
+
+  // Last: both providers' books against the ledger, over every order the tests above sent.
+  it("ends with each provider's books agreeing with the ledger: each charge once, on its own attempt", async () => {
+    const books = { a1topup: primarySim.books(), a1topup_backup: backupSim.books() };
+    const lines = [...books.a1topup, ...books.a1topup_backup];
+    const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
+    const orders = new Map<string, Order>();
+    for (const order of found) if (order) orders.set(`${order.clientId}/${order.orderId}`, order);
+    const verdict = checkBooks({
+      books,
+      orders: [...orders.values()],
+      byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
+    });
+    expect(verdict.received).toBeGreaterThan(0);
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.sentTwice).toEqual([]);
   });
 });
