@@ -6,6 +6,7 @@ import { RedisEvictionPolicyError } from '@rechargeflow/queue';
 import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FILTER_SCAN_BUDGET } from '../src/orders/redis-order-queries.ts';
 import { ensureCompactHashes } from '../src/redis/compact-hashes.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
 import { describeLedgerContract } from './contract/index.ts';
@@ -46,7 +47,7 @@ describeLedgerContract('Redis', async () => {
 });
 
 describe('Redis ledger store specifics', () => {
-  it('keeps every key under its prefix, history as a list of JSON strings, and cleans up by prefix', async () => {
+  it('keeps every key under its prefix, history as JSON strings in the order hash, and cleans up by prefix', async () => {
     const prefix = `${RUN_PREFIX}:layout`;
     const store = createRedisLedgerStore({ redis, prefix });
     await store.init();
@@ -62,19 +63,35 @@ describe('Redis ledger store specifics', () => {
     });
 
     const keyId = orderKeyId(key);
-    expect(await redis.type(`${prefix}:history:${keyId}`)).toBe('list');
+    // Since layout 3 the history is in the order's hash (h1..hN, hn = N), not in a list of its own.
+    expect(await redis.exists(`${prefix}:history:${keyId}`)).toBe(0);
     expect(await redis.type(`${prefix}:order:${keyId}`)).toBe('hash');
     // A ':' in a client id cannot reach into another client's keys.
     expect(await redis.exists(`${prefix}:client:shop%3A1:orders`)).toBe(1);
-    const [entry] = await redis.lrange(`${prefix}:history:${keyId}`, 0, -1);
+    expect(await redis.hget(`${prefix}:order:${keyId}`, 'hn')).toBe('1');
+    const entry = await redis.hget(`${prefix}:order:${keyId}`, 'h1');
     expect(JSON.parse(entry ?? 'null')).toMatchObject({ from: null, to: 'queued' });
+    // Small enough for Redis's compact hash encoding (see ensureCompactHashes).
+    expect(await redis.object('ENCODING', `${prefix}:order:${keyId}`)).toBe('listpack');
+    const moved = await store.transition(key, {
+      expect: { state: 'queued' },
+      to: 'processing',
+      entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker', note: 'sending' },
+    });
+    expect(moved.applied && moved.order.history.map((h) => h.to)).toEqual(['queued', 'processing']);
+    expect(await redis.hmget(`${prefix}:order:${keyId}`, 'hn', 'h2')).toEqual([
+      '2',
+      expect.stringContaining('"note":"sending"'),
+    ]);
+    expect((await store.getOrder(key))?.history).toEqual(moved.applied ? moved.order.history : null);
 
     // Besides the order's own keys: the creation list, and the layout version set by init().
     expect(await redis.zrange(`${prefix}:orders:created`, '0', '-1')).toEqual([
       expect.stringMatching(`:${keyId}$`),
     ]);
-    expect(await redis.get(`${prefix}:meta:layout`)).toBe('2');
-    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(8);
+    expect(await redis.get(`${prefix}:meta:layout`)).toBe('3');
+    // order, claim, client list, creation list, processing-by-updatedAt set, layout.
+    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(6);
     expect(await store.getOrder(key)).toBeNull();
   });
 
@@ -288,6 +305,56 @@ describe('Redis ledger store specifics', () => {
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
+  it('lists by state by walking the client list: a page stops after FILTER_SCAN_BUDGET orders read, with a cursor', async () => {
+    const prefix = `${RUN_PREFIX}:walk`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const order = (orderId: string, ms: number) => {
+      const key = { clientId: 'shop-1', orderId };
+      return {
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint(request),
+        now: new Date(Date.UTC(2026, 0, 1) + ms).toISOString(),
+      };
+    };
+    // Three old orders moved to processing, then more queued orders than one page may read.
+    const rare = ['r0', 'r1', 'r2'];
+    await store.createOrders(rare.map((id, i) => order(id, i)));
+    for (const orderId of rare) {
+      await store.transition(
+        { clientId: 'shop-1', orderId },
+        {
+          expect: { state: 'queued' },
+          to: 'processing',
+          entry: { at: '2026-01-02T00:00:00.000Z', source: 'worker' },
+        },
+      );
+    }
+    const many = FILTER_SCAN_BUDGET + 300;
+    await store.createOrders(Array.from({ length: many }, (_, i) => order(`q${i}`, 1_000 + i)));
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listOrders('shop-1', { state: 'processing', limit: 2, cursor });
+      expect(page.orders.every((o) => o.state === 'processing')).toBe(true);
+      seen.push(...page.orders.map((o) => o.orderId));
+      sizes.push(page.orders.length);
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor !== undefined && pages < 10);
+    // The first page read its budget of queued orders and found none: empty, with a cursor.
+    expect(sizes[0]).toBe(0);
+    expect(seen).toEqual(['r2', 'r1', 'r0']);
+    expect(cursor).toBeUndefined();
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
   it('reads orders written before status checks existed, and indexes them at init()', async () => {
     const prefix = `${RUN_PREFIX}:legacy`;
     const store = createRedisLedgerStore({ redis, prefix });
@@ -318,8 +385,10 @@ describe('Redis ledger store specifics', () => {
       to: 'pending',
       entry: { at, source: 'worker' },
     });
-    // What the earlier code wrote: no check fields, no due-check set, no creation list, no layout.
+    // What the earlier code wrote: no check fields, no due-check set, no creation list, no layout;
+    // the history in a list, a listKey field, and a list per client and state.
     for (const key of [queued, pending]) {
+      await toLayout1(prefix, key, '2026-01-01T00:00:00.000Z');
       await redis.hdel(
         `${prefix}:order:${orderKeyId(key)}`,
         'statusChecks',
@@ -328,6 +397,8 @@ describe('Redis ledger store specifics', () => {
       );
     }
     await redis.del(`${prefix}:checks:due`, `${prefix}:orders:created`, `${prefix}:meta:layout`);
+    const oldHistory = (await store.getOrder(pending))?.history;
+    expect(oldHistory?.map((h) => h.to)).toEqual(['queued', 'processing', 'pending']);
 
     const old = await store.getOrder(queued);
     expect(old?.statusChecks).toBe(0);
@@ -360,6 +431,27 @@ describe('Redis ledger store specifics', () => {
     await createRedisLedgerStore({ redis, prefix }).init();
     const [after] = await upgraded.summarize('2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z');
     expect(after?.submitted.count).toBe(2);
+    // Layout 3: the per-state lists are gone; an old order keeps appending to its history list.
+    expect(await redis.keys(`${prefix}:client:*:state:*`)).toEqual([]);
+    expect(await redis.get(`${prefix}:meta:layout`)).toBe('3');
+    const moved = await upgraded.transition(queued, {
+      expect: { state: 'processing' },
+      to: 'failed',
+      entry: { at, source: 'worker', note: 'refused' },
+    });
+    expect(moved.applied && moved.order.history.map((h) => h.to)).toEqual(['queued', 'processing', 'failed']);
+    expect(await redis.llen(`${prefix}:history:${orderKeyId(queued)}`)).toBe(3);
+    expect(await redis.hexists(`${prefix}:order:${orderKeyId(queued)}`, 'hn')).toBe(0);
+    expect((await upgraded.getOrder(queued))?.history).toEqual(moved.applied ? moved.order.history : null);
+    expect(await upgraded.appendHistory(pending, { at, source: 'operator', note: 'looked' })).toMatchObject({
+      applied: true,
+    });
+    expect((await upgraded.getOrder(pending))?.history.map((h) => h.note ?? null)).toEqual([
+      ...(oldHistory ?? []).map((h) => h.note ?? null),
+      'looked',
+    ]);
+    const page = await upgraded.listOrders('shop-1', { limit: 10, state: 'failed' });
+    expect(page.orders.map((o) => o.orderId)).toEqual(['old-queued']);
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
@@ -420,6 +512,26 @@ describe('Redis ledger store specifics', () => {
 });
 
 /** A throw-away redis-server on a free loopback port, killed (by its own pid) afterwards. */
+/**
+ * Rewrites an order as layouts 1 and 2 stored it: its history in a list of its own (`h1`..`hN`
+ * and `hn` out of the hash), a `listKey` field, and its list key in a list per client and state.
+ */
+async function toLayout1(prefix: string, key: { clientId: string; orderId: string }, createdAt: string) {
+  const keyId = orderKeyId(key);
+  const orderKey = `${prefix}:order:${keyId}`;
+  const [n, state] = await redis.hmget(orderKey, 'hn', 'state');
+  const fields = Array.from({ length: Number(n) }, (_, i) => `h${i + 1}`);
+  const entries = await redis.hmget(orderKey, ...fields);
+  const listKey = `${String(Date.parse(createdAt)).padStart(15, '0')}:${keyId}`;
+  await redis
+    .multi()
+    .hdel(orderKey, 'hn', ...fields)
+    .hset(orderKey, 'listKey', listKey)
+    .rpush(`${prefix}:history:${keyId}`, ...entries.map((entry) => entry ?? ''))
+    .zadd(`${prefix}:client:${encodeURIComponent(key.clientId)}:state:${state}`, 0, listKey)
+    .exec();
+}
+
 async function withPrivateRedis(policy: string, use: (client: Redis) => Promise<void>): Promise<void> {
   const port = await freePort();
   const child: ChildProcess = spawn(

@@ -29,6 +29,7 @@ import type { Redis } from 'ioredis';
 import { handWrittenBooks, rechargeflowBooks } from './end-to-end-books.ts';
 import { inLanes, jsonPoster, statusText } from './http-client.ts';
 import {
+  commandMix,
   deleteByPrefix,
   fmt,
   freePort,
@@ -183,7 +184,7 @@ export async function rawRun(redis: Redis, options: EndToEndOptions): Promise<Ru
       keysMemory: await keysMemory(redis, prefix),
       booksOk: completed === orders && failed === 0,
       books: `${fmt(completed)} of ${fmt(orders)} jobs completed, ${fmt(failed)} failed`,
-      note: `adds done after ${submitSeconds.toFixed(1)} s`,
+      note: `adds done after ${submitSeconds.toFixed(1)} s; commands/order: ${commandMix(used.byCommand, orders)}`,
     };
   } finally {
     await consumers.stop();
@@ -269,7 +270,7 @@ export async function handWrittenRun(redis: Redis, options: EndToEndOptions): Pr
       memory: used.memory,
       keysMemory: memoryOfKeys,
       ...books,
-      note: `HTTP answers done after ${submitSeconds.toFixed(1)} s (${statusText(poster.statuses)}); jobs ${fmt(consumers.completed())} completed, ${fmt(consumers.failed())} failed`,
+      note: `HTTP answers done after ${submitSeconds.toFixed(1)} s (${statusText(poster.statuses)}); jobs ${fmt(consumers.completed())} completed, ${fmt(consumers.failed())} failed; commands/order: ${commandMix(used.byCommand, orders)}`,
     };
   } finally {
     for (const stop of stops.reverse()) await stop();
@@ -366,7 +367,7 @@ export async function rechargeflowRun(
       )
         .filter(([, n]) => n > 0)
         .map(([s, n]) => `${s} ${fmt(n)}`)
-        .join(', ')}`,
+        .join(', ')}; commands/order: ${commandMix(used.byCommand, orders)}`,
     };
   } finally {
     poster.close();

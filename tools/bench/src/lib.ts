@@ -67,6 +67,8 @@ export interface RedisReading {
    * once for each command it runs. The INFO calls that read these figures are left out.
    */
   readonly calls: number;
+  /** The same calls by command name (lower case, INFO left out). */
+  readonly byCommand: Readonly<Record<string, number>>;
   /** used_memory, bytes. */
   readonly usedMemory: number;
 }
@@ -75,11 +77,16 @@ export async function readRedis(redis: Redis): Promise<RedisReading> {
   const info = await redis.info('cpu', 'commandstats', 'memory');
   const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
   let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-    if (match[1] !== 'info') calls += Number(match[2]);
+  const byCommand: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (match[1] === 'info' || match[1] === undefined) continue;
+    calls += Number(match[2]);
+    byCommand[match[1]] = Number(match[2]);
+  }
   return {
     cpu: field('used_cpu_user') + field('used_cpu_sys'),
     calls,
+    byCommand,
     usedMemory: field('used_memory'),
   };
 }
@@ -92,6 +99,8 @@ export async function redisCpu(redis: Redis): Promise<number> {
 export interface RedisUse {
   readonly cpu: number;
   readonly calls: number;
+  /** The calls by command name over the stretch. */
+  readonly byCommand: Readonly<Record<string, number>>;
   /** used_memory now minus at the start, bytes (other clients' keys count too). */
   readonly memory: number;
 }
@@ -104,6 +113,11 @@ export async function redisMeter(redis: Redis): Promise<() => Promise<RedisUse>>
     return {
       cpu: end.cpu - start.cpu,
       calls: end.calls - start.calls,
+      byCommand: Object.fromEntries(
+        Object.entries(end.byCommand)
+          .map(([name, n]) => [name, n - (start.byCommand[name] ?? 0)] as const)
+          .filter(([, n]) => n > 0),
+      ),
       memory: end.usedMemory - start.usedMemory,
     };
   };
@@ -397,4 +411,13 @@ export async function startRawWorkers(
       await Promise.all(workers.map((w) => w.part.stop(PART_TIMEOUT_MS)));
     },
   };
+}
+
+/** The commands that made up most of a run's calls, per order: "evalsha 6.0, hset 5.0, …". */
+export function commandMix(byCommand: Readonly<Record<string, number>>, orders: number, top = 40): string {
+  return Object.entries(byCommand)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, top)
+    .map(([name, n]) => `${name} ${(n / orders).toFixed(1)}`)
+    .join(', ');
 }

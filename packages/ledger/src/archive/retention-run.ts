@@ -161,8 +161,8 @@ export async function runRetention(
 
 /** Only what removal needs: the run does not keep whole orders (with history) past their page. */
 function refOf(order: Order): ArchivedOrderRef {
-  const { clientId, orderId, providerOrderId, route, state, version } = order;
-  return { clientId, orderId, providerOrderId, route, state, version };
+  const { clientId, orderId, providerOrderId, route, state, version, createdAt } = order;
+  return { clientId, orderId, providerOrderId, route, state, version, createdAt };
 }
 
 /** Due orders across the final states, oldest change first per state, in pages of any size. */

@@ -8,8 +8,8 @@ import { script } from '../redis/lua.ts';
  * list and index entries and batch counts — so keep the two in step. Checks first, then writes: a
  * providerOrderId held by another order (or by an earlier order of the call) writes nothing.
  * KEYS: all-orders-by-creation list, queued-by-updatedAt set, the batch's state hash, the client's
- *       list, the client+queued list, then per order (3): order hash, history list, providerOrderId
- *       claim.
+ *       list, then per order (3): order hash, history list (read only for an order written before
+ *       layout 3), providerOrderId claim.
  * ARGV: clientId, createdAt ISO, updatedAt ms, the list keys' time prefix (the list key is it + key
  *       id), first history entry (JSON), batchId, the batch id as kept in `batches`, R, then R
  *       routes (2 each: provider, route JSON), then per order (6): keyId, orderId, providerOrderId,
@@ -26,14 +26,14 @@ local S = 6
 local n = (#ARGV - first + 1) / S
 local claimKeys = {}
 for i = 0, n - 1 do
-  claimKeys[i + 1] = KEYS[8 + i * 3]
+  claimKeys[i + 1] = KEYS[7 + i * 3]
 end
 local owners = redis.call('MGET', unpack(claimKeys))
 local new = {}
 local seen = {}
 local claims = {}
 for i = 0, n - 1 do
-  local k = 6 + i * 3
+  local k = 5 + i * 3
   local a = first + i * S
   local orderKey = KEYS[k]
   local owner = owners[i + 1]
@@ -54,7 +54,7 @@ local byUpdate = {}
 local listed = {}
 local count = 0
 for i = 0, n - 1 do
-  local k = 6 + i * 3
+  local k = 5 + i * 3
   local a = first + i * S
   if new[i + 1] then
     local listKey = ARGV[4] .. ARGV[a]
@@ -63,8 +63,7 @@ for i = 0, n - 1 do
       'providerOrderId', ARGV[a + 2], 'provider', ARGV[route], 'route', ARGV[route + 1],
       'request', ARGV[a + 4], 'fingerprint', ARGV[a + 5], 'state', 'queued', 'inFlight', '0',
       'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[2], 'updatedAt', ARGV[2],
-      'version', '1', 'listKey', listKey, 'batchId', ARGV[6], 'batches', ARGV[7])
-    redis.call('RPUSH', KEYS[k + 1], ARGV[5])
+      'version', '1', 'h1', ARGV[5], 'hn', '1', 'batchId', ARGV[6], 'batches', ARGV[7])
     count = count + 1
     claimed[#claimed + 1] = KEYS[k + 2]
     claimed[#claimed + 1] = ARGV[a]
@@ -82,7 +81,6 @@ if count > 0 then
   redis.call('ZADD', KEYS[1], unpack(listed))
   redis.call('ZADD', KEYS[2], unpack(byUpdate))
   redis.call('ZADD', KEYS[4], unpack(listed))
-  redis.call('ZADD', KEYS[5], unpack(listed))
   redis.call('HINCRBY', KEYS[3], 'queued', count)
 end
 return {'done', result}`,

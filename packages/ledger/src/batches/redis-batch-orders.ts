@@ -52,7 +52,6 @@ export function redisBatchOrders(ctx: RedisContext) {
       keys.stateUpdated('queued'),
       keys.batchStates(batchId),
       keys.clientOrders(clientId),
-      keys.clientState(clientId, 'queued'),
     ];
     const results: BatchOrderResult[] = [];
     for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {

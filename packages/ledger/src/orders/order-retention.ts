@@ -15,7 +15,7 @@ export function isArchivableState(state: OrderState): state is ArchivableState {
 /** What removal needs of an archived order (a run keeps only this much per order in memory). */
 export type ArchivedOrderRef = Pick<
   Order,
-  'clientId' | 'orderId' | 'providerOrderId' | 'route' | 'state' | 'version'
+  'clientId' | 'orderId' | 'providerOrderId' | 'route' | 'state' | 'version' | 'createdAt'
 >;
 
 export interface RemoveArchivedCommand {

@@ -7,12 +7,13 @@ import { OUTBOX_STATES } from '../webhooks/webhook-store.ts';
  * Creates orders, each exactly as a single creation would (a key that exists, or was created earlier
  * in this call, answers its order unchanged), in two passes: every check first, then every write, so
  * a providerOrderId held by another order (or by an earlier order of the call) writes nothing at all.
- * Built for bulk imports: per new order only EXISTS, HSET and RPUSH; the claims are read with one
- * MGET and written with one MSET, the index entries go in one ZADD per index and the batch counts
- * in one HINCRBY per batch. The order fields are literals here so the call carries only what
+ * Built for bulk imports: per new order only EXISTS and HSET (its first history entry is the hash's
+ * `h1`); the claims are read with one MGET and written with one MSET, the index entries go in one
+ * ZADD per index and the batch counts in one HINCRBY per batch. The order fields are literals here so the call carries only what
  * differs per order. At most ~1000 orders per call (Lua's unpack limit is 8000 values).
  * KEYS: all-orders-by-creation list, queued-by-updatedAt set, then B batch-state hashes, then per
- *       order (5): order hash, history list, providerOrderId claim, client list, client+queued list.
+ *       order (4): order hash, history list (read only for an order written before layout 3),
+ *       providerOrderId claim, client list.
  * ARGV: B, then per order (15): keyId, list key, updatedAt ms, first history entry (JSON), clientId,
  *       orderId, providerOrderId, provider, route (JSON), request (JSON), fingerprint, createdAt ISO,
  *       batchId ('' = none), its batch-state hash (1-based among the B), batch id as kept in `batches`.
@@ -26,14 +27,14 @@ local S = 15
 local n = (#ARGV - 1) / S
 local claimKeys = {}
 for i = 0, n - 1 do
-  claimKeys[i + 1] = KEYS[5 + B + i * 5]
+  claimKeys[i + 1] = KEYS[5 + B + i * 4]
 end
 local owners = redis.call('MGET', unpack(claimKeys))
 local new = {}
 local seen = {}
 local claims = {}
 for i = 0, n - 1 do
-  local k = 2 + B + i * 5
+  local k = 2 + B + i * 4
   local a = 1 + i * S
   local orderKey = KEYS[k + 1]
   local owner = owners[i + 1]
@@ -64,7 +65,7 @@ local function member(list, key, value)
   members[#members + 1] = value
 end
 for i = 0, n - 1 do
-  local k = 2 + B + i * 5
+  local k = 2 + B + i * 4
   local a = 1 + i * S
   local orderKey = KEYS[k + 1]
   if new[i + 1] then
@@ -73,17 +74,16 @@ for i = 0, n - 1 do
         'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
         'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
         'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
-        'version', '1', 'listKey', ARGV[a + 2])
+        'version', '1', 'h1', ARGV[a + 4], 'hn', '1')
     else
       redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
         'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
         'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
         'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
-        'version', '1', 'listKey', ARGV[a + 2], 'batchId', ARGV[a + 13], 'batches', ARGV[a + 15])
+        'version', '1', 'h1', ARGV[a + 4], 'hn', '1', 'batchId', ARGV[a + 13], 'batches', ARGV[a + 15])
       local batch = tonumber(ARGV[a + 14])
       batchCounts[batch] = (batchCounts[batch] or 0) + 1
     end
-    redis.call('RPUSH', KEYS[k + 2], ARGV[a + 4])
     claimed[#claimed + 1] = KEYS[k + 3]
     claimed[#claimed + 1] = ARGV[a + 1]
     byCreation[#byCreation + 1] = 0
@@ -91,7 +91,6 @@ for i = 0, n - 1 do
     byUpdate[#byUpdate + 1] = ARGV[a + 3]
     byUpdate[#byUpdate + 1] = ARGV[a + 1]
     member(clientLists, KEYS[k + 4], ARGV[a + 2])
-    member(clientLists, KEYS[k + 5], ARGV[a + 2])
     result[i + 1] = 1
   else
     result[i + 1] = snapshot(orderKey, KEYS[k + 2])
@@ -112,7 +111,7 @@ return {'done', result}`,
 );
 
 /**
- * KEYS: order hash, history list, client+from-state list, client+to-state list,
+ * KEYS: order hash, history list (used only by an order written before layout 3),
  *       from-state-by-updatedAt set, to-state-by-updatedAt set, due-check set,
  *       webhook outbox stream, and only with a provider switch or a booking: that
  *       providerOrderId's claim.
@@ -122,7 +121,7 @@ return {'done', result}`,
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
  *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
  *       book provider ('' = none), book providerOrderId, then patch field/value pairs.
- * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[9], to be
+ * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[7], to be
  * this order's, and the provider in the route; it then points provider and providerOrderId at it.
  * A state change moves one count from the old state to the new in the state hash of every batch
  * the order is a member of (`batches`: space-separated URI-encoded batch ids; the hash key is the
@@ -134,16 +133,17 @@ return {'done', result}`,
  * Entering one of OUTBOX_STATES from another state appends an entry to the webhook outbox in the
  * same script (clientId, orderId, the version after this write, the state, the order's batchId and
  * its member batches; the server's time is the entry id): the event cannot be lost to a crash after the transition.
- * Per order it costs HMGET, one HSET (version and attempts computed from the read), RPUSH, the
- * index moves and HGETALL; the history is not read back: it is append-only, so the caller that
- * read it with (new length - 1) entries appends its own entry (else it reads the order again).
+ * Per order it costs HMGET, one HSET (version, attempts and the history entry `h<n+1>` computed
+ * from the read), the by-updatedAt index move and HGETALL (which holds the whole history). An order
+ * written before layout 3 appends to its history list instead and is answered without it: the
+ * caller that read it with (new length - 1) entries appends its own entry (else it reads it again).
  * Answers: applied (+HGETALL, the history's new length) | conflict (+snapshot) | not_found |
  *          provider_not_in_route |
  *          provider_order_id_taken (+ the owner's key id) | attempt_not_held.
  */
 export const TRANSITION = script(
   'transition',
-  `local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'listKey', 'provider', 'route', 'batches', 'providerOrderId', 'version', 'clientId', 'orderId', 'batchId', 'attempts')
+  `local current = redis.call('HMGET', KEYS[1], 'state', 'inFlight', 'hn', 'provider', 'route', 'batches', 'providerOrderId', 'version', 'clientId', 'orderId', 'batchId', 'attempts')
 -- Every order hash has a state: none means no order.
 if not current[1] then
   return {'not_found'}
@@ -174,7 +174,7 @@ if ARGV[16] ~= '' then
   if not inRoute(ARGV[16]) then
     return {'provider_not_in_route'}
   end
-  if redis.call('GET', KEYS[9]) ~= ARGV[8] then
+  if redis.call('GET', KEYS[7]) ~= ARGV[8] then
     return {'attempt_not_held'}
   end
   fields[#fields + 1] = 'provider'
@@ -186,14 +186,14 @@ if ARGV[11] ~= '' then
   if not inRoute(ARGV[11]) then
     return {'provider_not_in_route'}
   end
-  local owner = redis.call('GET', KEYS[9])
+  local owner = redis.call('GET', KEYS[7])
   if owner == ARGV[8] then
     return {'conflict', snapshot(KEYS[1], KEYS[2])}
   end
   if owner then
     return {'provider_order_id_taken', owner}
   end
-  redis.call('SET', KEYS[9], ARGV[8])
+  redis.call('SET', KEYS[7], ARGV[8])
   fields[#fields + 1] = 'provider'
   fields[#fields + 1] = ARGV[11]
   fields[#fields + 1] = 'providerOrderId'
@@ -201,6 +201,14 @@ if ARGV[11] ~= '' then
 end
 for i = 18, #ARGV do
   fields[#fields + 1] = ARGV[i]
+end
+local historyLength = nil
+if current[3] then
+  historyLength = tonumber(current[3]) + 1
+  fields[#fields + 1] = 'h' .. historyLength
+  fields[#fields + 1] = ARGV[6]
+  fields[#fields + 1] = 'hn'
+  fields[#fields + 1] = historyLength
 end
 local schedule = ARGV[9]
 if schedule == 'enter' or schedule == 'reschedule' then
@@ -212,10 +220,10 @@ if schedule == 'enter' or schedule == 'reschedule' then
   end
   fields[#fields + 1] = 'nextCheckAtMs'
   fields[#fields + 1] = due
-  redis.call('ZADD', KEYS[7], due, ARGV[8])
+  redis.call('ZADD', KEYS[5], due, ARGV[8])
 elseif schedule == 'leave' then
   redis.call('HDEL', KEYS[1], 'nextCheckAtMs')
-  redis.call('ZREM', KEYS[7], ARGV[8])
+  redis.call('ZREM', KEYS[5], ARGV[8])
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'`).join(' or ')}) then
@@ -230,17 +238,15 @@ if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'
     entry[#entry + 1] = 'batches'
     entry[#entry + 1] = current[6]
   end
-  redis.call('XADD', KEYS[8], '*', unpack(entry))
+  redis.call('XADD', KEYS[6], '*', unpack(entry))
 end
-local historyLength = redis.call('RPUSH', KEYS[2], ARGV[6])
+if not historyLength then
+  historyLength = redis.call('RPUSH', KEYS[2], ARGV[6])
+end
 if KEYS[3] ~= KEYS[4] then
-  redis.call('ZREM', KEYS[3], current[3])
-  redis.call('ZADD', KEYS[4], 0, current[3])
+  redis.call('ZREM', KEYS[3], ARGV[8])
 end
-if KEYS[5] ~= KEYS[6] then
-  redis.call('ZREM', KEYS[5], ARGV[8])
-end
-redis.call('ZADD', KEYS[6], ARGV[5], ARGV[8])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[8])
 if current[6] and ARGV[1] ~= ARGV[3] then
   for batch in string.gmatch(current[6], '%S+') do
     local states = ARGV[13] .. batch .. ':states'
@@ -248,7 +254,7 @@ if current[6] and ARGV[1] ~= ARGV[3] then
     redis.call('HINCRBY', states, ARGV[3], 1)
   end
 end
--- The history is append-only: a caller that read it with historyLength - 1 entries has the rest.
+-- A history list is append-only: a caller that read it with historyLength - 1 entries has the rest.
 return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
 );
 
@@ -257,7 +263,7 @@ return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
  * cannot be applied is kept. The entry's `from`/`to` are the state read here, so the caller passes
  * the entry without them and the script splices them in (the entry JSON starts with `{"at":...,`
  * and this inserts after it).
- * KEYS: order hash, history list.
+ * KEYS: order hash, history list (only an order written before layout 3 appends to it).
  * ARGV: entry JSON head (up to and including the `at` member, no closing brace), entry JSON tail
  *       (the members after `to`, starting with a comma, and the closing brace), expected state
  *       ('' = any), expected providerOrderId ('' = any).
@@ -265,7 +271,7 @@ return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
  */
 export const APPEND_HISTORY = script(
   'append-history',
-  `local current = redis.call('HMGET', KEYS[1], 'state', 'providerOrderId')
+  `local current = redis.call('HMGET', KEYS[1], 'state', 'providerOrderId', 'hn', 'version')
 local state = current[1]
 if not state then
   return {'not_found'}
@@ -273,8 +279,15 @@ end
 if (ARGV[3] ~= '' and state ~= ARGV[3]) or (ARGV[4] ~= '' and current[2] ~= ARGV[4]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
-redis.call('RPUSH', KEYS[2], ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
+local entry = ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2]
+local version = (tonumber(current[4]) or 0) + 1
+if current[3] then
+  local n = tonumber(current[3]) + 1
+  redis.call('HSET', KEYS[1], 'h' .. n, entry, 'hn', n, 'version', version)
+else
+  redis.call('RPUSH', KEYS[2], entry)
+  redis.call('HSET', KEYS[1], 'version', version)
+end
 return {'appended', snapshot(KEYS[1], KEYS[2])}`,
 );
 

@@ -12,40 +12,97 @@ import { SummaryBuilder } from './summary.ts';
 
 /** Orders read per round trip when scanning (summaries, the upgrade): bounds memory per step. */
 export const SCAN_CHUNK = 500;
+/** A client's orders read per round trip by a listing filtered by state. */
+const FILTER_SCAN_CHUNK = 200;
+/** At most this many of a client's orders are read for one page filtered by state. */
+export const FILTER_SCAN_BUDGET = 5_000;
 
 /** The Redis orders' lists, scans, counts and summary: reads of the indexes the scripts keep. */
 export function redisOrderQueries(
   ctx: RedisContext,
 ): Pick<OrderStore, 'listOrders' | 'findStale' | 'scanStale' | 'countInState' | 'summarize'> {
   const { redis, keys } = ctx;
+
+  /** The state of each listed order (null: gone), one round trip. */
+  async function pipelineStates(members: readonly string[]): Promise<(string | null)[]> {
+    if (members.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const member of members) pipeline.hget(keys.order(keyIdOfListKey(member)), 'state');
+    return ((await pipeline.exec()) ?? []).map(([error, state]) => {
+      if (error) throw error;
+      return typeof state === 'string' ? state : null;
+    });
+  }
+
   return {
     async listOrders(clientId: string, query: ListOrdersQuery): Promise<OrderPage> {
       const { limit, after } = validateListQuery(query);
-      const index =
-        query.state === undefined ? keys.clientOrders(clientId) : keys.clientState(clientId, query.state);
-      // One more than asked tells whether another page exists.
-      const members = await redis.zrange(
-        index,
-        after === undefined ? '+' : `(${after}`,
-        '-',
-        'BYLEX',
-        'REV',
-        'LIMIT',
-        0,
-        limit + 1,
-      );
-      const page = members.slice(0, limit);
-      const orders = await readOrders(ctx, page.map(keyIdOfListKey));
-      // An order may change state between the index read and the order read: never show it under
-      // a state it is no longer in.
-      const shown = orders.filter(
-        (order): order is Order =>
-          order !== null && (query.state === undefined || order.state === query.state),
-      );
-      const last = page.at(-1);
-      return members.length > limit && last !== undefined
-        ? { orders: shown, nextCursor: encodeCursor(last) }
-        : { orders: shown };
+      const index = keys.clientOrders(clientId);
+      const wanted = query.state;
+      if (wanted === undefined) {
+        // One more than asked tells whether another page exists.
+        const members = await redis.zrange(
+          index,
+          after === undefined ? '+' : `(${after}`,
+          '-',
+          'BYLEX',
+          'REV',
+          'LIMIT',
+          0,
+          limit + 1,
+        );
+        const page = members.slice(0, limit);
+        const orders = await readOrders(ctx, page.map(keyIdOfListKey));
+        const shown = orders.filter((order): order is Order => order !== null);
+        const last = page.at(-1);
+        return members.length > limit && last !== undefined
+          ? { orders: shown, nextCursor: encodeCursor(last) }
+          : { orders: shown };
+      }
+      // There is no per-state index of a client's orders (it cost five index writes and ~150 bytes
+      // per order): the client's list is walked newest first, keeping the orders in the state,
+      // until the page is full and one more is found, the list ends, or FILTER_SCAN_BUDGET orders
+      // were read; then the page ends early with a cursor where the walk stopped.
+      const shown: Order[] = [];
+      let walk = after;
+      let lastShown: string | undefined;
+      let scanned = 0;
+      for (;;) {
+        const members = await redis.zrange(
+          index,
+          walk === undefined ? '+' : `(${walk}`,
+          '-',
+          'BYLEX',
+          'REV',
+          'LIMIT',
+          0,
+          FILTER_SCAN_CHUNK,
+        );
+        // The states first (small replies), then the orders that are in the state; an order that
+        // changed state between the two reads is not shown under a state it left.
+        const states = await pipelineStates(members);
+        const candidates = members.filter((_, i) => states[i] === wanted);
+        const orders = await readOrders(ctx, candidates.map(keyIdOfListKey));
+        for (let i = 0; i < candidates.length; i++) {
+          const order = orders[i];
+          if (order === null || order === undefined || order.state !== wanted) continue;
+          // The page is full and another order in the state exists: the next page starts after the last shown.
+          if (shown.length === limit && lastShown !== undefined) {
+            return { orders: shown, nextCursor: encodeCursor(lastShown) };
+          }
+          shown.push(order);
+          lastShown = candidates[i];
+        }
+        scanned += members.length;
+        if (members.length < FILTER_SCAN_CHUNK) return { orders: shown };
+        walk = members.at(-1);
+        if (scanned >= FILTER_SCAN_BUDGET) {
+          const resume = shown.length === limit ? lastShown : walk;
+          return resume === undefined
+            ? { orders: shown }
+            : { orders: shown, nextCursor: encodeCursor(resume) };
+        }
+      }
     },
 
     async findStale(state: OrderState, updatedBefore: string, limit: number): Promise<readonly Order[]> {

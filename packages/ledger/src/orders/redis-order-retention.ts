@@ -2,6 +2,7 @@ import { type OrderKey, orderKeyId, providerOrderId } from '@rechargeflow/domain
 import { runScript } from '../redis/lua.ts';
 import type { RedisContext } from '../redis/redis-keys.ts';
 import { asReply, unexpected } from '../redis/replies.ts';
+import { listKeyOf } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
 import { milliseconds } from '../shared/validation.ts';
 import { OrderArchivedError } from './order-archived-error.ts';
@@ -37,13 +38,19 @@ export function createRedisOrderRetention(ctx: RedisContext): OrderRetentionStor
           keys.order(keyId),
           keys.history(keyId),
           keys.clientOrders(order.clientId),
-          keys.clientState(order.clientId, order.state),
           keys.stateUpdated(order.state),
           keys.created,
           keys.due,
           ...[...claims].map((claim) => keys.providerOrder(claim)),
         ],
-        [keyId, order.state, String(order.version), cutoffMs, tombstoneMs],
+        [
+          keyId,
+          order.state,
+          String(order.version),
+          cutoffMs,
+          tombstoneMs,
+          listKeyOf(keyId, timeMs(order.createdAt, 'createdAt')),
+        ],
       );
       const [status] = asReply(reply);
       switch (status) {

@@ -1,4 +1,5 @@
 import type { Order } from '@rechargeflow/domain';
+import { LedgerCorruptionError } from '../ledger-errors.ts';
 import { runScript } from '../redis/lua.ts';
 import type { RedisContext } from '../redis/redis-keys.ts';
 import { flatToHash, parseStored, unexpected } from '../redis/replies.ts';
@@ -43,12 +44,13 @@ function decodeSnapshot(snapshot: unknown): Order | null {
 }
 
 /**
- * A flat HGETALL of an order and its history entries (already parsed) → Order. The transition
- * script answers only the hash when the caller knows the history (see TRANSITION).
+ * A flat HGETALL of an order and its history list's entries (already parsed) → Order. An order
+ * written since layout 3 has `hn` and its history in `h1`..`hN` of the hash, and no list.
  */
-export function decodeParts(flat: unknown, history: readonly unknown[]): Order {
+export function decodeParts(flat: unknown, listed: readonly unknown[]): Order {
   if (!Array.isArray(flat) || flat.length === 0) return unexpected('ledger', flat);
   const hash = flatToHash(flat);
+  const history = hash.hn === undefined ? listed : hashHistory(hash);
   return decodeOrder(
     {
       ...hash,
@@ -64,6 +66,20 @@ export function decodeParts(flat: unknown, history: readonly unknown[]): Order {
     },
     history,
   );
+}
+
+/** Whether a flat HGETALL is of an order that keeps its history in its hash (layout 3). */
+export function holdsHistory(flat: unknown): boolean {
+  if (!Array.isArray(flat)) return false;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'hn') return true;
+  return false;
+}
+
+/** The history an order keeps in its hash: `h1`..`hN`, oldest first, N = `hn`. */
+function hashHistory(hash: Record<string, unknown>): unknown[] {
+  const n = Number(hash.hn);
+  if (!Number.isSafeInteger(n) || n < 1) throw new LedgerCorruptionError('stored order has an invalid hn');
+  return Array.from({ length: n }, (_, i) => parseJson(hash[`h${i + 1}`], 'history'));
 }
 
 export function parseJson(value: unknown, field: string): unknown {

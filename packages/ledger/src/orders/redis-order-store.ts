@@ -21,11 +21,11 @@ import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS
 import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
 import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
 import { existingOrArchived } from './redis-order-retention.ts';
-import { decodeParts, parseJson, readOrder, requireOrder } from './redis-order-snapshot.ts';
+import { decodeParts, holdsHistory, parseJson, readOrder, requireOrder } from './redis-order-snapshot.ts';
 import { assertCommand, reversalRecord, scheduleChange } from './transition-rules.ts';
 
 /** Bumped when init() must bring older ledgers' indexes up to date (see UPGRADE_ORDERS). */
-const LAYOUT_VERSION = '2';
+const LAYOUT_VERSION = '3';
 /** Orders per create/link script: big enough for one round trip per import chunk, short enough not to stall Redis. */
 export const CREATE_CHUNK = 1_000;
 
@@ -70,7 +70,6 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           keys.history(keyId),
           keys.providerOrder(order.providerOrderId),
           keys.clientOrders(order.clientId),
-          keys.clientState(order.clientId, 'queued'),
         );
         args.push(
           keyId,
@@ -120,9 +119,10 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
   }
 
   /**
-   * The order a transition left: its hash as the script answered it, and its history up to the
-   * entry the script appended. The history is append-only, so when the caller read it with one
-   * entry fewer, that plus our entry is exact; otherwise its first `length` entries are read.
+   * The order a transition left: its hash as the script answered it (holding the whole history,
+   * since layout 3), and for an older order its history list up to the entry the script appended.
+   * The list is append-only, so when the caller read it with one entry fewer, that plus our entry
+   * is exact; otherwise its first `length` entries are read.
    */
   async function appliedOrder(
     keyId: string,
@@ -133,6 +133,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
   ): Promise<Order> {
     const length = Number(lengthReply);
     if (!Number.isSafeInteger(length) || length < 1) return unexpected('transition', lengthReply);
+    if (holdsHistory(flat)) return decodeParts(flat, []);
     const history: unknown[] =
       known !== undefined && known.length === length - 1
         ? [...known, parseJson(entryJson, 'history')]
@@ -183,8 +184,6 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
         [
           keys.order(keyId),
           keys.history(keyId),
-          keys.clientState(key.clientId, from),
-          keys.clientState(key.clientId, command.to),
           keys.stateUpdated(from),
           keys.stateUpdated(command.to),
           keys.due,
@@ -293,10 +292,29 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
   };
 }
 
-/** Indexes orders written before the creation list and the due-check set existed (once). */
+/**
+ * Brings an older ledger's layout up to date (once; every step is idempotent, so a crash midway
+ * only repeats it): layout 2 indexes orders written before the creation list and the due-check set
+ * existed; layout 3 removes the per-client state lists no write keeps any more (orders written
+ * before it keep their history list and `listKey`, which every reader still understands).
+ */
 export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
   const { redis, keys } = ctx;
-  if ((await redis.get(keys.layout)) === LAYOUT_VERSION) return;
+  const layout = await redis.get(keys.layout);
+  if (layout === LAYOUT_VERSION) return;
+  if (layout !== '2') await indexOldOrders(ctx);
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', keys.oldClientStatePattern, 'COUNT', SCAN_CHUNK);
+    cursor = next;
+    if (found.length > 0) await redis.unlink(...found);
+  } while (cursor !== '0');
+  await redis.set(keys.layout, LAYOUT_VERSION);
+}
+
+/** Layout 2: every order in the creation list, every pending order in the due-check set. */
+async function indexOldOrders(ctx: RedisContext): Promise<void> {
+  const { redis, keys } = ctx;
   // Every order is in exactly one state set, but one that moves from a set not yet scanned to one
   // already scanned is missed by a pass: passes repeat until one indexes nothing (orders created
   // meanwhile are indexed at creation, so this ends once the old orders stop moving past it).
@@ -321,5 +339,4 @@ export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
       } while (cursor !== '0');
     }
   }
-  await redis.set(keys.layout, LAYOUT_VERSION);
 }

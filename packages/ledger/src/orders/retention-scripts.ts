@@ -7,15 +7,16 @@ import { script } from '../redis/lua.ts';
  * (final) state, at the expected version, and last changed before the cutoff by its own index entry.
  * A callback, reversal or note written after the archiver read the order changed its version, so
  * the order stays (`changed`) and nothing is lost; the next run archives it again.
- * Removes the order hash, its history and its members in the client's lists, the state-by-updatedAt
- * set, the creation list and the due-check set. A batch's state counts are left as they are: an
+ * Removes the order hash, its history list (orders written before layout 3) and its members in the
+ * client's list, the state-by-updatedAt set, the creation list and the due-check set. A batch's state counts are left as they are: an
  * archived member keeps counting under the final state it was archived in, which can never change.
  * The provider-order claims this order holds stay as its tombstone, with an expiry (none for 0): a
  * claim held by a key with no order is an archived order (CREATE_ORDERS answers it with an empty
  * snapshot, and a late callback finds no order and is kept as unknown_order).
- * KEYS: order hash, history list, client's list, client+state list, state-by-updatedAt set,
- *       all-orders-by-creation list, due-check set, then the order's provider-order claims.
- * ARGV: key id, expected state, expected version, cutoff ms, tombstone ms ('0' = no expiry).
+ * KEYS: order hash, history list, client's list, state-by-updatedAt set, all-orders-by-creation
+ *       list, due-check set, then the order's provider-order claims.
+ * ARGV: key id, expected state, expected version, cutoff ms, tombstone ms ('0' = no expiry), the
+ *       order's list key (creation time + key id; an order written before layout 3 also stores it).
  * Answers: removed | changed | not_found.
  */
 export const REMOVE_ARCHIVED = script(
@@ -27,20 +28,18 @@ end
 if current[1] ~= ARGV[2] or current[2] ~= ARGV[3] then
   return {'changed'}
 end
-local score = redis.call('ZSCORE', KEYS[5], ARGV[1])
+local score = redis.call('ZSCORE', KEYS[4], ARGV[1])
 if not score or tonumber(score) >= tonumber(ARGV[4]) then
   return {'changed'}
 end
 -- UNLINK frees a long history off the main thread.
 redis.call('UNLINK', KEYS[1], KEYS[2])
-if current[3] then
-  redis.call('ZREM', KEYS[3], current[3])
-  redis.call('ZREM', KEYS[4], current[3])
-  redis.call('ZREM', KEYS[6], current[3])
-end
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('ZREM', KEYS[7], ARGV[1])
-for i = 8, #KEYS do
+local listKey = current[3] or ARGV[6]
+redis.call('ZREM', KEYS[3], listKey)
+redis.call('ZREM', KEYS[5], listKey)
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
+for i = 7, #KEYS do
   if ARGV[5] ~= '0' and redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[5])
   end

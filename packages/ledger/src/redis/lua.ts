@@ -9,12 +9,14 @@ import type { Redis } from 'ioredis';
  * between the check and the write. The scripts never encode JSON and decode only an order's
  * route, a non-empty array of strings (cjson turns empty arrays into `{}` and rounds large numbers,
  * neither of which a route has): scalar fields live in a hash, history entries are JSON strings
- * built in TypeScript and appended to a list, and the scripts only compare and copy.
+ * built in TypeScript and appended (as hash fields `h1`..`hN` with `hn` = N; orders written before
+ * layout 3 keep theirs in a list), and the scripts only compare and copy.
  * A script's writes are not rolled back when it fails half-way, so every check comes before the
  * first write.
  *
  * Every script answers `{status, snapshot?}` where a snapshot is `{HGETALL of the order, LRANGE of
- * its history}`: the order exactly as the script left it.
+ * its history list}` (the list is empty, and not read, for an order whose history is in its hash):
+ * the order exactly as the script left it.
  */
 
 export interface LuaScript {
@@ -33,7 +35,14 @@ export function script(name: string, body: string): LuaScript {
  * whole-number strings: Lua would print a large number in exponent form.
  */
 const SNAPSHOT = `local function snapshot(orderKey, historyKey)
-  return {redis.call('HGETALL', orderKey), redis.call('LRANGE', historyKey, 0, -1)}
+  local flat = redis.call('HGETALL', orderKey)
+  -- An order written since layout 3 keeps its history in its own hash (h1..hN, N = hn).
+  for i = 1, #flat, 2 do
+    if flat[i] == 'hn' then
+      return {flat, {}}
+    end
+  end
+  return {flat, redis.call('LRANGE', historyKey, 0, -1)}
 end
 local function now_ms()
   local t = redis.call('TIME')

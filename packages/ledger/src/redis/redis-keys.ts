@@ -9,8 +9,11 @@ export const enc = encodeURIComponent;
 /**
  * Key layout (P = prefix; ids that come from callers are URI-encoded so `:` cannot forge a key):
  * - `P:order:<keyId>`               hash: the order's fields (request and route JSON-encoded; no
- *                                   route on orders written before routes) + `listKey`
- * - `P:history:<keyId>`             list: history entries, one JSON string each, oldest first
+ *                                   route on orders written before routes) and, since layout 3,
+ *                                   its history: `h1`..`hN` one JSON entry each, oldest first,
+ *                                   `hn` = N (before layout 3: a `listKey` field and a history list)
+ * - `P:history:<keyId>`             list: the history of an order written before layout 3, one
+ *                                   JSON string each, oldest first (read only when `hn` is absent)
  * - `P:provider-order:<poid>`       string: keyId holding that providerOrderId (the unique claim;
  *                                   set by creation or a failover in the same script as the order's
  *                                   write, never moved or removed, so an id an order had before a
@@ -20,7 +23,8 @@ export const enc = encodeURIComponent;
  *                                   an archived order
  * - `P:client:<clientId>:orders`    zset, all scores 0, members `listKey` (time:keyId): byte order
  *                                   is creation order, so ZRANGE BYLEX REV pages newest first
- * - `P:client:<clientId>:state:<s>` the same, only orders now in state s
+ *                                   (a listing by state walks it: there is no per-state list since
+ *                                   layout 3; the upgrade removes the old `P:client:<c>:state:<s>`)
  * - `P:state:<s>:updated`           zset, score updatedAt ms, member keyId: findStale
  * - `P:orders:created`              zset, all scores 0, members `listKey`: every order by creation
  *                                   (summaries page it BYLEX over a time window)
@@ -76,7 +80,6 @@ export function redisKeys(p: string) {
     history: (keyId: string) => `${p}:history:${keyId}`,
     providerOrder: (providerOrderId: string) => `${p}:provider-order:${enc(providerOrderId)}`,
     clientOrders: (clientId: string) => `${p}:client:${enc(clientId)}:orders`,
-    clientState: (clientId: string, state: OrderState) => `${p}:client:${enc(clientId)}:state:${state}`,
     stateUpdated: (state: OrderState) => `${p}:state:${state}:updated`,
     created: `${p}:orders:created`,
     due: `${p}:checks:due`,
@@ -113,9 +116,19 @@ export function redisKeys(p: string) {
   // The claim and upgrade scripts build order keys from the ids they find: keys.order(id) = prefix + id.
   const orderKeyPrefix = keys.order('');
   const historyKeyPrefix = keys.history('');
+  // Before layout 3 each client had a list per state, `P:client:<c>:state:<s>`: the upgrade removes them.
+  const oldClientStatePattern = `${p.replace(/[*?[\]\\]/g, '\\$&')}:client:*:state:*`;
   // The delivery scripts build delivery keys from index members: prefix + URI-encoded id.
   const deliveryKeyPrefix = keys.webhookDelivery('');
-  return { ...keys, leaseMember, batchStatesPrefix, orderKeyPrefix, historyKeyPrefix, deliveryKeyPrefix };
+  return {
+    ...keys,
+    leaseMember,
+    batchStatesPrefix,
+    orderKeyPrefix,
+    historyKeyPrefix,
+    deliveryKeyPrefix,
+    oldClientStatePattern,
+  };
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
