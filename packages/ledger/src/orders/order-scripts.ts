@@ -293,7 +293,8 @@ return {'appended', snapshot(KEYS[1], KEYS[2])}`,
 
 /**
  * KEYS: pairs of (order hash, history list). Answers one snapshot per pair, all taken at the same
- * instant (a missing order has an empty hash).
+ * instant (a missing order has an empty hash). Only orders written before layout 3 need it: a
+ * newer order is one hash, read whole by HGETALL (redis-order-snapshot.ts).
  */
 export const READ_ORDERS = script(
   'read-orders',

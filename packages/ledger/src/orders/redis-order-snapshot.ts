@@ -2,19 +2,49 @@ import type { Order } from '@rechargeflow/domain';
 import { LedgerCorruptionError } from '../ledger-errors.ts';
 import { runScript } from '../redis/lua.ts';
 import type { RedisContext } from '../redis/redis-keys.ts';
-import { flatToHash, parseStored, unexpected } from '../redis/replies.ts';
+import { flatToHash, parseStored, record, unexpected } from '../redis/replies.ts';
 import { decodeOrder } from './order-record.ts';
 import { READ_ORDERS } from './order-scripts.ts';
 
-/** Reading Redis orders: a snapshot (order hash and history list, taken at one instant) → Order. */
+/** Reading Redis orders: the order hash (and, before layout 3, its history list, both at one instant) → Order. */
 
 export async function readOrders(ctx: RedisContext, keyIds: readonly string[]): Promise<(Order | null)[]> {
   if (keyIds.length === 0) return [];
-  const { keys } = ctx;
-  const scriptKeys = keyIds.flatMap((keyId) => [keys.order(keyId), keys.history(keyId)]);
-  const reply = await runScript(ctx.redis, READ_ORDERS, scriptKeys, []);
-  if (!Array.isArray(reply) || reply.length !== keyIds.length) unexpected('read-orders', reply);
-  return reply.map((snapshot) => decodeSnapshot(snapshot));
+  const { keys, redis } = ctx;
+  // Since layout 3 an order is one hash, history included: HGETALL reads it whole and atomically
+  // (one command instead of a script running two). An order written before keeps its history in
+  // a list, and is read again with the script that takes both at one instant.
+  const replies = await readHashes(ctx, keyIds);
+  const orders: (Order | null)[] = [];
+  const older: number[] = [];
+  keyIds.forEach((_, i) => {
+    const [error, hash] = replies[i] ?? [new Error('no reply'), null];
+    if (error) throw error;
+    const fields = record(hash);
+    if (Object.keys(fields).length === 0) orders.push(null);
+    else if (fields.hn === undefined) {
+      older.push(i);
+      orders.push(null);
+    } else orders.push(decodeHash(fields, []));
+  });
+  if (older.length > 0) {
+    const scriptKeys = older.flatMap((i) => [keys.order(keyIds[i] ?? ''), keys.history(keyIds[i] ?? '')]);
+    const reply = await runScript(redis, READ_ORDERS, scriptKeys, []);
+    if (!Array.isArray(reply) || reply.length !== older.length) unexpected('read-orders', reply);
+    older.forEach((index, j) => {
+      orders[index] = decodeSnapshot(reply[j]);
+    });
+  }
+  return orders;
+}
+
+async function readHashes(ctx: RedisContext, keyIds: readonly string[]): Promise<[Error | null, unknown][]> {
+  const { keys, redis } = ctx;
+  // One order (the worker's read, GET by id): a plain command, auto-pipelined by the client.
+  if (keyIds.length === 1) return [[null, await redis.hgetall(keys.order(keyIds[0] ?? ''))]];
+  const pipeline = redis.pipeline();
+  for (const keyId of keyIds) pipeline.hgetall(keys.order(keyId));
+  return (await pipeline.exec()) ?? [];
 }
 
 export async function readOrder(ctx: RedisContext, keyId: string): Promise<Order | null> {
@@ -49,7 +79,11 @@ function decodeSnapshot(snapshot: unknown): Order | null {
  */
 export function decodeParts(flat: unknown, listed: readonly unknown[]): Order {
   if (!Array.isArray(flat) || flat.length === 0) return unexpected('ledger', flat);
-  const hash = flatToHash(flat);
+  return decodeHash(flatToHash(flat), listed);
+}
+
+/** An order's hash (field → value) and its history list's parsed entries → Order. */
+function decodeHash(hash: Record<string, unknown>, listed: readonly unknown[]): Order {
   const history = hash.hn === undefined ? listed : hashHistory(hash);
   return decodeOrder(
     {
