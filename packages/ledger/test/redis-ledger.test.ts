@@ -70,7 +70,14 @@ describe('Redis ledger store specifics', () => {
     expect(await redis.exists(`${prefix}:client:shop%3A1:orders`)).toBe(1);
     expect(await redis.hget(`${prefix}:order:${keyId}`, 'hn')).toBe('1');
     const entry = await redis.hget(`${prefix}:order:${keyId}`, 'h1');
-    expect(JSON.parse(entry ?? 'null')).toMatchObject({ from: null, to: 'queued' });
+    // Compact: [at, from, to, source, note] (history-encoding.ts).
+    expect(JSON.parse(entry ?? 'null')).toEqual([
+      '2026-01-01T00:00:00.000Z',
+      null,
+      'queued',
+      'api',
+      'order accepted',
+    ]);
     // Small enough for Redis's compact hash encoding (see ensureCompactHashes).
     expect(await redis.object('ENCODING', `${prefix}:order:${keyId}`)).toBe('listpack');
     const moved = await store.transition(key, {
@@ -81,7 +88,7 @@ describe('Redis ledger store specifics', () => {
     expect(moved.applied && moved.order.history.map((h) => h.to)).toEqual(['queued', 'processing']);
     expect(await redis.hmget(`${prefix}:order:${keyId}`, 'hn', 'h2')).toEqual([
       '2',
-      expect.stringContaining('"note":"sending"'),
+      expect.stringContaining('"sending"'),
     ]);
     expect((await store.getOrder(key))?.history).toEqual(moved.applied ? moved.order.history : null);
 

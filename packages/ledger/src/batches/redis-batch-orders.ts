@@ -1,5 +1,6 @@
 import { orderKeyId } from '@rechargeflow/domain';
 import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
+import { encodeHistoryEntry } from '../orders/history-encoding.ts';
 import { newOrderRecord } from '../orders/order-record.ts';
 import { requireOrder } from '../orders/redis-order-snapshot.ts';
 import { CREATE_CHUNK } from '../orders/redis-order-store.ts';
@@ -43,7 +44,7 @@ export function redisBatchOrders(ctx: RedisContext) {
       now,
       nowMs,
       listKeyOf('', nowMs),
-      JSON.stringify(creationEntry(now)),
+      encodeHistoryEntry(creationEntry(now)),
       batchId,
       enc(batchId),
     ];

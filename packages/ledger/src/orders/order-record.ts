@@ -12,6 +12,7 @@ import {
   type TransitionSource,
 } from '@rechargeflow/domain';
 import { LedgerCorruptionError } from '../ledger-errors.ts';
+import { historyEntryFields } from './history-encoding.ts';
 import type { NewOrder } from './new-order.ts';
 
 /**
@@ -222,7 +223,8 @@ function isSource(value: unknown): value is TransitionSource {
 }
 
 export function decodeHistoryEntry(value: unknown): HistoryEntry {
-  const raw = record(value, 'history');
+  // The Redis ledger stores entries as arrays (history-encoding.ts); older ones and MongoDB's as objects.
+  const raw = Array.isArray(value) ? historyEntryFields(value) : record(value, 'history');
   const from = raw.from === null || raw.from === undefined ? null : state(raw.from, 'history.from');
   const entry: { -readonly [K in keyof HistoryEntry]: HistoryEntry[K] } = {
     at: text(raw, 'at'),

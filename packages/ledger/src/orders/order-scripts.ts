@@ -261,11 +261,10 @@ return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
 /**
  * Appends a history entry to an order whatever its state (or only in an expected one): a fact that
  * cannot be applied is kept. The entry's `from`/`to` are the state read here, so the caller passes
- * the entry without them and the script splices them in (the entry JSON starts with `{"at":...,`
- * and this inserts after it).
+ * the entry (history-encoding.ts: a JSON array) around them and the script splices them in.
  * KEYS: order hash, history list (only an order written before layout 3 appends to it).
- * ARGV: entry JSON head (up to and including the `at` member, no closing brace), entry JSON tail
- *       (the members after `to`, starting with a comma, and the closing brace), expected state
+ * ARGV: entry JSON head (`[` and the `at` value), entry JSON tail (the values after `to`, starting
+ *       with a comma, and the closing `]`), expected state
  *       ('' = any), expected providerOrderId ('' = any).
  * Answers: appended (+snapshot) | conflict (+snapshot) | not_found.
  */
@@ -279,7 +278,7 @@ end
 if (ARGV[3] ~= '' and state ~= ARGV[3]) or (ARGV[4] ~= '' and current[2] ~= ARGV[4]) then
   return {'conflict', snapshot(KEYS[1], KEYS[2])}
 end
-local entry = ARGV[1] .. ',"from":"' .. state .. '","to":"' .. state .. '"' .. ARGV[2]
+local entry = ARGV[1] .. ',"' .. state .. '","' .. state .. '"' .. ARGV[2]
 local version = (tonumber(current[4]) or 0) + 1
 if current[3] then
   local n = tonumber(current[3]) + 1

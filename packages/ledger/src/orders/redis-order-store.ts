@@ -14,6 +14,7 @@ import { asReply, unexpected } from '../redis/replies.ts';
 import { creationEntry, historyEntry } from '../shared/history-entries.ts';
 import { listKeyOf } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
+import { encodeHistoryAround, encodeHistoryEntry } from './history-encoding.ts';
 import type { CreateResult, NewOrder } from './new-order.ts';
 import { validateClaimOptions } from './order-limits.ts';
 import { createdOrder, newOrderRecord } from './order-record.ts';
@@ -75,7 +76,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           keyId,
           listKeyOf(keyId, createdAtMs),
           createdAtMs,
-          JSON.stringify(entry),
+          encodeHistoryEntry(entry),
           order.clientId,
           order.orderId,
           order.providerOrderId,
@@ -177,7 +178,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       const expectInFlight = command.expect.inFlight;
       const target = patch?.switchProvider;
       const book = patch?.bookAttempt;
-      const entryJson = JSON.stringify(historyEntry(from, command.to, command.entry));
+      const entryJson = encodeHistoryEntry(historyEntry(from, command.to, command.entry));
       const reply = await runScript(
         redis,
         TRANSITION,
@@ -252,10 +253,8 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       expect?: { readonly state: OrderState; readonly providerOrderId?: string | undefined },
     ): Promise<TransitionResult> {
       timeMs(entry.at, 'entry.at');
-      // from/to are placeholders: the script writes the state it reads in their place.
-      const json = JSON.stringify(historyEntry('queued', 'queued', entry));
-      const head = JSON.stringify({ at: entry.at }).slice(0, -1);
-      const tail = json.slice(json.indexOf(',"source":'));
+      // The script writes the state it reads as the entry's from and to, between head and tail.
+      const { head, tail } = encodeHistoryAround(historyEntry('queued', 'queued', entry));
       const keyId = orderKeyId(key);
       const reply = await runScript(
         redis,
