@@ -261,7 +261,8 @@ describe('retention with a real Redis', { timeout: 180_000 }, () => {
         `full ${fullMemory}, after ${after}, live level now ${Math.round(liveLevel)}: ${Math.round(leftPerOrder)} B left per archived order; ${flowed} orders flowed`,
     );
     expect(leftPerOrder).toBeLessThan(600);
-    expect(fullMemory + flowed * perOrder - after).toBeGreaterThan(0.75 * (fullMemory - liveMemory));
+    // Most of it came back: an order is ~1.6 KB and its tombstone and slack ~0.4 KB.
+    expect(fullMemory + flowed * perOrder - after).toBeGreaterThan(0.65 * (fullMemory - liveMemory));
 
     // A rerun is a no-op: no file, nothing removed.
     const filesBefore = await listDataFiles(dir);

@@ -1,7 +1,7 @@
 import { orderKeyId } from '@rechargeflow/domain';
 import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
 import { encodeHistoryEntry } from '../orders/history-encoding.ts';
-import { newOrderRecord } from '../orders/order-record.ts';
+import { newOrderRecord, storedRoute } from '../orders/order-record.ts';
 import { requireOrder } from '../orders/redis-order-snapshot.ts';
 import { CREATE_CHUNK } from '../orders/redis-order-store.ts';
 import { runScript } from '../redis/lua.ts';
@@ -66,7 +66,7 @@ export function redisBatchOrders(ctx: RedisContext) {
         if (routeIndex === undefined) {
           routeIndex = routes.size + 1;
           routes.set(route, routeIndex);
-          routeArgs.push(provider, route);
+          routeArgs.push(provider, storedRoute(route, provider));
         }
         const keyId = orderKeyId({ clientId, orderId: order.orderId });
         orderKeys.push(keys.order(keyId), keys.history(keyId), keys.providerOrder(order.providerOrderId));

@@ -222,6 +222,14 @@ function isSource(value: unknown): value is TransitionSource {
   return typeof value === 'string' && (TRANSITION_SOURCES as readonly string[]).includes(value);
 }
 
+/**
+ * The route as the Redis ledger stores it: '' (no field) when it is just the order's provider,
+ * which reads back as `[provider]` (as orders written before routes do); else its JSON.
+ */
+export function storedRoute(routeJson: string, provider: string): string {
+  return routeJson === JSON.stringify([provider]) ? '' : routeJson;
+}
+
 export function decodeHistoryEntry(value: unknown): HistoryEntry {
   // The Redis ledger stores entries as arrays (history-encoding.ts); older ones and MongoDB's as objects.
   const raw = Array.isArray(value) ? historyEntryFields(value) : record(value, 'history');

@@ -15,7 +15,7 @@ import { OUTBOX_STATES } from '../webhooks/webhook-store.ts';
  *       order (4): order hash, history list (read only for an order written before layout 3),
  *       providerOrderId claim, client list.
  * ARGV: B, then per order (15): keyId, list key, updatedAt ms, first history entry (JSON), clientId,
- *       orderId, providerOrderId, provider, route (JSON), request (JSON), fingerprint, createdAt ISO,
+ *       orderId, providerOrderId, provider, route (JSON; '' = just the provider), request (JSON), fingerprint, createdAt ISO,
  *       batchId ('' = none), its batch-state hash (1-based among the B), batch id as kept in `batches`.
  * Answers: {'done', per order 1 (created as sent) or a snapshot (existed)} |
  *          {'provider_order_id_taken', position (1-based), the owner's key id}.
@@ -69,21 +69,24 @@ for i = 0, n - 1 do
   local a = 1 + i * S
   local orderKey = KEYS[k + 1]
   if new[i + 1] then
-    if ARGV[a + 13] == '' then
-      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
-        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
-        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
-        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
-        'version', '1', 'h1', ARGV[a + 4], 'hn', '1')
-    else
-      redis.call('HSET', orderKey, 'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6],
-        'providerOrderId', ARGV[a + 7], 'provider', ARGV[a + 8], 'route', ARGV[a + 9],
-        'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued', 'inFlight', '0',
-        'attempts', '0', 'statusChecks', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
-        'version', '1', 'h1', ARGV[a + 4], 'hn', '1', 'batchId', ARGV[a + 13], 'batches', ARGV[a + 15])
+    local fields = {'clientId', ARGV[a + 5], 'orderId', ARGV[a + 6], 'providerOrderId', ARGV[a + 7],
+      'provider', ARGV[a + 8], 'request', ARGV[a + 10], 'fingerprint', ARGV[a + 11], 'state', 'queued',
+      'inFlight', '0', 'attempts', '0', 'createdAt', ARGV[a + 12], 'updatedAt', ARGV[a + 12],
+      'version', '1', 'h1', ARGV[a + 4], 'hn', '1'}
+    -- No route field for a route of just the provider (it reads back as [provider]).
+    if ARGV[a + 9] ~= '' then
+      fields[#fields + 1] = 'route'
+      fields[#fields + 1] = ARGV[a + 9]
+    end
+    if ARGV[a + 13] ~= '' then
+      fields[#fields + 1] = 'batchId'
+      fields[#fields + 1] = ARGV[a + 13]
+      fields[#fields + 1] = 'batches'
+      fields[#fields + 1] = ARGV[a + 15]
       local batch = tonumber(ARGV[a + 14])
       batchCounts[batch] = (batchCounts[batch] or 0) + 1
     end
+    redis.call('HSET', orderKey, unpack(fields))
     claimed[#claimed + 1] = KEYS[k + 3]
     claimed[#claimed + 1] = ARGV[a + 1]
     byCreation[#byCreation + 1] = 0

@@ -17,7 +17,7 @@ import { timeMs } from '../shared/time.ts';
 import { encodeHistoryAround, encodeHistoryEntry } from './history-encoding.ts';
 import type { CreateResult, NewOrder } from './new-order.ts';
 import { validateClaimOptions } from './order-limits.ts';
-import { createdOrder, newOrderRecord } from './order-record.ts';
+import { createdOrder, newOrderRecord, storedRoute } from './order-record.ts';
 import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS } from './order-scripts.ts';
 import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
 import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
@@ -81,7 +81,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           order.orderId,
           order.providerOrderId,
           order.provider,
-          JSON.stringify(record.route),
+          storedRoute(JSON.stringify(record.route), order.provider),
           JSON.stringify(record.request),
           order.fingerprint,
           order.now,
