@@ -97,6 +97,10 @@ describe('Redis ledger store specifics', () => {
       expect.stringMatching(`:${keyId}$`),
     ]);
     expect(await redis.get(`${prefix}:meta:layout`)).toBe('3');
+    // A ledger a later release brought to a newer layout is refused, not misread.
+    await redis.set(`${prefix}:meta:layout`, '4');
+    await expect(createRedisLedgerStore({ redis, prefix }).init()).rejects.toThrow(/layout 4/);
+    await redis.set(`${prefix}:meta:layout`, '3');
     // order, claim, client list, creation list, processing-by-updatedAt set, layout.
     expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(6);
     expect(await store.getOrder(key)).toBeNull();

@@ -7,7 +7,7 @@ import {
   orderKeyId,
 } from '@rechargeflow/domain';
 import type { BatchStore } from '../batches/batch-store.ts';
-import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
+import { LedgerConfigurationError, ProviderOrderIdConflictError } from '../ledger-errors.ts';
 import { runScript } from '../redis/lua.ts';
 import { enc, type RedisContext } from '../redis/redis-keys.ts';
 import { asReply, unexpected } from '../redis/replies.ts';
@@ -301,6 +301,12 @@ export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
   const { redis, keys } = ctx;
   const layout = await redis.get(keys.layout);
   if (layout === LAYOUT_VERSION) return;
+  // A later release's layout cannot be read by this one (a rollback past a layout change).
+  if (layout !== null && Number(layout) > Number(LAYOUT_VERSION)) {
+    throw new LedgerConfigurationError(
+      `this Redis ledger has key layout ${layout}, written by a later release; this release reads layout ${LAYOUT_VERSION} and older: run the later release`,
+    );
+  }
   if (layout !== '2') await indexOldOrders(ctx);
   let cursor = '0';
   do {
