@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A1TOPUP_RECHARGE_KEEP_ALIVE_MS reaches the worker's provider client: the simulator counts the
-// connections the real worker process opens for the same number of recharges, with and without it.
+// connections the real worker process opens for the same number of recharges, at 0 and by default (1 s).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const base = `rf-test-keepalive-${randomUUID().slice(0, 8)}`;
 const credentials = { A1TOPUP_USERNAME: 'ka-user', A1TOPUP_PASSWORD: `pw-${randomUUID()}` };
@@ -84,14 +84,15 @@ async function connectionsFor(name: string, extra: Record<string, string>) {
 }
 
 describe('provider connections of a real worker', () => {
-  it('a fresh connection per recharge by default; a handful with A1TOPUP_RECHARGE_KEEP_ALIVE_MS', async () => {
-    const fresh = await connectionsFor('fresh', {});
+  it('reuses a connection idle under 1 s by default; a fresh connection per recharge with A1TOPUP_RECHARGE_KEEP_ALIVE_MS=0', async () => {
+    const fresh = await connectionsFor('fresh', { A1TOPUP_RECHARGE_KEEP_ALIVE_MS: '0' });
     expect(fresh.submissions).toBe(ORDERS);
     expect(fresh.requests.recharge).toBe(ORDERS);
     // Every recharge on a connection of its own.
     expect(fresh.rechargeConnections).toBe(ORDERS);
 
-    const reused = await connectionsFor('reused', { A1TOPUP_RECHARGE_KEEP_ALIVE_MS: '5000' });
+    // The default: orders arrive back to back, so the connections never sit idle for 1 s.
+    const reused = await connectionsFor('reused', {});
     expect(reused.submissions).toBe(ORDERS);
     expect(reused.requests.recharge).toBe(ORDERS);
     // Concurrency 2: two recharge connections, and a little slack for the pool.

@@ -133,7 +133,14 @@ export const providerCallEnvShape = {
  * The worker settings of one provider, named after its variable prefix: `<P>_CONCURRENCY`,
  * `<P>_RATE_PER_SECOND`, `<P>_RECHARGE_KEEP_ALIVE_MS`.
  */
-export function workerLimitsEnv(prefix: string, defaults: { readonly concurrency: number }) {
+export function workerLimitsEnv(
+  prefix: string,
+  defaults: {
+    readonly concurrency: number;
+    /** `<P>_RECHARGE_KEEP_ALIVE_MS` when unset (0: a fresh connection per recharge). */
+    readonly rechargeKeepAliveMs?: number;
+  },
+) {
   return {
     /** Calls to this provider one worker process runs at once. */
     [`${prefix}_CONCURRENCY`]: positiveInt(defaults.concurrency, 1_000),
@@ -144,10 +151,11 @@ export function workerLimitsEnv(prefix: string, defaults: { readonly concurrency
     ),
     /**
      * Reuse an idle connection to this provider for the next recharge for at most this many ms
-     * (0 = a fresh connection for every recharge, the default; at most 60 000). Saves a TCP/TLS
-     * handshake per recharge, but a connection the provider closes at the same moment makes that
-     * recharge ambiguous instead of provably not sent: keep it well below the provider's own idle
-     * timeout, and at 0 for a provider without a status API (an ambiguous recharge waits for a person).
+     * (0 = a fresh connection for every recharge; at most 60 000; the default is the provider's:
+     * A1Topup 1 000, Telgoo5 0). Saves a TCP/TLS handshake per recharge, but a connection the
+     * provider closes at the same moment makes that recharge ambiguous instead of provably not
+     * sent: keep it well below the provider's own idle timeout, and at 0 for a provider without a
+     * status API (an ambiguous recharge waits for a person).
      */
     [`${prefix}_RECHARGE_KEEP_ALIVE_MS`]: z.preprocess(
       blank,
@@ -156,7 +164,7 @@ export function workerLimitsEnv(prefix: string, defaults: { readonly concurrency
         .int('must be a whole number of milliseconds')
         .min(0, 'must be 0 or more')
         .max(60_000, 'must be at most 60000 (one minute)')
-        .default(0),
+        .default(defaults.rechargeKeepAliveMs ?? 0),
     ),
   };
 }

@@ -20,10 +20,10 @@ const KEEP_ALIVE = [
 ] as const;
 
 describe('recharge keep-alive settings', () => {
-  it('default to 0 (a fresh connection per recharge) when unset or blank', () => {
+  it("default to the provider's when unset or blank: A1Topup 1 s, Telgoo5 0 (no status API: a fresh connection per recharge)", () => {
     for (const env of [{}, Object.fromEntries(KEEP_ALIVE.map((name) => [name, ' ']))]) {
       const parsed = schema.parse(env);
-      for (const name of KEEP_ALIVE) expect(parsed[name]).toBe(0);
+      expect(KEEP_ALIVE.map((name) => parsed[name])).toEqual([1_000, 1_000, 0]);
     }
   });
 
@@ -68,7 +68,7 @@ describe('the provider registry', () => {
     ]);
   });
 
-  it('keeps every variable name and default of before the registry', () => {
+  it('keeps every variable name and default of before the registry (A1Topup's recharge keep-alive default is 1 s since issue 16)', () => {
     const parsed = z
       .object(providersEnvShape)
       .parse({ A1TOPUP_USERNAME: 'u', A1TOPUP_PASSWORD: 'p' }) as Record<string, unknown>;
@@ -90,10 +90,10 @@ describe('the provider registry', () => {
     expect(schema.parse({})).toEqual({
       A1TOPUP_CONCURRENCY: 20,
       A1TOPUP_RATE_PER_SECOND: 0,
-      A1TOPUP_RECHARGE_KEEP_ALIVE_MS: 0,
+      A1TOPUP_RECHARGE_KEEP_ALIVE_MS: 1_000,
       A1TOPUP_BACKUP_CONCURRENCY: 20,
       A1TOPUP_BACKUP_RATE_PER_SECOND: 0,
-      A1TOPUP_BACKUP_RECHARGE_KEEP_ALIVE_MS: 0,
+      A1TOPUP_BACKUP_RECHARGE_KEEP_ALIVE_MS: 1_000,
       TELGOO5_CONCURRENCY: 10,
       TELGOO5_RATE_PER_SECOND: 0,
       TELGOO5_RECHARGE_KEEP_ALIVE_MS: 0,
@@ -135,7 +135,7 @@ describe('the provider registry', () => {
       ...schema.parse({ A1TOPUP_CONCURRENCY: '7', TELGOO5_RATE_PER_SECOND: '3' }),
     };
     expect(Object.fromEntries(providerRegistry.workerLimits(config))).toEqual({
-      a1topup: { concurrency: 7, ratePerSecond: 0, rechargeKeepAliveMs: 0 },
+      a1topup: { concurrency: 7, ratePerSecond: 0, rechargeKeepAliveMs: 1_000 },
       telgoo5: { concurrency: 10, ratePerSecond: 3, rechargeKeepAliveMs: 0 },
     });
   });
@@ -212,7 +212,7 @@ describe('a third A1Topup-protocol provider is one registry line', () => {
     expect(registry.workerLimits(config).get('a1topup_third')).toEqual({
       concurrency: 4,
       ratePerSecond: 0,
-      rechargeKeepAliveMs: 0,
+      rechargeKeepAliveMs: 1_000,
     });
     expect(registry.worstCaseRechargeTimes(config)).toEqual([
       { provider: 'a1topup', worstCaseMs: 20_000 },

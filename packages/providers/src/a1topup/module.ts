@@ -29,6 +29,9 @@ export interface A1TopupProtocolSettings {
   readonly defaultConcurrency?: number | undefined;
 }
 
+/** A1Topup's default for `<P>_RECHARGE_KEEP_ALIVE_MS` (docs/providers.md#provider-connections). */
+const A1TOPUP_RECHARGE_KEEP_ALIVE_MS = 1_000;
+
 const blank = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 /** A required text variable of an always-required account: `what` names it in the message. */
@@ -74,7 +77,13 @@ export function a1topupProtocolModule(settings: A1TopupProtocolSettings): Provid
       `${p}_USERNAME`,
       `${p}_PASSWORD`,
     ],
-    limitsEnv: workerLimitsEnv(p, { concurrency: settings.defaultConcurrency ?? 20 }),
+    // Recharges reuse a connection idle at most 1 s (RECHARGE_KEEP_ALIVE_MS): far below any web
+    // server's idle timeout, and A1Topup has a status API, so the rare recharge a closing
+    // connection makes ambiguous is settled by the status check, never sent again.
+    limitsEnv: workerLimitsEnv(p, {
+      concurrency: settings.defaultConcurrency ?? 20,
+      rechargeKeepAliveMs: A1TOPUP_RECHARGE_KEEP_ALIVE_MS,
+    }),
     limits: (values) => workerLimitsOf(p, values),
     createClient: (values, context) =>
       createA1TopupProvider({
