@@ -24,10 +24,12 @@ const OUTAGE_MS = 12_000;
 export const providerOutage: Scenario = outageScenario(0);
 
 /**
- * The same outage with recharges reusing kept-alive connections (A1TOPUP_RECHARGE_KEEP_ALIVE_MS):
- * the cut also kills idle connections a recharge could be written on next. Money must stay as safe.
+ * The same outage with recharges reusing kept-alive connections as A1Topup does by default
+ * (A1TOPUP_RECHARGE_KEEP_ALIVE_MS 1000): the cut also kills idle connections a recharge could be
+ * written on next. Money must stay as safe. (The scenario above sets 0: a fresh connection per
+ * recharge, Telgoo5's default.)
  */
-export const providerOutageKeepAlive: Scenario = outageScenario(5_000);
+export const providerOutageKeepAlive: Scenario = outageScenario(1_000);
 
 function outageScenario(keepAliveMs: number): Scenario {
   const reuse = keepAliveMs > 0;
