@@ -59,10 +59,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const sim = await startSimulator(options.logDir, options.simulator);
   parts.push(sim.part);
   const apiKey = randomBytes(18).toString('base64url');
-  const nodeFlags = (label: string) =>
-    options.profileDir
+  // BENCH_API_NODE_FLAGS: Node flags added to the API's own (e.g. to try heap settings).
+  const extraApiFlags = (process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const nodeFlags = (label: string) => [
+    ...(label === 'api' ? extraApiFlags : []),
+    ...(options.profileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${label}.cpuprofile`]
-      : [];
+      : []),
+  ];
   let apiUrl = '';
   try {
     if (options.api) {
