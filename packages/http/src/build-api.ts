@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { CARD_NUMBER_REMOVED, findCardNumber } from '@rechargeflow/domain';
-import type { LedgerStore } from '@rechargeflow/ledger';
+import { FILTER_SCAN_BUDGET, type LedgerStore } from '@rechargeflow/ledger';
 import { applyListenerLimits, type ListenerLimits, type Metrics } from '@rechargeflow/observability';
 import {
   type CatalogDeps,
@@ -409,6 +409,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       preHandler: requireClient,
       schema: {
         summary: 'A page of orders, newest first',
+        description: `With \`status\`, a page may hold fewer than \`limit\` orders, even none, while \`nextCursor\` is set (the Redis ledger reads at most ${FILTER_SCAN_BUDGET.toLocaleString('en')} orders per request): follow \`nextCursor\` until it is absent.`,
         security,
         querystring: {
           type: 'object',

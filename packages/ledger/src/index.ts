@@ -77,6 +77,7 @@ export type {
   TransitionCommand,
   TransitionResult,
 } from './orders/order-store.ts';
+export { FILTER_SCAN_BUDGET } from './orders/redis-order-queries.ts';
 export { type CompactHashes, ensureCompactHashes, ORDER_HASH_VALUE_BYTES } from './redis/compact-hashes.ts';
 export { createRedisLedgerStore, type RedisLedgerStoreOptions } from './redis-ledger-store.ts';
 export { MAX_LIST_LIMIT } from './shared/cursors.ts';
