@@ -68,7 +68,7 @@ describe('the provider registry', () => {
     ]);
   });
 
-  it('keeps every variable name and default of before the registry (A1Topup's recharge keep-alive default is 1 s since issue 16)', () => {
+  it("keeps every variable name and default of before the registry (A1Topup's recharge keep-alive default is 1 s since issue 16)", () => {
     const parsed = z
       .object(providersEnvShape)
       .parse({ A1TOPUP_USERNAME: 'u', A1TOPUP_PASSWORD: 'p' }) as Record<string, unknown>;
