@@ -114,8 +114,14 @@ class RedisRateLimitStore implements FastifyRateLimitStore {
   }
 
   private forgetEnded(now: number) {
-    for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
-    // Still full: forget the oldest (Map order is insertion order).
+    // Map order is insertion order, and every window of one store lasts the same time, so the
+    // oldest end first: stop at the first one still running (no walk over every remembered client
+    // on each first touch once the map is full).
+    for (const [key, window] of this.windows) {
+      if (window.endsAt > now) break;
+      this.windows.delete(key);
+    }
+    // Still full: forget the oldest.
     const oldest = this.windows.keys().next();
     if (this.windows.size >= MAX_REMEMBERED && !oldest.done) this.windows.delete(oldest.value);
   }
