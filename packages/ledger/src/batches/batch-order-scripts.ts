@@ -12,8 +12,9 @@ import { script } from '../redis/lua.ts';
  *       layout 3), providerOrderId claim.
  * ARGV: clientId, createdAt ISO, updatedAt ms, the list keys' time prefix (the list key is it + key
  *       id), first history entry (JSON), batchId, the batch id as kept in `batches`, R, then R
- *       routes (2 each: provider, route JSON or '' for a route of just the provider), then per order (6): keyId, orderId, providerOrderId,
- *       its route (1-based among the R), request (JSON), fingerprint.
+ *       routes (2 each: provider, route JSON or '' for a route of just the provider), then per
+ *       order (6): keyId, orderId, providerOrderId, its route (1-based among the R), request (JSON),
+ *       fingerprint.
  * Answers: {'done', per order 1 (created as sent) or a snapshot (existed; an empty one: its claim
  *          stands without it, retention's tombstone)} |
  *          {'provider_order_id_taken', position (1-based), the owner's key id}.
@@ -59,19 +60,16 @@ for i = 0, n - 1 do
   if new[i + 1] then
     local listKey = ARGV[4] .. ARGV[a]
     local route = 7 + 2 * tonumber(ARGV[a + 3])
-    if ARGV[route + 1] == '' then
-      redis.call('HSET', KEYS[k], 'clientId', ARGV[1], 'orderId', ARGV[a + 1],
-        'providerOrderId', ARGV[a + 2], 'provider', ARGV[route],
-        'request', ARGV[a + 4], 'fingerprint', ARGV[a + 5], 'state', 'queued', 'inFlight', '0',
-        'attempts', '0', 'createdAt', ARGV[2], 'updatedAt', ARGV[2],
-        'version', '1', 'h1', ARGV[5], 'hn', '1', 'batchId', ARGV[6], 'batches', ARGV[7])
-    else
-      redis.call('HSET', KEYS[k], 'clientId', ARGV[1], 'orderId', ARGV[a + 1],
-        'providerOrderId', ARGV[a + 2], 'provider', ARGV[route], 'route', ARGV[route + 1],
-        'request', ARGV[a + 4], 'fingerprint', ARGV[a + 5], 'state', 'queued', 'inFlight', '0',
-        'attempts', '0', 'createdAt', ARGV[2], 'updatedAt', ARGV[2],
-        'version', '1', 'h1', ARGV[5], 'hn', '1', 'batchId', ARGV[6], 'batches', ARGV[7])
+    local fields = {'clientId', ARGV[1], 'orderId', ARGV[a + 1], 'providerOrderId', ARGV[a + 2],
+      'provider', ARGV[route], 'request', ARGV[a + 4], 'fingerprint', ARGV[a + 5], 'state', 'queued',
+      'inFlight', '0', 'attempts', '0', 'createdAt', ARGV[2], 'updatedAt', ARGV[2], 'version', '1',
+      'h1', ARGV[5], 'hn', '1', 'batchId', ARGV[6], 'batches', ARGV[7]}
+    -- No route field for a route of just the provider (it reads back as [provider]).
+    if ARGV[route + 1] ~= '' then
+      fields[#fields + 1] = 'route'
+      fields[#fields + 1] = ARGV[route + 1]
     end
+    redis.call('HSET', KEYS[k], unpack(fields))
     count = count + 1
     claimed[#claimed + 1] = KEYS[k + 2]
     claimed[#claimed + 1] = ARGV[a]
