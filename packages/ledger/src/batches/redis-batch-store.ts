@@ -2,6 +2,7 @@ import { isOrderState, type OrderKey, type OrderState, orderKeyId } from '@recha
 import { LedgerCorruptionError } from '../ledger-errors.ts';
 import { CREATE_CHUNK } from '../orders/redis-order-store.ts';
 import { runScript } from '../redis/lua.ts';
+import { newestFirst } from '../redis/newest-first.ts';
 import { enc, type RedisContext } from '../redis/redis-keys.ts';
 import { asReply, flatToHash, parseStored, record, unexpected } from '../redis/replies.ts';
 import { encodeCursor, validateBatchListQuery } from '../shared/cursors.ts';
@@ -122,16 +123,7 @@ export function createRedisBatchStore(
 
     async listBatches(clientId: string, query: { limit: number; cursor?: string | undefined }) {
       const { limit, after } = validateBatchListQuery(query, MAX_BATCH_LIST_LIMIT);
-      const members = await redis.zrange(
-        keys.clientBatches(clientId),
-        after === undefined ? '+' : `(${after}`,
-        '-',
-        'BYLEX',
-        'REV',
-        'LIMIT',
-        0,
-        limit + 1,
-      );
+      const members = await newestFirst(redis, keys.clientBatches(clientId), after, limit + 1);
       const page = members.slice(0, limit);
       const batches = (await readBatches(page.map(batchIdOfListKey))).filter(
         (batch): batch is Batch => batch !== null && batch.clientId === clientId,

@@ -1,5 +1,6 @@
 import { isOrderState, type Order, type OrderState } from '@rechargeflow/domain';
 import { LedgerCorruptionError } from '../ledger-errors.ts';
+import { newestFirst } from '../redis/newest-first.ts';
 import type { RedisContext } from '../redis/redis-keys.ts';
 import { decodeStaleCursor, encodeCursor, encodeStaleCursor, validateListQuery } from '../shared/cursors.ts';
 import { createdWindow, keyIdOfListKey } from '../shared/list-keys.ts';
@@ -41,16 +42,7 @@ export function redisOrderQueries(
       const wanted = query.state;
       if (wanted === undefined) {
         // One more than asked tells whether another page exists.
-        const members = await redis.zrange(
-          index,
-          after === undefined ? '+' : `(${after}`,
-          '-',
-          'BYLEX',
-          'REV',
-          'LIMIT',
-          0,
-          limit + 1,
-        );
+        const members = await newestFirst(redis, index, after, limit + 1);
         const page = members.slice(0, limit);
         const orders = await readOrders(ctx, page.map(keyIdOfListKey));
         const shown = orders.filter((order): order is Order => order !== null);
@@ -68,16 +60,7 @@ export function redisOrderQueries(
       let lastShown: string | undefined;
       let scanned = 0;
       for (;;) {
-        const members = await redis.zrange(
-          index,
-          walk === undefined ? '+' : `(${walk}`,
-          '-',
-          'BYLEX',
-          'REV',
-          'LIMIT',
-          0,
-          FILTER_SCAN_CHUNK,
-        );
+        const members = await newestFirst(redis, index, walk, FILTER_SCAN_CHUNK);
         // The states first (small replies), then the orders that are in the state; an order that
         // changed state between the two reads is not shown under a state it left.
         const states = await pipelineStates(members);
