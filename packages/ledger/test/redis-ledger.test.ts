@@ -138,19 +138,8 @@ describe('Redis ledger store specifics', () => {
     expect(JSON.parse((await redis.get(`${prefix}:batch:b_1:rows:1`)) ?? 'null')).toEqual([
       { row: 1, cells: { orderId: 'a' }, orderId: 'a' },
     ]);
-    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
-    const order = (orderId: string, batchId: string) => {
-      const key = { clientId: 'shop-1', orderId };
-      return {
-        ...key,
-        providerOrderId: providerOrderId(key),
-        provider: 'a1topup',
-        request,
-        fingerprint: requestFingerprint(request),
-        batchId,
-        now: '2026-01-01T00:00:00.000Z',
-      };
-    };
+    const order = (orderId: string, batchId: string) =>
+      shopOrder(orderId, '2026-01-01T00:00:00.000Z', { batchId });
     await store.createOrders([order('a', 'b 1:x')]);
     await store.linkOrders('b_1', [{ clientId: 'shop-1', orderId: 'a' }]);
     // Ids are URI-encoded: a space or ':' in a batch id can neither split the list nor forge a key.
@@ -320,18 +309,8 @@ describe('Redis ledger store specifics', () => {
     const prefix = `${RUN_PREFIX}:walk`;
     const store = createRedisLedgerStore({ redis, prefix });
     await store.init();
-    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
-    const order = (orderId: string, ms: number) => {
-      const key = { clientId: 'shop-1', orderId };
-      return {
-        ...key,
-        providerOrderId: providerOrderId(key),
-        provider: 'a1topup',
-        request,
-        fingerprint: requestFingerprint(request),
-        now: new Date(Date.UTC(2026, 0, 1) + ms).toISOString(),
-      };
-    };
+    const order = (orderId: string, ms: number) =>
+      shopOrder(orderId, new Date(Date.UTC(2026, 0, 1) + ms).toISOString());
     // Three old orders moved to processing, then more queued orders than one page may read.
     const rare = ['r0', 'r1', 'r2'];
     await store.createOrders(rare.map((id, i) => order(id, i)));
@@ -523,6 +502,21 @@ describe('Redis ledger store specifics', () => {
 });
 
 /** A throw-away redis-server on a free loopback port, killed (by its own pid) afterwards. */
+/** A new order of client `shop-1` (any batch fields in `extra`), created at `now`. */
+function shopOrder(orderId: string, now: string, extra: { readonly batchId?: string } = {}) {
+  const key = { clientId: 'shop-1', orderId };
+  const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+  return {
+    ...key,
+    providerOrderId: providerOrderId(key),
+    provider: 'a1topup',
+    request,
+    fingerprint: requestFingerprint(request),
+    ...extra,
+    now,
+  };
+}
+
 /**
  * Rewrites an order as layouts 1 and 2 stored it: its history in a list of its own (`h1`..`hN`
  * and `hn` out of the hash), a `listKey` field, and its list key in a list per client and state.
