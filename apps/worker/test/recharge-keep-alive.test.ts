@@ -3,7 +3,7 @@ import { type Order, parseRupees } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { submitOrder } from '@rechargeflow/orders';
 import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
-import { freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
+import { checkBooks, freePort, type RunningPart, readBooks, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -78,9 +78,18 @@ async function connectionsFor(name: string, extra: Record<string, string>) {
     submissions: number;
     requests: { recharge: number };
   };
+  // The books check: the simulator's charges against the ledger (each once, on its order's success).
+  const lines = await readBooks(sim);
+  const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
+  const final = await Promise.all(orders.map((o) => ledger.getOrder(o)));
+  const books = checkBooks({
+    books: { a1topup: lines },
+    orders: final.filter((o): o is Order => o !== null),
+    byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
+  });
   await worker.stop();
   await simulator.stop();
-  return stats;
+  return { ...stats, books };
 }
 
 describe('provider connections of a real worker', () => {
@@ -90,6 +99,8 @@ describe('provider connections of a real worker', () => {
     expect(fresh.requests.recharge).toBe(ORDERS);
     // Every recharge on a connection of its own.
     expect(fresh.rechargeConnections).toBe(ORDERS);
+    expect(fresh.books.problems).toEqual([]);
+    expect(fresh.books.charges).toBe(ORDERS);
 
     // The default: orders arrive back to back, so the connections never sit idle for 1 s.
     const reused = await connectionsFor('reused', {});
@@ -98,5 +109,7 @@ describe('provider connections of a real worker', () => {
     // Concurrency 2: two recharge connections, and a little slack for the pool.
     expect(reused.rechargeConnections).toBeGreaterThanOrEqual(1);
     expect(reused.rechargeConnections).toBeLessThanOrEqual(4);
+    expect(reused.books.problems).toEqual([]);
+    expect(reused.books.charges).toBe(ORDERS);
   }, 90_000);
 });
