@@ -70,7 +70,7 @@ async function orderFootprint() {
     orders: await keysLike(`${LEDGER_PREFIX}:order:*`),
     histories: await keysLike(`${LEDGER_PREFIX}:history:*`),
     providerOrders: await keysLike(`${LEDGER_PREFIX}:provider-order:*`),
-    created: await redis.zcard(`${LEDGER_PREFIX}:orders:created`),
+    created: await redis.zcard(`${LEDGER_PREFIX}:client:shop:orders`),
     disabledQueues: [
       ...(await keysLike(`${QUEUE_PREFIX}:*telgoo5*`)),
       ...(await keysLike(`${QUEUE_PREFIX}:*a1topup_backup*`)),

@@ -92,16 +92,22 @@ describe('Redis ledger store specifics', () => {
     ]);
     expect((await store.getOrder(key))?.history).toEqual(moved.applied ? moved.order.history : null);
 
-    // Besides the order's own keys: the creation list, and the layout version set by init().
-    expect(await redis.zrange(`${prefix}:orders:created`, '0', '-1')).toEqual([
-      expect.stringMatching(`:${keyId}$`),
-    ]);
-    expect(await redis.get(`${prefix}:meta:layout`)).toBe('3');
+    // Besides the order's own keys: the client registry (no list of every order since layout 4),
+    // and the layout version set by init().
+    expect(await redis.smembers(`${prefix}:clients`)).toEqual(['shop:1']);
+    expect(await redis.exists(`${prefix}:orders:created`)).toBe(0);
+    expect(await redis.get(`${prefix}:meta:layout`)).toBe('4');
+    // Nothing stored that reads back computed: the fingerprint is the request's, createdAt is h1's.
+    expect(await redis.hmget(`${prefix}:order:${keyId}`, 'fingerprint', 'createdAt')).toEqual([null, null]);
+    expect(await store.getOrder(key)).toMatchObject({
+      fingerprint: requestFingerprint(request),
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
     // A ledger a later release brought to a newer layout is refused, not misread.
+    await redis.set(`${prefix}:meta:layout`, '5');
+    await expect(createRedisLedgerStore({ redis, prefix }).init()).rejects.toThrow(/layout 5/);
     await redis.set(`${prefix}:meta:layout`, '4');
-    await expect(createRedisLedgerStore({ redis, prefix }).init()).rejects.toThrow(/layout 4/);
-    await redis.set(`${prefix}:meta:layout`, '3');
-    // order, claim, client list, creation list, processing-by-updatedAt set, layout.
+    // order, claim, client list, client registry, processing-by-updatedAt set, layout.
     expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(6);
     expect(await store.getOrder(key)).toBeNull();
   });
@@ -258,7 +264,9 @@ describe('Redis ledger store specifics', () => {
     for (const orderId of ['a', 'b', 'c'])
       expect(await store.getOrder({ clientId: 'shop-1', orderId })).toBeNull();
     expect(await store.batchStates('b_1')).toEqual({});
-    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(1);
+    // Only the layout and the client registry, which is written before orders (a superset).
+    expect((await redis.keys(`${prefix}:*`)).sort()).toEqual([`${prefix}:clients`, `${prefix}:meta:layout`]);
+    await deleteByPrefix(redis, `${prefix}:`);
   });
 
   it('answers an import chunk row whose order retention archived as archived, and makes the rest', async () => {
@@ -386,7 +394,9 @@ describe('Redis ledger store specifics', () => {
         'nextCheckAtMs',
       );
     }
-    await redis.del(`${prefix}:checks:due`, `${prefix}:orders:created`, `${prefix}:meta:layout`);
+    // Nor a client registry: summaries read the creation list then.
+    await redis.del(`${prefix}:checks:due`, `${prefix}:clients`, `${prefix}:meta:layout`);
+    await redis.zadd(`${prefix}:orders:created`, 0, 'stale-member');
     const oldHistory = (await store.getOrder(pending))?.history;
     expect(oldHistory?.map((h) => h.to)).toEqual(['queued', 'processing', 'pending']);
 
@@ -408,9 +418,13 @@ describe('Redis ledger store specifics', () => {
     // A pending order from before has no known pendingSince: the poller falls back to updatedAt.
     expect(claimed[0]).not.toHaveProperty('pendingSince');
 
-    // Transitions no longer index old orders (one command less per write): the upgrade's passes
-    // repeat until one adds nothing, so an order that moved during a pass is indexed by the next.
-    await redis.del(`${prefix}:orders:created`, `${prefix}:meta:layout`);
+    // Layout 4: the creation list is gone, every client with a list registered.
+    expect(await redis.exists(`${prefix}:orders:created`)).toBe(0);
+    expect(await redis.smembers(`${prefix}:clients`)).toEqual(['shop-1']);
+    // A layout 3 ledger (registry missing) is brought to 4 the same way; the process that wrote
+    // orders before adds its clients again within CLIENT_REGISTRY_RENEW_MS, the upgrade at once.
+    await redis.del(`${prefix}:clients`);
+    await redis.set(`${prefix}:meta:layout`, '3');
     await upgraded.transition(queued, {
       expect: { state: 'queued' },
       to: 'processing',
@@ -423,7 +437,7 @@ describe('Redis ledger store specifics', () => {
     expect(after?.submitted.count).toBe(2);
     // Layout 3: the per-state lists are gone; an old order keeps appending to its history list.
     expect(await redis.keys(`${prefix}:client:*:state:*`)).toEqual([]);
-    expect(await redis.get(`${prefix}:meta:layout`)).toBe('3');
+    expect(await redis.get(`${prefix}:meta:layout`)).toBe('4');
     const moved = await upgraded.transition(queued, {
       expect: { state: 'processing' },
       to: 'failed',
@@ -465,6 +479,9 @@ describe('Redis ledger store specifics', () => {
       });
       const [orderKey] = await privateRedis.keys('ledger:order:*');
       expect(await privateRedis.object('ENCODING', orderKey ?? '')).toBe('listpack');
+      // A fingerprint that is not the request's own is stored as sent, and read back as stored.
+      expect(await privateRedis.hget(orderKey ?? '', 'fingerprint')).toBe('f'.repeat(64));
+      expect((await store.getOrder(key))?.fingerprint).toBe('f'.repeat(64));
       // Already higher: left alone.
       await privateRedis.config('SET', 'hash-max-listpack-value', '1024');
       expect(await ensureCompactHashes(privateRedis)).toEqual({ was: 1024, raised: false });

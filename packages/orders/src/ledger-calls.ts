@@ -19,10 +19,8 @@ export async function transitionOrder(
   order: Order,
   command: TransitionCommand,
 ): Promise<Order | null> {
-  // The history we read lets the store answer without reading it back (see knownHistory).
-  const result = await ledgerCall(() =>
-    deps.ledger.transition(order, { ...command, knownHistory: order.history }),
-  );
+  // The order we read lets the store answer without reading it back (see TransitionCommand.known).
+  const result = await ledgerCall(() => deps.ledger.transition(order, { ...command, known: order }));
   if (!result.applied) return null;
   if (result.order.state !== order.state) deps.events?.transitioned?.(result.order, order.state);
   return result.order;

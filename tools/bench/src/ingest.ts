@@ -35,7 +35,7 @@ import {
   startPart,
   type Table,
 } from './lib.ts';
-import { countInState, rechargeBody, startSystem } from './system.ts';
+import { BENCH_CLIENT, countInState, rechargeBody, startSystem } from './system.ts';
 
 export interface IngestOptions {
   readonly rate: number;
@@ -237,7 +237,7 @@ export async function ingest(redis: Redis, options: IngestOptions): Promise<Inge
         .map(([name, s]) => `${name} ${(s - (cpu0[name] ?? 0)).toFixed(1)}`)
         .join(', ');
       const drained = withWorker
-        ? `; orders in success at the end: ${fmt(await countInState(redis, parts.ledgerPrefix, 'success'))} of ${fmt(await redis.zcard(`${parts.ledgerPrefix}:orders:created`))} (the worker keeps draining after the load stops)`
+        ? `; orders in success at the end: ${fmt(await countInState(redis, parts.ledgerPrefix, 'success'))} of ${fmt(await redis.zcard(`${parts.ledgerPrefix}:client:${BENCH_CLIENT}:orders`))} (the worker keeps draining after the load stops)`
         : '';
       record(nth(labels[variant], run), figures, cpu, drained);
     } finally {

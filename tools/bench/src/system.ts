@@ -21,6 +21,9 @@ import {
   waitHttp,
 } from './lib.ts';
 
+/** The one client every benchmark's API key belongs to. */
+export const BENCH_CLIENT = 'bench';
+
 export interface SystemOptions {
   readonly prefix: string;
   readonly logDir: string;
@@ -76,7 +79,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         {
           ...common,
           PORT: String(port),
-          API_KEYS: `bench:${apiKey}`,
+          API_KEYS: `${BENCH_CLIENT}:${apiKey}`,
           // The per-client limit (default 6,000 a minute) would be what is measured otherwise.
           RATE_LIMIT_PER_MINUTE: '1000000',
           ...options.apiEnv,

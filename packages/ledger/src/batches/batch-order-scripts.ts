@@ -7,14 +7,14 @@ import { script } from '../redis/lua.ts';
  * order is written exactly as CREATE_ORDERS writes it — the same hash fields, history entry, claim,
  * list and index entries and batch counts — so keep the two in step. Checks first, then writes: a
  * providerOrderId held by another order (or by an earlier order of the call) writes nothing.
- * KEYS: all-orders-by-creation list, queued-by-updatedAt set, the batch's state hash, the client's
+ * KEYS: queued-by-updatedAt set, the batch's state hash, the client's
  *       list, then per order (3): order hash, history list (read only for an order written before
  *       layout 3), providerOrderId claim.
  * ARGV: clientId, createdAt ISO, updatedAt ms, the list keys' time prefix (the list key is it + key
  *       id), first history entry (JSON), batchId, the batch id as kept in `batches`, R, then R
  *       routes (2 each: provider, route JSON or '' for a route of just the provider), then per
  *       order (6): keyId, orderId, providerOrderId, its route (1-based among the R), request (JSON),
- *       fingerprint.
+ *       fingerprint ('' = the one the request hashes to: not stored).
  * Answers: {'done', per order 1 (created as sent) or a snapshot (existed; an empty one: its claim
  *          stands without it, retention's tombstone)} |
  *          {'provider_order_id_taken', position (1-based), the owner's key id}.
@@ -27,14 +27,14 @@ local S = 6
 local n = (#ARGV - first + 1) / S
 local claimKeys = {}
 for i = 0, n - 1 do
-  claimKeys[i + 1] = KEYS[7 + i * 3]
+  claimKeys[i + 1] = KEYS[6 + i * 3]
 end
 local owners = redis.call('MGET', unpack(claimKeys))
 local new = {}
 local seen = {}
 local claims = {}
 for i = 0, n - 1 do
-  local k = 5 + i * 3
+  local k = 4 + i * 3
   local a = first + i * S
   local orderKey = KEYS[k]
   local owner = owners[i + 1]
@@ -55,15 +55,19 @@ local byUpdate = {}
 local listed = {}
 local count = 0
 for i = 0, n - 1 do
-  local k = 5 + i * 3
+  local k = 4 + i * 3
   local a = first + i * S
   if new[i + 1] then
     local listKey = ARGV[4] .. ARGV[a]
     local route = 7 + 2 * tonumber(ARGV[a + 3])
     local fields = {'clientId', ARGV[1], 'orderId', ARGV[a + 1], 'providerOrderId', ARGV[a + 2],
-      'provider', ARGV[route], 'request', ARGV[a + 4], 'fingerprint', ARGV[a + 5], 'state', 'queued',
-      'inFlight', '0', 'attempts', '0', 'createdAt', ARGV[2], 'updatedAt', ARGV[2], 'version', '1',
+      'provider', ARGV[route], 'request', ARGV[a + 4], 'state', 'queued',
+      'inFlight', '0', 'attempts', '0', 'updatedAt', ARGV[2], 'version', '1',
       'h1', ARGV[5], 'hn', '1', 'batchId', ARGV[6], 'batches', ARGV[7]}
+    if ARGV[a + 5] ~= '' then
+      fields[#fields + 1] = 'fingerprint'
+      fields[#fields + 1] = ARGV[a + 5]
+    end
     -- No route field for a route of just the provider (it reads back as [provider]).
     if ARGV[route + 1] ~= '' then
       fields[#fields + 1] = 'route'
@@ -84,10 +88,9 @@ for i = 0, n - 1 do
 end
 if count > 0 then
   redis.call('MSET', unpack(claimed))
-  redis.call('ZADD', KEYS[1], unpack(listed))
-  redis.call('ZADD', KEYS[2], unpack(byUpdate))
-  redis.call('ZADD', KEYS[4], unpack(listed))
-  redis.call('HINCRBY', KEYS[3], 'queued', count)
+  redis.call('ZADD', KEYS[1], unpack(byUpdate))
+  redis.call('ZADD', KEYS[3], unpack(listed))
+  redis.call('HINCRBY', KEYS[2], 'queued', count)
 end
 return {'done', result}`,
 );

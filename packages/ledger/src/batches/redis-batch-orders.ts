@@ -1,7 +1,8 @@
 import { orderKeyId } from '@rechargeflow/domain';
 import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
+import { clientRegistry } from '../orders/client-registry.ts';
 import { encodeHistoryEntry } from '../orders/history-encoding.ts';
-import { newOrderRecord, storedRoute } from '../orders/order-record.ts';
+import { newOrderRecord, storedFingerprint, storedRoute } from '../orders/order-record.ts';
 import { requireOrder } from '../orders/redis-order-snapshot.ts';
 import { CREATE_CHUNK } from '../orders/redis-order-store.ts';
 import { runScript } from '../redis/lua.ts';
@@ -25,6 +26,7 @@ const ARCHIVED: BatchOrderResult = { kind: 'archived' };
  */
 export function redisBatchOrders(ctx: RedisContext) {
   const { redis, keys } = ctx;
+  const registerClients = clientRegistry(ctx);
 
   return async function createBatchOrders(chunk: BatchOrderChunk): Promise<BatchOrderResult[]> {
     const { clientId, batchId, now } = chunk;
@@ -34,6 +36,7 @@ export function redisBatchOrders(ctx: RedisContext) {
       const record = newOrderRecord({ ...order, clientId, provider, batchId, now });
       return {
         order,
+        fingerprint: storedFingerprint(order.fingerprint, record.request),
         request: JSON.stringify(record.request),
         route: JSON.stringify(record.route),
         provider,
@@ -48,20 +51,17 @@ export function redisBatchOrders(ctx: RedisContext) {
       batchId,
       enc(batchId),
     ];
-    const sharedKeys = [
-      keys.created,
-      keys.stateUpdated('queued'),
-      keys.batchStates(batchId),
-      keys.clientOrders(clientId),
-    ];
+    const sharedKeys = [keys.stateUpdated('queued'), keys.batchStates(batchId), keys.clientOrders(clientId)];
     const results: BatchOrderResult[] = [];
+    // The client before its orders: the registry never lacks a client that has one.
+    await registerClients([clientId]);
     for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {
       const part = prepared.slice(start, start + CREATE_CHUNK);
       const routes = new Map<string, number>();
       const routeArgs: string[] = [];
       const orderKeys: string[] = [];
       const orderArgs: (string | number)[] = [];
-      for (const { order, request, route, provider } of part) {
+      for (const { order, fingerprint, request, route, provider } of part) {
         let routeIndex = routes.get(route);
         if (routeIndex === undefined) {
           routeIndex = routes.size + 1;
@@ -70,7 +70,7 @@ export function redisBatchOrders(ctx: RedisContext) {
         }
         const keyId = orderKeyId({ clientId, orderId: order.orderId });
         orderKeys.push(keys.order(keyId), keys.history(keyId), keys.providerOrder(order.providerOrderId));
-        orderArgs.push(keyId, order.orderId, order.providerOrderId, routeIndex, request, order.fingerprint);
+        orderArgs.push(keyId, order.orderId, order.providerOrderId, routeIndex, request, fingerprint);
       }
       const reply = await runScript(
         redis,

@@ -6,6 +6,7 @@ import {
   paise,
   type RechargeRequest,
   type Reversal,
+  requestFingerprint,
   TELGOO5_TOPUP_TYPES,
   type Telgoo5Order,
   TRANSITION_SOURCES,
@@ -230,6 +231,15 @@ export function storedRoute(routeJson: string, provider: string): string {
   return routeJson === JSON.stringify([provider]) ? '' : routeJson;
 }
 
+/**
+ * The fingerprint as the Redis ledger stores it: '' (no field) when it is the one the stored
+ * request hashes to, which is what every caller sends (read back, it is computed again: 66 bytes
+ * less per order); any other value is stored as sent.
+ */
+export function storedFingerprint(fingerprint: string, request: RechargeRequest): string {
+  return fingerprint === requestFingerprint(request) ? '' : fingerprint;
+}
+
 export function decodeHistoryEntry(value: unknown): HistoryEntry {
   // The Redis ledger stores entries as arrays (history-encoding.ts); older ones and MongoDB's as objects.
   const raw = Array.isArray(value) ? historyEntryFields(value) : record(value, 'history');
@@ -278,26 +288,31 @@ function optionalMsTime(raw: Raw, field: string): string | undefined {
  * `raw` holds the order's scalar fields already in their JS types (`inFlight` boolean, counts and
  * `pendingSinceMs`/`nextCheckAtMs` as numbers, `route` an array); `request`, `reversal` and
  * `history` are decoded here. Fields added later may be absent on older orders: `statusChecks` is
- * then 0, `route` is `[provider]`.
+ * then 0, `route` is `[provider]`. The Redis ledger leaves out what it can compute (layout 4): no
+ * `fingerprint` is the stored request's, no `createdAt` is the first history entry's `at`.
  */
 export function decodeOrder(raw: Raw, history: readonly unknown[]): Order {
   if (typeof raw.inFlight !== 'boolean') corrupt('inFlight', raw.inFlight);
+  const request = decodeRequest(raw.request);
+  const entries = history.map(decodeHistoryEntry);
   const order: { -readonly [K in keyof Order]: Order[K] } = {
     clientId: text(raw, 'clientId'),
     orderId: text(raw, 'orderId'),
     providerOrderId: text(raw, 'providerOrderId'),
     provider: text(raw, 'provider'),
     route: decodeRoute(raw.route, text(raw, 'provider')),
-    request: decodeRequest(raw.request),
-    fingerprint: text(raw, 'fingerprint'),
+    request,
+    fingerprint: raw.fingerprint === undefined ? requestFingerprint(request) : text(raw, 'fingerprint'),
     state: state(raw.state, 'state'),
     inFlight: raw.inFlight,
     attempts: count(raw.attempts, 'attempts'),
     statusChecks: raw.statusChecks === undefined ? 0 : count(raw.statusChecks, 'statusChecks'),
-    createdAt: text(raw, 'createdAt'),
+    // Not stored since layout 4: the first history entry (the creation) is at createdAt.
+    createdAt:
+      raw.createdAt === undefined && entries[0] !== undefined ? entries[0].at : text(raw, 'createdAt'),
     updatedAt: text(raw, 'updatedAt'),
     version: count(raw.version, 'version'),
-    history: history.map(decodeHistoryEntry),
+    history: entries,
   };
   const providerTxId = optionalText(raw, 'providerTxId');
   const providerRef = optionalText(raw, 'providerRef');

@@ -72,11 +72,12 @@ export interface TransitionCommand {
   /** The history entry to append; `from` and `to` are filled in by the store. */
   readonly entry: Omit<HistoryEntry, 'from' | 'to'>;
   /**
-   * The order's history as the caller last read it. Only a hint (the write is decided by `expect`
-   * alone): a store whose history is append-only answers with it plus this entry when nothing else
-   * was appended meanwhile, instead of reading the whole history back.
+   * The order as the caller last read it (this order: same clientId and orderId). Only a hint (the
+   * write is decided by `expect` alone): a store whose history is append-only answers with its
+   * history plus this entry, and its fields that never change, when nothing else was appended
+   * meanwhile, instead of reading the whole order back.
    */
-  readonly knownHistory?: readonly HistoryEntry[] | undefined;
+  readonly known?: Order | undefined;
 }
 
 export type TransitionResult =

@@ -35,6 +35,23 @@ export function redisOrderQueries(
     });
   }
 
+  /** Counts the listed orders (gone ones skipped) into the summary: one round trip. */
+  async function addToSummary(summary: SummaryBuilder, members: readonly string[]): Promise<void> {
+    const pipeline = redis.pipeline();
+    for (const member of members) {
+      pipeline.hmget(keys.order(keyIdOfListKey(member)), 'provider', 'state', 'request');
+    }
+    for (const [error, fields] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      const [provider, state, request] = Array.isArray(fields) ? (fields as unknown[]) : [];
+      if (provider === null && state === null) continue;
+      if (typeof provider !== 'string' || !isOrderState(state)) {
+        throw new LedgerCorruptionError('stored order has an invalid provider or state');
+      }
+      summary.add(provider, state, 1, decodeRequest(parseJson(request, 'request')).amount);
+    }
+  }
+
   return {
     async listOrders(clientId: string, query: ListOrdersQuery): Promise<OrderPage> {
       const { limit, after } = validateListQuery(query);
@@ -171,28 +188,35 @@ export function redisOrderQueries(
       const { lower, upper } = createdWindow(from, to);
       const summary = new SummaryBuilder();
       if (lower >= upper) return summary.build();
-      // Pages the creation list by list key, each page after the last one seen: orders created
-      // meanwhile can neither shift nor repeat a page.
-      let start = `[${lower}`;
-      for (;;) {
-        const members = await redis.zrange(keys.created, start, `(${upper}`, 'BYLEX', 'LIMIT', 0, SCAN_CHUNK);
-        if (members.length === 0) break;
-        const pipeline = redis.pipeline();
-        for (const member of members) {
-          pipeline.hmget(keys.order(keyIdOfListKey(member)), 'provider', 'state', 'request');
-        }
-        for (const [error, fields] of (await pipeline.exec()) ?? []) {
-          if (error) throw error;
-          const [provider, state, request] = Array.isArray(fields) ? (fields as unknown[]) : [];
-          if (provider === null && state === null) continue;
-          if (typeof provider !== 'string' || !isOrderState(state)) {
-            throw new LedgerCorruptionError('stored order has an invalid provider or state');
+      // Walks every registered client's list over the window, by list key, each page after the
+      // last one seen: orders created meanwhile can neither shift nor repeat a page.
+      // SSCAN may hand a member out twice: each client is walked once.
+      const walked = new Set<string>();
+      let clientCursor = '0';
+      do {
+        const [next, clientIds] = await redis.sscan(keys.clients, clientCursor, 'COUNT', SCAN_CHUNK);
+        clientCursor = next;
+        for (const clientId of clientIds) {
+          if (walked.has(clientId)) continue;
+          walked.add(clientId);
+          let start = `[${lower}`;
+          for (;;) {
+            const members = await redis.zrange(
+              keys.clientOrders(clientId),
+              start,
+              `(${upper}`,
+              'BYLEX',
+              'LIMIT',
+              0,
+              SCAN_CHUNK,
+            );
+            if (members.length === 0) break;
+            await addToSummary(summary, members);
+            if (members.length < SCAN_CHUNK) break;
+            start = `(${members.at(-1)}`;
           }
-          summary.add(provider, state, 1, decodeRequest(parseJson(request, 'request')).amount);
         }
-        if (members.length < SCAN_CHUNK) break;
-        start = `(${members.at(-1)}`;
-      }
+      } while (clientCursor !== '0');
       return summary.build();
     },
   };

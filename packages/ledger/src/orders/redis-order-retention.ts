@@ -39,7 +39,6 @@ export function createRedisOrderRetention(ctx: RedisContext): OrderRetentionStor
           keys.history(keyId),
           keys.clientOrders(order.clientId),
           keys.stateUpdated(order.state),
-          keys.created,
           keys.due,
           ...[...claims].map((claim) => keys.providerOrder(claim)),
         ],

@@ -4,7 +4,7 @@ import { runScript } from '../redis/lua.ts';
 import type { RedisContext } from '../redis/redis-keys.ts';
 import { flatToHash, parseStored, record, unexpected } from '../redis/replies.ts';
 import { decodeOrder } from './order-record.ts';
-import { READ_ORDERS } from './order-scripts.ts';
+import { READ_ORDERS, TRANSITION_READ } from './order-scripts.ts';
 
 /** Reading Redis orders: the order hash (and, before layout 3, its history list, both at one instant) → Order. */
 
@@ -85,21 +85,54 @@ export function decodeParts(flat: unknown, listed: readonly unknown[]): Order {
 /** An order's hash (field → value) and its history list's parsed entries → Order. */
 function decodeHash(hash: Record<string, unknown>, listed: readonly unknown[]): Order {
   const history = hash.hn === undefined ? listed : hashHistory(hash);
-  return decodeOrder(
-    {
-      ...hash,
-      request: parseJson(hash.request, 'request'),
-      route: hash.route === undefined ? undefined : parseJson(hash.route, 'route'),
-      reversal: hash.reversal === undefined ? undefined : parseJson(hash.reversal, 'reversal'),
-      inFlight: hash.inFlight === '1' ? true : hash.inFlight === '0' ? false : hash.inFlight,
-      attempts: Number(hash.attempts),
-      statusChecks: optionalNumber(hash.statusChecks),
-      pendingSinceMs: optionalNumber(hash.pendingSinceMs),
-      nextCheckAtMs: optionalNumber(hash.nextCheckAtMs),
-      version: Number(hash.version),
-    },
-    history,
-  );
+  return decodeOrder({ ...hashFields(hash), request: parseJson(hash.request, 'request') }, history);
+}
+
+/** The stored fields but `request` in decodeOrder's types (numbers, booleans, parsed JSON). */
+function hashFields(hash: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...hash,
+    route: hash.route === undefined ? undefined : parseJson(hash.route, 'route'),
+    reversal: hash.reversal === undefined ? undefined : parseJson(hash.reversal, 'reversal'),
+    inFlight: hash.inFlight === '1' ? true : hash.inFlight === '0' ? false : hash.inFlight,
+    attempts: Number(hash.attempts),
+    statusChecks: optionalNumber(hash.statusChecks),
+    pendingSinceMs: optionalNumber(hash.pendingSinceMs),
+    nextCheckAtMs: optionalNumber(hash.nextCheckAtMs),
+    version: Number(hash.version),
+  };
+}
+
+/**
+ * The order a transition answered `applied_known` for: `read` is TRANSITION_READ's values before
+ * the write (every field that can change after creation), `written` the field/value pairs it
+ * wrote, `known` the order as the caller read it (the same history but for `entry`): its request,
+ * fingerprint, createdAt and history are all that is taken from it, and none of them ever changes
+ * but by appending, which the script ruled out (the history's length was as the caller's).
+ */
+export function decodeKnown(
+  known: Order,
+  read: unknown,
+  written: unknown,
+  entry: unknown,
+  leftChecks: boolean,
+): Order {
+  if (!Array.isArray(read) || read.length !== TRANSITION_READ.length || !Array.isArray(written)) {
+    return unexpected('transition', read);
+  }
+  const hash: Record<string, unknown> = {};
+  TRANSITION_READ.forEach((field, i) => {
+    const value: unknown = read[i];
+    if (value !== null && value !== undefined) hash[field] = value;
+  });
+  for (let i = 0; i + 1 < written.length; i += 2) hash[String(written[i])] = written[i + 1];
+  if (leftChecks) delete hash.nextCheckAtMs;
+  const fields = hashFields(hash);
+  // Absent when it is the request's own: decodeOrder computes it again (order-record.ts).
+  fields.fingerprint = known.fingerprint;
+  fields.createdAt = known.createdAt;
+  fields.request = known.request;
+  return decodeOrder(fields, [...known.history, entry]);
 }
 
 /** Whether a flat HGETALL is of an order that keeps its history in its hash (layout 3). */

@@ -14,19 +14,27 @@ import { asReply, unexpected } from '../redis/replies.ts';
 import { creationEntry, historyEntry } from '../shared/history-entries.ts';
 import { listKeyOf } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
+import { clientRegistry } from './client-registry.ts';
 import { encodeHistoryAround, encodeHistoryEntry } from './history-encoding.ts';
 import type { CreateResult, NewOrder } from './new-order.ts';
 import { validateClaimOptions } from './order-limits.ts';
-import { createdOrder, newOrderRecord, storedRoute } from './order-record.ts';
+import { createdOrder, newOrderRecord, storedFingerprint, storedRoute } from './order-record.ts';
 import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS } from './order-scripts.ts';
 import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
 import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
 import { existingOrArchived } from './redis-order-retention.ts';
-import { decodeParts, holdsHistory, parseJson, readOrder, requireOrder } from './redis-order-snapshot.ts';
+import {
+  decodeKnown,
+  decodeParts,
+  holdsHistory,
+  parseJson,
+  readOrder,
+  requireOrder,
+} from './redis-order-snapshot.ts';
 import { assertCommand, reversalRecord, scheduleChange } from './transition-rules.ts';
 
 /** Bumped when init() must bring older ledgers' indexes up to date (see UPGRADE_ORDERS). */
-const LAYOUT_VERSION = '3';
+const LAYOUT_VERSION = '4';
 /** Orders per create/link script: big enough for one round trip per import chunk, short enough not to stall Redis. */
 export const CREATE_CHUNK = 1_000;
 
@@ -36,6 +44,7 @@ export const CREATE_CHUNK = 1_000;
  */
 export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<BatchStore, 'createOrders'> {
   const { redis, keys } = ctx;
+  const registerClients = clientRegistry(ctx);
 
   /**
    * Creates orders CREATE_CHUNK at a time, one script each: every order is checked here before the
@@ -83,7 +92,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           order.provider,
           storedRoute(JSON.stringify(record.route), order.provider),
           JSON.stringify(record.request),
-          order.fingerprint,
+          storedFingerprint(order.fingerprint, record.request),
           order.now,
           order.batchId ?? '',
           batchArg,
@@ -91,10 +100,12 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
         );
       }
       args[0] = batchKeys.length;
+      // The client before its orders: the registry never lacks a client that has one.
+      await registerClients(chunk.map(({ order }) => order.clientId));
       const reply = await runScript(
         redis,
         CREATE_ORDERS,
-        [keys.created, keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
+        [keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
         args,
       );
       if (!Array.isArray(reply)) unexpected('create-orders', reply);
@@ -179,6 +190,12 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       const target = patch?.switchProvider;
       const book = patch?.bookAttempt;
       const entryJson = encodeHistoryEntry(historyEntry(from, command.to, command.entry));
+      const known =
+        command.known !== undefined &&
+        command.known.clientId === key.clientId &&
+        command.known.orderId === key.orderId
+          ? command.known
+          : undefined;
       const reply = await runScript(
         redis,
         TRANSITION,
@@ -212,21 +229,28 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           command.expect.version === undefined ? '' : String(command.expect.version),
           book?.provider ?? '',
           book?.providerOrderId ?? '',
+          known === undefined ? '' : known.history.length,
           ...patchFields,
         ],
       );
       const [status, snapshot] = asReply(reply);
       switch (status) {
+        case 'applied_known':
+          if (known === undefined) return unexpected('transition', reply);
+          return {
+            applied: true,
+            order: decodeKnown(
+              known,
+              snapshot,
+              (reply as unknown[])[3],
+              parseJson(entryJson, 'history'),
+              schedule.kind === 'leave',
+            ),
+          };
         case 'applied':
           return {
             applied: true,
-            order: await appliedOrder(
-              keyId,
-              snapshot,
-              (reply as unknown[])[2],
-              entryJson,
-              command.knownHistory,
-            ),
+            order: await appliedOrder(keyId, snapshot, (reply as unknown[])[2], entryJson, known?.history),
           };
         case 'conflict':
           return { applied: false, reason: 'conflict', order: requireOrder(snapshot) };
@@ -293,9 +317,12 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
 
 /**
  * Brings an older ledger's layout up to date (once; every step is idempotent, so a crash midway
- * only repeats it): layout 2 indexes orders written before the creation list and the due-check set
- * existed; layout 3 removes the per-client state lists no write keeps any more (orders written
- * before it keep their history list and `listKey`, which every reader still understands).
+ * only repeats it): layout 2 indexes orders written before the due-check set existed; layout 3
+ * removes the per-client state lists no write keeps any more (orders written before it keep their
+ * history list and `listKey`, which every reader still understands); layout 4 registers every
+ * client that has orders (summaries walk their lists) and removes the list of every order by
+ * creation (orders written before it keep `createdAt` and `fingerprint`, which readers use when
+ * present).
  */
 export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
   const { redis, keys } = ctx;
@@ -307,17 +334,44 @@ export async function upgradeOrderLayout(ctx: RedisContext): Promise<void> {
       `this Redis ledger has key layout ${layout}, written by a later release; this release reads layout ${LAYOUT_VERSION} and older: run the later release`,
     );
   }
-  if (layout !== '2') await indexOldOrders(ctx);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', keys.oldClientStatePattern, 'COUNT', SCAN_CHUNK);
-    cursor = next;
-    if (found.length > 0) await redis.unlink(...found);
-  } while (cursor !== '0');
+  const from = layout === null ? 1 : Number(layout);
+  if (!Number.isSafeInteger(from) || from < 1) {
+    throw new LedgerConfigurationError(`this Redis ledger has an unknown key layout ${layout}`);
+  }
+  if (from < 2) await indexOldOrders(ctx);
+  if (from < 3) {
+    await eachKey(ctx, keys.oldClientStatePattern, async (found) => {
+      await redis.unlink(...found);
+    });
+  }
+  // Layout 4: every client with an order list registered, then the creation list removed.
+  const listPrefix = keys.clientOrders('').slice(0, -':orders'.length);
+  await eachKey(ctx, keys.clientOrdersPattern, async (found) => {
+    const clientIds = found
+      .map((key) => key.slice(listPrefix.length, -':orders'.length))
+      .filter((encoded) => encoded !== '' && !encoded.includes(':'))
+      .map((encoded) => decodeURIComponent(encoded));
+    if (clientIds.length > 0) await redis.sadd(keys.clients, ...clientIds);
+  });
+  await redis.unlink(keys.oldCreatedList);
   await redis.set(keys.layout, LAYOUT_VERSION);
 }
 
-/** Layout 2: every order in the creation list, every pending order in the due-check set. */
+/** Calls `use` with each page of the keys SCAN finds for `pattern`. */
+async function eachKey(
+  ctx: RedisContext,
+  pattern: string,
+  use: (found: readonly string[]) => Promise<void>,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_CHUNK);
+    cursor = next;
+    if (found.length > 0) await use(found);
+  } while (cursor !== '0');
+}
+
+/** Layout 2: every pending order in the due-check set. */
 async function indexOldOrders(ctx: RedisContext): Promise<void> {
   const { redis, keys } = ctx;
   // Every order is in exactly one state set, but one that moves from a set not yet scanned to one
@@ -333,12 +387,7 @@ async function indexOldOrders(ctx: RedisContext): Promise<void> {
         const keyIds = flat.filter((_, i) => i % 2 === 0);
         if (keyIds.length > 0) {
           added += Number(
-            await runScript(
-              redis,
-              UPGRADE_ORDERS,
-              [keys.due, keys.created],
-              [keys.orderKeyPrefix, ...keyIds],
-            ),
+            await runScript(redis, UPGRADE_ORDERS, [keys.due], [keys.orderKeyPrefix, ...keyIds]),
           );
         }
       } while (cursor !== '0');

@@ -8,13 +8,13 @@ import { script } from '../redis/lua.ts';
  * A callback, reversal or note written after the archiver read the order changed its version, so
  * the order stays (`changed`) and nothing is lost; the next run archives it again.
  * Removes the order hash, its history list (orders written before layout 3) and its members in the
- * client's list, the state-by-updatedAt set, the creation list and the due-check set. A batch's state counts are left as they are: an
+ * client's list, the state-by-updatedAt set and the due-check set (the client stays in the registry). A batch's state counts are left as they are: an
  * archived member keeps counting under the final state it was archived in, which can never change.
  * The provider-order claims this order holds stay as its tombstone, with an expiry (none for 0): a
  * claim held by a key with no order is an archived order (CREATE_ORDERS answers it with an empty
  * snapshot, and a late callback finds no order and is kept as unknown_order).
- * KEYS: order hash, history list, client's list, state-by-updatedAt set, all-orders-by-creation
- *       list, due-check set, then the order's provider-order claims.
+ * KEYS: order hash, history list, client's list, state-by-updatedAt set, due-check set, then the
+ *       order's provider-order claims.
  * ARGV: key id, expected state, expected version, cutoff ms, tombstone ms ('0' = no expiry), the
  *       order's list key (creation time + key id; an order written before layout 3 also stores it).
  * Answers: removed | changed | not_found.
@@ -36,10 +36,9 @@ end
 redis.call('UNLINK', KEYS[1], KEYS[2])
 local listKey = current[3] or ARGV[6]
 redis.call('ZREM', KEYS[3], listKey)
-redis.call('ZREM', KEYS[5], listKey)
 redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[6], ARGV[1])
-for i = 7, #KEYS do
+redis.call('ZREM', KEYS[5], ARGV[1])
+for i = 6, #KEYS do
   if ARGV[5] ~= '0' and redis.call('GET', KEYS[i]) == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[5])
   end

@@ -26,8 +26,10 @@ export const enc = encodeURIComponent;
  *                                   (a listing by state walks it: there is no per-state list since
  *                                   layout 3; the upgrade removes the old `P:client:<c>:state:<s>`)
  * - `P:state:<s>:updated`           zset, score updatedAt ms, member keyId: findStale
- * - `P:orders:created`              zset, all scores 0, members `listKey`: every order by creation
- *                                   (summaries page it BYLEX over a time window)
+ * - `P:clients`                     set: every client id that has orders (clientId as sent; kept by
+ *                                   orders/client-registry.ts): summaries walk each one's list BYLEX
+ *                                   over a time window (before layout 4 a list of every order by
+ *                                   creation, `P:orders:created`, which the upgrade removes)
  * - `P:checks:due`                  zset, score nextCheckAt ms (server clock), member keyId: exactly
  *                                   the pending orders; claimDueChecks reads and moves them
  * - `P:callback:<id>`               hash: a provider callback (id = sha256 hex, see callbackId)
@@ -81,7 +83,7 @@ export function redisKeys(p: string) {
     providerOrder: (providerOrderId: string) => `${p}:provider-order:${enc(providerOrderId)}`,
     clientOrders: (clientId: string) => `${p}:client:${enc(clientId)}:orders`,
     stateUpdated: (state: OrderState) => `${p}:state:${state}:updated`,
-    created: `${p}:orders:created`,
+    clients: `${p}:clients`,
     due: `${p}:checks:due`,
     callback: (id: string) => `${p}:callback:${enc(id)}`,
     callbackIndex: (outcome: CallbackOutcome) => `${p}:callbacks:${outcome}`,
@@ -117,7 +119,11 @@ export function redisKeys(p: string) {
   const orderKeyPrefix = keys.order('');
   const historyKeyPrefix = keys.history('');
   // Before layout 3 each client had a list per state, `P:client:<c>:state:<s>`: the upgrade removes them.
-  const oldClientStatePattern = `${p.replace(/[*?[\]\\]/g, '\\$&')}:client:*:state:*`;
+  const escapedPrefix = p.replace(/[*?[\]\\]/g, '\\$&');
+  const oldClientStatePattern = `${escapedPrefix}:client:*:state:*`;
+  // The layout 4 upgrade registers every client that has an order list, and removes the creation list.
+  const clientOrdersPattern = `${escapedPrefix}:client:*:orders`;
+  const oldCreatedList = `${p}:orders:created`;
   // The delivery scripts build delivery keys from index members: prefix + URI-encoded id.
   const deliveryKeyPrefix = keys.webhookDelivery('');
   return {
@@ -128,6 +134,8 @@ export function redisKeys(p: string) {
     historyKeyPrefix,
     deliveryKeyPrefix,
     oldClientStatePattern,
+    clientOrdersPattern,
+    oldCreatedList,
   };
 }
 

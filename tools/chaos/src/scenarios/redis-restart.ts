@@ -1,6 +1,7 @@
 import {
   a1Order,
   Checks,
+  CLIENT,
   freePort,
   RedisServer,
   round,
@@ -62,7 +63,8 @@ export const redisRestart: Scenario = {
     });
 
     // Restart once about a third of the orders are in.
-    const createdKey = `${system.ledgerPrefix}:orders:created`;
+    // The client's list in the ledger: every order of CLIENT, by creation.
+    const createdKey = `${system.ledgerPrefix}:client:${encodeURIComponent(CLIENT)}:orders`;
     while ((await system.redis.zcard(createdKey)) < total / 3) await sleep(100);
     const before = await system.counts();
     const membersBefore = await system.redis.zrange(createdKey, '0', '-1');

@@ -207,8 +207,15 @@ export function orderQueryContract(live: LiveFixture): void {
   });
 
   it('summarizes orders created in [from, to) per provider by their state now', async () => {
-    const make = (orderId: string, state: OrderState, seconds: number, provider: string, amount: number) =>
-      orderIn(store, { clientId: 'shop-1', orderId }, state, seconds, {
+    const make = (
+      orderId: string,
+      state: OrderState,
+      seconds: number,
+      provider: string,
+      amount: number,
+      clientId = 'shop-1',
+    ) =>
+      orderIn(store, { clientId, orderId }, state, seconds, {
         provider,
         request: { ...REQUEST, amount: paise(amount) },
       });
@@ -227,9 +234,10 @@ export function orderQueryContract(live: LiveFixture): void {
     await make('processing', 'processing', 160, 'a1topup', 7_000);
     await make('reversed', 'reversed', 170, 'a1topup', 8_000);
     await make('t-ok', 'success', 180, 'telgoo5', 500);
-    await make('t-rev', 'reversed', 199, 'telgoo5', 700);
+    // Every client's orders count (a ':' in a client id included).
+    await make('t-rev', 'reversed', 199, 'telgoo5', 700, 'shop:3');
     await make('at-to', 'success', 200, 'telgoo5', 100_000);
-    await make('other', 'failed', 150, 'another', 100);
+    await make('other', 'failed', 150, 'another', 100, 'shop-2');
 
     const a1topup: ProviderSummary = {
       provider: 'a1topup',

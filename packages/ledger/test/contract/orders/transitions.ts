@@ -2,11 +2,13 @@ import {
   IllegalTransitionError,
   nextStates,
   ORDER_STATES,
+  type Order,
   type OrderState,
   paise,
   providerOrderId,
   type TransitionSource,
 } from '@rechargeflow/domain';
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { OrderStore, TransitionCommand } from '../../../src/orders/order-store.ts';
 import {
@@ -67,12 +69,12 @@ export function orderTransitionContract(live: LiveFixture): void {
     expect(pairs).toBe(13);
   });
 
-  it('answers the same order whether the caller passes the history it read, a stale one, or none', async () => {
-    const key = { clientId: 'shop-1', orderId: 'known-history' };
+  it('answers the same order whether the caller passes the order it read, a stale one, or none', async () => {
+    const key = { clientId: 'shop-1', orderId: 'known-order' };
     const start = await orderIn(store, key, 'queued');
     const withKnown = await store.transition(key, {
       ...move('queued', 'processing', 10, { note: 'sending' }),
-      knownHistory: start.history,
+      known: start,
     });
     expect(withKnown.applied).toBe(true);
     if (!withKnown.applied) return;
@@ -81,7 +83,7 @@ export function orderTransitionContract(live: LiveFixture): void {
     await store.appendHistory(key, { at: at(11), source: 'callback', note: 'a late fact' });
     const stale = await store.transition(key, {
       ...move('processing', 'pending', 12, { note: 'ambiguous' }),
-      knownHistory: withKnown.order.history,
+      known: withKnown.order,
     });
     expect(stale.applied).toBe(true);
     if (!stale.applied) return;
@@ -92,12 +94,111 @@ export function orderTransitionContract(live: LiveFixture): void {
       'ambiguous',
     ]);
     expect(await store.getOrder(key)).toStrictEqual(stale.order);
-    // A hint that is not this order's history at all (wrong length) is never trusted.
+    // A hint that is another order is never trusted.
+    const other = await orderIn(store, { clientId: 'shop-1', orderId: 'known-other' }, 'pending');
     const wrong = await store.transition(key, {
       ...move('pending', 'success', 13, { note: 'settled' }),
-      knownHistory: [],
+      known: { ...other, history: stale.order.history },
     });
     expect(wrong.applied && wrong.order).toStrictEqual(await store.getOrder(key));
+  });
+
+  it('answers exactly what a read gives, over random writes, checks and facts, whatever order the caller holds', async () => {
+    type Step =
+      | { readonly kind: 'move'; readonly pick: number; readonly patch: PatchPick; readonly hint: Hint }
+      | { readonly kind: 'fact' }
+      | { readonly kind: 'check' };
+    type Hint = 'last' | 'older' | 'none';
+    interface PatchPick {
+      readonly inFlight?: boolean;
+      readonly providerTxId?: string;
+      readonly providerRef?: string;
+      readonly providerStatus?: string;
+      readonly incrementAttempts?: boolean;
+      readonly checkAfterMs?: number;
+    }
+    const text = fc.stringMatching(/^[A-Za-z0-9 ]{1,12}$/);
+    const patchPick: fc.Arbitrary<PatchPick> = fc.record(
+      {
+        inFlight: fc.boolean(),
+        providerTxId: text,
+        providerRef: text,
+        providerStatus: text,
+        incrementAttempts: fc.boolean(),
+        checkAfterMs: fc.constantFrom(0, 60_000),
+      },
+      { requiredKeys: [] },
+    );
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('move' as const),
+          pick: fc.nat(),
+          patch: patchPick,
+          hint: fc.constantFrom<Hint>('last', 'last', 'older', 'none'),
+        }),
+      },
+      { weight: 1, arbitrary: fc.constant({ kind: 'fact' as const }) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'check' as const }) },
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 20 }), async (steps) => {
+        run += 1;
+        const key = { clientId: 'shop-1', orderId: `walk-${run}` };
+        let seconds = 100;
+        const answers: Order[] = [
+          await created(store, { ...newOrder(key.clientId, key.orderId), route: ROUTE }),
+        ];
+        for (const each of steps) {
+          seconds += 1;
+          const now = await store.getOrder(key);
+          if (now === null) throw new Error('order gone');
+          if (each.kind === 'fact') {
+            await store.appendHistory(key, { at: at(seconds), source: 'operator', note: 'looked' });
+            continue;
+          }
+          if (each.kind === 'check') {
+            // Changes statusChecks and nextCheckAt without a new version (only pending, due ones).
+            await store.claimDueChecks({ limit: 50, intervalsMs: [1, 60_000] });
+            continue;
+          }
+          // Legal next states (a failover from pending needs a switch: its own tests).
+          const legal = [now.state, ...nextStates(now.state)].filter(
+            (to) => !(now.state === 'pending' && to === 'processing'),
+          );
+          // Processing and pending twice as likely: their schedules and checks are where fields
+          // change without a new version.
+          const targets = [...legal, ...legal.filter((to) => to === 'processing' || to === 'pending')];
+          const to = targets[each.pick % targets.length] ?? now.state;
+          const { checkAfterMs, ...rest } = each.patch;
+          const patch = {
+            ...rest,
+            ...(to === 'pending' && checkAfterMs !== undefined ? { checkAfterMs } : {}),
+            ...(to === 'reversed' ? { reversal: { amount: paise(500), at: at(seconds) } } : {}),
+          };
+          const known =
+            each.hint === 'none'
+              ? undefined
+              : each.hint === 'last'
+                ? answers.at(-1)
+                : answers[Math.max(0, answers.length - 3)];
+          const result = await store.transition(key, {
+            expect: { state: now.state },
+            to,
+            patch,
+            entry: { at: at(seconds), source: 'worker', note: `step ${seconds}` },
+            known,
+          });
+          expect(result.applied).toBe(true);
+          if (!result.applied) return;
+          expect(result.order).toStrictEqual(await store.getOrder(key));
+          answers.push(result.order);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   describe('appendHistory', () => {
