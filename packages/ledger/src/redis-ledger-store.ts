@@ -21,6 +21,7 @@ import {
   CREATE_ORDERS,
   READ_ORDERS,
   TRANSITION,
+  TRANSITION_MANY,
   UPGRADE_ORDERS,
 } from './orders/order-scripts.ts';
 import { createRedisOrderRetention } from './orders/redis-order-retention.ts';
@@ -53,6 +54,7 @@ export interface RedisLedgerStoreOptions {
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   CREATE_ORDERS,
   TRANSITION,
+  TRANSITION_MANY,
   APPEND_HISTORY,
   READ_ORDERS,
   CLAIM_CHECKS,

@@ -5,7 +5,8 @@ import { orderKeyId, paise, providerOrderId, requestFingerprint } from '@recharg
 import { RedisEvictionPolicyError } from '@rechargeflow/queue';
 import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ProviderOrderIdConflictError } from '../src/ledger-errors.ts';
 import { FILTER_SCAN_BUDGET } from '../src/orders/redis-order-queries.ts';
 import { ensureCompactHashes } from '../src/redis/compact-hashes.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
@@ -242,6 +243,141 @@ describe('Redis ledger store specifics', () => {
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
+  it('runs the creations and transitions started together as one script each, every caller answered alone', async () => {
+    const prefix = `${RUN_PREFIX}:batched`;
+    const client = redis.duplicate();
+    await client.connect();
+    const store = createRedisLedgerStore({ redis: client, prefix });
+    await store.init();
+    const request = { operator: 'A', number: '9876543210', amount: paise(1000) };
+    const order = (orderId: string, poid = providerOrderId({ clientId: 'shop-1', orderId })) => ({
+      clientId: 'shop-1',
+      orderId,
+      providerOrderId: poid,
+      provider: 'a1topup',
+      route: ['a1topup', 'telgoo5'],
+      request,
+      fingerprint: requestFingerprint(request),
+      now: '2026-01-01T00:00:00.000Z',
+    });
+    const scripts = vi.spyOn(client, 'evalsha');
+    const made = await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.createOrder(order(id))));
+    expect(made.map((result) => result.created)).toEqual([true, true, true, true]);
+    expect(scripts).toHaveBeenCalledTimes(1);
+
+    // One order's providerOrderId is held by another: it alone is refused, the others are made.
+    scripts.mockClear();
+    const [e, taken, f] = await Promise.allSettled([
+      store.createOrder(order('e')),
+      store.createOrder(order('taken', order('a').providerOrderId)),
+      store.createOrder(order('f')),
+    ]);
+    expect(taken?.status === 'rejected' && taken.reason).toBeInstanceOf(ProviderOrderIdConflictError);
+    expect([e?.status, f?.status]).toEqual(['fulfilled', 'fulfilled']);
+    expect(await store.getOrder({ clientId: 'shop-1', orderId: 'taken' })).toBeNull();
+
+    // Transitions: one script for all; a conflict and a failing order are theirs alone.
+    const keyOf = (orderId: string) => ({ clientId: 'shop-1', orderId });
+    await store.transition(keyOf('c'), {
+      expect: { state: 'queued' },
+      to: 'processing',
+      entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker' },
+    });
+    // Its route cannot be read any more (the failover below decodes it in the script).
+    await client.hset(`${prefix}:order:${orderKeyId(keyOf('c'))}`, 'route', 'not json');
+    scripts.mockClear();
+    const at = '2026-01-01T00:00:02.000Z';
+    const [a, b, c, d] = await Promise.allSettled([
+      store.transition(keyOf('a'), {
+        expect: { state: 'queued' },
+        to: 'processing',
+        entry: { at, source: 'worker' },
+      }),
+      store.transition(keyOf('b'), {
+        expect: { state: 'pending' },
+        to: 'failed',
+        entry: { at, source: 'worker' },
+      }),
+      // A failover reads the route: this order's cannot be read, so its part fails.
+      store.transition(keyOf('c'), {
+        expect: { state: 'processing', inFlight: false },
+        to: 'processing',
+        patch: { switchProvider: { provider: 'telgoo5', providerOrderId: providerOrderId(keyOf('c'), 2) } },
+        entry: { at, source: 'worker' },
+      }),
+      store.transition(keyOf('d'), {
+        expect: { state: 'queued' },
+        to: 'processing',
+        entry: { at, source: 'worker' },
+      }),
+    ]);
+    expect(scripts).toHaveBeenCalledTimes(1);
+    expect(a?.status === 'fulfilled' && a.value.applied).toBe(true);
+    expect(b?.status === 'fulfilled' && !b.value.applied && b.value.reason).toBe('conflict');
+    expect(c?.status).toBe('rejected');
+    expect(d?.status === 'fulfilled' && d.value.applied).toBe(true);
+    for (const [id, state] of [
+      ['a', 'processing'],
+      ['b', 'queued'],
+      ['d', 'processing'],
+    ] as const) {
+      expect((await store.getOrder(keyOf(id)))?.state).toBe(state);
+    }
+    expect(await client.hmget(`${prefix}:order:${orderKeyId(keyOf('c'))}`, 'state', 'version')).toEqual([
+      'processing',
+      '2',
+    ]);
+    // The index moves were made for every applied part: c (before), a and d now.
+    expect((await client.zrange(`${prefix}:state:processing:updated`, '0', '-1')).sort()).toEqual(
+      ['a', 'c', 'd'].map((id) => orderKeyId(keyOf(id))).sort(),
+    );
+    expect((await client.zrange(`${prefix}:state:queued:updated`, '0', '-1')).sort()).toEqual(
+      ['b', 'e', 'f'].map((id) => orderKeyId(keyOf(id))).sort(),
+    );
+    scripts.mockRestore();
+    await client.quit();
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
+  it('never answers a transition from an earlier order under the same key (archived, key used again)', async () => {
+    const prefix = `${RUN_PREFIX}:incarnations`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const key = { clientId: 'shop-1', orderId: 'reused' };
+    const create = async (number: string, now: string) => {
+      const request = { operator: 'A', number, amount: paise(1000) };
+      const result = await store.createOrder({
+        ...key,
+        providerOrderId: providerOrderId(key),
+        provider: 'a1topup',
+        request,
+        fingerprint: requestFingerprint(request),
+        now,
+      });
+      expect(result.created).toBe(true);
+      return result.order;
+    };
+    const earlier = await create('9876543210', '2026-01-01T00:00:00.000Z');
+    // Archived, and its tombstone expired: the order and its claim are gone, the key is free.
+    await redis.del(
+      `${prefix}:order:${orderKeyId(key)}`,
+      `${prefix}:provider-order:${earlier.providerOrderId}`,
+    );
+    const later = await create('9123456789', '2026-04-01T00:00:00.000Z');
+    // Same state, same history length, same providerOrderId: only the creation entry differs.
+    const moved = await store.transition(key, {
+      expect: { state: 'queued', providerOrderId: earlier.providerOrderId },
+      to: 'processing',
+      patch: { inFlight: true, incrementAttempts: true },
+      entry: { at: '2026-04-01T00:00:01.000Z', source: 'worker' },
+      known: earlier,
+    });
+    expect(moved.applied && moved.order.request.number).toBe('9123456789');
+    expect(moved.applied && moved.order).toStrictEqual(await store.getOrder(key));
+    expect(later.request.number).toBe('9123456789');
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
   it('writes nothing of a bulk create when one providerOrderId is held by another order', async () => {
     const prefix = `${RUN_PREFIX}:bulk-conflict`;
     const store = createRedisLedgerStore({ redis, prefix });
@@ -264,9 +400,7 @@ describe('Redis ledger store specifics', () => {
     for (const orderId of ['a', 'b', 'c'])
       expect(await store.getOrder({ clientId: 'shop-1', orderId })).toBeNull();
     expect(await store.batchStates('b_1')).toEqual({});
-    // Only the layout and the client registry, which is written before orders (a superset).
-    expect((await redis.keys(`${prefix}:*`)).sort()).toEqual([`${prefix}:clients`, `${prefix}:meta:layout`]);
-    await deleteByPrefix(redis, `${prefix}:`);
+    expect(await deleteByPrefix(redis, `${prefix}:`)).toBe(1);
   });
 
   it('answers an import chunk row whose order retention archived as archived, and makes the rest', async () => {
@@ -421,8 +555,7 @@ describe('Redis ledger store specifics', () => {
     // Layout 4: the creation list is gone, every client with a list registered.
     expect(await redis.exists(`${prefix}:orders:created`)).toBe(0);
     expect(await redis.smembers(`${prefix}:clients`)).toEqual(['shop-1']);
-    // A layout 3 ledger (registry missing) is brought to 4 the same way; the process that wrote
-    // orders before adds its clients again within CLIENT_REGISTRY_RENEW_MS, the upgrade at once.
+    // A layout 3 ledger (no registry) is brought to 4 the same way.
     await redis.del(`${prefix}:clients`);
     await redis.set(`${prefix}:meta:layout`, '3');
     await upgraded.transition(queued, {

@@ -7,7 +7,7 @@ import { script } from '../redis/lua.ts';
  * order is written exactly as CREATE_ORDERS writes it — the same hash fields, history entry, claim,
  * list and index entries and batch counts — so keep the two in step. Checks first, then writes: a
  * providerOrderId held by another order (or by an earlier order of the call) writes nothing.
- * KEYS: queued-by-updatedAt set, the batch's state hash, the client's
+ * KEYS: the client registry, queued-by-updatedAt set, the batch's state hash, the client's
  *       list, then per order (3): order hash, history list (read only for an order written before
  *       layout 3), providerOrderId claim.
  * ARGV: clientId, createdAt ISO, updatedAt ms, the list keys' time prefix (the list key is it + key
@@ -27,14 +27,14 @@ local S = 6
 local n = (#ARGV - first + 1) / S
 local claimKeys = {}
 for i = 0, n - 1 do
-  claimKeys[i + 1] = KEYS[6 + i * 3]
+  claimKeys[i + 1] = KEYS[7 + i * 3]
 end
 local owners = redis.call('MGET', unpack(claimKeys))
 local new = {}
 local seen = {}
 local claims = {}
 for i = 0, n - 1 do
-  local k = 4 + i * 3
+  local k = 5 + i * 3
   local a = first + i * S
   local orderKey = KEYS[k]
   local owner = owners[i + 1]
@@ -55,7 +55,7 @@ local byUpdate = {}
 local listed = {}
 local count = 0
 for i = 0, n - 1 do
-  local k = 4 + i * 3
+  local k = 5 + i * 3
   local a = first + i * S
   if new[i + 1] then
     local listKey = ARGV[4] .. ARGV[a]
@@ -88,9 +88,10 @@ for i = 0, n - 1 do
 end
 if count > 0 then
   redis.call('MSET', unpack(claimed))
-  redis.call('ZADD', KEYS[1], unpack(byUpdate))
-  redis.call('ZADD', KEYS[3], unpack(listed))
-  redis.call('HINCRBY', KEYS[2], 'queued', count)
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[2], unpack(byUpdate))
+  redis.call('ZADD', KEYS[4], unpack(listed))
+  redis.call('HINCRBY', KEYS[3], 'queued', count)
 end
 return {'done', result}`,
 );

@@ -1,6 +1,5 @@
 import { orderKeyId } from '@rechargeflow/domain';
 import { ProviderOrderIdConflictError } from '../ledger-errors.ts';
-import { clientRegistry } from '../orders/client-registry.ts';
 import { encodeHistoryEntry } from '../orders/history-encoding.ts';
 import { newOrderRecord, storedFingerprint, storedRoute } from '../orders/order-record.ts';
 import { requireOrder } from '../orders/redis-order-snapshot.ts';
@@ -26,8 +25,6 @@ const ARCHIVED: BatchOrderResult = { kind: 'archived' };
  */
 export function redisBatchOrders(ctx: RedisContext) {
   const { redis, keys } = ctx;
-  const registerClients = clientRegistry(ctx);
-
   return async function createBatchOrders(chunk: BatchOrderChunk): Promise<BatchOrderResult[]> {
     const { clientId, batchId, now } = chunk;
     const nowMs = timeMs(now, 'now');
@@ -51,10 +48,13 @@ export function redisBatchOrders(ctx: RedisContext) {
       batchId,
       enc(batchId),
     ];
-    const sharedKeys = [keys.stateUpdated('queued'), keys.batchStates(batchId), keys.clientOrders(clientId)];
+    const sharedKeys = [
+      keys.clients,
+      keys.stateUpdated('queued'),
+      keys.batchStates(batchId),
+      keys.clientOrders(clientId),
+    ];
     const results: BatchOrderResult[] = [];
-    // The client before its orders: the registry never lacks a client that has one.
-    await registerClients([clientId]);
     for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {
       const part = prepared.slice(start, start + CREATE_CHUNK);
       const routes = new Map<string, number>();

@@ -11,7 +11,7 @@ import { OUTBOX_STATES } from '../webhooks/webhook-store.ts';
  * `h1`); the claims are read with one MGET and written with one MSET, the index entries go in one
  * ZADD per index and the batch counts in one HINCRBY per batch. The order fields are literals here so the call carries only what
  * differs per order. At most ~1000 orders per call (Lua's unpack limit is 8000 values).
- * KEYS: queued-by-updatedAt set, then B batch-state hashes, then per
+ * KEYS: the client registry, queued-by-updatedAt set, then B batch-state hashes, then per
  *       order (4): order hash, history list (read only for an order written before layout 3),
  *       providerOrderId claim, client list.
  * ARGV: B, then per order (15): keyId, list key, updatedAt ms, first history entry (JSON), clientId,
@@ -28,14 +28,14 @@ local S = 15
 local n = (#ARGV - 1) / S
 local claimKeys = {}
 for i = 0, n - 1 do
-  claimKeys[i + 1] = KEYS[4 + B + i * 4]
+  claimKeys[i + 1] = KEYS[5 + B + i * 4]
 end
 local owners = redis.call('MGET', unpack(claimKeys))
 local new = {}
 local seen = {}
 local claims = {}
 for i = 0, n - 1 do
-  local k = 1 + B + i * 4
+  local k = 2 + B + i * 4
   local a = 1 + i * S
   local orderKey = KEYS[k + 1]
   local owner = owners[i + 1]
@@ -53,6 +53,8 @@ end
 local result = {}
 local claimed = {}
 local byUpdate = {}
+local clients = {}
+local clientIds = {}
 local clientLists = {}
 local batchCounts = {}
 local function member(list, key, value)
@@ -65,7 +67,7 @@ local function member(list, key, value)
   members[#members + 1] = value
 end
 for i = 0, n - 1 do
-  local k = 1 + B + i * 4
+  local k = 2 + B + i * 4
   local a = 1 + i * S
   local orderKey = KEYS[k + 1]
   if new[i + 1] then
@@ -97,6 +99,10 @@ for i = 0, n - 1 do
     byUpdate[#byUpdate + 1] = ARGV[a + 3]
     byUpdate[#byUpdate + 1] = ARGV[a + 1]
     member(clientLists, KEYS[k + 4], ARGV[a + 2])
+    if not clients[ARGV[a + 5]] then
+      clients[ARGV[a + 5]] = true
+      clientIds[#clientIds + 1] = ARGV[a + 5]
+    end
     result[i + 1] = 1
   else
     result[i + 1] = snapshot(orderKey, KEYS[k + 2])
@@ -104,22 +110,24 @@ for i = 0, n - 1 do
 end
 if #claimed > 0 then
   redis.call('MSET', unpack(claimed))
-  redis.call('ZADD', KEYS[1], unpack(byUpdate))
+  redis.call('SADD', KEYS[1], unpack(clientIds))
+  redis.call('ZADD', KEYS[2], unpack(byUpdate))
   for key, members in pairs(clientLists) do
     redis.call('ZADD', key, unpack(members))
   end
   for batch, count in pairs(batchCounts) do
-    redis.call('HINCRBY', KEYS[1 + batch], 'queued', count)
+    redis.call('HINCRBY', KEYS[2 + batch], 'queued', count)
   end
 end
 return {'done', result}`,
 );
 
 /**
- * The order fields TRANSITION reads (in this order: the script refers to them by position): what
- * it checks, and every field of an order hash that can change after creation, so that a caller
- * who holds the order's unchanging fields and its history is answered without HGETALL. An order
- * field added later that can change must be added here (the contract test compares the answers).
+ * The order fields TRANSITION reads: what it checks, every field of an order hash that can change
+ * after creation (so that a caller who holds the order's unchanging fields and its history is
+ * answered without HGETALL), and `h1`, the creation entry, which tells this order from an earlier
+ * one under the same key (archived, its tombstone expired, the key used again). An order field
+ * added later that can change must be added here (the contract test compares the answers).
  */
 export const TRANSITION_READ = [
   'state',
@@ -142,7 +150,142 @@ export const TRANSITION_READ = [
   'nextCheckAtMs',
   'pendingSinceMs',
   'reversal',
+  'h1',
 ] as const;
+
+/** A TRANSITION_READ field's position in the script's `current` (Lua counts from 1). */
+function read(field: (typeof TRANSITION_READ)[number]): number {
+  return TRANSITION_READ.indexOf(field) + 1;
+}
+
+/**
+ * One order's transition as a Lua function (KEYS and ARGV are its own, as TRANSITION documents
+ * them): TRANSITION runs it once, TRANSITION_MANY once per order of a batch. Its moves in the
+ * by-updatedAt sets go through index_remove/index_add, which TRANSITION_MANY gathers into one
+ * ZREM and one ZADD per set (a batch holds each order at most once, so they commute).
+ */
+const TRANSITION_FUNCTION = `local function transition(KEYS, ARGV, index_remove, index_add)
+  local current = redis.call('HMGET', KEYS[1], ${TRANSITION_READ.map((field) => `'${field}'`).join(', ')})
+  -- Every order hash has a state: none means no order.
+  if not current[${read('state')}] then
+    return {'not_found'}
+  end
+  if current[${read('state')}] ~= ARGV[1] or (ARGV[2] ~= '' and current[${read('inFlight')}] ~= ARGV[2]) or (ARGV[14] ~= '' and current[${read('providerOrderId')}] ~= ARGV[14])
+    or (ARGV[15] ~= '' and current[${read('version')}] ~= ARGV[15]) then
+    return {'conflict', snapshot(KEYS[1], KEYS[2])}
+  end
+  -- version (and attempts) are computed from the read above and written with the rest: one HSET.
+  local version = (tonumber(current[${read('version')}]) or 0) + 1
+  local fields = {'state', ARGV[3], 'updatedAt', ARGV[4], 'version', version}
+  if ARGV[7] == '1' then
+    fields[#fields + 1] = 'attempts'
+    fields[#fields + 1] = (tonumber(current[${read('attempts')}]) or 0) + 1
+  end
+  local function inRoute(name)
+    if current[${read('route')}] then
+      for _, provider in ipairs(cjson.decode(current[${read('route')}])) do
+        if provider == name then
+          return true
+        end
+      end
+      return false
+    end
+    return current[${read('provider')}] == name
+  end
+  if ARGV[16] ~= '' then
+    if not inRoute(ARGV[16]) then
+      return {'provider_not_in_route'}
+    end
+    if redis.call('GET', KEYS[7]) ~= ARGV[8] then
+      return {'attempt_not_held'}
+    end
+    fields[#fields + 1] = 'provider'
+    fields[#fields + 1] = ARGV[16]
+    fields[#fields + 1] = 'providerOrderId'
+    fields[#fields + 1] = ARGV[17]
+  end
+  if ARGV[11] ~= '' then
+    if not inRoute(ARGV[11]) then
+      return {'provider_not_in_route'}
+    end
+    local owner = redis.call('GET', KEYS[7])
+    if owner == ARGV[8] then
+      return {'conflict', snapshot(KEYS[1], KEYS[2])}
+    end
+    if owner then
+      return {'provider_order_id_taken', owner}
+    end
+    redis.call('SET', KEYS[7], ARGV[8])
+    fields[#fields + 1] = 'provider'
+    fields[#fields + 1] = ARGV[11]
+    fields[#fields + 1] = 'providerOrderId'
+    fields[#fields + 1] = ARGV[12]
+  end
+  for i = 20, #ARGV do
+    fields[#fields + 1] = ARGV[i]
+  end
+  local historyLength = nil
+  if current[${read('hn')}] then
+    historyLength = tonumber(current[${read('hn')}]) + 1
+    fields[#fields + 1] = 'h' .. historyLength
+    fields[#fields + 1] = ARGV[6]
+    fields[#fields + 1] = 'hn'
+    fields[#fields + 1] = historyLength
+  end
+  local schedule = ARGV[9]
+  if schedule == 'enter' or schedule == 'reschedule' then
+    local now = now_ms()
+    local due = ms(now + tonumber(ARGV[10]))
+    if schedule == 'enter' then
+      fields[#fields + 1] = 'pendingSinceMs'
+      fields[#fields + 1] = ms(now)
+    end
+    fields[#fields + 1] = 'nextCheckAtMs'
+    fields[#fields + 1] = due
+    redis.call('ZADD', KEYS[5], due, ARGV[8])
+  elseif schedule == 'leave' then
+    redis.call('HDEL', KEYS[1], 'nextCheckAtMs')
+    redis.call('ZREM', KEYS[5], ARGV[8])
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'`).join(' or ')}) then
+    -- No 'at': the entry id ('*') is the server's time in ms.
+    local entry = {'clientId', current[${read('clientId')}] or '', 'orderId', current[${read('orderId')}] or '', 'version', version,
+      'state', ARGV[3]}
+    if current[${read('batchId')}] then
+      entry[#entry + 1] = 'batchId'
+      entry[#entry + 1] = current[${read('batchId')}]
+    end
+    if current[${read('batches')}] then
+      entry[#entry + 1] = 'batches'
+      entry[#entry + 1] = current[${read('batches')}]
+    end
+    redis.call('XADD', KEYS[6], '*', unpack(entry))
+  end
+  if not historyLength then
+    historyLength = redis.call('RPUSH', KEYS[2], ARGV[6])
+  end
+  if KEYS[3] ~= KEYS[4] then
+    index_remove(KEYS[3], ARGV[8])
+  end
+  index_add(KEYS[4], ARGV[5], ARGV[8])
+  if current[${read('batches')}] and ARGV[1] ~= ARGV[3] then
+    for batch in string.gmatch(current[${read('batches')}], '%S+') do
+      local states = ARGV[13] .. batch .. ':states'
+      redis.call('HINCRBY', states, ARGV[1], -1)
+      redis.call('HINCRBY', states, ARGV[3], 1)
+    end
+  end
+  -- The caller holds the rest of the order (the fields nothing changes after creation, and every
+  -- history entry but this one): the fields read above as they were, and the ones written.
+  local h1 = current[${read('h1')}]
+  if ARGV[18] ~= '' and current[${read('hn')}] and tonumber(current[${read('hn')}]) == tonumber(ARGV[18])
+    and h1 and string.sub(h1, 1, #ARGV[19]) == ARGV[19] then
+    return {'applied_known', current, historyLength, fields}
+  end
+  -- A history list is append-only: a caller that read it with historyLength - 1 entries has the rest.
+  return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}
+end`;
 
 /**
  * KEYS: order hash, history list (used only by an order written before layout 3),
@@ -155,7 +298,8 @@ export const TRANSITION_READ = [
  *       switch to provider ('' = no switch), switch to providerOrderId, batch-state hash key
  *       prefix, expected providerOrderId ('' = any: the attempt pin), expected version ('' = any),
  *       book provider ('' = none), book providerOrderId, the number of history entries the
- *       caller holds ('' = none), then patch field/value pairs.
+ *       caller holds ('' = none), how its creation entry begins (`["` + its createdAt + `"`),
+ *       then patch field/value pairs.
  * A booking (an operator's success on an earlier attempt) needs the attempt's claim, KEYS[7], to be
  * this order's, and the provider in the route; it then points provider and providerOrderId at it.
  * A state change moves one count from the old state to the new in the state hash of every batch
@@ -172,8 +316,8 @@ export const TRANSITION_READ = [
  * from the read), the by-updatedAt index move and HGETALL (which holds the whole history). An order
  * written before layout 3 appends to its history list instead and is answered without it: the
  * caller that read it with (new length - 1) entries appends its own entry (else it reads it again).
- * When the caller holds as many history entries as the order had (it read the order whole, and
- * the fields that never change with it), the answer is the fields read (TRANSITION_READ, before
+ * When the caller holds as many history entries as the order had, and the order it read is this
+ * one (its creation entry begins with the same time: not an earlier order under the same key), the answer is the fields read (TRANSITION_READ, before
  * this write) and the fields written, instead of the HGETALL: one command and ~1 KB less per write.
  * Answers: applied (+HGETALL, the history's new length) |
  *          applied_known (+TRANSITION_READ values, the history's new length, fields written) |
@@ -183,124 +327,69 @@ export const TRANSITION_READ = [
  */
 export const TRANSITION = script(
   'transition',
-  `local current = redis.call('HMGET', KEYS[1], ${TRANSITION_READ.map((field) => `'${field}'`).join(', ')})
--- Every order hash has a state: none means no order.
-if not current[1] then
-  return {'not_found'}
-end
-if current[1] ~= ARGV[1] or (ARGV[2] ~= '' and current[2] ~= ARGV[2]) or (ARGV[14] ~= '' and current[7] ~= ARGV[14])
-  or (ARGV[15] ~= '' and current[8] ~= ARGV[15]) then
-  return {'conflict', snapshot(KEYS[1], KEYS[2])}
-end
--- version (and attempts) are computed from the read above and written with the rest: one HSET.
-local version = (tonumber(current[8]) or 0) + 1
-local fields = {'state', ARGV[3], 'updatedAt', ARGV[4], 'version', version}
-if ARGV[7] == '1' then
-  fields[#fields + 1] = 'attempts'
-  fields[#fields + 1] = (tonumber(current[12]) or 0) + 1
-end
-local function inRoute(name)
-  if current[5] then
-    for _, provider in ipairs(cjson.decode(current[5])) do
-      if provider == name then
-        return true
-      end
-    end
-    return false
+  `${TRANSITION_FUNCTION}
+return transition(KEYS, ARGV, function(key, member)
+  redis.call('ZREM', key, member)
+end, function(key, score, member)
+  redis.call('ZADD', key, score, member)
+end)`,
+);
+
+/**
+ * TRANSITION for several orders in one script (the Redis store batches the transitions its
+ * callers start in the same turn of the event loop): per order the same checks and writes, in
+ * order, and its own answer; a Lua error in one order's part is that order's answer
+ * ({'error', message}), not the batch's. Each order at most once per batch.
+ * KEYS: every order's KEYS, one after another.
+ * ARGV: N, then N pairs (number of KEYS, number of ARGV) in order, then every order's ARGV.
+ * Answers: N answers, each as TRANSITION answers, or {'error', message}.
+ */
+export const TRANSITION_MANY = script(
+  'transition-many',
+  `${TRANSITION_FUNCTION}
+local n = tonumber(ARGV[1])
+local removals = {}
+local additions = {}
+local function gather(list, key)
+  local members = list[key]
+  if not members then
+    members = {}
+    list[key] = members
   end
-  return current[4] == name
+  return members
 end
-if ARGV[16] ~= '' then
-  if not inRoute(ARGV[16]) then
-    return {'provider_not_in_route'}
+local function index_remove(key, member)
+  local members = gather(removals, key)
+  members[#members + 1] = member
+end
+local function index_add(key, score, member)
+  local members = gather(additions, key)
+  members[#members + 1] = score
+  members[#members + 1] = member
+end
+local answers = {}
+local k = 1
+local a = 2 + 2 * n
+for i = 1, n do
+  local nk = tonumber(ARGV[2 * i])
+  local na = tonumber(ARGV[2 * i + 1])
+  local ok, answer = pcall(transition, {unpack(KEYS, k, k + nk - 1)}, {unpack(ARGV, a, a + na - 1)},
+    index_remove, index_add)
+  if ok then
+    answers[i] = answer
+  else
+    answers[i] = {'error', tostring(answer)}
   end
-  if redis.call('GET', KEYS[7]) ~= ARGV[8] then
-    return {'attempt_not_held'}
-  end
-  fields[#fields + 1] = 'provider'
-  fields[#fields + 1] = ARGV[16]
-  fields[#fields + 1] = 'providerOrderId'
-  fields[#fields + 1] = ARGV[17]
+  k = k + nk
+  a = a + na
 end
-if ARGV[11] ~= '' then
-  if not inRoute(ARGV[11]) then
-    return {'provider_not_in_route'}
-  end
-  local owner = redis.call('GET', KEYS[7])
-  if owner == ARGV[8] then
-    return {'conflict', snapshot(KEYS[1], KEYS[2])}
-  end
-  if owner then
-    return {'provider_order_id_taken', owner}
-  end
-  redis.call('SET', KEYS[7], ARGV[8])
-  fields[#fields + 1] = 'provider'
-  fields[#fields + 1] = ARGV[11]
-  fields[#fields + 1] = 'providerOrderId'
-  fields[#fields + 1] = ARGV[12]
+for key, members in pairs(removals) do
+  redis.call('ZREM', key, unpack(members))
 end
-for i = 19, #ARGV do
-  fields[#fields + 1] = ARGV[i]
+for key, members in pairs(additions) do
+  redis.call('ZADD', key, unpack(members))
 end
-local historyLength = nil
-if current[3] then
-  historyLength = tonumber(current[3]) + 1
-  fields[#fields + 1] = 'h' .. historyLength
-  fields[#fields + 1] = ARGV[6]
-  fields[#fields + 1] = 'hn'
-  fields[#fields + 1] = historyLength
-end
-local schedule = ARGV[9]
-if schedule == 'enter' or schedule == 'reschedule' then
-  local now = now_ms()
-  local due = ms(now + tonumber(ARGV[10]))
-  if schedule == 'enter' then
-    fields[#fields + 1] = 'pendingSinceMs'
-    fields[#fields + 1] = ms(now)
-  end
-  fields[#fields + 1] = 'nextCheckAtMs'
-  fields[#fields + 1] = due
-  redis.call('ZADD', KEYS[5], due, ARGV[8])
-elseif schedule == 'leave' then
-  redis.call('HDEL', KEYS[1], 'nextCheckAtMs')
-  redis.call('ZREM', KEYS[5], ARGV[8])
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-if ARGV[1] ~= ARGV[3] and (${OUTBOX_STATES.map((state) => `ARGV[3] == '${state}'`).join(' or ')}) then
-  -- No 'at': the entry id ('*') is the server's time in ms.
-  local entry = {'clientId', current[9] or '', 'orderId', current[10] or '', 'version', version,
-    'state', ARGV[3]}
-  if current[11] then
-    entry[#entry + 1] = 'batchId'
-    entry[#entry + 1] = current[11]
-  end
-  if current[6] then
-    entry[#entry + 1] = 'batches'
-    entry[#entry + 1] = current[6]
-  end
-  redis.call('XADD', KEYS[6], '*', unpack(entry))
-end
-if not historyLength then
-  historyLength = redis.call('RPUSH', KEYS[2], ARGV[6])
-end
-if KEYS[3] ~= KEYS[4] then
-  redis.call('ZREM', KEYS[3], ARGV[8])
-end
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[8])
-if current[6] and ARGV[1] ~= ARGV[3] then
-  for batch in string.gmatch(current[6], '%S+') do
-    local states = ARGV[13] .. batch .. ':states'
-    redis.call('HINCRBY', states, ARGV[1], -1)
-    redis.call('HINCRBY', states, ARGV[3], 1)
-  end
-end
--- The caller holds the rest of the order (the fields nothing changes after creation, and every
--- history entry but this one): the fields read above as they were, and the ones written.
-if ARGV[18] ~= '' and current[3] and tonumber(current[3]) == tonumber(ARGV[18]) then
-  return {'applied_known', current, historyLength, fields}
-end
--- A history list is append-only: a caller that read it with historyLength - 1 entries has the rest.
-return {'applied', redis.call('HGETALL', KEYS[1]), historyLength}`,
+return answers`,
 );
 
 /**

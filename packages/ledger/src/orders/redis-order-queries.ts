@@ -189,31 +189,45 @@ export function redisOrderQueries(
       const summary = new SummaryBuilder();
       if (lower >= upper) return summary.build();
       // Walks every registered client's list over the window, by list key, each page after the
-      // last one seen: orders created meanwhile can neither shift nor repeat a page.
+      // last one seen: orders created meanwhile can neither shift nor repeat a page. The first
+      // page of every client of a registry page is asked for in one round trip.
+      const page = (clientId: string, start: string) => [
+        'zrange',
+        keys.clientOrders(clientId),
+        start,
+        `(${upper}`,
+        'BYLEX',
+        'LIMIT',
+        '0',
+        String(SCAN_CHUNK),
+      ];
       // SSCAN may hand a member out twice: each client is walked once.
       const walked = new Set<string>();
       let clientCursor = '0';
       do {
-        const [next, clientIds] = await redis.sscan(keys.clients, clientCursor, 'COUNT', SCAN_CHUNK);
+        const [next, found] = await redis.sscan(keys.clients, clientCursor, 'COUNT', SCAN_CHUNK);
         clientCursor = next;
-        for (const clientId of clientIds) {
-          if (walked.has(clientId)) continue;
-          walked.add(clientId);
-          let start = `[${lower}`;
-          for (;;) {
-            const members = await redis.zrange(
+        const clientIds = found.filter((clientId) => !walked.has(clientId));
+        for (const clientId of clientIds) walked.add(clientId);
+        if (clientIds.length === 0) continue;
+        const firsts =
+          (await redis.pipeline(clientIds.map((clientId) => page(clientId, `[${lower}`))).exec()) ?? [];
+        for (const [i, clientId] of clientIds.entries()) {
+          const [error, reply] = firsts[i] ?? [new Error('no reply'), null];
+          if (error) throw error;
+          let members = Array.isArray(reply) ? (reply as string[]) : [];
+          while (members.length > 0) {
+            await addToSummary(summary, members);
+            if (members.length < SCAN_CHUNK) break;
+            members = await redis.zrange(
               keys.clientOrders(clientId),
-              start,
+              `(${members.at(-1)}`,
               `(${upper}`,
               'BYLEX',
               'LIMIT',
               0,
               SCAN_CHUNK,
             );
-            if (members.length === 0) break;
-            await addToSummary(summary, members);
-            if (members.length < SCAN_CHUNK) break;
-            start = `(${members.at(-1)}`;
           }
         }
       } while (clientCursor !== '0');

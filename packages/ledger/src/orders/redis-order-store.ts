@@ -11,15 +11,22 @@ import { LedgerConfigurationError, ProviderOrderIdConflictError } from '../ledge
 import { runScript } from '../redis/lua.ts';
 import { enc, type RedisContext } from '../redis/redis-keys.ts';
 import { asReply, unexpected } from '../redis/replies.ts';
+import { scriptBatcher } from '../redis/script-batcher.ts';
 import { creationEntry, historyEntry } from '../shared/history-entries.ts';
 import { listKeyOf } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
-import { clientRegistry } from './client-registry.ts';
 import { encodeHistoryAround, encodeHistoryEntry } from './history-encoding.ts';
 import type { CreateResult, NewOrder } from './new-order.ts';
 import { validateClaimOptions } from './order-limits.ts';
 import { createdOrder, newOrderRecord, storedFingerprint, storedRoute } from './order-record.ts';
-import { APPEND_HISTORY, CLAIM_CHECKS, CREATE_ORDERS, TRANSITION, UPGRADE_ORDERS } from './order-scripts.ts';
+import {
+  APPEND_HISTORY,
+  CLAIM_CHECKS,
+  CREATE_ORDERS,
+  TRANSITION,
+  TRANSITION_MANY,
+  UPGRADE_ORDERS,
+} from './order-scripts.ts';
 import type { ClaimChecksOptions, OrderStore, TransitionCommand, TransitionResult } from './order-store.ts';
 import { redisOrderQueries, SCAN_CHUNK } from './redis-order-queries.ts';
 import { existingOrArchived } from './redis-order-retention.ts';
@@ -44,7 +51,8 @@ export const CREATE_CHUNK = 1_000;
  */
 export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<BatchStore, 'createOrders'> {
   const { redis, keys } = ctx;
-  const registerClients = clientRegistry(ctx);
+  // Transitions started in the same turn of the event loop share one script run.
+  const transitionScript = scriptBatcher(redis, TRANSITION, TRANSITION_MANY);
 
   /**
    * Creates orders CREATE_CHUNK at a time, one script each: every order is checked here before the
@@ -100,12 +108,10 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
         );
       }
       args[0] = batchKeys.length;
-      // The client before its orders: the registry never lacks a client that has one.
-      await registerClients(chunk.map(({ order }) => order.clientId));
       const reply = await runScript(
         redis,
         CREATE_ORDERS,
-        [keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
+        [keys.clients, keys.stateUpdated('queued'), ...batchKeys, ...orderKeys],
         args,
       );
       if (!Array.isArray(reply)) unexpected('create-orders', reply);
@@ -128,6 +134,38 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       });
     }
     return results;
+  }
+
+  /**
+   * Single creations started in the same turn of the event loop (an API under load) go in one
+   * CREATE_ORDERS run, each answered as if alone: one script, one MSET and one ZADD per index for
+   * all of them. A refusal that writes nothing for the whole run — a providerOrderId held by
+   * another order, an invalid order — is found again by running each alone, so it is only that
+   * order's answer.
+   */
+  const creates: {
+    order: NewOrder;
+    resolve: (result: CreateResult) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  async function flushCreates(): Promise<void> {
+    const run = creates.splice(0, CREATE_CHUNK);
+    if (creates.length > 0) setImmediate(flushCreates);
+    try {
+      const results = await createOrders(run.map(({ order }) => order));
+      run.forEach(({ resolve }, i) => {
+        const result = results[i];
+        if (result === undefined) throw new Error('create-orders: an answer is missing');
+        resolve(result);
+      });
+    } catch (error) {
+      const wroteNothing = error instanceof ProviderOrderIdConflictError || error instanceof RangeError;
+      if (run.length > 1 && wroteNothing) {
+        for (const { order, resolve, reject } of run) {
+          createOrders([order]).then(([result]) => (result ? resolve(result) : reject(error)), reject);
+        }
+      } else for (const { reject } of run) reject(error);
+    }
   }
 
   /**
@@ -158,9 +196,11 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
   return {
     createOrders,
 
-    async createOrder(order: NewOrder): Promise<CreateResult> {
-      const [result] = await createOrders([order]);
-      return result ?? unexpected('create-orders', result);
+    createOrder(order: NewOrder): Promise<CreateResult> {
+      return new Promise((resolve, reject) => {
+        creates.push({ order, resolve, reject });
+        if (creates.length === 1) setImmediate(flushCreates);
+      });
     },
 
     getOrder(key: OrderKey) {
@@ -196,9 +236,8 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
         command.known.orderId === key.orderId
           ? command.known
           : undefined;
-      const reply = await runScript(
-        redis,
-        TRANSITION,
+      const reply = await transitionScript(
+        keyId,
         [
           keys.order(keyId),
           keys.history(keyId),
@@ -230,6 +269,8 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
           book?.provider ?? '',
           book?.providerOrderId ?? '',
           known === undefined ? '' : known.history.length,
+          // The creation entry (h1, history-encoding.ts) is a JSON array that starts with its time.
+          known === undefined ? '' : JSON.stringify([known.createdAt]).slice(0, -1),
           ...patchFields,
         ],
       );

@@ -26,10 +26,10 @@ export const enc = encodeURIComponent;
  *                                   (a listing by state walks it: there is no per-state list since
  *                                   layout 3; the upgrade removes the old `P:client:<c>:state:<s>`)
  * - `P:state:<s>:updated`           zset, score updatedAt ms, member keyId: findStale
- * - `P:clients`                     set: every client id that has orders (clientId as sent; kept by
- *                                   orders/client-registry.ts): summaries walk each one's list BYLEX
- *                                   over a time window (before layout 4 a list of every order by
- *                                   creation, `P:orders:created`, which the upgrade removes)
+ * - `P:clients`                     set: every client id that has orders (clientId as sent; added by
+ *                                   the create scripts with the orders): summaries walk each one's
+ *                                   list BYLEX over a time window (before layout 4 a list of every
+ *                                   order by creation, `P:orders:created`, which the upgrade removes)
  * - `P:checks:due`                  zset, score nextCheckAt ms (server clock), member keyId: exactly
  *                                   the pending orders; claimDueChecks reads and moves them
  * - `P:callback:<id>`               hash: a provider callback (id = sha256 hex, see callbackId)

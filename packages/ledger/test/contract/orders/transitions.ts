@@ -116,6 +116,8 @@ export function orderTransitionContract(live: LiveFixture): void {
       readonly providerStatus?: string;
       readonly incrementAttempts?: boolean;
       readonly checkAfterMs?: number;
+      readonly failover?: boolean;
+      readonly book?: boolean;
     }
     const text = fc.stringMatching(/^[A-Za-z0-9 ]{1,12}$/);
     const patchPick: fc.Arbitrary<PatchPick> = fc.record(
@@ -126,6 +128,8 @@ export function orderTransitionContract(live: LiveFixture): void {
         providerStatus: text,
         incrementAttempts: fc.boolean(),
         checkAfterMs: fc.constantFrom(0, 60_000),
+        failover: fc.boolean(),
+        book: fc.boolean(),
       },
       { requiredKeys: [] },
     );
@@ -172,11 +176,30 @@ export function orderTransitionContract(live: LiveFixture): void {
           // change without a new version.
           const targets = [...legal, ...legal.filter((to) => to === 'processing' || to === 'pending')];
           const to = targets[each.pick % targets.length] ?? now.state;
-          const { checkAfterMs, ...rest } = each.patch;
+          const { checkAfterMs, failover, book, ...rest } = each.patch;
+          // A failover to the route's next provider (processing -> processing, the call ended), and
+          // an operator's booking on the first attempt (failed or manual_review -> success).
+          const next = ROUTE.indexOf(now.provider as (typeof ROUTE)[number]) + 1;
+          const switching =
+            failover === true && now.state === 'processing' && to === 'processing' && next < ROUTE.length;
+          const booking =
+            book === true && to === 'success' && (now.state === 'failed' || now.state === 'manual_review');
           const patch = {
             ...rest,
             ...(to === 'pending' && checkAfterMs !== undefined ? { checkAfterMs } : {}),
             ...(to === 'reversed' ? { reversal: { amount: paise(500), at: at(seconds) } } : {}),
+            ...(switching
+              ? {
+                  inFlight: false,
+                  switchProvider: {
+                    provider: ROUTE[next] ?? '',
+                    providerOrderId: providerOrderId(key, next + 1),
+                  },
+                }
+              : {}),
+            ...(booking
+              ? { bookAttempt: { provider: ROUTE[0], providerOrderId: providerOrderId(key, 1) } }
+              : {}),
           };
           const known =
             each.hint === 'none'
@@ -185,7 +208,7 @@ export function orderTransitionContract(live: LiveFixture): void {
                 ? answers.at(-1)
                 : answers[Math.max(0, answers.length - 3)];
           const result = await store.transition(key, {
-            expect: { state: now.state },
+            expect: switching ? { state: now.state, inFlight: now.inFlight } : { state: now.state },
             to,
             patch,
             entry: { at: at(seconds), source: 'worker', note: `step ${seconds}` },
