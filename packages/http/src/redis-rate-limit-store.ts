@@ -19,8 +19,9 @@ interface Window {
 }
 
 /**
- * @fastify/rate-limit's store on the queue side's Redis: one `INCR` per request in steady state,
- * where the plugin's own RedisStore runs a script (EVALSHA + INCR + PTTL).
+ * @fastify/rate-limit's store on the queue side's Redis: one `INCR` per request in steady state
+ * (one `INCRBY n` for a client's n requests of one turn of the event loop), where the plugin's own
+ * RedisStore runs a script (EVALSHA + INCR + PTTL) per request.
  *
  * Same counter as before: key `<nameSpace><key>`, a window that starts at the client's first
  * request and lasts `timeWindow`, shared by every replica. What costs the script its PTTL is
@@ -30,7 +31,7 @@ interface Window {
  *   between commands never leaves a counter without one; the end is `sent + PTTL`, measured on a
  *   monotonic clock from before the send, so it is never later than Redis's own expiry and a
  *   steady-state INCR always finds the key alive (no immortal key made by INCR).
- * - steady state: `INCR` alone; the ttl is computed here.
+ * - steady state: `INCR` (or `INCRBY n`) alone; the ttl is computed here.
  * - over the limit: answered here until the window ends (the count can only grow till then), so a
  *   flood costs Redis nothing.
  * A key found without expiry (only after Redis lost data: a restart without AOF, a failover) is
@@ -39,6 +40,11 @@ interface Window {
  */
 class RedisRateLimitStore implements FastifyRateLimitStore {
   private readonly windows = new Map<string, Window>();
+  /** Steady-state counts asked for in this turn of the event loop, by key (see addSoon). */
+  private readonly adding = new Map<
+    string,
+    { resolve: (count: number) => void; reject: (error: unknown) => void }[]
+  >();
   private readonly redis: QueueConnection;
   private readonly nameSpace: string;
 
@@ -74,12 +80,47 @@ class RedisRateLimitStore implements FastifyRateLimitStore {
         known.count += 1;
         return { current: known.count, ttl: remaining(known, now) };
       }
-      const current = await this.redis.incr(redisKey);
+      const current = await this.addSoon(redisKey);
       if (current === 1) return this.heal(redisKey, timeWindow, now);
       known.count = current;
       return { current, ttl: remaining(known, now) };
     }
     return this.firstTouch(redisKey, timeWindow, now);
+  }
+
+  /**
+   * One more on the key's counter, sent with the others of this turn of the event loop: one
+   * `INCRBY n` for n requests of a client (one `INCR` when alone), each answered with its own
+   * count, as n `INCR`s in a row would have been.
+   */
+  private addSoon(redisKey: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let waiting = this.adding.get(redisKey);
+      if (waiting === undefined) {
+        waiting = [];
+        this.adding.set(redisKey, waiting);
+        if (this.adding.size === 1) setImmediate(() => this.sendAdds());
+      }
+      waiting.push({ resolve, reject });
+    });
+  }
+
+  private sendAdds(): void {
+    const all = [...this.adding];
+    this.adding.clear();
+    for (const [redisKey, waiting] of all) {
+      const n = waiting.length;
+      (n === 1 ? this.redis.incr(redisKey) : this.redis.incrby(redisKey, n)).then(
+        (total) => {
+          waiting.forEach(({ resolve }, i) => {
+            resolve(total - n + 1 + i);
+          });
+        },
+        (error: unknown) => {
+          for (const { reject } of waiting) reject(error);
+        },
+      );
+    }
   }
 
   private async firstTouch(redisKey: string, timeWindow: number, sentAt: number) {

@@ -68,6 +68,23 @@ describe('redisRateLimitStore', () => {
     expect(ttl).toBeGreaterThan(MINUTE - 5_000);
   });
 
+  it("counts a client's requests of one turn of the event loop with one INCRBY, each its own count", async () => {
+    const store = replica();
+    await incr(store, 'client:burst', 20);
+    const seen = await commandsOn(`${nameSpace}client:burst`, async () => {
+      const counts = await Promise.all(Array.from({ length: 12 }, () => incr(store, 'client:burst', 10)));
+      expect(counts.map((count) => count.current).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 12 }, (_, i) => i + 2),
+      );
+    });
+    expect(seen.map((args) => args.slice(0, 1).concat(args.slice(2)))).toEqual([['incrby', '12']]);
+    // Past the limit (10) from the 11th on: the next request is answered here, without Redis.
+    const quiet = await commandsOn(`${nameSpace}client:burst`, async () => {
+      expect((await incr(store, 'client:burst', 10)).current).toBe(14);
+    });
+    expect(quiet).toEqual([]);
+  });
+
   it('two replicas share one count', async () => {
     const [a, b] = [replica(), replica()];
     const counts: number[] = [];
