@@ -7,6 +7,7 @@ import { deleteByPrefix, freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProviderOrderIdConflictError } from '../src/ledger-errors.ts';
+import { OrderArchivedError } from '../src/orders/order-archived-error.ts';
 import { FILTER_SCAN_BUDGET } from '../src/orders/redis-order-queries.ts';
 import { ensureCompactHashes } from '../src/redis/compact-hashes.ts';
 import { createRedisLedgerStore } from '../src/redis-ledger-store.ts';
@@ -276,6 +277,39 @@ describe('Redis ledger store specifics', () => {
     expect([e?.status, f?.status]).toEqual(['fulfilled', 'fulfilled']);
     expect(await store.getOrder({ clientId: 'shop-1', orderId: 'taken' })).toBeNull();
 
+    // An archived key is refused alone; the order made beside it in the same run is answered made.
+    const gone = await store.transition(
+      { clientId: 'shop-1', orderId: 'e' },
+      {
+        expect: { state: 'queued' },
+        to: 'processing',
+        entry: { at: '2026-01-01T00:00:01.000Z', source: 'worker' },
+      },
+    );
+    const failed = await store.transition(
+      { clientId: 'shop-1', orderId: 'e' },
+      {
+        expect: { state: 'processing' },
+        to: 'failed',
+        entry: { at: '2026-01-01T00:00:02.000Z', source: 'worker' },
+      },
+    );
+    expect(gone.applied && failed.applied).toBe(true);
+    if (!failed.applied) return;
+    expect(
+      await store.removeArchivedOrder({
+        order: failed.order,
+        updatedBefore: '2026-02-01T00:00:00.000Z',
+        tombstoneMs: 0,
+      }),
+    ).toBe('removed');
+    const [archived, beside] = await Promise.allSettled([
+      store.createOrder(order('e')),
+      store.createOrder(order('beside')),
+    ]);
+    expect(archived?.status === 'rejected' && archived.reason).toBeInstanceOf(OrderArchivedError);
+    expect(beside?.status === 'fulfilled' && beside.value.created).toBe(true);
+
     // Transitions: one script for all; a conflict and a failing order are theirs alone.
     const keyOf = (orderId: string) => ({ clientId: 'shop-1', orderId });
     await store.transition(keyOf('c'), {
@@ -332,7 +366,7 @@ describe('Redis ledger store specifics', () => {
       ['a', 'c', 'd'].map((id) => orderKeyId(keyOf(id))).sort(),
     );
     expect((await client.zrange(`${prefix}:state:queued:updated`, '0', '-1')).sort()).toEqual(
-      ['b', 'e', 'f'].map((id) => orderKeyId(keyOf(id))).sort(),
+      ['b', 'beside', 'f'].map((id) => orderKeyId(keyOf(id))).sort(),
     );
     scripts.mockRestore();
     await client.quit();

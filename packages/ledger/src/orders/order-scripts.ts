@@ -383,6 +383,8 @@ for i = 1, n do
   k = k + nk
   a = a + na
 end
+-- The index writes come last, one per set. They fail only on a key of the wrong type (a corrupt
+-- ledger): raised, as TRANSITION raises it, though every order's own write has been made.
 for key, members in pairs(removals) do
   redis.call('ZREM', key, unpack(members))
 end

@@ -13,6 +13,8 @@ import { SummaryBuilder } from './summary.ts';
 
 /** Orders read per round trip when scanning (summaries, the upgrade): bounds memory per step. */
 export const SCAN_CHUNK = 500;
+/** Clients whose first page a summary asks for in one round trip. */
+const SUMMARY_CLIENTS = 20;
 /** A client's orders read per round trip by a listing filtered by state. */
 const FILTER_SCAN_CHUNK = 200;
 /** At most this many of a client's orders are read for one page filtered by state. */
@@ -207,27 +209,30 @@ export function redisOrderQueries(
       do {
         const [next, found] = await redis.sscan(keys.clients, clientCursor, 'COUNT', SCAN_CHUNK);
         clientCursor = next;
-        const clientIds = found.filter((clientId) => !walked.has(clientId));
-        for (const clientId of clientIds) walked.add(clientId);
-        if (clientIds.length === 0) continue;
-        const firsts =
-          (await redis.pipeline(clientIds.map((clientId) => page(clientId, `[${lower}`))).exec()) ?? [];
-        for (const [i, clientId] of clientIds.entries()) {
-          const [error, reply] = firsts[i] ?? [new Error('no reply'), null];
-          if (error) throw error;
-          let members = Array.isArray(reply) ? (reply as string[]) : [];
-          while (members.length > 0) {
-            await addToSummary(summary, members);
-            if (members.length < SCAN_CHUNK) break;
-            members = await redis.zrange(
-              keys.clientOrders(clientId),
-              `(${members.at(-1)}`,
-              `(${upper}`,
-              'BYLEX',
-              'LIMIT',
-              0,
-              SCAN_CHUNK,
-            );
+        const fresh = found.filter((clientId) => !walked.has(clientId));
+        for (const clientId of fresh) walked.add(clientId);
+        // A few clients' first pages per round trip: at most SUMMARY_CLIENTS x SCAN_CHUNK members held.
+        for (let from = 0; from < fresh.length; from += SUMMARY_CLIENTS) {
+          const clientIds = fresh.slice(from, from + SUMMARY_CLIENTS);
+          const firsts =
+            (await redis.pipeline(clientIds.map((clientId) => page(clientId, `[${lower}`))).exec()) ?? [];
+          for (const [i, clientId] of clientIds.entries()) {
+            const [error, reply] = firsts[i] ?? [new Error('no reply'), null];
+            if (error) throw error;
+            let members = Array.isArray(reply) ? (reply as string[]) : [];
+            while (members.length > 0) {
+              await addToSummary(summary, members);
+              if (members.length < SCAN_CHUNK) break;
+              members = await redis.zrange(
+                keys.clientOrders(clientId),
+                `(${members.at(-1)}`,
+                `(${upper}`,
+                'BYLEX',
+                'LIMIT',
+                0,
+                SCAN_CHUNK,
+              );
+            }
           }
         }
       } while (clientCursor !== '0');

@@ -60,6 +60,17 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
    * so the script returns only the existing ones.
    */
   async function createOrders(orders: readonly NewOrder[]): Promise<CreateResult[]> {
+    return (await createSettled(orders)).map((result) => {
+      if (result instanceof Error) throw result;
+      return result;
+    });
+  }
+
+  /**
+   * createOrders with each order's answer its own: an existing order that cannot be handed out
+   * (archived, or unreadable) is that order's error, after the script has written the others.
+   */
+  async function createSettled(orders: readonly NewOrder[]): Promise<(CreateResult | Error)[]> {
     const prepared = orders.map((order) => {
       const record = newOrderRecord(order);
       const keyId = orderKeyId(order);
@@ -67,7 +78,7 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       const entry = creationEntry(order.now);
       return { order, record, keyId, createdAtMs, entry };
     });
-    const results: CreateResult[] = [];
+    const results: (CreateResult | Error)[] = [];
     for (let start = 0; start < prepared.length; start += CREATE_CHUNK) {
       const chunk = prepared.slice(start, start + CREATE_CHUNK);
       const batchKeys: string[] = [];
@@ -125,12 +136,16 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
       }
       chunk.forEach(({ order, record, entry }, i) => {
         const answer: unknown = answers[i];
-        results.push(
-          answer === 1
-            ? { created: true, order: createdOrder(order, record, entry) }
-            : // Retention hook: a key archived (its tombstone stands) is refused, not re-created.
-              { created: false, order: existingOrArchived(answer, order) },
-        );
+        try {
+          results.push(
+            answer === 1
+              ? { created: true, order: createdOrder(order, record, entry) }
+              : // Retention hook: a key archived (its tombstone stands) is refused, not re-created.
+                { created: false, order: existingOrArchived(answer, order) },
+          );
+        } catch (error) {
+          results.push(error instanceof Error ? error : new Error(String(error)));
+        }
       });
     }
     return results;
@@ -139,9 +154,10 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
   /**
    * Single creations started in the same turn of the event loop (an API under load) go in one
    * CREATE_ORDERS run, each answered as if alone: one script, one MSET and one ZADD per index for
-   * all of them. A refusal that writes nothing for the whole run — a providerOrderId held by
-   * another order, an invalid order — is found again by running each alone, so it is only that
-   * order's answer.
+   * all of them. An existing order that cannot be handed out (archived) is only its own caller's
+   * error. A refusal that writes nothing for the whole run — a providerOrderId held by another
+   * order, an invalid order — is found again by running each alone, so it is only that order's
+   * answer.
    */
   const creates: {
     order: NewOrder;
@@ -152,11 +168,12 @@ export function createRedisOrderStore(ctx: RedisContext): OrderStore & Pick<Batc
     const run = creates.splice(0, CREATE_CHUNK);
     if (creates.length > 0) setImmediate(flushCreates);
     try {
-      const results = await createOrders(run.map(({ order }) => order));
-      run.forEach(({ resolve }, i) => {
+      const results = await createSettled(run.map(({ order }) => order));
+      run.forEach(({ resolve, reject }, i) => {
         const result = results[i];
-        if (result === undefined) throw new Error('create-orders: an answer is missing');
-        resolve(result);
+        if (result === undefined) reject(new Error('create-orders: an answer is missing'));
+        else if (result instanceof Error) reject(result);
+        else resolve(result);
       });
     } catch (error) {
       const wroteNothing = error instanceof ProviderOrderIdConflictError || error instanceof RangeError;
