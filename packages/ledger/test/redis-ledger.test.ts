@@ -381,12 +381,9 @@ describe('Redis ledger store specifics', () => {
     const create = async (number: string, now: string) => {
       const request = { operator: 'A', number, amount: paise(1000) };
       const result = await store.createOrder({
-        ...key,
-        providerOrderId: providerOrderId(key),
-        provider: 'a1topup',
+        ...shopOrder(key.orderId, now),
         request,
         fingerprint: requestFingerprint(request),
-        now,
       });
       expect(result.created).toBe(true);
       return result.order;
