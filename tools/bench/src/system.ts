@@ -4,10 +4,12 @@
  * and the poller. Also reads the ledger's state indexes directly (the Redis ledger's key layout:
  * `P:state:<s>:updated`, score = updatedAt ms).
  */
+
 import { randomBytes } from 'node:crypto';
 import { type OrderKey, type Paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore, type NewOrder } from '@rechargeflow/ledger';
 import { JobProducer, rechargeJobId } from '@rechargeflow/queue';
+import { WORKER_NODE_FLAGS } from '@rechargeflow/worker-app';
 import type { Redis } from 'ioredis';
 import {
   freePort,
@@ -64,8 +66,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const apiKey = randomBytes(18).toString('base64url');
   // BENCH_API_NODE_FLAGS: Node flags added to the API's own (e.g. to try heap settings).
   const extraApiFlags = (process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const workerFlags =
+    process.env.BENCH_WORKER_NODE_FLAGS === undefined
+      ? WORKER_NODE_FLAGS
+      : process.env.BENCH_WORKER_NODE_FLAGS.split(' ').filter((flag) => flag !== '');
   const nodeFlags = (label: string) => [
     ...(label === 'api' ? extraApiFlags : []),
+    // A worker starts with the flags `npm run start:worker`, `npm start` and the image give it
+    // (BENCH_WORKER_NODE_FLAGS, when set, instead: e.g. '' for Node's own sizing).
+    ...(label.startsWith('worker-') ? workerFlags : []),
     ...(options.profileDir
       ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${label}.cpuprofile`]
       : []),
