@@ -373,6 +373,23 @@ describe('Redis ledger store specifics', () => {
     await deleteByPrefix(redis, `${prefix}:`);
   });
 
+  it('summarizes every order of a client with more orders in the window than one page, and of every client', async () => {
+    const prefix = `${RUN_PREFIX}:summary-pages`;
+    const store = createRedisLedgerStore({ redis, prefix });
+    await store.init();
+    const now = '2026-01-01T00:00:00.000Z';
+    await store.createOrders(Array.from({ length: 1_201 }, (_, i) => shopOrder(`many-${i}`, now)));
+    await store.createOrders(
+      [{ ...shopOrder('other', now), clientId: 'shop-2' }].map((order) => ({
+        ...order,
+        providerOrderId: providerOrderId({ clientId: 'shop-2', orderId: 'other' }),
+      })),
+    );
+    const [summary] = await store.summarize(now, '2026-01-02T00:00:00.000Z');
+    expect(summary?.submitted).toEqual({ count: 1_202, amount: 1_202_000 });
+    await deleteByPrefix(redis, `${prefix}:`);
+  });
+
   it('never answers a transition from an earlier order under the same key (archived, key used again)', async () => {
     const prefix = `${RUN_PREFIX}:incarnations`;
     const store = createRedisLedgerStore({ redis, prefix });

@@ -193,8 +193,7 @@ export function redisOrderQueries(
       // Walks every registered client's list over the window, by list key, each page after the
       // last one seen: orders created meanwhile can neither shift nor repeat a page. The first
       // page of every client of a registry page is asked for in one round trip.
-      const page = (clientId: string, start: string) => [
-        'zrange',
+      const page = (clientId: string, start: string): string[] => [
         keys.clientOrders(clientId),
         start,
         `(${upper}`,
@@ -215,7 +214,9 @@ export function redisOrderQueries(
         for (let from = 0; from < fresh.length; from += SUMMARY_CLIENTS) {
           const clientIds = fresh.slice(from, from + SUMMARY_CLIENTS);
           const firsts =
-            (await redis.pipeline(clientIds.map((clientId) => page(clientId, `[${lower}`))).exec()) ?? [];
+            (await redis
+              .pipeline(clientIds.map((clientId) => ['zrange', ...page(clientId, `[${lower}`)]))
+              .exec()) ?? [];
           for (const [i, clientId] of clientIds.entries()) {
             const [error, reply] = firsts[i] ?? [new Error('no reply'), null];
             if (error) throw error;
@@ -223,15 +224,7 @@ export function redisOrderQueries(
             while (members.length > 0) {
               await addToSummary(summary, members);
               if (members.length < SCAN_CHUNK) break;
-              members = await redis.zrange(
-                keys.clientOrders(clientId),
-                `(${members.at(-1)}`,
-                `(${upper}`,
-                'BYLEX',
-                'LIMIT',
-                0,
-                SCAN_CHUNK,
-              );
+              members = (await redis.call('zrange', ...page(clientId, `(${members.at(-1)}`))) as string[];
             }
           }
         }
