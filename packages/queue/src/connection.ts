@@ -1,5 +1,6 @@
 import { RechargeflowError } from '@rechargeflow/domain';
 import { Cluster, Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce-writes.ts';
 import { RedisEvictionPolicyError } from './redis-eviction-policy-error.ts';
 
 /**
@@ -31,15 +32,17 @@ export type QueueRedisTarget =
 
 export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
   const common = { connectionName: `rechargeflow:${name}`, lazyConnect: false };
-  return role === 'worker'
-    ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
-    : new Redis(url, {
-        ...common,
-        maxRetriesPerRequest: 1,
-        enableOfflineQueue: false,
-        connectTimeout: 2_000,
-        retryStrategy: (times) => Math.min(times * 200, 2_000),
-      });
+  return coalesceWrites(
+    role === 'worker'
+      ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
+      : new Redis(url, {
+          ...common,
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 2_000,
+          retryStrategy: (times) => Math.min(times * 200, 2_000),
+        }),
+  );
 }
 
 /**

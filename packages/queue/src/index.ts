@@ -1,3 +1,4 @@
+export { coalesceWrites } from './coalesce-writes.ts';
 export {
   type AppendFsync,
   assertNoEviction,
