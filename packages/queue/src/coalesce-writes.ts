@@ -2,6 +2,9 @@ import type { Redis } from 'ioredis';
 
 const COALESCING = Symbol('rechargeflow.coalescing');
 
+/** Bytes held back in one turn before they are sent at once (a recharge's commands are ~1 KB). */
+export const COALESCE_MAX_BYTES = 64 * 1024;
+
 type Stream = Redis['stream'] & { [COALESCING]?: true };
 
 /**
@@ -19,18 +22,26 @@ export function coalesceWrites(redis: Redis): Redis {
     if (stream === undefined || stream[COALESCING]) return;
     stream[COALESCING] = true;
     const write = stream.write;
+    // Which cork the scheduled uncork is for: one lifted early (a bulk write) is not lifted twice.
+    let cork = 0;
     let corked = false;
-    const uncork = (): void => {
+    const uncork = (which: number): void => {
+      if (!corked || which !== cork) return;
       corked = false;
       stream.uncork();
     };
     stream.write = function coalescedWrite(this: Stream, ...args: unknown[]): boolean {
       if (!corked) {
         corked = true;
+        cork += 1;
         stream.cork();
-        setImmediate(uncork);
+        setImmediate(uncork, cork);
       }
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
+      const ok = (write as (...a: unknown[]) => boolean).apply(this, args);
+      // A turn that already holds this much (a bulk add) gains nothing by waiting: it leaves now,
+      // rather than sitting in this process's memory until the turn ends.
+      if (stream.writableLength >= COALESCE_MAX_BYTES) uncork(cork);
+      return ok;
     } as Stream['write'];
   };
   redis.on('connect', install);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { coalesceWrites } from '../src/coalesce-writes.ts';
+import { COALESCE_MAX_BYTES, coalesceWrites } from '../src/coalesce-writes.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `rf-test-coalesce-${randomUUID().slice(0, 8)}`;
@@ -78,5 +78,17 @@ describe('coalesceWrites', () => {
     const values = await Promise.all(Array.from({ length: 20 }, (_, i) => redis.echo(`v${i}`)));
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
     expect(writes.calls).toBe(1);
+  });
+
+  it('sends a turn that holds a bulk write at once, not at the end of the turn', async () => {
+    const redis = await connected(true);
+    const writes = countSocketWrites(redis);
+    const small = redis.set(`${prefix}:small`, 'a');
+    expect(writes.calls).toBe(0);
+    const big = redis.set(`${prefix}:big`, 'x'.repeat(COALESCE_MAX_BYTES));
+    // Both left in one write before this turn ended.
+    expect(writes.calls).toBe(1);
+    expect(await Promise.all([small, big])).toEqual(['OK', 'OK']);
+    expect(await redis.strlen(`${prefix}:big`)).toBe(COALESCE_MAX_BYTES);
   });
 });
