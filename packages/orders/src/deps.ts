@@ -87,6 +87,16 @@ export interface WorkerDeps extends OrderDeps {
   readonly orderMaxWaitMs?: number | undefined;
 }
 
+let lastNowMs = -1;
+let lastNowIso = '';
+
 export function nowIso(deps: { now?: (() => Date) | undefined }): string {
-  return (deps.now?.() ?? new Date()).toISOString();
+  if (deps.now) return deps.now().toISOString();
+  // Formatted once per millisecond: every step of every job asks, many within the same one.
+  const ms = Date.now();
+  if (ms !== lastNowMs) {
+    lastNowMs = ms;
+    lastNowIso = new Date(ms).toISOString();
+  }
+  return lastNowIso;
 }
