@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
+import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
 import { freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ const shared = {
 };
 const parts: RunningPart[] = [];
 let api: RunningPart;
+let worker: RunningPart;
+let importer: RunningPart;
 let apiUrl = '';
 let apiPort = 0;
 const headers = { authorization: `Bearer ${KEY}` };
@@ -99,7 +102,22 @@ beforeAll(async () => {
   parts.push(startApp('simulator', { ...shared, SIMULATOR_PORT: String(simPort) }));
   await waitFor('simulator', async () => ((await fetch(`${sim}/_sim/stats`)).ok ? true : undefined));
   api = startApi();
-  parts.push(startApp('worker', { ...shared, A1TOPUP_BASE_URL: sim, A1TOPUP_CONCURRENCY: '50' }));
+  // The worker and the importer as the project starts them (packages/runtime/src/worker-processes.ts).
+  const process = (name: 'worker' | 'importer') =>
+    startApp(
+      'worker',
+      {
+        ...shared,
+        A1TOPUP_BASE_URL: sim,
+        A1TOPUP_CONCURRENCY: '50',
+        WORKER_QUEUES: workerQueuesOf(name),
+      },
+      name,
+      { nodeFlags: WORKER_PROCESSES[name].nodeFlags },
+    );
+  worker = process('worker');
+  importer = process('importer');
+  parts.push(worker, importer);
   parts.push(startApp('poller', { ...shared, A1TOPUP_BASE_URL: sim }));
   await waitFor('api ready', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined));
 }, 60_000);
@@ -256,4 +274,15 @@ describe('CSV batches', () => {
       await waitFor('api back', async () => ((await fetch(`${apiUrl}/readyz`)).ok ? true : undefined));
     }
   }, 60_000);
+
+  it('imports ran in the importer alone, and the importer consumed no recharges', () => {
+    const said = (part: RunningPart, msg: string) =>
+      part.lines.filter((line) => line.includes(`"msg":"${msg}"`));
+    expect(said(importer, 'batch import done').length).toBeGreaterThanOrEqual(3);
+    expect(said(worker, 'batch import done')).toEqual([]);
+    const [importerUp] = said(importer, 'recharge worker running');
+    expect(importerUp).toContain('"queues":["batches"]');
+    expect(importerUp).toContain('"providers":{}');
+    expect(said(worker, 'recharge worker running')[0]).toContain('"queues":["recharges","webhooks"]');
+  });
 });

@@ -104,6 +104,22 @@ async function main(): Promise<void> {
         batchJobId(batch.batchId),
       );
     }
+    // Imports are the importer's (WORKER_QUEUES=batches): a deployment that runs only workers
+    // accepts uploads that are never imported. Said here, where waiting batches are seen.
+    // CLIENT LIST may be refused (an ACL): then nothing is known and nothing said.
+    const importers =
+      batches.length > 0
+        ? await producer
+            .queue('batches')
+            .getWorkersCount()
+            .catch(() => null)
+        : null;
+    if (importers === 0) {
+      logger.warn(
+        { batches: batches.length },
+        'CSV batches wait and no process consumes the batches queue: start an importer (npm run start:importer, or a worker with WORKER_QUEUES including batches)',
+      );
+    }
     // Uploads whose lease ran out (an API died mid-upload): removed with their client's count.
     let uploadsSwept = 0;
     for (let round = 0; round < 20; round += 1) {

@@ -279,7 +279,7 @@ describe.runIf(HAVE_PROMETHEUS)('metrics, dashboards and alerts on a real Promet
       const read = await readRules();
       return read.length > 0 && read.every((r) => r.health !== 'unknown') ? read : undefined;
     });
-    expect(rules.length).toBe(19);
+    expect(rules.length).toBe(20);
     for (const rule of rules) {
       expect({ name: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({
         name: rule.name,

@@ -6,6 +6,7 @@ import {
   parseEnv,
   positiveInt,
   routingEnvShape,
+  someOf,
   statusPollEnvShape,
   storageEnvShape,
   webhookEnvShape,
@@ -15,10 +16,19 @@ import {
   providerLimitsEnvShape,
   providersEnvShape,
 } from '@rechargeflow/providers';
+import { WORKER_QUEUES } from '@rechargeflow/runtime';
 import { z } from 'zod';
 
 const schema = z.object({
   ...storageEnvShape,
+  /**
+   * What this process consumes, comma-separated: `recharges` (the queue of every provider in
+   * PROVIDERS), `webhooks` (the outbox dispatcher, and deliveries with WEBHOOK_SIGNING_SECRET),
+   * `batches` (CSV imports). Default: all three. The project starts two kinds of process with it
+   * (WORKER_PROCESSES of @rechargeflow/runtime): the worker (`recharges,webhooks`) and the importer
+   * (`batches`, with heap flags).
+   */
+  WORKER_QUEUES: someOf(WORKER_QUEUES, WORKER_QUEUES),
   // PROVIDERS, the call settings and each provider's variables and worker limits: the registry's.
   ...providersEnvShape,
   ...routingEnvShape,

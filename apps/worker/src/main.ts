@@ -13,7 +13,7 @@ import {
   webhookMetrics,
 } from '@rechargeflow/observability';
 import { processRecharge, requeueStranded } from '@rechargeflow/orders';
-import { createConfiguredProviders, providerRegistry } from '@rechargeflow/providers';
+import { createConfiguredProviders, providerRegistry, type RechargeProvider } from '@rechargeflow/providers';
 import { createJobConsumer } from '@rechargeflow/queue';
 import {
   cachedBreaker,
@@ -22,22 +22,34 @@ import {
   loadRoutingTable,
   routeFor,
 } from '@rechargeflow/routing';
-import { closeServer, openStorage, runPart, storageShutdownSteps } from '@rechargeflow/runtime';
-import { startWebhookWorker } from '@rechargeflow/webhooks';
+import {
+  closeServer,
+  openStorage,
+  runPart,
+  storageShutdownSteps,
+  workerProcessOf,
+} from '@rechargeflow/runtime';
+import { announceBatchIfDone, startWebhookWorker, type WebhookWorker } from '@rechargeflow/webhooks';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  // The importer says so in its logs, metrics and Redis client names; any other mix is a worker.
+  const part = workerProcessOf(config.WORKER_QUEUES) ?? 'worker';
   const logger = createLogger({
-    name: 'worker',
+    name: part,
     level: config.LOG_LEVEL,
     secrets: configuredSecrets(process.env),
   });
-  const metrics = createMetrics('worker');
+  const metrics = createMetrics(part);
 
-  const storage = await openStorage(config, 'worker', 'worker', logger);
+  const storage = await openStorage(config, part, 'worker', logger);
   const { redis, ledger, producer } = storage;
-  const providers = createConfiguredProviders(config, redis, config.QUEUE_PREFIX);
+  // WORKER_QUEUES: this process's share of the work (the worker, the importer, or all of it).
+  const queues = new Set(config.WORKER_QUEUES);
+  const providers = queues.has('recharges')
+    ? createConfiguredProviders(config, redis, config.QUEUE_PREFIX)
+    : new Map<string, RechargeProvider>();
   // The hot path spares Redis the healthy case: a closed breaker is believed for up to 1 s and a balance
   // (sampled by the poller every few minutes) for 5 s; failures and probes always go to Redis.
   const breaker = cachedBreaker(
@@ -72,7 +84,7 @@ async function main(): Promise<void> {
   // Each provider's <P>_CONCURRENCY and <P>_RATE_PER_SECOND, as its module reads them.
   const limits = providerRegistry.workerLimits(config);
   // One BullMQ worker per provider queue: each provider gets its own concurrency and rate limit.
-  const workers = [...providers.keys()].map((provider) => {
+  const workers: ReturnType<typeof createJobConsumer>[] = [...providers.keys()].map((provider) => {
     const limit = limits.get(provider) ?? { concurrency: 10, ratePerSecond: 0 };
     return createJobConsumer(
       'recharges',
@@ -108,71 +120,90 @@ async function main(): Promise<void> {
     );
   });
   // Webhooks: the outbox dispatcher, and with WEBHOOK_SIGNING_SECRET the consumer that sends.
-  const webhooks = startWebhookWorker(
-    {
-      redis,
-      store: ledger.store,
-      producer,
-      log: logger,
-      observer: webhookMetrics(metrics),
-      jobObserver: jobMetrics(metrics),
-    },
-    {
-      signingKey: config.WEBHOOK_SIGNING_SECRET,
-      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
-      retryForMs: config.WEBHOOK_RETRY_FOR,
-      retryFirstMs: config.WEBHOOK_RETRY_FIRST_MS,
-      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-      concurrency: config.WEBHOOK_CONCURRENCY,
-      prefix: config.QUEUE_PREFIX,
-    },
-  );
-  if (webhooks.consumer) workers.push(webhooks.consumer);
+  const webhooks: WebhookWorker | undefined = !queues.has('webhooks')
+    ? undefined
+    : startWebhookWorker(
+        {
+          redis,
+          store: ledger.store,
+          producer,
+          log: logger,
+          observer: webhookMetrics(metrics),
+          jobObserver: jobMetrics(metrics),
+        },
+        {
+          signingKey: config.WEBHOOK_SIGNING_SECRET,
+          allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+          retryForMs: config.WEBHOOK_RETRY_FOR,
+          retryFirstMs: config.WEBHOOK_RETRY_FIRST_MS,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          concurrency: config.WEBHOOK_CONCURRENCY,
+          prefix: config.QUEUE_PREFIX,
+        },
+      );
+  if (webhooks?.consumer) workers.push(webhooks.consumer);
   // CSV batches: one import job per batch; it resumes after its last committed chunk if restarted.
   const routing = loadRoutingTable(
     { env: config.ROUTING_TABLE, file: config.ROUTING_TABLE_FILE },
     config.PROVIDERS,
   );
-  const importer = createJobConsumer(
-    'batches',
-    {
-      'batch.import': async (key) => {
-        const result = await importBatch(
-          {
-            ledger: ledger.store,
-            producer,
-            log: logger,
-            routeFor: (request) => routeFor(routing, request),
-            onRowsCommitted: batchRowMetrics(metrics),
+  // batch.completed of a batch all of whose orders were final before its import ended (or that has
+  // none): an importer without the webhook side announces it all the same.
+  const batchImported = async (key: { readonly clientId: string; readonly batchId: string }) => {
+    if (webhooks) return webhooks.batchImported(key);
+    await announceBatchIfDone(
+      { store: ledger.store, producer, log: logger, observer: webhookMetrics(metrics) },
+      key,
+    ).catch((error: unknown) =>
+      logger.warn({ ...key, err: String(error) }, 'batch.completed could not be checked after the import'),
+    );
+  };
+  if (queues.has('batches')) {
+    workers.push(
+      createJobConsumer(
+        'batches',
+        {
+          'batch.import': async (key) => {
+            const result = await importBatch(
+              {
+                ledger: ledger.store,
+                producer,
+                log: logger,
+                routeFor: (request) => routeFor(routing, request),
+                onRowsCommitted: batchRowMetrics(metrics),
+              },
+              key,
+              { chunkRows: config.BATCH_CHUNK_ROWS, maxRowBytes: config.BATCH_MAX_ROW_BYTES },
+            );
+            logger.info({ ...key, result }, 'batch import done');
+            await batchImported(key);
           },
-          key,
-          { chunkRows: config.BATCH_CHUNK_ROWS, maxRowBytes: config.BATCH_MAX_ROW_BYTES },
-        );
-        logger.info({ ...key, result }, 'batch import done');
-        await webhooks.batchImported(key);
-      },
-    },
-    redis,
-    {
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.BATCH_IMPORT_CONCURRENCY,
-      lockDurationMs: 60_000,
-      observer: jobMetrics(metrics),
-      onError: (error) => logger.error({ err: error.message }, 'importer error'),
-      onFailed: (jobId, error) => logger.warn({ jobId, err: error.message }, 'batch import attempt failed'),
-    },
-  );
-  workers.push(importer);
+        },
+        redis,
+        {
+          prefix: config.QUEUE_PREFIX,
+          concurrency: config.BATCH_IMPORT_CONCURRENCY,
+          lockDurationMs: 60_000,
+          observer: jobMetrics(metrics),
+          onError: (error) => logger.error({ err: error.message }, 'importer error'),
+          onFailed: (jobId, error) =>
+            logger.warn({ jobId, err: error.message }, 'batch import attempt failed'),
+        },
+      ),
+    );
+  }
 
   // Orders whose job was lost between the ledger write and the enqueue are picked up here too,
   // so a system with no poller running still loses nothing.
-  const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 500, budgetMs: 10_000 }).catch(
-    (error: unknown) => {
-      logger.warn({ err: String(error) }, 'start-up recovery sweep failed');
-      return null;
-    },
-  );
-  if (sweep) logger.info(sweep, 'start-up recovery sweep done');
+  if (queues.has('recharges')) {
+    const sweep = await requeueStranded(deps, { olderThanMs: 30_000, limit: 500, budgetMs: 10_000 }).catch(
+      (error: unknown) => {
+        logger.warn({ err: String(error) }, 'start-up recovery sweep failed');
+        return null;
+      },
+    );
+    if (sweep) logger.info(sweep, 'start-up recovery sweep done');
+  }
 
   let metricsServer: Server | undefined;
   if (config.METRICS_PORT > 0)
@@ -189,7 +220,7 @@ async function main(): Promise<void> {
     steps: [
       // worker.close() stops taking jobs and waits for the in-flight ones to finish.
       { name: 'drain workers', run: () => Promise.all(workers.map((w) => w.close())) },
-      { name: 'stop webhook dispatcher and sender', run: () => webhooks.close() },
+      { name: 'stop webhook dispatcher and sender', run: async () => webhooks?.close() },
       { name: 'close providers', run: () => Promise.all([...providers.values()].map((p) => p.close())) },
       ...storageShutdownSteps(storage),
       { name: 'close metrics', run: () => closeServer(metricsServer) },
@@ -197,6 +228,7 @@ async function main(): Promise<void> {
   });
   logger.info(
     {
+      queues: config.WORKER_QUEUES,
       providers: Object.fromEntries([...providers.keys()].map((p) => [p, limits.get(p)])),
       ledger: ledger.kind,
     },

@@ -13,6 +13,7 @@ describe('worker start-up configuration', () => {
       A1TOPUP_FORMAT: 'yaml',
       A1TOPUP_RECHARGE_KEEP_ALIVE_MS: '90000',
       TELGOO5_RECHARGE_KEEP_ALIVE_MS: 'soon',
+      WORKER_QUEUES: 'recharges,batch',
     });
     expect(await part.exited).toBe(2);
     const text = part.lines.join('\n');
@@ -24,11 +25,13 @@ describe('worker start-up configuration', () => {
       'A1TOPUP_FORMAT',
       'A1TOPUP_RECHARGE_KEEP_ALIVE_MS',
       'TELGOO5_RECHARGE_KEEP_ALIVE_MS',
+      'WORKER_QUEUES',
     ]) {
       expect(text).toContain(`${name}:`);
     }
     expect(text).toContain('A1TOPUP_RECHARGE_KEEP_ALIVE_MS: must be at most 60000');
     expect(text).toContain('TELGOO5_RECHARGE_KEEP_ALIVE_MS: must be a number');
+    expect(text).toContain('WORKER_QUEUES: each must be recharges, webhooks or batches (not "batch")');
   });
 
   it('warns at start-up when the Redis ledger has no append-only file, and only then', async () => {

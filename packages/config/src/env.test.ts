@@ -2,7 +2,16 @@ import { ConfigurationError } from '@rechargeflow/domain';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
-import { host, nonNegativeInt, oneOf, onOff, optionalPositiveInt, parseEnv, unsetWhenBlank } from './env.ts';
+import {
+  host,
+  nonNegativeInt,
+  oneOf,
+  onOff,
+  optionalPositiveInt,
+  parseEnv,
+  someOf,
+  unsetWhenBlank,
+} from './env.ts';
 import { metricsEnvShape, statusCheckTimes, statusPollEnvShape } from './shared-env.ts';
 
 const parse = <S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined>) =>
@@ -51,6 +60,30 @@ describe('one rule for every variable: blank means unset', () => {
       'COUNT: must be 0 or more',
       'LIMIT: must be at most 10',
     ]);
+  });
+});
+
+describe('someOf: a list of named values', () => {
+  const shape = { QUEUES: someOf(['a', 'b', 'c'], ['a', 'b']) };
+
+  it('reads a comma list without regard to case, spaces or repeats; blank or unset is the default', () => {
+    expect(parse(shape, { QUEUES: ' C , a,A ' }).QUEUES).toEqual(['c', 'a']);
+    expect(parse(shape, { QUEUES: ' ' }).QUEUES).toEqual(['a', 'b']);
+    expect(parse(shape, {}).QUEUES).toEqual(['a', 'b']);
+  });
+
+  it('names the values allowed when one is not, and refuses an empty list', () => {
+    for (const value of ['a,d', ',']) {
+      let problems: readonly string[] = [];
+      try {
+        parse(shape, { QUEUES: value });
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems, value).toEqual([
+        `QUEUES: each must be a, b or c (not "${value === 'a,d' ? 'd' : ''}")`,
+      ]);
+    }
   });
 });
 

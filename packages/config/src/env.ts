@@ -70,6 +70,32 @@ export function oneOf<const T extends readonly [string, ...string[]]>(
   );
 }
 
+/**
+ * A comma-separated list of `values` (at least one, each once, in any order, case and spaces
+ * ignored), every one named in the error; blank or unset: `defaults`.
+ */
+export function someOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  defaults: readonly T[number][],
+) {
+  const allowed = new Set<string>(values);
+  return z.preprocess(
+    (v) =>
+      typeof v === 'string' && v.trim() !== ''
+        ? [...new Set(v.split(',').map((each) => each.trim().toLowerCase()))]
+        : [...defaults],
+    z
+      .array(z.string())
+      .superRefine((list, ctx) => {
+        for (const each of list) {
+          if (!allowed.has(each))
+            ctx.addIssue({ code: 'custom', message: `each must be ${listed(values, 'or')} (not "${each}")` });
+        }
+      })
+      .transform((list) => list as T[number][]),
+  );
+}
+
 /** `a, b or c`. */
 function listed(values: readonly string[], last: string): string {
   return values.length < 2 ? values.join('') : `${values.slice(0, -1).join(', ')} ${last} ${values.at(-1)}`;

@@ -16,6 +16,7 @@ export {
   type RedisClusterSeeds,
   redisUrl,
   secondsList,
+  someOf,
   text,
   unsetWhenBlank,
   url,

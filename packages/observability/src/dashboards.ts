@@ -310,7 +310,7 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       {
         title: 'Resident memory by process',
         description:
-          'RSS of every part; a batch-importing worker should stay under 256 MB with the heap flags.',
+          'RSS of every part; the importer should stay under 256 MB while it imports (its heap flags).',
         kind: 'timeseries',
         unit: 'bytes',
         width: 12,

@@ -7,3 +7,12 @@ export {
   type StorageSettings,
   storageShutdownSteps,
 } from './storage.ts';
+export {
+  WORKER_PROCESSES,
+  WORKER_QUEUES,
+  type WorkerProcess,
+  type WorkerProcessName,
+  type WorkerQueue,
+  workerProcessOf,
+  workerQueuesOf,
+} from './worker-processes.ts';

@@ -1,10 +1,43 @@
+/** What a worker process may consume (its WORKER_QUEUES setting). */
+export const WORKER_QUEUES = ['recharges', 'webhooks', 'batches'] as const;
+export type WorkerQueue = (typeof WORKER_QUEUES)[number];
+
+/** How one kind of worker process is started: what it consumes (WORKER_QUEUES) and its Node flags. */
+export interface WorkerProcess {
+  readonly queues: readonly WorkerQueue[];
+  readonly nodeFlags: readonly string[];
+}
+
 /**
- * The Node flags every worker starts with: `npm run start:worker`, `npm start`, the compose file and
- * the import benchmark (apps/worker/test/node-flags.test.ts keeps package.json and docker/compose.yaml
- * in step with this list). They keep a 1,000,000-row CSV import under 256 MB of RSS: a young
- * generation of 4 MB semi-spaces (chunks in flight are not copied about in a large one) and an old
- * generation that grows by half rather than up to 4x between full collections; ~500 MB with Node's
- * own sizing, which counts on plentiful memory (docs/benchmarks.md). On the command line, not in
- * NODE_OPTIONS: V8 refuses --heap-growing-percent there.
+ * The two kinds of worker process the project starts from the worker app (apps/worker): `npm run
+ * start:worker` and `start:importer`, `npm start`, docker/compose.yaml and deploy/kubernetes
+ * (packages/runtime/test/worker-processes.test.ts and the manifest checks keep them equal to this).
+ *
+ * - `worker`: recharges and webhooks, with Node's own heap sizing (a large young generation and an
+ *   old one let grow between full collections), which costs the recharge path the least CPU.
+ * - `importer`: CSV batches, with heap flags that keep a 1,000,000-row import under 256 MB of RSS: a
+ *   young generation of 4 MB semi-spaces (Node's own is 64 MB here) and an old generation that grows
+ *   by 30 % rather than up to 4x between full collections; ~480 MB with Node's own sizing, which
+ *   counts on plentiful memory, 256–261 MB with growth of 50 % (2026-12-04). In the recharge worker
+ *   such flags cost ~0.05–0.07 ms of CPU per order (docs/benchmarks.md), hence two processes. On the
+ *   command line, not in NODE_OPTIONS: V8 refuses --heap-growing-percent there.
  */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
+export const WORKER_PROCESSES = {
+  worker: { queues: ['recharges', 'webhooks'], nodeFlags: [] },
+  importer: { queues: ['batches'], nodeFlags: ['--max-semi-space-size=4', '--heap-growing-percent=30'] },
+} as const satisfies Record<string, WorkerProcess>;
+
+export type WorkerProcessName = keyof typeof WORKER_PROCESSES;
+
+/** A process's WORKER_QUEUES value. */
+export function workerQueuesOf(name: WorkerProcessName): string {
+  return WORKER_PROCESSES[name].queues.join(',');
+}
+
+/** Which of the two a process consuming `queues` is (in any order), if either: its name in logs and metrics. */
+export function workerProcessOf(queues: readonly WorkerQueue[]): WorkerProcessName | undefined {
+  const wanted = [...new Set(queues)].sort().join(',');
+  return (Object.keys(WORKER_PROCESSES) as WorkerProcessName[]).find(
+    (name) => [...WORKER_PROCESSES[name].queues].sort().join(',') === wanted,
+  );
+}

@@ -7,19 +7,20 @@
  * 2. Baseline, first, on a Redis holding nothing of the run: raw BullMQ `addBulk` of `rows` jobs of
  *    the same shape as the import's (payload, job id, options) in chunks of 1,000, one call at a
  *    time — what queueing one job per row costs by itself. Its keys are removed before the import.
- * 3. Starts the worker exactly as `npm run start:worker` does (`node` + WORKER_NODE_FLAGS +
- *    apps/worker/src/main.ts) under the run's own prefixes, stores the file with storeUpload (the
- *    API's part) and queues its `batch.import` job: the worker imports it with its default settings
- *    (validate, create orders, enqueue their jobs, commit row results). Timed from the job being
- *    queued to the batch reading `imported`; the worker's CPU and its peak RSS (VmHWM, the whole
- *    process from its start) come from /proc.
- * Both queues of recharges are paused, so the worker imports and nothing consumes the jobs, and both
- * adds take the same path in BullMQ. Prints the figures, then stops the worker and deletes every key
+ * 3. Starts the importer exactly as `npm run start:importer` does (WORKER_QUEUES=batches, `node` +
+ *    its heap flags + apps/worker/src/main.ts: WORKER_PROCESSES.importer of @rechargeflow/runtime)
+ *    under the run's own prefixes, stores the file with storeUpload (the API's part) and queues its
+ *    `batch.import` job: the importer imports it with its default settings (validate, create
+ *    orders, enqueue their jobs, commit row results). Timed from the job being queued to the batch
+ *    reading `imported`; the importer's CPU and its peak RSS (VmHWM, the whole process from its
+ *    start) come from /proc.
+ * Both queues of recharges are paused, so nothing consumes the jobs, and both adds take the same
+ * path in BullMQ. Prints the figures, then stops the importer and deletes every key
  * it wrote and the temp file; writes nothing to the repo.
  *
- * Environment: REDIS_URL; BENCH_CHUNK_ROWS (the worker's BATCH_CHUNK_ROWS, default its own);
- * BENCH_WORKER_FLAGS: Node flags added after the worker's own (e.g. `--cpu-prof
- * --cpu-prof-dir=/tmp/prof`; none by default); BENCH_TRACE=1 (the worker's RSS once a second).
+ * Environment: REDIS_URL; BENCH_CHUNK_ROWS (the importer's BATCH_CHUNK_ROWS, default its own);
+ * BENCH_WORKER_FLAGS: Node flags added after the importer's own (e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof`; none by default); BENCH_TRACE=1 (the importer's RSS once a second).
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -29,8 +30,8 @@ import { join } from 'node:path';
 import { storeUpload } from '@rechargeflow/batches';
 import { createRedisLedgerStore } from '@rechargeflow/ledger';
 import { batchJobId, JobProducer, jobOptions } from '@rechargeflow/queue';
+import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
 import { deleteByPrefix, startApp } from '@rechargeflow/testkit';
-import { WORKER_NODE_FLAGS } from '@rechargeflow/worker-app';
 import { Redis } from 'ioredis';
 
 // One read of the environment (the bench is no Turborepo task; nothing of it is cached).
@@ -38,6 +39,8 @@ const env: Record<string, string | undefined> = { ...process.env };
 const REDIS_URL = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLIENT = 'bench-shop';
 const CHUNK = 1_000;
+/** The importer's own Node flags, as `npm run start:importer` passes them. */
+const IMPORTER_FLAGS = WORKER_PROCESSES.importer.nodeFlags;
 const PROVIDER = 'a1topup';
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
@@ -115,7 +118,7 @@ interface ImportRun {
 }
 
 /**
- * The worker, started as `npm run start:worker` starts it, imports the file stored under `run`:
+ * The importer, started as `npm run start:importer` starts it, imports the file stored under `run`:
  * answers the timing, its CPU and memory, and what the ledger and the queue hold afterwards.
  */
 async function importInWorker(redis: Redis, run: string, file: string, bytes: number, rows: number) {
@@ -142,10 +145,11 @@ async function importInWorker(redis: Redis, run: string, file: string, bytes: nu
       // Info: the line that says it is up (nothing is logged per row).
       LOG_LEVEL: 'info',
       BATCH_CHUNK_ROWS: env.BENCH_CHUNK_ROWS,
+      WORKER_QUEUES: workerQueuesOf('importer'),
     },
-    'worker',
+    'importer',
     // Only PATH of this environment: an outer MONGO_URL or LEDGER_REDIS_URL must not reach it.
-    { nodeFlags: [...WORKER_NODE_FLAGS, ...extraFlags], baseEnv: { PATH: env.PATH }, keepLines: 200 },
+    { nodeFlags: [...IMPORTER_FLAGS, ...extraFlags], baseEnv: { PATH: env.PATH }, keepLines: 200 },
   );
   try {
     await worker.waitForLine(/"msg":"recharge worker running"/, 60_000);
@@ -158,7 +162,7 @@ async function importInWorker(redis: Redis, run: string, file: string, bytes: nu
       limits: { maxBytes: bytes, maxRows: rows, maxRowBytes: 1_024 },
     });
     const { batchId } = stored.batch;
-    say(`stored (batch ${batchId}); the worker imports it…`);
+    say(`stored (batch ${batchId}); the importer imports it…`);
     const idleRssMb = procMemoryMb(pid, 'VmRSS');
     const memoryBefore = await redisMemoryMb(redis);
     const redisCpuBefore = await redisCpu(redis);
@@ -169,10 +173,10 @@ async function importInWorker(redis: Redis, run: string, file: string, bytes: nu
     for (;;) {
       const batch = await ledger.getBatch(CLIENT, batchId);
       if (batch?.state === 'imported' || batch?.state === 'done') break;
-      if (!worker.running()) throw new Error(`the worker exited: ${worker.lines.slice(-5).join('\n')}`);
+      if (!worker.running()) throw new Error(`the importer exited: ${worker.lines.slice(-5).join('\n')}`);
       if (env.BENCH_TRACE && performance.now() - lastTrace >= 1_000) {
         lastTrace = performance.now();
-        say(`  worker rss ${procMemoryMb(pid, 'VmRSS')} MB (peak ${procMemoryMb(pid, 'VmHWM')} MB)`);
+        say(`  importer rss ${procMemoryMb(pid, 'VmRSS')} MB (peak ${procMemoryMb(pid, 'VmHWM')} MB)`);
       }
       await sleep(20);
     }
@@ -191,7 +195,7 @@ async function importInWorker(redis: Redis, run: string, file: string, bytes: nu
   } finally {
     const code = await worker.stop();
     if (code !== 0)
-      say(`the worker exited with ${code}; its last lines:\n${worker.lines.slice(-5).join('\n')}`);
+      say(`the importer exited with ${code}; its last lines:\n${worker.lines.slice(-5).join('\n')}`);
     await producer.close();
     await ledger.close();
   }
@@ -209,7 +213,7 @@ async function main(): Promise<void> {
   try {
     const info = await redis.info('server');
     say(
-      `Node ${process.version}, Redis ${/redis_version:(\S+)/.exec(info)?.[1]}, ${cpus().length} CPUs, ${mb(totalmem())} MB; worker flags: ${[...WORKER_NODE_FLAGS, env.BENCH_WORKER_FLAGS ?? ''].join(' ').trim()}`,
+      `Node ${process.version}, Redis ${/redis_version:(\S+)/.exec(info)?.[1]}, ${cpus().length} CPUs, ${mb(totalmem())} MB; importer flags: ${[...IMPORTER_FLAGS, env.BENCH_WORKER_FLAGS ?? ''].join(' ').trim()}`,
     );
     const started = performance.now();
     await writeCsv(file, rows);
@@ -240,14 +244,14 @@ async function main(): Promise<void> {
     const table: [string, string][] = [
       ['rows', rows.toLocaleString('en-US')],
       ['file', `${mb(bytes)} MB`],
-      ['worker Node flags', [...WORKER_NODE_FLAGS, env.BENCH_WORKER_FLAGS ?? ''].join(' ').trim()],
+      ['importer Node flags', [...IMPORTER_FLAGS, env.BENCH_WORKER_FLAGS ?? ''].join(' ').trim()],
       ['import: seconds', imported.seconds.toFixed(1)],
       ['import: rows/s', Math.round(rate).toLocaleString('en-US')],
       [
-        'import: worker peak RSS',
+        'import: importer peak RSS',
         `${imported.peakRssMb} MB (idle before the import ${imported.idleRssMb} MB)`,
       ],
-      ['import: CPU of the worker', `${imported.cpuSeconds.toFixed(1)} s`],
+      ['import: CPU of the importer', `${imported.cpuSeconds.toFixed(1)} s`],
       ['import: CPU of Redis (whole server)', `${imported.redisCpuSeconds.toFixed(1)} s`],
       ['import: Redis memory added', `${Math.round(imported.redisMemoryMb)} MB`],
       ['baseline addBulk: seconds', baseSeconds.toFixed(1)],

@@ -27,7 +27,7 @@
  * "50,200,500"; the keep-alive run at 200 only then), BENCH_SWEEP_ORDERS,
  * BENCH_LOG_LEVEL (log level of the product's parts; default: theirs, info), BENCH_API_NODE_FLAGS (Node
  * flags added to the API's, e.g. heap settings to try), BENCH_WORKER_NODE_FLAGS (a worker's Node
- * flags instead of its own, WORKER_NODE_FLAGS; '' for Node's own heap sizing).
+ * flags instead of its own, WORKER_PROCESSES.worker of @rechargeflow/runtime: none).
  * Every key is written under a unique `rfbench-*` prefix and deleted afterwards; logs and
  * profiles go to a temp directory, which is printed.
  */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { type OrderKey, type Paise, providerOrderId, requestFingerprint } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore, type NewOrder } from '@rechargeflow/ledger';
 import { JobProducer, rechargeJobId } from '@rechargeflow/queue';
-import { WORKER_NODE_FLAGS } from '@rechargeflow/worker-app';
+import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
 import type { Redis } from 'ioredis';
 import {
   freePort,
@@ -68,7 +68,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const extraApiFlags = (process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
   const workerFlags =
     process.env.BENCH_WORKER_NODE_FLAGS === undefined
-      ? WORKER_NODE_FLAGS
+      ? WORKER_PROCESSES.worker.nodeFlags
       : process.env.BENCH_WORKER_NODE_FLAGS.split(' ').filter((flag) => flag !== '');
   const nodeFlags = (label: string) => [
     ...(label === 'api' ? extraApiFlags : []),
@@ -106,6 +106,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
           ...common,
           ...providerEnv(sim.url),
           A1TOPUP_CONCURRENCY: String(options.workerConcurrency ?? 20),
+          // The recharge worker as the project starts it (CSV imports are the importer's).
+          WORKER_QUEUES: workerQueuesOf('worker'),
           ...options.workerEnv,
         },
         { label: `worker-${i + 1}`, logDir: options.logDir, nodeFlags: nodeFlags(`worker-${i + 1}`) },

@@ -12,7 +12,8 @@
  *   prod        the image's install, done here: the build context as .dockerignore leaves it,
  *               `pnpm fetch --prod` then `pnpm install --prod --frozen-lockfile --prefer-offline`, every part
  *               started from that tree (local Redis, private key prefixes) and one recharge carried
- *               through api → worker → simulator: no devDependency is needed at run time.
+ *               through api → worker → simulator (the importer started too): no devDependency is
+ *               needed at run time.
  *
  *   node tools/tooling/src/check-containers.ts [compose] [prometheus] [prod]   (default: all three)
  *
@@ -37,6 +38,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadApiConfig } from '@rechargeflow/api-app';
 import { loadPollerConfig } from '@rechargeflow/poller-app';
+import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
 import { parseSimulatorConfig } from '@rechargeflow/simulator-app';
 import {
   type AppName,
@@ -58,7 +60,17 @@ const PROMETHEUS_FILE = join(root, 'docker/prometheus/prometheus.yml');
 const ALERTS_FILE = join(root, 'docker/prometheus/alerts.yml');
 const GRAFANA_DATASOURCE = join(root, 'docker/grafana/provisioning/datasources/prometheus.yaml');
 const GRAFANA_DASHBOARDS = join(root, 'docker/grafana/provisioning/dashboards/rechargeflow.yaml');
-const EXPECTED_SERVICES = ['mongo', 'redis', 'api', 'worker', 'poller', 'simulator', 'prometheus', 'grafana'];
+const EXPECTED_SERVICES = [
+  'mongo',
+  'redis',
+  'api',
+  'worker',
+  'importer',
+  'poller',
+  'simulator',
+  'prometheus',
+  'grafana',
+];
 const PARTS = ['api', 'worker', 'poller', 'simulator'] as const;
 
 type Json = Record<string, unknown>;
@@ -269,16 +281,29 @@ function composeProblems(services: Map<string, Service>, label: string): string[
   const get = (name: string) => services.get(name);
   const api = get('api');
   const worker = get('worker');
+  const importer = get('importer');
   const poller = get('poller');
   const simulator = get('simulator');
   const redis = get('redis');
   const mongo = get('mongo');
-  if (!api || !worker || !poller || !simulator || !redis || !mongo) return problems;
+  if (!api || !worker || !importer || !poller || !simulator || !redis || !mongo) return problems;
 
   if (worker.ports.length > 0) say('worker publishes a port: `--scale worker=N` would clash on it');
-  const images = new Set(PARTS.map((p) => get(p)?.image));
+  const images = new Set([...PARTS.map((p) => get(p)?.image), importer.image]);
   if (images.size !== 1)
-    say(`api, worker, poller and simulator must run one image (found ${[...images].join(', ')})`);
+    say(`api, worker, importer, poller and simulator must run one image (found ${[...images].join(', ')})`);
+  // The two worker processes as packages/runtime/src/worker-processes.ts defines them: what each consumes and
+  // its Node flags (the importer's keep a large CSV import within its memory).
+  for (const [s, kind] of [
+    [worker, 'worker'],
+    [importer, 'importer'],
+  ] as const) {
+    const wanted = WORKER_PROCESSES[kind];
+    if (s.command.join(' ') !== [...wanted.nodeFlags, 'apps/worker/src/main.ts'].join(' '))
+      say(`${s.name}'s command must be ${JSON.stringify([...wanted.nodeFlags, 'apps/worker/src/main.ts'])}`);
+    if ((s.env.WORKER_QUEUES ?? '') !== workerQueuesOf(kind))
+      say(`${s.name} must set WORKER_QUEUES=${workerQueuesOf(kind)}`);
+  }
   for (const part of PARTS) {
     const s = get(part);
     if (!s) continue;
@@ -292,7 +317,7 @@ function composeProblems(services: Map<string, Service>, label: string): string[
     });
     if (!probe.ok) say(`${part}: node refuses its flags: ${firstLines(probe.stderr, 2)}`);
   }
-  for (const s of [api, worker, poller]) {
+  for (const s of [api, worker, importer, poller]) {
     for (const dep of ['redis', 'mongo']) if (!s.dependsOn[dep]) say(`${s.name} does not wait for ${dep}`);
     const mongoUrl = s.env.MONGO_URL ?? '';
     if (!/[?&]replicaSet=rs0(&|$)/.test(mongoUrl) || !/[?&]w=majority(&|$)/.test(mongoUrl))
@@ -342,6 +367,7 @@ function composeProblems(services: Map<string, Service>, label: string): string[
     ...[
       ...configProblems('api', () => loadApiConfig(api.env)),
       ...configProblems('worker', () => loadWorkerConfig(worker.env)),
+      ...configProblems('importer', () => loadWorkerConfig(importer.env)),
       ...configProblems('poller', () => loadPollerConfig(poller.env)),
       ...configProblems('simulator', () => parseSimulatorConfig(simulator.env)),
     ].map((p) => `${label}: ${p}`),
@@ -356,7 +382,7 @@ function composeProblems(services: Map<string, Service>, label: string): string[
     say(`api health check must ask :${apiPort}/readyz`);
   if (!simulator.healthcheck?.join(' ').includes(`:${simPort}/`))
     say(`simulator health check must ask port ${simPort}`);
-  for (const s of [worker, poller]) {
+  for (const s of [worker, importer, poller]) {
     const port = Number(s.env.METRICS_PORT || 0);
     if (port <= 0) say(`${s.name} needs METRICS_PORT (Prometheus and its health check use it)`);
     if (s.env.METRICS_HOST !== '0.0.0.0')
@@ -365,7 +391,7 @@ function composeProblems(services: Map<string, Service>, label: string): string[
       say(`${s.name} health check must ask its metrics endpoint :${port}/metrics`);
   }
   // The simulator accepts exactly the credentials the worker and poller send it.
-  for (const s of [worker, poller]) {
+  for (const s of [worker, importer, poller]) {
     for (const [urlKey, keys] of [
       ['A1TOPUP_BASE_URL', ['A1TOPUP_USERNAME', 'A1TOPUP_PASSWORD']],
       [
@@ -508,6 +534,7 @@ function checkPrometheus(): void {
     const wanted: [string, string][] = [
       ['api', env('api', 'METRICS_PORT', '9464')],
       ['worker', env('worker', 'METRICS_PORT', '9464')],
+      ['importer', env('importer', 'METRICS_PORT', '9464')],
       ['poller', env('poller', 'METRICS_PORT', '9464')],
     ];
     for (const [service, port] of wanted) {
@@ -758,7 +785,8 @@ async function checkProd(): Promise<void> {
       return;
     }
     usedRedis = true;
-    const [simPort, apiPort, workerMetrics, pollerMetrics] = [
+    const [simPort, apiPort, workerMetrics, importerMetrics, pollerMetrics] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -788,10 +816,13 @@ async function checkProd(): Promise<void> {
       A1TOPUP_BASE_URL: `http://127.0.0.1:${simPort}`,
       TELGOO5_BASE_URL: `http://127.0.0.1:${simPort}/telgoo5`,
     };
-    // The worker runs with the heap flags compose gives it.
-    const workerCommand =
-      composeServices?.get('worker')?.command ?? composeDefaults()?.get('worker')?.command ?? [];
-    const workerFlags = workerCommand.slice(0, -1);
+    // The worker and the importer run with the Node flags and queues compose gives them (those of
+    // packages/runtime/src/worker-processes.ts when compose cannot be read here).
+    const services = composeServices ?? composeDefaults();
+    const flagsOf = (name: 'worker' | 'importer') =>
+      services?.get(name)?.command.slice(0, -1) ?? WORKER_PROCESSES[name].nodeFlags;
+    const queuesOf = (name: 'worker' | 'importer') =>
+      services?.get(name)?.env.WORKER_QUEUES ?? workerQueuesOf(name);
 
     const simulator = startPart(app, 'simulator', [], {
       ...credentials,
@@ -809,12 +840,20 @@ async function checkProd(): Promise<void> {
       CALLBACK_TOKEN: randomBytes(12).toString('hex'),
     });
     parts.push(api);
-    const worker = startPart(app, 'worker', workerFlags, {
+    const worker = startPart(app, 'worker', flagsOf('worker'), {
       ...shared,
       ...providers,
       METRICS_PORT: String(workerMetrics),
+      WORKER_QUEUES: queuesOf('worker'),
     });
     parts.push(worker);
+    const importer = startPart(app, 'worker', flagsOf('importer'), {
+      ...shared,
+      ...providers,
+      METRICS_PORT: String(importerMetrics),
+      WORKER_QUEUES: queuesOf('importer'),
+    });
+    parts.push(importer);
     const poller = startPart(app, 'poller', [], {
       ...shared,
       ...providers,
@@ -825,6 +864,7 @@ async function checkProd(): Promise<void> {
     parts.push(poller);
     await waitHttp(api, `http://127.0.0.1:${apiPort}/readyz`);
     await waitHttp(worker, `http://127.0.0.1:${workerMetrics}/metrics`);
+    await waitHttp(importer, `http://127.0.0.1:${importerMetrics}/metrics`);
     await waitHttp(poller, `http://127.0.0.1:${pollerMetrics}/metrics`);
 
     // One recharge end to end: api → queue → worker → simulator → ledger.
@@ -855,7 +895,7 @@ async function checkProd(): Promise<void> {
     report(
       'prod',
       problems,
-      `${files} context files, pnpm install --prod --prefer-offline, api/worker/poller/simulator started from it and one recharge succeeded, ${seconds} s`,
+      `${files} context files, pnpm install --prod --prefer-offline, api/worker/importer/poller/simulator started from it and one recharge succeeded, ${seconds} s`,
     );
   } catch (error) {
     report('prod', [...problems, error instanceof Error ? error.message : String(error)]);

@@ -1,6 +1,6 @@
 /**
- * `npm start`: the whole system on this machine — simulator (as A1Topup), ingest API, worker and
- * poller — as child processes sharing one Redis. Prints the URL, a working API key and a curl line
+ * `npm start`: the whole system on this machine — simulator (as A1Topup), ingest API, worker,
+ * importer and poller — as child processes sharing one Redis. Prints the URL, a working API key and a curl line
  * once every part is up (the API answers /readyz, the others have logged that they run). Ctrl-C
  * stops every part gracefully (a second Ctrl-C forces).
  *
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashedApiKeyEntry, redisRoles, storageEnvShape } from '@rechargeflow/config';
 import { createQueueConnection, readAofEnabled, waitForRedis } from '@rechargeflow/queue';
+import { WORKER_PROCESSES, type WorkerProcessName, workerQueuesOf } from '@rechargeflow/runtime';
 import {
   type AppName,
   deleteByPrefix,
@@ -26,7 +27,6 @@ import {
   startApp,
   startProcess,
 } from '@rechargeflow/testkit';
-import { WORKER_NODE_FLAGS } from '@rechargeflow/worker-app';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
 import { z } from 'zod';
@@ -163,21 +163,35 @@ async function redisHasAof(url: string): Promise<boolean | null> {
   }
 }
 
-function startPart(name: AppName): void {
+/** The parts npm start runs: the apps, the worker app twice (packages/runtime/src/worker-processes.ts). */
+type PartName = Exclude<AppName, 'worker'> | WorkerProcessName;
+
+function appOf(part: string): AppName {
+  return part === 'importer' ? 'worker' : (part as AppName);
+}
+
+function startPart(name: PartName): void {
+  const worker = name === 'worker' || name === 'importer' ? WORKER_PROCESSES[name] : undefined;
   // Own process group: a terminal Ctrl-C reaches only this script, which then sends each part one
   // SIGTERM (a part treats a second signal as "force exit", so it must not get two). The parts get
-  // exactly this script's environment: ALLOW_LEDGER_WITHOUT_AOF only as decided in main().
-  const part = startApp(name, {}, name, {
-    // The worker's heap flags, as every other way of starting it passes them.
-    nodeFlags: name === 'worker' ? WORKER_NODE_FLAGS : [],
-    baseEnv: env,
-    allowLedgerWithoutAof: false,
-    // Captured and passed on line by line (passOn); only the last lines are kept, to find UP_LINE.
-    stdout: 'capture',
-    keepLines: 200,
-    onLine: passOn,
-    detached: true,
-  });
+  // exactly this script's environment (and a worker its WORKER_QUEUES): ALLOW_LEDGER_WITHOUT_AOF
+  // only as decided in main().
+  const part = startApp(
+    appOf(name),
+    worker ? { WORKER_QUEUES: workerQueuesOf(name as WorkerProcessName) } : {},
+    name,
+    {
+      // Each worker process's Node flags, as every other way of starting it passes them.
+      nodeFlags: worker?.nodeFlags ?? [],
+      baseEnv: env,
+      allowLedgerWithoutAof: false,
+      // Captured and passed on line by line (passOn); only the last lines are kept, to find UP_LINE.
+      stdout: 'capture',
+      keepLines: 200,
+      onLine: passOn,
+      detached: true,
+    },
+  );
   parts.push(part);
   part.child.on('exit', (code, signal) => {
     if (stopping) return;
@@ -203,7 +217,7 @@ async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
 /** Resolves once every part has logged its UP_LINE; false after timeoutMs or when one exited. */
 async function waitPartsUp(timeoutMs: number): Promise<boolean> {
   try {
-    await Promise.all(parts.map((part) => part.waitForLine(UP_LINE[part.name as AppName], timeoutMs)));
+    await Promise.all(parts.map((part) => part.waitForLine(UP_LINE[appOf(part.name)], timeoutMs)));
     return true;
   } catch {
     return false;
@@ -358,6 +372,7 @@ async function main(): Promise<void> {
   env.HOST ??= '127.0.0.1';
   startPart('api');
   startPart('worker');
+  startPart('importer');
   startPart('poller');
 
   const url = `http://127.0.0.1:${port}`;

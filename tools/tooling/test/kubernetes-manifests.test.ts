@@ -4,6 +4,7 @@ import { loadApiConfig } from '@rechargeflow/api-app';
 import { createMetrics, registerSystemGauges } from '@rechargeflow/observability';
 import { loadPollerConfig } from '@rechargeflow/poller-app';
 import { JOB_CATALOGUE, JOB_STATES, queueNameFor } from '@rechargeflow/queue';
+import { WORKER_PROCESSES, type WorkerProcessName, workerQueuesOf } from '@rechargeflow/runtime';
 import { parseSimulatorConfig } from '@rechargeflow/simulator-app';
 import { installed, REPO_ROOT, runCommand } from '@rechargeflow/testkit';
 import { loadWorkerConfig } from '@rechargeflow/worker-app';
@@ -13,14 +14,15 @@ import { parse, parseAllDocuments } from 'yaml';
 // deploy/kubernetes (issue 17), rendered as an operator would (`kubectl kustomize`) and read back:
 // each part's environment through its own config schema, no secret in any file, probes, resources,
 // disruption budgets, grace periods, security contexts, network policies, the KEDA triggers against
-// the series the poller's code exports, and the demo against docker/compose.yaml.
+// the series the poller's code exports, the worker app's two processes (worker, importer) against
+// WORKER_PROCESSES (@rechargeflow/runtime), and the demo against docker/compose.yaml.
 
 const KUBE_DIR = join(REPO_ROOT, 'deploy/kubernetes');
 const RENDERINGS = [
   'base',
   ...readdirSync(join(KUBE_DIR, 'overlays')).map((overlay) => `overlays/${overlay}`),
 ];
-const PARTS = ['api', 'worker', 'poller', 'simulator'] as const;
+const PARTS = ['api', 'worker', 'importer', 'poller', 'simulator'] as const;
 type Part = (typeof PARTS)[number];
 
 /** `KUBECTL` (a path), else the one on PATH. Debian's `kubernetes-client` (1.20) is enough. */
@@ -168,6 +170,8 @@ function containerEnv(
 const LOADERS: Record<Part, (env: Record<string, string | undefined>) => object> = {
   api: loadApiConfig,
   worker: loadWorkerConfig,
+  // The worker app, consuming CSV batches only (WORKER_QUEUES): the same schema.
+  importer: loadWorkerConfig,
   poller: loadPollerConfig,
   simulator: parseSimulatorConfig,
 };
@@ -329,6 +333,9 @@ function documentedResources(): Map<string, DocumentedResources> {
   return rows;
 }
 
+/** The worker app's entry point; each of its processes is its Node flags and this. */
+const WORKER_MAIN = 'apps/worker/src/main.ts';
+
 // ---- the checks ----------------------------------------------------------------------------------
 
 const rendered = new Map<string, K8sObject[]>();
@@ -356,7 +363,9 @@ describe.skipIf(!HAVE_KUBECTL)(
           .map((w) => w.part)
           .sort();
         // The simulator stands in for the providers: only the demo runs it.
-        expect(parts, dir).toEqual(dir === 'overlays/demo' ? [...PARTS].sort() : ['api', 'poller', 'worker']);
+        expect(parts, dir).toEqual(
+          dir === 'overlays/demo' ? [...PARTS].sort() : ['api', 'importer', 'poller', 'worker'],
+        );
       }
     });
 
@@ -448,6 +457,11 @@ describe.skipIf(!HAVE_KUBECTL)(
             ready: [Number(config.METRICS_PORT), '/metrics'],
             live: [Number(config.METRICS_PORT), '/metrics'],
           },
+          importer: {
+            ports: [Number(config.METRICS_PORT)],
+            ready: [Number(config.METRICS_PORT), '/metrics'],
+            live: [Number(config.METRICS_PORT), '/metrics'],
+          },
           poller: {
             ports: [Number(config.METRICS_PORT)],
             ready: [Number(config.METRICS_PORT), '/metrics'],
@@ -525,18 +539,26 @@ describe.skipIf(!HAVE_KUBECTL)(
         if (!doc) continue;
         expect([str(requests.cpu), str(requests.memory)], `${where}: requests`).toEqual(doc.requests);
         expect([str(limits.cpu), str(limits.memory)], `${where}: limits`).toEqual(doc.limits);
+        const peakBytes = doc.peakBytes;
+        expect(cpuMillis(requests.cpu), where).toBeGreaterThan(0);
         expect(cpuMillis(requests.cpu), where).toBeLessThanOrEqual(cpuMillis(limits.cpu));
+        // A Node process runs its JavaScript on one core: replicas, not a larger limit.
+        expect(cpuMillis(limits.cpu), `${where}: CPU limit above one core`).toBeLessThanOrEqual(1000);
         expect(memoryBytes(requests.memory), where).toBeLessThanOrEqual(memoryBytes(limits.memory));
         expect(
           memoryBytes(requests.memory),
           `${where}: memory request below the measured peak`,
-        ).toBeGreaterThanOrEqual(doc.peakBytes);
+        ).toBeGreaterThanOrEqual(peakBytes);
       }
-      // The worker's memory limit as compose's (mem_limit, default 512m).
-      const worker = workloads(get(dir)).find((w) => w.part === 'worker');
-      expect(str(obj(obj(worker?.container.resources).limits).memory)).toBe(
-        `${/\d+/.exec(str(obj(compose.worker).mem_limit))?.[0]}Mi`,
-      );
+      // The worker app's memory limits as compose's (mem_limit: worker 512m, importer 384m).
+      for (const part of ['worker', 'importer'] as const) {
+        const w = workloads(get(dir)).find((w) => w.part === part);
+        const composeLimit = /^(\d+)m$/.exec(str(obj(compose[part]).mem_limit))?.[1];
+        expect(composeLimit, `compose's ${part}: mem_limit in m`).toBeDefined();
+        expect(str(obj(obj(w?.container.resources).limits).memory), `${dir}: ${part}`).toBe(
+          `${composeLimit}Mi`,
+        );
+      }
     });
 
     it.each(RENDERINGS)(
@@ -674,8 +696,8 @@ describe.skipIf(!HAVE_KUBECTL)(
           }
         }
       }
-      // Workers and the poller admit nothing but the metrics scrape.
-      for (const name of ['worker', 'poller']) {
+      // Workers, the importer and the poller admit nothing but the metrics scrape.
+      for (const name of ['worker', 'importer', 'poller']) {
         const pod = pods.find((p) => p.name === name);
         const rules = policies
           .filter((p) => pod && matches(labelsOf(obj(p.podSelector).matchLabels), pod.labels))
@@ -684,6 +706,24 @@ describe.skipIf(!HAVE_KUBECTL)(
           rules.flatMap((r) => arr(r.ports).map((p) => str(p.port))),
           `${dir}: ${name}`,
         ).toEqual(['metrics']);
+      }
+      // A Redis of the rendering (the demo's) admits every part that reads REDIS_URL, on its port.
+      const redis = pods.find((p) => p.name === 'redis');
+      if (redis) {
+        const admitted = policies
+          .filter((p) => matches(labelsOf(obj(p.podSelector).matchLabels), redis.labels))
+          .flatMap((p) => arr(p.ingress))
+          .filter((rule) => arr(rule.ports).some((p) => portNumber(redis.container, p.port) === 6379))
+          .flatMap((rule) => arr(rule.from))
+          .filter((peer) => peer.namespaceSelector === undefined && peer.podSelector !== undefined)
+          .map((peer) => labelsOf(obj(peer.podSelector).matchLabels));
+        for (const w of workloads(objects).filter((w) =>
+          containerEnv(w.container, objects).vars.some((v) => v.name === 'REDIS_URL'),
+        ))
+          expect(
+            admitted.some((selector) => matches(selector, w.labels)),
+            `${dir}: Redis admits ${w.part}`,
+          ).toBe(true);
       }
     });
 
@@ -698,6 +738,16 @@ describe.skipIf(!HAVE_KUBECTL)(
           ...hpas.map((o) => str(obj(obj(o.raw.spec).scaleTargetRef).name)),
         ];
         expect(new Set(targets).size, `${dir}: two autoscalers on one Deployment`).toBe(targets.length);
+        // Only the workers: the importer's count is fixed in its manifest (imports are not autoscaled).
+        expect(
+          targets.filter((target) => target !== 'worker'),
+          dir,
+        ).toEqual([]);
+        const importer = workloads(objects).find((w) => w.part === 'importer');
+        expect(
+          Number(obj(importer?.deployment.spec).replicas),
+          `${dir}: importer replicas`,
+        ).toBeGreaterThanOrEqual(1);
         for (const target of targets)
           expect(
             workloads(objects).some((w) => w.part === target),
@@ -719,6 +769,54 @@ describe.skipIf(!HAVE_KUBECTL)(
       },
     );
 
+    it.each(RENDERINGS)(
+      '%s: the worker app runs as the processes WORKER_PROCESSES defines: Node flags and queues',
+      (dir) => {
+        const objects = get(dir);
+        const all = workloads(objects);
+        const names = Object.keys(WORKER_PROCESSES) as WorkerProcessName[];
+        // Every Deployment of the worker app is one of its processes, and each process runs.
+        expect(
+          all
+            .filter((w) => Array.isArray(w.container.args) && w.container.args.map(str).includes(WORKER_MAIN))
+            .map((w) => w.part)
+            .sort(),
+          dir,
+        ).toEqual([...names].sort());
+        const consumed: string[] = [];
+        let everyQueue: string[] = [];
+        for (const name of names) {
+          const where = `${dir}: ${name}`;
+          const w = all.find((w) => w.part === name);
+          expect(w, where).toBeDefined();
+          if (!w) continue;
+          // Its Node flags on the command line (V8 refuses some in NODE_OPTIONS), then the app.
+          expect(Array.isArray(w.container.args) ? w.container.args.map(str) : [], `${where}: args`).toEqual([
+            ...WORKER_PROCESSES[name].nodeFlags,
+            WORKER_MAIN,
+          ]);
+          // WORKER_QUEUES set once, as WORKER_PROCESSES says: unset, the process would consume all.
+          const { vars } = containerEnv(w.container, objects);
+          expect(
+            vars.filter((v) => v.name === 'WORKER_QUEUES').map((v) => v.value),
+            `${where}: WORKER_QUEUES`,
+          ).toEqual([workerQueuesOf(name)]);
+          const queues = loadPart(name, vars, true).WORKER_QUEUES as string[];
+          expect(queues, `${where}: the queues its config reads`).toEqual([...WORKER_PROCESSES[name].queues]);
+          consumed.push(...queues);
+          // The app's default (WORKER_QUEUES unset): every queue it can consume.
+          everyQueue = loadPart(
+            name,
+            vars.filter((v) => v.name !== 'WORKER_QUEUES'),
+            true,
+          ).WORKER_QUEUES as string[];
+        }
+        // Between them, every queue is consumed, by one kind of process.
+        expect(everyQueue.length, dir).toBeGreaterThan(0);
+        expect([...consumed].sort(), dir).toEqual([...everyQueue].sort());
+      },
+    );
+
     it('KEDA scales the workers on queue-depth series the poller exports, CPU as fallback', async () => {
       const withKeda = RENDERINGS.filter((dir) => get(dir).some((o) => o.kind === 'ScaledObject'));
       expect(withKeda).toContain('overlays/autoscaling');
@@ -736,7 +834,7 @@ describe.skipIf(!HAVE_KUBECTL)(
           expect(str(obj(spec.scaleTargetRef).name)).toBe('worker');
           expect(
             Number(spec.minReplicaCount),
-            'never to zero: workers also import batches and send webhooks',
+            'never to zero: workers also send webhooks',
           ).toBeGreaterThanOrEqual(1);
           expect(
             spec.fallback,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '@rechargeflow/observability';
+import { WORKER_PROCESSES } from '@rechargeflow/runtime';
 import { freePort, REPO_ROOT, startProcess, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { prettyFactory } from 'pino-pretty';
@@ -54,6 +55,17 @@ describe('npm start', () => {
       expect(at, up).toBeGreaterThanOrEqual(0);
       expect(at, up).toBeLessThan(bannerAt);
     }
+    // Two worker processes: recharges and webhooks, and CSV imports (packages/runtime/src/worker-processes.ts).
+    for (const { queues } of Object.values(WORKER_PROCESSES)) {
+      const up = start.lines
+        .slice(0, bannerAt)
+        .some(
+          (line) =>
+            line.includes('"msg":"recharge worker running"') &&
+            line.includes(`"queues":${JSON.stringify(queues)}`),
+        );
+      expect(up, queues.join(',')).toBe(true);
+    }
     const logLines = start.lines.slice(0, bannerAt).filter((line) => !line.startsWith('rechargeflow:'));
     expect(logLines.length).toBeGreaterThan(4);
     for (const line of logLines) expect(() => JSON.parse(line), line).not.toThrow();
@@ -96,7 +108,8 @@ describe('npm start', () => {
     start.kill('SIGINT');
     // `closed`: the script and every part have exited and all they wrote has been read.
     expect(await start.closed).toBe(0);
-    expect(out().match(/"shutdown complete"/g)?.length).toBe(4);
+    // Every part: api, worker, importer, poller, simulator.
+    expect(out().match(/"shutdown complete"/g)?.length).toBe(5);
     expect(out()).not.toMatch(/forcing exit/);
   }, 90_000);
 
@@ -141,7 +154,7 @@ describe('npm start', () => {
       );
       expect(logLines.some((line) => line.startsWith('{'))).toBe(false);
       expect(logLines.join('\n')).not.toContain(token);
-      expect(start.lines.filter((line) => /INFO \(\w+\): shutdown complete/.test(line))).toHaveLength(4);
+      expect(start.lines.filter((line) => /INFO \(\w+\): shutdown complete/.test(line))).toHaveLength(5);
     } finally {
       if (start.running()) start.kill('SIGKILL');
       await redis.del(`${prefix}-foreign:keep`);
