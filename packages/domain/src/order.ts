@@ -130,8 +130,22 @@ function sortedEntries(object: object): [string, unknown][] {
  * Hashing keeps arbitrary client and order ids out of key syntax (no `:` in job ids).
  */
 export function orderKeyId(key: OrderKey): string {
-  return hash('sha256', `${key.clientId}\u0000${key.orderId}`).slice(0, 32);
+  const text = `${key.clientId}\u0000${key.orderId}`;
+  let id = recentKeyIds.get(text);
+  if (id === undefined) {
+    id = hash('sha256', text).slice(0, 32);
+    if (recentKeyIds.size >= RECENT_KEY_IDS) recentKeyIds.clear();
+    recentKeyIds.set(text, id);
+  }
+  return id;
 }
+
+/**
+ * The key ids of the orders of the moment: a job asks for its order's 3–5 times within milliseconds
+ * (its job id, each ledger call). Bounded, and emptied whole when full: a cache, not a record.
+ */
+const RECENT_KEY_IDS = 4_096;
+const recentKeyIds = new Map<string, string>();
 
 /**
  * The orderid sent to a provider for attempt `attempt` (1-based, one per provider tried).
