@@ -29,7 +29,7 @@ import {
   storageShutdownSteps,
   workerProcessOf,
 } from '@rechargeflow/runtime';
-import { announceBatchIfDone, startWebhookWorker, type WebhookWorker } from '@rechargeflow/webhooks';
+import { announceAfterImport, startWebhookWorker, type WebhookWorker } from '@rechargeflow/webhooks';
 import { loadWorkerConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -148,16 +148,8 @@ async function main(): Promise<void> {
     config.PROVIDERS,
   );
   // batch.completed of a batch all of whose orders were final before its import ended (or that has
-  // none): an importer without the webhook side announces it all the same.
-  const batchImported = async (key: { readonly clientId: string; readonly batchId: string }) => {
-    if (webhooks) return webhooks.batchImported(key);
-    await announceBatchIfDone(
-      { store: ledger.store, producer, log: logger, observer: webhookMetrics(metrics) },
-      key,
-    ).catch((error: unknown) =>
-      logger.warn({ ...key, err: String(error) }, 'batch.completed could not be checked after the import'),
-    );
-  };
+  // none), from whichever process imports it, webhook side or not.
+  const announcer = { store: ledger.store, producer, log: logger, observer: webhookMetrics(metrics) };
   if (queues.has('batches')) {
     workers.push(
       createJobConsumer(
@@ -176,7 +168,7 @@ async function main(): Promise<void> {
               { chunkRows: config.BATCH_CHUNK_ROWS, maxRowBytes: config.BATCH_MAX_ROW_BYTES },
             );
             logger.info({ ...key, result }, 'batch import done');
-            await batchImported(key);
+            await announceAfterImport(announcer, key);
           },
         },
         redis,

@@ -164,6 +164,21 @@ export async function dispatchOutbox(deps: DispatchDeps, limit = DISPATCH_BATCH)
 }
 
 /**
+ * What the importer does once a batch's import ends: announceBatchIfDone, a failure logged rather
+ * than thrown (the import itself is done; the batch's last order becoming final announces it too).
+ */
+export async function announceAfterImport(
+  deps: DispatchDeps,
+  key: { readonly clientId: string; readonly batchId: string },
+): Promise<void> {
+  try {
+    await announceBatchIfDone(deps, key);
+  } catch (error) {
+    deps.log.warn({ ...key, err: String(error) }, 'batch.completed could not be checked after the import');
+  }
+}
+
+/**
  * `batch.completed` for a batch whose import just ended: its last order may have become final
  * before the import was over (so no outbox entry saw it done), or it may have no order at all
  * (every row rejected). Called by the import job; idempotent like the rest.

@@ -16,6 +16,7 @@ export {
 } from './destination.ts';
 export { DestinationRefusedError } from './destination-refused-error.ts';
 export {
+  announceAfterImport,
   announceBatchIfDone,
   DISPATCH_BATCH,
   type DispatchDeps,

@@ -5,7 +5,7 @@ import {
   type QueueConnection,
 } from '@rechargeflow/queue';
 import { type DeliveryStore, deliverWebhook, type WebhookLog, type WebhookObserver } from './deliver.ts';
-import { announceBatchIfDone, type DispatchStore, startDispatcher } from './dispatcher.ts';
+import { type DispatchStore, startDispatcher } from './dispatcher.ts';
 import { createWebhookSender } from './sender.ts';
 
 export interface WebhookWorkerSettings {
@@ -32,8 +32,6 @@ export interface WebhookWorkerDeps {
 export interface WebhookWorker {
   /** The `webhooks` queue's consumer (absent without a signing key); drained with the other workers. */
   readonly consumer: ReturnType<typeof createJobConsumer> | undefined;
-  /** After a batch's import: its batch.completed, if it is already done (see announceBatchIfDone). */
-  batchImported(key: { readonly clientId: string; readonly batchId: string }): Promise<void>;
   /** Stops the dispatcher loop and closes the sender's connections; call after draining the consumer. */
   close(): Promise<void>;
 }
@@ -100,16 +98,6 @@ export function startWebhookWorker(deps: WebhookWorkerDeps, settings: WebhookWor
     : undefined;
   return {
     consumer,
-    async batchImported(key) {
-      try {
-        await announceBatchIfDone(dispatchDeps, key);
-      } catch (error) {
-        deps.log.warn(
-          { ...key, err: String(error) },
-          'batch.completed could not be checked after the import',
-        );
-      }
-    },
     async close() {
       await dispatcher.stop();
       await sender.close();
