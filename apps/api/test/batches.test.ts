@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
+import type { Order } from '@rechargeflow/domain';
+import { createRedisLedgerStore } from '@rechargeflow/ledger';
 import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
-import { freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
+import { checkBooks, freePort, type RunningPart, readBooks, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -23,6 +25,7 @@ const parts: RunningPart[] = [];
 let api: RunningPart;
 let worker: RunningPart;
 let importer: RunningPart;
+let simUrl = '';
 let apiUrl = '';
 let apiPort = 0;
 const headers = { authorization: `Bearer ${KEY}` };
@@ -99,6 +102,7 @@ beforeAll(async () => {
   apiPort = await freePort();
   apiUrl = `http://127.0.0.1:${apiPort}`;
   const sim = `http://127.0.0.1:${simPort}`;
+  simUrl = sim;
   parts.push(startApp('simulator', { ...shared, SIMULATOR_PORT: String(simPort) }));
   await waitFor('simulator', async () => ((await fetch(`${sim}/_sim/stats`)).ok ? true : undefined));
   api = startApi();
@@ -285,4 +289,44 @@ describe('CSV batches', () => {
     expect(importerUp).toContain('"providers":{}');
     expect(said(worker, 'recharge worker running')[0]).toContain('"queues":["recharges","webhooks"]');
   });
+
+  it("the books: every charge the simulator made is its order's success in the ledger; nothing sent twice", async () => {
+    const redis = new Redis(REDIS_URL);
+    const ledger = createRedisLedgerStore({ redis, prefix: shared.LEDGER_PREFIX });
+    try {
+      const everyOrder = async (): Promise<Order[]> => {
+        const orders: Order[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await ledger.listOrders('shop', { limit: 500, cursor });
+          orders.push(...page.orders);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return orders;
+      };
+      // Every order of the run settled (none queued or being sent) before the books are read.
+      const orders = await waitFor(
+        'every order final',
+        async () => {
+          const all = await everyOrder();
+          return all.length > 0 && all.every((o) => o.state !== 'queued' && o.state !== 'processing')
+            ? all
+            : undefined;
+        },
+        60_000,
+      );
+      const lines = await readBooks(simUrl);
+      const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
+      const verdict = checkBooks({
+        books: { a1topup: lines },
+        orders,
+        byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
+      });
+      expect(verdict.problems).toEqual([]);
+      expect(verdict.charges).toBeGreaterThanOrEqual(1_980);
+      expect(verdict.sentTwice).toEqual([]);
+    } finally {
+      await redis.quit();
+    }
+  }, 90_000);
 });
