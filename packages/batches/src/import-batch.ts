@@ -15,19 +15,20 @@ import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
 import { parseHeader } from './columns.ts';
 import { formatCount } from './csv-text.ts';
 import { OrderIdSet } from './order-id-set.ts';
+import {
+  addRechargeJobs,
+  DEFAULT_RELEASE_BACKLOG,
+  queuesHaveRoom,
+  type RechargeJob,
+  type RechargeJobSink,
+} from './release-batch.ts';
 import { describeIssues, isBlankRecord, RowRules, type RowVerdict } from './row-rules.ts';
 import { countRowsFrom, type Utf8Break, untilNotUtf8 } from './upload-lines.ts';
 
-/** Where recharge jobs go: JobProducer (its `enqueueBulk`), or a stand-in in tests. */
-export interface RechargeJobSink {
-  enqueueBulk(
-    name: 'recharge',
-    jobs: readonly { readonly payload: OrderKey; readonly jobId: string }[],
-    partition?: string,
-  ): Promise<void>;
-}
-
-/** The ledger as an import uses it: its batches, and getOrder for rows no route is enabled for. */
+/**
+ * The ledger as an import uses it: its batches (releaseRows for the chunks whose jobs it added), and
+ * getOrder for rows no route is enabled for.
+ */
 export type ImportLedger = BatchStore & Pick<OrderStore, 'getOrder'>;
 
 export interface ImportDeps {
@@ -58,6 +59,12 @@ export interface ImportSettings {
    * crash would (tests, and operators who want to import in slices). Default: no limit.
    */
   readonly maxChunks?: number | undefined;
+  /**
+   * The import adds a chunk's recharge jobs itself only while each of their provider queues holds
+   * fewer jobs waiting to start than this (default DEFAULT_RELEASE_BACKLOG); from the first chunk
+   * that finds one full, the rest of the batch's orders wait in the ledger for its release job.
+   */
+  readonly releaseBacklog?: number | undefined;
   /**
    * Chunks being written at once (default 4): while some chunks' orders, jobs and results are on
    * their way to Redis, the next is parsed, checked and sent, so neither side waits for the other
@@ -97,8 +104,6 @@ interface PendingRow {
   readonly row: number;
   readonly verdict: RowVerdict;
 }
-
-type RechargeJob = { readonly payload: OrderKey; readonly jobId: string };
 
 const nowIso = (deps: ImportDeps): string => (deps.now?.() ?? new Date()).toISOString();
 
@@ -225,9 +230,11 @@ async function endOfRow(
 /**
  * Imports one stored upload: streams it through csv-parse, checks the header and then every row
  * with the same rules as a single order, and turns the valid rows into orders chunk by chunk —
- * written to the ledger first (`createBatchOrders`), then their recharge jobs added on each provider's
- * queue (`enqueueBulk`), then the chunk's row results committed (`commitRows`), which is the
- * checkpoint. A run that crashes anywhere redoes at most the uncommitted chunk: the ledger hands
+ * written to the ledger first (`createBatchOrders`), then, while the provider queues are short,
+ * their recharge jobs added (`enqueueBulk`), then the chunk's row results committed (`commitRows`),
+ * which is the checkpoint, and its rows counted as released (`releaseRows`). Once a queue is full
+ * the rest of the batch's orders wait in the ledger, `queued`, for the batch's release job
+ * (release-batch.ts), queued by the caller after the import. A run that crashes anywhere redoes at most the uncommitted chunk: the ledger hands
  * back the orders it already made (same fingerprint: linked, never made twice) and BullMQ ignores
  * job ids it has. Memory stays flat whatever the file size: `pipelineDepth` chunks being written,
  * one being filled and one parsed ahead, plus a compact set of the file's order ids (12 bytes per
@@ -328,7 +335,12 @@ export async function importBatch(
   /** Where the records read so far end in the file (bytes). */
   let readTo = 0;
   let chunk: PendingRow[] = [];
-  const writer = new ChunkWriter(deps, clientId, batchId, depth);
+  // The import adds its chunks' jobs itself while the queues have room, as long as every row before
+  // is released (a resumed import whose earlier rows wait for the release job leaves the rest to it).
+  const writer = new ChunkWriter(deps, clientId, batchId, depth, {
+    backlog: settings.releaseBacklog ?? DEFAULT_RELEASE_BACKLOG,
+    releasing: batch.rowsReleased === batch.rowsCommitted,
+  });
 
   const flush = async (): Promise<boolean> => {
     if (chunk.length === 0) return true;
@@ -426,21 +438,46 @@ class ChunkWriter {
   readonly #clientId: string;
   readonly #batchId: string;
   readonly #depth: number;
+  readonly #backlog: number;
   readonly #inFlight: Promise<boolean>[] = [];
   #lastCommit: Promise<boolean> = Promise.resolve(true);
+  /** Whether the last chunk started added its jobs itself (decided in input order). */
+  #lastRelease: Promise<boolean>;
   /** Chunks started by this run. */
   launched = 0;
 
-  constructor(deps: ImportDeps, clientId: string, batchId: string, depth: number) {
+  constructor(
+    deps: ImportDeps,
+    clientId: string,
+    batchId: string,
+    depth: number,
+    release: { readonly backlog: number; readonly releasing: boolean },
+  ) {
     this.#deps = deps;
     this.#clientId = clientId;
     this.#batchId = batchId;
     this.#depth = depth;
+    this.#backlog = release.backlog;
+    this.#lastRelease = Promise.resolve(release.releasing);
   }
 
   /** Starts writing `rows`, then waits while `depth` chunks are in flight. False: superseded. */
   async push(rows: readonly PendingRow[]): Promise<boolean> {
-    const written = writeChunk(this.#deps, this.#clientId, this.#batchId, rows, this.#lastCommit);
+    let decide: (inline: boolean) => void = () => undefined;
+    const release: ChunkRelease = {
+      previous: this.#lastRelease,
+      backlog: this.#backlog,
+      decide: (inline) => decide(inline),
+    };
+    this.#lastRelease = new Promise<boolean>((resolve) => {
+      decide = resolve;
+    });
+    const written = writeChunk(this.#deps, this.#clientId, this.#batchId, rows, this.#lastCommit, release);
+    // A chunk that failed before deciding releases nothing, and neither does any chunk after it.
+    written.then(
+      () => decide(false),
+      () => decide(false),
+    );
     // Failures reach whoever awaits the chunk; this only keeps one waiting in line from counting
     // as unhandled meanwhile.
     written.catch(() => undefined);
@@ -484,6 +521,17 @@ const archivedReason = (orderId: string) =>
   `orderId: ${orderId} belongs to an order that was archived (final and older than the retention window); use a new orderId`;
 
 /**
+ * Whether a chunk adds its jobs itself: only when the chunk before it did (`previous`, so the
+ * released rows stay one stretch from the first) and every queue it adds to has fewer than
+ * `backlog` jobs waiting. The chunk tells the next one through `decide`.
+ */
+interface ChunkRelease {
+  readonly previous: Promise<boolean>;
+  readonly backlog: number;
+  readonly decide: (inline: boolean) => void;
+}
+
+/**
  * One chunk. Returns false, committing nothing, when another run committed these rows first (or
  * the chunk before this one was refused for that reason).
  */
@@ -493,6 +541,7 @@ async function writeChunk(
   batchId: string,
   rows: readonly PendingRow[],
   previousCommit: Promise<boolean>,
+  release: ChunkRelease,
 ): Promise<boolean> {
   const now = nowIso(deps);
   const orders: BatchOrder[] = [];
@@ -588,15 +637,27 @@ async function writeChunk(
         return outcome satisfies never;
     }
   }
+  // The jobs are added here while the queues are short; otherwise the orders wait in the ledger,
+  // `queued`, for the batch's release job (release-batch.ts), which adds them as the queues drain.
+  let inline = false;
+  try {
+    inline = (await release.previous) && (await queuesHaveRoom(deps.producer, jobs.keys(), release.backlog));
+  } finally {
+    release.decide(inline);
+  }
   // Not swallowed like a single order's enqueue: a failure fails the job, whose retry redoes this
   // uncommitted chunk (idempotently), so no order of the batch waits for the recovery sweep.
   await Promise.all([
     toLink.length > 0 ? deps.ledger.linkOrders(batchId, toLink) : undefined,
-    ...[...jobs].map(([provider, list]) => deps.producer.enqueueBulk('recharge', list, provider)),
+    inline ? addRechargeJobs(deps.producer, jobs) : undefined,
   ]);
   // Results are committed in input order: the checkpoint only ever moves forward by whole chunks.
   if (!(await previousCommit)) return false;
   const committed = await deps.ledger.commitRows(batchId, results, now);
+  // The chunk's jobs are in: so are its rows, as released (false when a row before it is not: the
+  // release job then adds these jobs again, which their ids make harmless).
+  if (committed && inline)
+    await deps.ledger.releaseRows(batchId, (rows[0] as PendingRow).row, results.length);
   if (committed && deps.onRowsCommitted) {
     const rejected = results.filter((result) => result.error !== undefined).length;
     deps.onRowsCommitted(results.length - rejected, rejected);

@@ -22,7 +22,6 @@ export {
   type ImportOutcome,
   type ImportSettings,
   importBatch,
-  type RechargeJobSink,
 } from './import-batch.ts';
 export {
   DEFAULT_UPLOAD_LEASE_MS,
@@ -35,6 +34,19 @@ export {
 } from './intake.ts';
 export { OrderIdSet } from './order-id-set.ts';
 export { MAX_REASON_CHARS, orderReason } from './order-reason.ts';
+export {
+  DEFAULT_RELEASE_BACKLOG,
+  queueRelease,
+  RELEASE_WAIT_MS,
+  type RechargeJobSink,
+  type ReleaseDeps,
+  type ReleaseJobSink,
+  type ReleaseLedger,
+  type ReleaseOutcome,
+  type ReleaseSettings,
+  releaseBatch,
+} from './release-batch.ts';
+export { ReleaseWaitError } from './release-wait-error.ts';
 export {
   NOT_READ,
   notReadReason,

@@ -7,12 +7,15 @@ import {
   validateRechargeRequest,
 } from '@rechargeflow/domain';
 import type { BatchStore, NewOrder, OrderStore } from '@rechargeflow/ledger';
+import { rechargeJobId } from '@rechargeflow/queue';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   batchView,
   importBatch,
   type RechargeJobSink,
+  ReleaseWaitError,
+  releaseBatch,
   storeUpload,
   UploadLimitError,
   type UploadLimits,
@@ -27,6 +30,8 @@ export interface FlowFixture {
   readonly producer: RechargeJobSink;
   /** Recharge jobs waiting on a provider's queue. */
   jobCount(provider: string): Promise<number>;
+  /** Takes up to `count` waiting jobs off a provider's queue, as a consumer would; their ids. */
+  takeJobs(provider: string, count: number): Promise<string[]>;
   /** Moves a queued order on, as a worker would: to processing, then to `state` (with `note`). */
   settle(
     key: OrderKey,
@@ -391,6 +396,7 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
           if (calls === 3) throw new Error('queue unavailable');
           return fx.producer.enqueueBulk(name, jobs, partition);
         },
+        backlog: (name, partition) => fx.producer.backlog(name, partition),
       };
       await expect(importBatch({ ...deps(), producer: flaky }, key, { chunkRows: 400 })).rejects.toThrow(
         'queue unavailable',
@@ -775,6 +781,95 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       await fx.ledger.updateBatch(first.batch.batchId, { state: 'imported' }, clock().toISOString());
       expect(await fx.ledger.pendingUploadBytes(CLIENT)).toBe(0);
       expect((await upload(ledger, other, capped)).created).toBe(true);
+    });
+
+    it('a batch bigger than the queues have room for: jobs up to the backlog, the rest released as they drain, one per order', async () => {
+      const lines = [HEADER];
+      for (let i = 1; i <= 2_000; i++) lines.push(`rel-${i},A,5,${9_800_000_000 + i},${10 + (i % 90)},,`);
+      const { batch } = await upload(fx.ledger, `${lines.join('\n')}\n`);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      const release = { ledger: fx.ledger, producer: fx.producer, log };
+      // Nothing is committed yet: the release waits for the import.
+      await expect(releaseBatch(release, key, { backlog: 500, waitMs: 7 })).rejects.toMatchObject({
+        constructor: ReleaseWaitError,
+        retryable: true,
+        retryAfterMs: 7,
+      });
+
+      const outcome = await importBatch(deps(), key, { chunkRows: 200, releaseBacklog: 500 });
+      expect(outcome).toMatchObject({ kind: 'imported', accepted: 2_000, rejected: 0 });
+      const imported = await fx.ledger.getBatch(CLIENT, batch.batchId);
+      // Chunks decide in order, each while the queue had room when it looked (up to the four in
+      // flight may look before the jobs of the ones ahead are in): a stretch from row 1.
+      const released = imported?.rowsReleased ?? 0;
+      expect(released).toBeGreaterThanOrEqual(600);
+      expect(released).toBeLessThan(2_000);
+      expect(released % 200).toBe(0);
+      expect(await fx.jobCount('a1topup')).toBe(released);
+      expect(await fx.ledger.batchStates(batch.batchId)).toEqual({ queued: 2_000 });
+
+      // The queue is full: the release waits and adds nothing.
+      await expect(releaseBatch(release, key, { backlog: 500 })).rejects.toBeInstanceOf(ReleaseWaitError);
+      expect(await fx.jobCount('a1topup')).toBe(released);
+
+      // One order of the rows not released yet moves on before its turn: it gets no job.
+      await fx.settle({ clientId: CLIENT, orderId: 'rel-1999' }, 'success', 'ref-1999');
+      const taken: string[] = [];
+      for (let turn = 0; ; turn++) {
+        expect(turn).toBeLessThan(20);
+        taken.push(...(await fx.takeJobs('a1topup', 10_000)));
+        const result = await releaseBatch(release, key, { backlog: 500 }).catch((error: unknown) => {
+          if (error instanceof ReleaseWaitError) return null;
+          throw error;
+        });
+        if (result !== null) {
+          expect(result).toEqual({ kind: 'released', rows: 2_000 });
+          break;
+        }
+      }
+      taken.push(...(await fx.takeJobs('a1topup', 10_000)));
+      const expected = Array.from({ length: 2_000 }, (_, i) => `rel-${i + 1}`)
+        .filter((orderId) => orderId !== 'rel-1999')
+        .map((orderId) => rechargeJobId({ clientId: CLIENT, orderId }, 'a1topup'));
+      expect(taken.toSorted()).toEqual(expected.toSorted());
+      expect((await fx.ledger.getBatch(CLIENT, batch.batchId))?.rowsReleased).toBe(2_000);
+      // Released already: another run adds nothing.
+      expect(await releaseBatch(release, key)).toEqual({ kind: 'released', rows: 2_000 });
+      expect(await fx.jobCount('a1topup')).toBe(0);
+    });
+
+    it('an import resumed behind rows not released leaves its jobs to the release job', async () => {
+      const lines = [HEADER];
+      for (let i = 1; i <= 600; i++) lines.push(`res-${i},A,5,${9_700_000_000 + i},20,,`);
+      const { batch } = await upload(fx.ledger, `${lines.join('\n')}\n`);
+      const key = { clientId: CLIENT, batchId: batch.batchId };
+      // The first run commits one chunk but dies before its rows count as released.
+      const crashing = override(fx.ledger, {
+        releaseRows: async () => {
+          throw new Error('crash after the commit');
+        },
+      });
+      await expect(
+        importBatch({ ...deps(), ledger: crashing }, key, { chunkRows: 200, pipelineDepth: 1, maxChunks: 1 }),
+      ).rejects.toThrow('crash after the commit');
+      expect(await fx.ledger.getBatch(CLIENT, batch.batchId)).toMatchObject({
+        rowsCommitted: 200,
+        rowsReleased: 0,
+      });
+      expect(await fx.jobCount('a1topup')).toBe(200);
+
+      // The retry finds row 1 not released: it writes the rest and adds no job.
+      expect(await importBatch(deps(), key, { chunkRows: 200 })).toMatchObject({
+        kind: 'imported',
+        accepted: 600,
+      });
+      expect(await fx.jobCount('a1topup')).toBe(200);
+      expect(await releaseBatch({ ledger: fx.ledger, producer: fx.producer, log }, key)).toEqual({
+        kind: 'released',
+        rows: 600,
+      });
+      // The first chunk's jobs were there: added once (their ids), the rest now.
+      expect(await fx.jobCount('a1topup')).toBe(600);
     });
   });
 }

@@ -9,6 +9,7 @@ describeBatchFlow('the in-memory contract stand-in', async () => {
     ledger,
     producer,
     jobCount: async (provider) => producer.queues.get(provider)?.size ?? 0,
+    takeJobs: async (provider, count) => producer.take(provider, count),
     settle: async (key, state, providerRef, note) => ledger.setState(key, state, providerRef, note),
     cleanup: async () => undefined,
   };

@@ -23,6 +23,8 @@ export class MemoryLedger implements BatchStore {
   /** Uploads not committed: their client and when their lease runs out (this process's clock). */
   readonly leases = new Map<string, { clientId: string; until: number }>();
   readonly rows = new Map<string, RowResult[]>();
+  /** Each batch's commits by their first row. */
+  readonly commits = new Map<string, Map<number, RowResult[]>>();
   readonly orders = new Map<string, Order>();
   readonly members = new Map<string, Set<string>>();
   createOrdersCalls = 0;
@@ -42,6 +44,7 @@ export class MemoryLedger implements BatchStore {
       accepted: 0,
       rejected: 0,
       rowsCommitted: 0,
+      rowsReleased: 0,
       updatedAt: batch.createdAt,
     };
     this.batches.set(batch.batchId, stored);
@@ -135,6 +138,9 @@ export class MemoryLedger implements BatchStore {
     const list = this.rows.get(batchId) ?? [];
     list.push(...structuredClone(results));
     this.rows.set(batchId, list);
+    const commits = this.commits.get(batchId) ?? new Map<number, RowResult[]>();
+    commits.set(results[0].row, structuredClone([...results]));
+    this.commits.set(batchId, commits);
     const accepted = results.filter((r) => r.orderId !== undefined).length;
     this.batches.set(batchId, {
       ...batch,
@@ -149,6 +155,21 @@ export class MemoryLedger implements BatchStore {
   async *readRows(batchId: string) {
     const list = this.rows.get(batchId) ?? [];
     for (let i = 0; i < list.length; i += 300) yield list.slice(i, i + 300);
+  }
+
+  async readRowChunk(batchId: string, firstRow: number) {
+    if (!Number.isSafeInteger(firstRow) || firstRow < 1) throw new RangeError('firstRow counts from 1');
+    const chunk = this.commits.get(batchId)?.get(firstRow);
+    return chunk === undefined ? null : structuredClone(chunk);
+  }
+
+  async releaseRows(batchId: string, firstRow: number, count: number) {
+    const batch = this.batches.get(batchId);
+    if (!batch) throw new RangeError(`no batch ${batchId}`);
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError('count counts from 1');
+    if (batch.rowsReleased !== firstRow - 1 || firstRow - 1 + count > batch.rowsCommitted) return false;
+    this.batches.set(batchId, { ...batch, rowsReleased: firstRow - 1 + count });
+    return true;
   }
 
   async createOrders(orders: readonly NewOrder[]): Promise<readonly CreateResult[]> {
@@ -239,6 +260,20 @@ export class MemoryProducer {
     const queue = this.queues.get(partition ?? '') ?? new Map<string, unknown>();
     for (const job of jobs) if (!queue.has(job.jobId)) queue.set(job.jobId, job.payload);
     this.queues.set(partition ?? '', queue);
+  }
+
+  /** Nothing consumes these queues: every job added waits. */
+  async backlog(_name: string, partition?: string): Promise<number> {
+    return this.queues.get(partition ?? '')?.size ?? 0;
+  }
+
+  /** Takes `count` jobs off a provider's queue, as a consumer would: they leave the backlog. */
+  take(partition: string, count: number): string[] {
+    const queue = this.queues.get(partition);
+    if (queue === undefined) return [];
+    const taken = [...queue.keys()].slice(0, count);
+    for (const jobId of taken) queue.delete(jobId);
+    return taken;
   }
 }
 

@@ -48,6 +48,13 @@ describeBatchFlow('the Redis ledger and BullMQ', async () => {
         .getJobCounts('waiting', 'prioritized', 'delayed');
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
+    async takeJobs(provider, count) {
+      const jobs = await producer
+        .queue('recharges', provider)
+        .getJobs(['waiting', 'prioritized'], 0, count - 1);
+      await Promise.all(jobs.map((job) => job.remove()));
+      return jobs.map((job) => job.id ?? '');
+    },
     async settle(key, state, providerRef, note) {
       const at = new Date().toISOString();
       const order = await ledger.getOrder(key);

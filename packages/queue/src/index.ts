@@ -24,6 +24,7 @@ export {
 } from './consumer.ts';
 export {
   batchJobId,
+  batchReleaseJobId,
   callbackJobId,
   JOB_CATALOGUE,
   type JobName,

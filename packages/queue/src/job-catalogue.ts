@@ -35,6 +35,22 @@ export const JOB_CATALOGUE = {
     backoff: { type: 'exponential', delay: 2_000 },
   },
   /**
+   * Hands a batch's orders to their providers' queues as the queues have room (the import adds jobs
+   * only while they are short): the rows after the batch's `rowsReleased`, a commit at a time. Waits
+   * (delayed, no attempt spent) while the queues are full or the import has not committed more.
+   */
+  'batch.release': {
+    queue: 'batches',
+    schema: z
+      .object({
+        clientId: z.string().regex(ID_PATTERN),
+        batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/),
+      })
+      .strict(),
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 2_000 },
+  },
+  /**
    * Applies one stored provider callback (reversals are verified first, so it may retry). 10 runs
    * with back-off span about 17 min: the default REVERSAL_CONFIRM_WINDOW (15 min) without leaning
    * on the sweep, which re-runs a failed one once per sweep.
@@ -101,6 +117,11 @@ export type QueueName = (typeof JOB_CATALOGUE)[JobName]['queue'];
 /** The BullMQ job id of a batch's import job: one per batch. */
 export function batchJobId(batchId: string): string {
   return `import-${batchId}`;
+}
+
+/** The BullMQ job id of a batch's release job: one per batch while it has rows to release. */
+export function batchReleaseJobId(batchId: string): string {
+  return `release-${batchId}`;
 }
 
 /** The BullMQ job id of a callback's apply job: one per stored callback. */

@@ -94,6 +94,14 @@ export class JobProducer {
   }
 
   /**
+   * Jobs waiting to start on the queue of `name` (or its partition): the backlog its consumers have
+   * not taken yet. A CSV import adds recharge jobs only while this is short (batch release).
+   */
+  async backlog(name: JobName, partition?: string): Promise<number> {
+    return this.queue(JOB_CATALOGUE[name].queue, partition).getJobCountByTypes('waiting', 'prioritized');
+  }
+
+  /**
    * Makes sure a job with `jobId` will run: adds it when missing, retries it when it ended failed,
    * leaves it alone otherwise. Used by the recovery sweep for orders still `queued` in the ledger.
    */

@@ -88,7 +88,7 @@ export function rowResult(value: unknown, fail: (field: string) => never): RowRe
   return result;
 }
 
-/** Counts (`bytes`, `rowsRead`, `accepted`, `rejected`, `rowsCommitted`) already numbers. */
+/** Counts (`bytes`, `rowsRead`, `accepted`, `rejected`, `rowsCommitted`, `rowsReleased`) already numbers. */
 export function decodeBatch(raw: Raw): Batch {
   const state = raw.state;
   if (!isBatchState(state)) corrupt('batch', 'state', state);
@@ -103,6 +103,11 @@ export function decodeBatch(raw: Raw): Batch {
     accepted: storedCount(raw, 'batch', 'accepted'),
     rejected: storedCount(raw, 'batch', 'rejected'),
     rowsCommitted: storedCount(raw, 'batch', 'rowsCommitted'),
+    // Absent on batches stored before releases existed: nothing counted as released yet.
+    rowsReleased:
+      raw.rowsReleased === undefined || raw.rowsReleased === null
+        ? 0
+        : storedCount(raw, 'batch', 'rowsReleased'),
     updatedAt: text(raw, 'batch', 'updatedAt'),
   };
   const filename = optionalText(raw, 'batch', 'filename');

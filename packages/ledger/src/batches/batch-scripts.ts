@@ -117,6 +117,27 @@ return {'committed'}`,
 );
 
 /**
+ * Moves the release checkpoint on by one commit's rows, only when it continues it and the rows are
+ * committed. `rowsReleased` is absent on batches stored before it existed: 0.
+ * KEYS: batch hash. ARGV: first row, row count.
+ * Answers: released | stale | not_found.
+ */
+export const RELEASE_ROWS = script(
+  'release-rows',
+  `if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'not_found'}
+end
+local current = redis.call('HMGET', KEYS[1], 'rowsReleased', 'rowsCommitted')
+local released = tonumber(current[1] or '0')
+local upTo = released + tonumber(ARGV[2])
+if released + 1 ~= tonumber(ARGV[1]) or upTo > tonumber(current[2]) then
+  return {'stale'}
+end
+redis.call('HSET', KEYS[1], 'rowsReleased', upTo)
+return {'released'}`,
+);
+
+/**
  * Makes orders members of a batch: adds the batch to each order's `batches` once, and counts it
  * under its state now, in the same script, so a transition cannot fall in between.
  * KEYS: the batch's state hash, then order hashes (a missing order is skipped).

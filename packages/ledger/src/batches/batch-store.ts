@@ -41,6 +41,14 @@ export interface Batch extends NewBatch {
   readonly rejected: number;
   /** Rows whose results are stored (the import's checkpoint: a restarted import resumes after it). */
   readonly rowsCommitted: number;
+  /**
+   * Rows (from the first, ≤ rowsCommitted, a whole number of commits) whose orders have been handed
+   * to the queue: their recharge jobs were added. The orders of the rows after it wait in the ledger,
+   * `queued`, until the batch's release adds their jobs as the queue has room (docs/batches.md).
+   * 0 on batches stored before it existed (their release hands their queued orders over again,
+   * which job ids make harmless).
+   */
+  readonly rowsReleased: number;
   /** Why the import stopped, when it could not go on (e.g. the header is wrong). */
   readonly error?: string | undefined;
   /**
@@ -201,6 +209,19 @@ export interface BatchStore {
   commitRows(batchId: string, results: readonly RowResult[], at: string): Promise<boolean>;
   /** Row results in input order, in chunks (as committed), up to `rowsCommitted`. */
   readRows(batchId: string): AsyncIterable<readonly RowResult[]>;
+  /**
+   * The committed chunk of row results that starts at row `firstRow` (as commitRows stored it);
+   * null past `rowsCommitted`. `firstRow` must be where a commit starts: 1, or the row after a
+   * chunk read or released before (`rowsReleased + 1`). Rejects with `RangeError` for a bad number.
+   */
+  readRowChunk(batchId: string, firstRow: number): Promise<readonly RowResult[] | null>;
+  /**
+   * Advances `rowsReleased` from `firstRow - 1` by `count` rows (whole, ≥ 1), only if it is
+   * `firstRow - 1` now and the rows are committed (`firstRow - 1 + count ≤ rowsCommitted`); answers
+   * whether it moved. False is not an error: another run released those rows first, or the import
+   * has not committed them yet. Rejects with `RangeError` for an unknown batch or bad numbers.
+   */
+  releaseRows(batchId: string, firstRow: number, count: number): Promise<boolean>;
   /**
    * Creates many orders in one round trip (each exactly like createOrder, each possibly already
    * existing, a key repeated in the call is created once), each a member of its own `batchId` when

@@ -48,6 +48,12 @@ export function validateBatchPatch(patch: BatchPatch, at: string): number {
   return timeMs(at, 'at');
 }
 
+/** A row number or row count of readRowChunk and releaseRows: a whole number from 1. */
+export function validateRowNumber(value: number, name: string): void {
+  wholeNumber(value, name);
+  if (value < 1) throw new RangeError(`${name} counts from 1, got ${value}`);
+}
+
 export function validateUploadChunk(index: number, data: Buffer): void {
   wholeNumber(index, 'upload chunk index');
   if (!Buffer.isBuffer(data)) throw new RangeError('an upload chunk must be a Buffer');

@@ -30,6 +30,8 @@ export function batchSchema(writeConcern: WriteConcernOption): Schema {
       accepted: { type: Number, required: true },
       rejected: { type: Number, required: true },
       rowsCommitted: { type: Number, required: true },
+      // Absent on batches stored before it existed (read as 0).
+      rowsReleased: { type: Number },
       error: { type: String },
       stoppedAtLine: { type: Number },
       rowsNotRead: { type: Number },

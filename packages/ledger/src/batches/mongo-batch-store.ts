@@ -16,6 +16,7 @@ import {
   validateBatchPatch,
   validateFindBatchesLimit,
   validateNewBatch,
+  validateRowNumber,
 } from './batch-validation.ts';
 import { COMMIT_LEASE_MS, type MongoUploads, mongoUploads } from './mongo-upload-store.ts';
 
@@ -65,6 +66,7 @@ export function createMongoBatchStore(
         accepted: 0,
         rejected: 0,
         rowsCommitted: 0,
+        rowsReleased: 0,
         updatedAt: batch.createdAt,
         updatedAtMs: createdAtMs,
         listKey: batchListKey(batch.batchId, createdAtMs),
@@ -231,6 +233,45 @@ export function createMongoBatchStore(
           );
         }
       }
+    },
+
+    async readRowChunk(batchId: string, firstRow: number) {
+      validateRowNumber(firstRow, 'firstRow');
+      const batch = await batches.findById(batchId).select({ rowsCommitted: 1 }).lean<Lean>().exec();
+      const committed = typeof batch?.rowsCommitted === 'number' ? batch.rowsCommitted : 0;
+      if (firstRow > committed) return null;
+      // Within rowsCommitted, the document at a commit's first row is the one the batch counted
+      // (commitRows counts whatever document holds that first row).
+      const doc = await batchRows.findOne({ batchId, firstRow }).lean<Lean>().exec();
+      if (doc === null) {
+        throw new LedgerCorruptionError(
+          `batch ${batchId} counts rows from ${firstRow} whose results are not stored`,
+          { context: { batchId, row: firstRow } },
+        );
+      }
+      return decodeRowChunk(parseRows(doc.rows));
+    },
+
+    /** One conditional update: the checkpoint where the caller saw it, the rows committed. */
+    async releaseRows(batchId: string, firstRow: number, count: number) {
+      validateRowNumber(firstRow, 'firstRow');
+      validateRowNumber(count, 'count');
+      // Batches stored before rowsReleased existed have none: released nothing.
+      const from =
+        firstRow === 1
+          ? { $or: [{ rowsReleased: 0 }, { rowsReleased: { $exists: false } }] }
+          : { rowsReleased: firstRow - 1 };
+      const update = await batches
+        .updateOne(
+          { _id: batchId, ...from, rowsCommitted: { $gte: firstRow - 1 + count } },
+          { $set: { rowsReleased: firstRow - 1 + count } },
+        )
+        .exec();
+      if (update.modifiedCount === 1) return true;
+      if ((await batches.exists({ _id: batchId }).exec()) === null) {
+        throw new RangeError(`no batch has the id ${batchId}`);
+      }
+      return false;
     },
 
     createOrders: orders.createOrders,

@@ -9,7 +9,7 @@ import { encodeCursor, validateBatchListQuery } from '../shared/cursors.ts';
 import { batchIdOfListKey, batchListKey } from '../shared/list-keys.ts';
 import { timeMs } from '../shared/time.ts';
 import { decodeBatch, decodeRowChunk, rowCommit } from './batch-record.ts';
-import { COMMIT_ROWS, CREATE_BATCH, LINK_ORDERS, UPDATE_BATCH } from './batch-scripts.ts';
+import { COMMIT_ROWS, CREATE_BATCH, LINK_ORDERS, RELEASE_ROWS, UPDATE_BATCH } from './batch-scripts.ts';
 import {
   BATCH_STATES,
   type Batch,
@@ -25,6 +25,7 @@ import {
   validateBatchPatch,
   validateFindBatchesLimit,
   validateNewBatch,
+  validateRowNumber,
 } from './batch-validation.ts';
 import { redisBatchOrders } from './redis-batch-orders.ts';
 import { redisUploadStore } from './redis-upload-store.ts';
@@ -72,6 +73,7 @@ export function createRedisBatchStore(
         accepted: 0,
         rejected: 0,
         rowsCommitted: 0,
+        rowsReleased: 0,
         updatedAt: batch.createdAt,
         listKey: batchListKey(batch.batchId, createdAtMs),
       };
@@ -218,6 +220,23 @@ export function createRedisBatchStore(
       }
     },
 
+    async readRowChunk(batchId: string, firstRow: number) {
+      validateRowNumber(firstRow, 'firstRow');
+      // commitRows writes a chunk's key only in the script that counts it: a key is a counted commit.
+      const chunk = await redis.get(keys.rows(batchId, firstRow));
+      return chunk === null ? null : decodeRowChunk(parseStored(chunk, 'stored row results are invalid'));
+    },
+
+    async releaseRows(batchId: string, firstRow: number, count: number) {
+      validateRowNumber(firstRow, 'firstRow');
+      validateRowNumber(count, 'count');
+      const reply = await runScript(redis, RELEASE_ROWS, [keys.batch(batchId)], [firstRow, count]);
+      const [status] = asReply(reply);
+      if (status === 'not_found') throw new RangeError(`no batch has the id ${batchId}`);
+      if (status !== 'released' && status !== 'stale') return unexpected('release-rows', reply);
+      return status === 'released';
+    },
+
     createOrders: orders.createOrders,
 
     createBatchOrders: redisBatchOrders(ctx),
@@ -256,7 +275,7 @@ function decodeBatchHash(hash: unknown): Batch | null {
   for (const field of ['bytes', 'rowsRead', 'accepted', 'rejected', 'rowsCommitted']) {
     counts[field] = Number(fields[field]);
   }
-  for (const field of ['stoppedAtLine', 'rowsNotRead']) {
+  for (const field of ['stoppedAtLine', 'rowsNotRead', 'rowsReleased']) {
     if (fields[field] !== undefined) counts[field] = Number(fields[field]);
   }
   return decodeBatch({ ...fields, ...counts });

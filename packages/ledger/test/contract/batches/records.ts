@@ -28,6 +28,7 @@ export function batchRecordContract(live: LiveFixture): void {
         accepted: 0,
         rejected: 0,
         rowsCommitted: 0,
+        rowsReleased: 0,
         updatedAt: at(1),
       },
     });
@@ -158,5 +159,35 @@ export function batchRecordContract(live: LiveFixture): void {
       rejected: 2,
     });
     expect((await collect(store.readRows('b_race'))).flat()).toStrictEqual(rows(1, 5, 2));
+  });
+
+  it('reads a commit back by its first row and releases committed rows in order, once', async () => {
+    await store.createBatch(newBatch('shop-1', 'b_rel', 'release'));
+    // Nothing committed: nothing to read or release.
+    expect(await store.readRowChunk('b_rel', 1)).toBeNull();
+    expect(await store.releaseRows('b_rel', 1, 10)).toBe(false);
+    expect(await store.commitRows('b_rel', rows(1, 10, 4), at(1))).toBe(true);
+    expect(await store.commitRows('b_rel', rows(11, 5), at(2))).toBe(true);
+    expect(await store.readRowChunk('b_rel', 1)).toStrictEqual(rows(1, 10, 4));
+    expect(await store.readRowChunk('b_rel', 11)).toStrictEqual(rows(11, 5));
+    expect(await store.readRowChunk('b_rel', 16)).toBeNull();
+
+    // Past what is committed, out of order, or a gap: refused, nothing moves.
+    expect(await store.releaseRows('b_rel', 1, 16)).toBe(false);
+    expect(await store.releaseRows('b_rel', 11, 5)).toBe(false);
+    expect(await store.releaseRows('b_rel', 1, 10)).toBe(true);
+    expect(await store.releaseRows('b_rel', 1, 10)).toBe(false);
+    expect((await store.getBatch('shop-1', 'b_rel'))?.rowsReleased).toBe(10);
+    // Ten runs release the next commit at once: exactly one moves the checkpoint.
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.releaseRows('b_rel', 11, 5)));
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+    const batch = await store.getBatch('shop-1', 'b_rel');
+    // Releasing changes neither the counts nor updatedAt (the state indexes stay as they are).
+    expect(batch).toMatchObject({ rowsCommitted: 15, rowsReleased: 15, accepted: 13, updatedAt: at(2) });
+
+    await expect(store.releaseRows('b_missing', 1, 1)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.releaseRows('b_rel', 0, 1)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.releaseRows('b_rel', 16, 0)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.readRowChunk('b_rel', 1.5)).rejects.toBeInstanceOf(RangeError);
   });
 }
