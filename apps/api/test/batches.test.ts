@@ -115,6 +115,9 @@ beforeAll(async () => {
         A1TOPUP_BASE_URL: sim,
         A1TOPUP_CONCURRENCY: '50',
         WORKER_QUEUES: workerQueuesOf(name),
+        // Small, so the 2,000-row batch fills the queue: its second chunk waits in the ledger and
+        // the release job hands it over as the worker drains the first.
+        BATCH_RELEASE_BACKLOG: '200',
       },
       name,
       { nodeFlags: WORKER_PROCESSES[name].nodeFlags },
@@ -284,6 +287,11 @@ describe('CSV batches', () => {
       part.lines.filter((line) => line.includes(`"msg":"${msg}"`));
     expect(said(importer, 'batch import done').length).toBeGreaterThanOrEqual(3);
     expect(said(worker, 'batch import done')).toEqual([]);
+    // The 2,000-row batch went through its release (the queue was full after its first chunk).
+    expect(
+      said(importer, 'batch released').some((line) => line.includes('"kind":"released","rows":2000')),
+    ).toBe(true);
+    expect(said(worker, 'batch released')).toEqual([]);
     const [importerUp] = said(importer, 'recharge worker running');
     expect(importerUp).toContain('"queues":["batches"]');
     expect(importerUp).toContain('"providers":{}');

@@ -1,3 +1,4 @@
+import { DEFAULT_RELEASE_BACKLOG } from '@rechargeflow/batches';
 import {
   batchRowEnvShape,
   duration,
@@ -54,8 +55,13 @@ const schema = z.object({
   ...batchRowEnvShape,
   /** CSV rows validated and written per ledger round trip when importing a batch. */
   BATCH_CHUNK_ROWS: positiveInt(1_000, 10_000),
-  /** Batches one worker process imports at once. */
+  /** Batch jobs (imports, releases) one process runs at once. */
   BATCH_IMPORT_CONCURRENCY: positiveInt(1, 16),
+  /**
+   * Most recharge jobs waiting on a provider's queue for a CSV batch to add more: past it the
+   * batch's orders wait in the ledger, `queued`, and its release job adds them as the queue drains.
+   */
+  BATCH_RELEASE_BACKLOG: positiveInt(DEFAULT_RELEASE_BACKLOG, 1_000_000),
 });
 
 export type WorkerConfig = z.infer<typeof schema>;

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
-import { importBatch } from '@rechargeflow/batches';
+import { importBatch, queueRelease, releaseBatch } from '@rechargeflow/batches';
 import { configuredSecrets, statusCheckTimes } from '@rechargeflow/config';
 import {
+  batchReleaseMetrics,
   batchRowMetrics,
   createLogger,
   createMetrics,
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
   // batch.completed of a batch all of whose orders were final before its import ended (or that has
   // none), from whichever process imports it, webhook side or not.
   const announcer = { store: ledger.store, producer, log: logger, observer: webhookMetrics(metrics) };
+  const released = batchReleaseMetrics(metrics);
   if (queues.has('batches')) {
     workers.push(
       createJobConsumer(
@@ -163,12 +165,28 @@ async function main(): Promise<void> {
                 log: logger,
                 routeFor: (request) => routeFor(routing, request),
                 onRowsCommitted: batchRowMetrics(metrics),
+                onRowsReleased: released,
               },
               key,
-              { chunkRows: config.BATCH_CHUNK_ROWS, maxRowBytes: config.BATCH_MAX_ROW_BYTES },
+              {
+                chunkRows: config.BATCH_CHUNK_ROWS,
+                maxRowBytes: config.BATCH_MAX_ROW_BYTES,
+                releaseBacklog: config.BATCH_RELEASE_BACKLOG,
+              },
             );
             logger.info({ ...key, result }, 'batch import done');
+            // The orders the import left in the ledger (the queues were full) go to the queue as
+            // it drains; a release with nothing to do ends at once.
+            await queueRelease(producer, key);
             await announceAfterImport(announcer, key);
+          },
+          'batch.release': async (key) => {
+            const result = await releaseBatch(
+              { ledger: ledger.store, producer, log: logger, onRowsReleased: released },
+              key,
+              { backlog: config.BATCH_RELEASE_BACKLOG },
+            );
+            logger.info({ ...key, result }, 'batch released');
           },
         },
         redis,
@@ -178,8 +196,7 @@ async function main(): Promise<void> {
           lockDurationMs: 60_000,
           observer: jobMetrics(metrics),
           onError: (error) => logger.error({ err: error.message }, 'importer error'),
-          onFailed: (jobId, error) =>
-            logger.warn({ jobId, err: error.message }, 'batch import attempt failed'),
+          onFailed: (jobId, error) => logger.warn({ jobId, err: error.message }, 'batch job attempt failed'),
         },
       ),
     );

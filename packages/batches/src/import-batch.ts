@@ -44,6 +44,8 @@ export interface ImportDeps {
   readonly now?: (() => Date) | undefined;
   /** Told once per committed chunk (a chunk redone after a crash is not told twice): for metrics. */
   readonly onRowsCommitted?: ((accepted: number, rejected: number) => void) | undefined;
+  /** Told the rows of each chunk whose jobs it added and counted as released: for metrics. */
+  readonly onRowsReleased?: ((rows: number) => void) | undefined;
 }
 
 export interface ImportSettings {
@@ -656,11 +658,13 @@ async function writeChunk(
   const committed = await deps.ledger.commitRows(batchId, results, now);
   // The chunk's jobs are in: so are its rows, as released (false when a row before it is not: the
   // release job then adds these jobs again, which their ids make harmless).
-  if (committed && inline)
-    await deps.ledger.releaseRows(batchId, (rows[0] as PendingRow).row, results.length);
   if (committed && deps.onRowsCommitted) {
     const rejected = results.filter((result) => result.error !== undefined).length;
     deps.onRowsCommitted(results.length - rejected, rejected);
+  }
+  if (committed && inline) {
+    const first = (rows[0] as PendingRow).row;
+    if (await deps.ledger.releaseRows(batchId, first, results.length)) deps.onRowsReleased?.(results.length);
   }
   return committed;
 }

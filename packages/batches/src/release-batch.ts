@@ -9,7 +9,7 @@ import { ReleaseWaitError } from './release-wait-error.ts';
  * batch's orders wait in the ledger, `queued`, and its release hands them over as the queue drains.
  * A million-row file then costs the queue ~10,000 waiting jobs, not a million (~500 MB of Redis), an
  * order sent on its own waits behind at most that many, and the import takes about the time of
- * writing its orders (docs/batches.md, docs/benchmarks.md).
+ * writing its orders (docs/orders.md, "Batches"; docs/benchmarks.md).
  */
 export const DEFAULT_RELEASE_BACKLOG = 10_000;
 

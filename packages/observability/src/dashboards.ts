@@ -254,7 +254,8 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
       },
       {
         title: 'Batch rows per second',
-        description: 'CSV batch rows imported and committed, accepted and rejected.',
+        description:
+          'CSV batch rows imported and committed (accepted, rejected), and released: their orders handed to the queue, as it has room.',
         kind: 'timeseries',
         unit: 'ops',
         width: 12,
@@ -263,6 +264,7 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
             expr: `sum by (outcome) (rate(rechargeflow_batch_rows_total[${RATE}]))`,
             legend: '{{outcome}}',
           },
+          { expr: `sum(rate(rechargeflow_batch_rows_released_total[${RATE}]))`, legend: 'released' },
         ],
       },
       {

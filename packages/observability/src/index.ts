@@ -10,6 +10,7 @@ export { installShutdown, type ShutdownOptions, type ShutdownStep } from './life
 export { applyListenerLimits, type ListenerLimits, listenerLimits } from './listener-limits.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
 export {
+  batchReleaseMetrics,
   batchRowMetrics,
   createMetrics,
   jobMetrics,

@@ -16,6 +16,7 @@ export interface Metrics {
   readonly jobDuration: Histogram<'queue'>;
   readonly jobsStalledTotal: Counter<'queue'>;
   readonly batchRowsTotal: Counter<'outcome'>;
+  readonly batchRowsReleasedTotal: Counter;
   readonly webhookDeliveriesTotal: Counter<'outcome'>;
   readonly webhookAttemptDuration: Histogram<'outcome'>;
   readonly webhookOutboxOldestAge: Gauge;
@@ -95,6 +96,11 @@ export function createMetrics(part: string): Metrics {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    batchRowsReleasedTotal: new Counter({
+      name: 'rechargeflow_batch_rows_released_total',
+      help: 'CSV batch rows whose orders were handed to the queue (by the import, or later by the batch release as the queue had room).',
+      registers: [registry],
+    }),
     // Webhooks: outcome is the only label (never an endpoint, URL or client: unbounded, and a URL
     // may carry a client's token).
     webhookDeliveriesTotal: new Counter({
@@ -172,4 +178,9 @@ export function batchRowMetrics(metrics: Metrics) {
     if (accepted > 0) metrics.batchRowsTotal.inc({ outcome: 'accepted' }, accepted);
     if (rejected > 0) metrics.batchRowsTotal.inc({ outcome: 'rejected' }, rejected);
   };
+}
+
+/** Released batch rows (the shape @rechargeflow/batches calls) as a metric. */
+export function batchReleaseMetrics(metrics: Metrics) {
+  return (rows: number) => metrics.batchRowsReleasedTotal.inc(rows);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseRupees, type RechargeRequest } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
-import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
+import { batchReleaseJobId, createRedisConnection, JobProducer } from '@rechargeflow/queue';
 import { createSimulator, type Simulator } from '@rechargeflow/simulator';
 import { freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
@@ -300,5 +300,52 @@ describe('requeueStranded', () => {
     expect(jobs.map((j) => j.data)).toContainEqual(key);
     const second = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
     expect(second.added).toBe(0);
+  });
+
+  it("leaves a batch's orders not released yet to its release job, and makes sure of that job", async () => {
+    const batchId = `b_sweep${randomUUID().slice(0, 8)}`;
+    const long = new Date(Date.now() - 120_000).toISOString();
+    await ledger.createBatch({
+      clientId: 'shop',
+      batchId,
+      contentHash: 'c'.repeat(64),
+      bytes: 1,
+      createdAt: long,
+    });
+    const key = { clientId: 'shop', orderId: `${batchId}-1` };
+    const [made] = await ledger.createBatchOrders({
+      clientId: 'shop',
+      batchId,
+      now: long,
+      orders: [
+        {
+          orderId: key.orderId,
+          providerOrderId: `RF-${batchId}`,
+          route: ['a1topup'],
+          request: request(10),
+          fingerprint: 'f',
+        },
+      ],
+    });
+    expect(made?.kind).toBe('created');
+    // Committed, not released: the import found the queue full.
+    expect(await ledger.commitRows(batchId, [{ row: 1, cells: {}, orderId: key.orderId }], long)).toBe(true);
+    const recharges = producer.queue('recharges', 'a1topup');
+    const hasJob = async () =>
+      (await recharges.getJobs(['waiting', 'prioritized', 'delayed'])).some(
+        (job) => job.data.orderId === key.orderId,
+      );
+
+    const summary = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
+    expect(summary.awaitingRelease).toBe(1);
+    expect(await hasJob()).toBe(false);
+    const release = await producer.queue('batches').getJob(batchReleaseJobId(batchId));
+    expect(release?.data).toEqual({ clientId: 'shop', batchId });
+
+    // Released (its job lost since): an order like any other again.
+    expect(await ledger.releaseRows(batchId, 1, 1)).toBe(true);
+    const after = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
+    expect(after.awaitingRelease).toBe(0);
+    expect(await hasJob()).toBe(true);
   });
 });

@@ -44,7 +44,7 @@ export interface Batch extends NewBatch {
   /**
    * Rows (from the first, ≤ rowsCommitted, a whole number of commits) whose orders have been handed
    * to the queue: their recharge jobs were added. The orders of the rows after it wait in the ledger,
-   * `queued`, until the batch's release adds their jobs as the queue has room (docs/batches.md).
+   * `queued`, until the batch's release adds their jobs as the queue has room (docs/orders.md, "Batches").
    * 0 on batches stored before it existed (their release hands their queued orders over again,
    * which job ids make harmless).
    */
