@@ -104,11 +104,12 @@ async function main(): Promise<void> {
         batchJobId(batch.batchId),
       );
     }
-    // Imports are the importer's (WORKER_QUEUES=batches): a deployment that runs only workers
-    // accepts uploads that are never imported. Said here, where waiting batches are seen.
+    // Imports and releases are the importer's (WORKER_QUEUES=batches): a deployment that runs only
+    // workers accepts uploads that are never imported, or never handed to the queue past the first
+    // chunks. Said here, where waiting batches and unreleased orders are seen.
     // CLIENT LIST may be refused (an ACL): then nothing is known and nothing said.
     const importers =
-      batches.length > 0
+      batches.length > 0 || stranded.awaitingRelease > 0
         ? await producer
             .queue('batches')
             .getWorkersCount()
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
         : null;
     if (importers === 0) {
       logger.warn(
-        { batches: batches.length },
+        { batches: batches.length, ordersAwaitingRelease: stranded.awaitingRelease },
         'CSV batches wait and no process consumes the batches queue: start an importer (npm run start:importer, or a worker with WORKER_QUEUES including batches)',
       );
     }

@@ -62,9 +62,9 @@ export interface ImportSettings {
    */
   readonly maxChunks?: number | undefined;
   /**
-   * The import adds a chunk's recharge jobs itself only while each of their provider queues holds
-   * fewer jobs waiting to start than this (default DEFAULT_RELEASE_BACKLOG); from the first chunk
-   * that finds one full, the rest of the batch's orders wait in the ledger for its release job.
+   * The import adds a chunk's recharge jobs itself only while one of their provider queues holds
+   * fewer jobs waiting than this (default DEFAULT_RELEASE_BACKLOG; queuesHaveRoom); from the first
+   * chunk that finds them full, the rest of the batch's orders wait in the ledger for its release job.
    */
   readonly releaseBacklog?: number | undefined;
   /**
@@ -524,8 +524,8 @@ const archivedReason = (orderId: string) =>
 
 /**
  * Whether a chunk adds its jobs itself: only when the chunk before it did (`previous`, so the
- * released rows stay one stretch from the first) and every queue it adds to has fewer than
- * `backlog` jobs waiting. The chunk tells the next one through `decide`.
+ * released rows stay one stretch from the first) and a queue it adds to has fewer than `backlog`
+ * jobs waiting (queuesHaveRoom). The chunk tells the next one through `decide`.
  */
 interface ChunkRelease {
   readonly previous: Promise<boolean>;

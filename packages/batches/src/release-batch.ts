@@ -1,5 +1,5 @@
 import type { OrderKey } from '@rechargeflow/domain';
-import type { BatchStore, OrderStore, RowResult } from '@rechargeflow/ledger';
+import type { BatchStore, RowResult } from '@rechargeflow/ledger';
 import type { OrderLog } from '@rechargeflow/orders';
 import { batchReleaseJobId, rechargeJobId } from '@rechargeflow/queue';
 import { ReleaseWaitError } from './release-wait-error.ts';
@@ -39,8 +39,7 @@ export interface ReleaseJobSink {
   ): Promise<unknown>;
 }
 
-export type ReleaseLedger = Pick<BatchStore, 'getBatch' | 'readRowChunk' | 'releaseRows'> &
-  Pick<OrderStore, 'getOrder'>;
+export type ReleaseLedger = Pick<BatchStore, 'getBatch' | 'readRowChunk' | 'releaseRows' | 'queuedProviders'>;
 
 export interface ReleaseDeps {
   readonly ledger: ReleaseLedger;
@@ -61,16 +60,21 @@ export type ReleaseOutcome =
   /** Every committed row of the finished import is released (`rows` of them). */
   { readonly kind: 'released'; readonly rows: number } | { readonly kind: 'not_found' };
 
-/** Whether every queue in `providers` has fewer than `limit` jobs waiting. */
+/**
+ * Whether a chunk's jobs may go to the queues of `providers`: yes when it has none, or when at least
+ * one of them holds fewer than `limit` jobs waiting. Waiting only while every one is full keeps a
+ * queue that stays full (its provider rate-limited, or nothing consuming it) from holding back the
+ * batch's orders for the others: its share of each chunk goes in anyway, as before releases.
+ */
 export async function queuesHaveRoom(
   producer: RechargeJobSink,
   providers: Iterable<string>,
   limit: number,
 ): Promise<boolean> {
-  const backlogs = await Promise.all(
-    [...providers].map((provider) => producer.backlog('recharge', provider)),
-  );
-  return backlogs.every((waiting) => waiting < limit);
+  const list = [...providers];
+  if (list.length === 0) return true;
+  const backlogs = await Promise.all(list.map((provider) => producer.backlog('recharge', provider)));
+  return backlogs.some((waiting) => waiting < limit);
 }
 
 /** Adds a job per provider list (ids already present are ignored by the queue). */
@@ -94,25 +98,26 @@ async function jobsOfChunk(
   for (const row of chunk) {
     if (row.orderId !== undefined && row.error === undefined) keys.push({ clientId, orderId: row.orderId });
   }
-  const orders = await Promise.all(keys.map((key) => ledger.getOrder(key)));
+  const providers = await ledger.queuedProviders(keys);
   const jobs = new Map<string, RechargeJob[]>();
-  for (const order of orders) {
-    if (order === null || order.state !== 'queued') continue;
-    const key = { clientId, orderId: order.orderId };
-    let list = jobs.get(order.provider);
+  keys.forEach((key, i) => {
+    const provider = providers[i];
+    if (provider === null || provider === undefined) return;
+    let list = jobs.get(provider);
     if (list === undefined) {
       list = [];
-      jobs.set(order.provider, list);
+      jobs.set(provider, list);
     }
-    list.push({ payload: key, jobId: rechargeJobId(key, order.provider) });
-  }
+    list.push({ payload: key, jobId: rechargeJobId(key, provider) });
+  });
   return jobs;
 }
 
 /**
  * Hands a batch's orders to the queue, a commit at a time from the row after `rowsReleased`, while
- * every provider queue it adds to holds fewer than `backlog` waiting jobs. Each commit: its rows
- * read back, the orders still `queued` read from the ledger, their jobs added, then the checkpoint
+ * a provider queue it adds to holds fewer than `backlog` waiting jobs (queuesHaveRoom). Each commit: its rows
+ * read back, which of their orders are still `queued` and on which provider (queuedProviders), their
+ * jobs added, then the checkpoint
  * moved on (`releaseRows`). A crash in between adds the same jobs again on the next run, which job
  * ids make harmless (and a job for an order that is no longer `queued` does nothing). Throws
  * ReleaseWaitError while a queue is full or the import has rows still to commit; answers `released`

@@ -172,6 +172,13 @@ export class MemoryLedger implements BatchStore {
     return true;
   }
 
+  async queuedProviders(keys: readonly OrderKey[]) {
+    return keys.map((key) => {
+      const order = this.orders.get(`${key.clientId}\u0000${key.orderId}`);
+      return order?.state === 'queued' ? order.provider : null;
+    });
+  }
+
   async createOrders(orders: readonly NewOrder[]): Promise<readonly CreateResult[]> {
     this.createOrdersCalls += 1;
     return orders.map((o): CreateResult => {

@@ -16,9 +16,10 @@ export interface RequeueSummary {
  * runnable job. Covers a crash between the ledger write and the enqueue, and a queue outage.
  *
  * A CSV batch's orders past its `rowsReleased` wait in the ledger on purpose (the queues were full
- * when it was imported): they are its release job's, so for them the sweep makes sure of that job
- * instead, once per batch, and leaves the orders be. (The batch is read once per sweep: a release
- * that ends mid-sweep leaves its orders to the next one.)
+ * when it was imported): they are its release job's, so while a batch has rows to release the sweep
+ * makes sure of that job, once per batch, and adds no job for its orders that have none. Its
+ * released orders whose job ended (failed) are run again like any other. (The batch is read once
+ * per sweep: a release that ends mid-sweep leaves its orders to the next one.)
  */
 export async function requeueStranded(deps: OrderDeps, options: SweepOptions): Promise<RequeueSummary> {
   let added = 0;
@@ -52,17 +53,17 @@ export async function requeueStranded(deps: OrderDeps, options: SweepOptions): P
     return answer;
   };
   const examined = await forEachStale(deps, 'queued', options, async (order) => {
-    if (await awaitsRelease(order)) {
+    const key = { clientId: order.clientId, orderId: order.orderId };
+    const jobId = rechargeJobId(key, order.provider);
+    // An order of a batch still releasing: one with a job was released (a job that ended is run
+    // again, as for any order); one without is the release's.
+    const result = (await awaitsRelease(order))
+      ? await deps.producer.reviveEnded('recharge', key, jobId, order.provider)
+      : await deps.producer.ensureQueued('recharge', key, jobId, order.provider);
+    if (result === 'missing') {
       awaitingRelease++;
       return;
     }
-    const key = { clientId: order.clientId, orderId: order.orderId };
-    const result = await deps.producer.ensureQueued(
-      'recharge',
-      key,
-      rechargeJobId(key, order.provider),
-      order.provider,
-    );
     if (result === 'added') added++;
     if (result === 'retried') retried++;
     if (result !== 'present') {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseRupees, type RechargeRequest } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { createA1TopupProvider, type RechargeProvider } from '@rechargeflow/providers';
-import { batchReleaseJobId, createRedisConnection, JobProducer } from '@rechargeflow/queue';
+import { batchReleaseJobId, createRedisConnection, JobProducer, rechargeJobId } from '@rechargeflow/queue';
 import { createSimulator, type Simulator } from '@rechargeflow/simulator';
 import { freePort } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
@@ -312,40 +312,50 @@ describe('requeueStranded', () => {
       bytes: 1,
       createdAt: long,
     });
-    const key = { clientId: 'shop', orderId: `${batchId}-1` };
-    const [made] = await ledger.createBatchOrders({
+    const keys = [1, 2, 3].map((n) => ({ clientId: 'shop', orderId: `${batchId}-${n}` }));
+    const made = await ledger.createBatchOrders({
       clientId: 'shop',
       batchId,
       now: long,
-      orders: [
-        {
-          orderId: key.orderId,
-          providerOrderId: `RF-${batchId}`,
-          route: ['a1topup'],
-          request: request(10),
-          fingerprint: 'f',
-        },
-      ],
+      orders: keys.map((key, i) => ({
+        orderId: key.orderId,
+        providerOrderId: `RF-${batchId}-${i}`,
+        route: ['a1topup'],
+        request: request(10),
+        fingerprint: 'f',
+      })),
     });
-    expect(made?.kind).toBe('created');
-    // Committed, not released: the import found the queue full.
-    expect(await ledger.commitRows(batchId, [{ row: 1, cells: {}, orderId: key.orderId }], long)).toBe(true);
-    const recharges = producer.queue('recharges', 'a1topup');
-    const hasJob = async () =>
-      (await recharges.getJobs(['waiting', 'prioritized', 'delayed'])).some(
-        (job) => job.data.orderId === key.orderId,
+    expect(made.map((result) => result.kind)).toEqual(['created', 'created', 'created']);
+    // Committed a row at a time, none released: the import found the queue full.
+    for (const [i, key] of keys.entries()) {
+      expect(await ledger.commitRows(batchId, [{ row: i + 1, cells: {}, orderId: key.orderId }], long)).toBe(
+        true,
       );
+    }
+    const recharges = producer.queue('recharges', 'a1topup');
+    const jobOf = async (n: number) =>
+      (await recharges.getJobs(['waiting', 'prioritized', 'delayed'])).filter(
+        (job) => job.data.orderId === keys[n - 1]?.orderId,
+      ).length;
 
     const summary = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
-    expect(summary.awaitingRelease).toBe(1);
-    expect(await hasJob()).toBe(false);
+    expect(summary.awaitingRelease).toBe(3);
+    expect([await jobOf(1), await jobOf(2), await jobOf(3)]).toEqual([0, 0, 0]);
     const release = await producer.queue('batches').getJob(batchReleaseJobId(batchId));
     expect(release?.data).toEqual({ clientId: 'shop', batchId });
 
-    // Released (its job lost since): an order like any other again.
+    // Row 1 released with its job: that order's job is there (present); rows 2 and 3 still wait.
     expect(await ledger.releaseRows(batchId, 1, 1)).toBe(true);
+    await producer.enqueue('recharge', keys[0]!, rechargeJobId(keys[0]!, 'a1topup'), 'a1topup');
+    const during = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
+    expect(during).toMatchObject({ awaitingRelease: 2, added: 0 });
+    expect([await jobOf(1), await jobOf(2), await jobOf(3)]).toEqual([1, 0, 0]);
+
+    // All released (row 3's job lost since): an order like any other again.
+    expect(await ledger.releaseRows(batchId, 2, 2)).toBe(true);
+    await producer.enqueue('recharge', keys[1]!, rechargeJobId(keys[1]!, 'a1topup'), 'a1topup');
     const after = await requeueStranded(deps, { olderThanMs: 60_000, limit: 100 });
-    expect(after.awaitingRelease).toBe(0);
-    expect(await hasJob()).toBe(true);
+    expect(after).toMatchObject({ awaitingRelease: 0, added: 1 });
+    expect([await jobOf(1), await jobOf(2), await jobOf(3)]).toEqual([1, 1, 1]);
   });
 });

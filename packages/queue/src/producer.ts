@@ -94,11 +94,16 @@ export class JobProducer {
   }
 
   /**
-   * Jobs waiting to start on the queue of `name` (or its partition): the backlog its consumers have
-   * not taken yet. A CSV import adds recharge jobs only while this is short (batch release).
+   * Jobs waiting to start on the queue of `name` (or its partition), delayed ones included: the
+   * backlog its consumers have not taken yet. A CSV import adds recharge jobs only while this is short (batch release).
    */
   async backlog(name: JobName, partition?: string): Promise<number> {
-    return this.queue(JOB_CATALOGUE[name].queue, partition).getJobCountByTypes('waiting', 'prioritized');
+    // Delayed too: jobs waiting out a provider outage or a back-off are work not done yet.
+    return this.queue(JOB_CATALOGUE[name].queue, partition).getJobCountByTypes(
+      'waiting',
+      'prioritized',
+      'delayed',
+    );
   }
 
   /**
@@ -111,12 +116,26 @@ export class JobProducer {
     jobId: string,
     partition?: string,
   ): Promise<'added' | 'retried' | 'present'> {
+    const result = await this.reviveEnded(name, payload, jobId, partition);
+    if (result !== 'missing') return result;
+    await this.enqueue(name, payload, jobId, partition);
+    return 'added';
+  }
+
+  /**
+   * ensureQueued for a job that exists only: retries it when it ended failed, adds it again when it
+   * completed, and answers `missing` (adding nothing) when there is no such job. For the orders of
+   * a batch not released yet: one whose job existed was released, one without is the release's.
+   */
+  async reviveEnded<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    jobId: string,
+    partition?: string,
+  ): Promise<'added' | 'retried' | 'present' | 'missing'> {
     const queue = this.queue(JOB_CATALOGUE[name].queue, partition);
     const job = await queue.getJob(jobId);
-    if (!job) {
-      await this.enqueue(name, payload, jobId, partition);
-      return 'added';
-    }
+    if (!job) return 'missing';
     const state = await job.getState();
     if (state === 'failed') {
       await job.retry('failed');

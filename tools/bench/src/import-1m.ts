@@ -201,19 +201,16 @@ async function importInWorker(redis: Redis, run: string, file: string, bytes: nu
     const releaseStarted = performance.now();
     const releaseCpuBefore = worker.cpuSeconds();
     const releaseRedisBefore = await redisCpu(redis);
-    let handed = waiting;
     for (;;) {
       const now = await ledger.getBatch(CLIENT, batchId);
-      const taken = (await recharges.getJobCounts('waiting')).waiting ?? 0;
-      if (taken > 0) await recharges.drain();
-      handed += taken;
+      await recharges.drain();
       if (now !== null && now.rowsReleased >= now.rowsCommitted) break;
       if (!worker.running()) throw new Error(`the importer exited: ${worker.lines.slice(-5).join('\n')}`);
       await sleep(50);
     }
     const releaseSeconds = (performance.now() - releaseStarted) / 1000;
-    handed += (await recharges.getJobCounts('waiting')).waiting ?? 0;
-    if (handed < rows) say(`the release handed over ${handed} jobs (some counted twice or lost?)`);
+    const after = await ledger.getBatch(CLIENT, batchId);
+    if (after?.rowsReleased !== rows) throw new Error(`the release ended at row ${after?.rowsReleased}`);
     const result: ImportRun = {
       seconds,
       idleRssMb,

@@ -241,6 +241,11 @@ export interface BatchStore {
    */
   createBatchOrders(chunk: BatchOrderChunk): Promise<readonly BatchOrderResult[]>;
   /**
+   * For a batch release: per key, in order, the provider of its order when the order is `queued`,
+   * else null (no such order, or it has moved on). Reads only those two fields of each order.
+   */
+  queuedProviders(keys: readonly OrderKey[]): Promise<readonly (string | null)[]>;
+  /**
    * Makes existing orders members of the batch too (they count in its states from then on).
    * Linking an order that already is a member changes nothing; unknown keys are ignored.
    */

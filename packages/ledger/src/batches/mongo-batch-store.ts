@@ -274,6 +274,26 @@ export function createMongoBatchStore(
       return false;
     },
 
+    async queuedProviders(keys: readonly OrderKey[]) {
+      const providers = new Map<string, string>();
+      for (let start = 0; start < keys.length; start += ORDER_CHUNK) {
+        const chunk = keys.slice(start, start + ORDER_CHUNK);
+        const docs = await orderModel
+          .find({
+            $or: chunk.map((key) => ({ clientId: key.clientId, orderId: key.orderId })),
+            state: 'queued',
+          })
+          .select({ clientId: 1, orderId: 1, provider: 1 })
+          .lean<Lean[]>()
+          .exec();
+        for (const doc of docs) {
+          if (typeof doc.provider === 'string')
+            providers.set(`${doc.clientId}\u0000${doc.orderId}`, doc.provider);
+        }
+      }
+      return keys.map((key) => providers.get(`${key.clientId}\u0000${key.orderId}`) ?? null);
+    },
+
     createOrders: orders.createOrders,
 
     createBatchOrders: (chunk) => createBatchOrdersVia(orders.createOrders, chunk),

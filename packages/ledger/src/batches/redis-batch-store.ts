@@ -237,6 +237,17 @@ export function createRedisBatchStore(
       return status === 'released';
     },
 
+    async queuedProviders(orderKeys: readonly OrderKey[]) {
+      if (orderKeys.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const key of orderKeys) pipeline.hmget(keys.order(orderKeyId(key)), 'state', 'provider');
+      return ((await pipeline.exec()) ?? []).map(([error, reply]) => {
+        if (error) throw error;
+        const [state, provider] = Array.isArray(reply) ? reply : [];
+        return state === 'queued' && typeof provider === 'string' ? provider : null;
+      });
+    },
+
     createOrders: orders.createOrders,
 
     createBatchOrders: redisBatchOrders(ctx),

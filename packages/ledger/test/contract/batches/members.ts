@@ -301,4 +301,17 @@ export function batchMemberContract(live: LiveFixture): void {
     expect([...createdPerKey.values()].every((count) => count === 1)).toBe(true);
     expect(await store.batchStates('b_race')).toStrictEqual({ queued: 145 });
   });
+
+  it('answers the provider of each order still queued, null for one moved on or missing', async () => {
+    await created(store, newOrder('shop-1', 'qp-1', 1));
+    await created(store, { ...newOrder('shop-1', 'qp-2', 1), provider: 'telgoo5', route: ['telgoo5'] });
+    await created(store, newOrder('shop-1', 'qp-3', 1));
+    await applied(store, { clientId: 'shop-1', orderId: 'qp-3' }, move('queued', 'processing', 2));
+    await created(store, newOrder('shop-2', 'qp-1', 1));
+    await applied(store, { clientId: 'shop-2', orderId: 'qp-1' }, move('queued', 'processing', 2));
+    const keys = ['qp-1', 'qp-2', 'qp-3', 'qp-missing'].map((orderId) => ({ clientId: 'shop-1', orderId }));
+    expect(await store.queuedProviders(keys)).toStrictEqual(['a1topup', 'telgoo5', null, null]);
+    expect(await store.queuedProviders([{ clientId: 'shop-2', orderId: 'qp-1' }])).toStrictEqual([null]);
+    expect(await store.queuedProviders([])).toStrictEqual([]);
+  });
 }
