@@ -16,8 +16,10 @@ import {
 /**
  * 10,000 orders through the real API into 4 worker processes, one of which is SIGKILLed at random
  * every 2 s (and started again) while the simulator answers after a short latency, so calls are in
- * flight when a worker dies. Every accepted order must be in the ledger and final, and the
- * simulator must have received each provider orderid at most once.
+ * flight when a worker dies. Meanwhile a 2,000-row CSV batch is imported and released with a
+ * backlog of 100 (BATCH_RELEASE_BACKLOG), so its import and release jobs die with the workers too.
+ * Every accepted order (the batch's included) must be in the ledger and final, and the simulator
+ * must have received each provider orderid at most once.
  */
 export const killWorkers: Scenario = {
   name: 'kill-workers',
@@ -31,7 +33,7 @@ export const killWorkers: Scenario = {
       workers: 4,
       // 40 ms per answer: with 4 x 10 calls open, a kill nearly always cuts calls in flight.
       simEnv: { SIM_LATENCY_MS: '40' },
-      workerEnv: { A1TOPUP_CONCURRENCY: '10', WORKER_LOCK_MS: '4000' },
+      workerEnv: { A1TOPUP_CONCURRENCY: '10', WORKER_LOCK_MS: '4000', BATCH_RELEASE_BACKLOG: '100' },
       pollerEnv: { STATUS_CHECK_CONCURRENCY: '20' },
     });
     ctx.onCleanup(async () => {
@@ -54,6 +56,21 @@ export const killWorkers: Scenario = {
         system.startWorker(index);
       }
     })();
+
+    // The batch: its rows' orders wait in the ledger past the first chunk and are released as the
+    // queue drains, by whichever worker holds the release job when the others are killed.
+    const batchRows = ctx.sized(2_000, 100);
+    const batchIds = Array.from({ length: batchRows }, (_, i) => `kwb-${i}`);
+    const csv = `orderId,operator,circle,number,amount,value1,value2\n${batchIds
+      .map((id, i) => `${id},A,5,${9_600_000_000 + i},${10 + (i % 5) * 10},,`)
+      .join('\n')}\n`;
+    const upload = await fetch(`${system.api}/v1/batches`, {
+      method: 'POST',
+      headers: { ...system.headers, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    const batch = (await upload.json()) as { batchId: string };
+    checks.expect(upload.status === 202, `batch upload answered ${upload.status}`);
 
     const bodies = Array.from({ length: total }, (_, i) =>
       a1Order(`kw-${i}`, 10 + (i % 7) * 10, String(9_700_000_000 + i)),
@@ -89,8 +106,17 @@ export const killWorkers: Scenario = {
     const allSeconds = (performance.now() - t0) / 1000;
     checks.expect(settled, 'orders still in progress (queued/processing/pending) at the end');
 
+    const batchView = await system.getJson<{ state: string; rows: { accepted: number } }>(
+      `${system.api}/v1/batches/${batch.batchId}`,
+      system.headers,
+    );
+    checks.expect(
+      batchView.state === 'done' && batchView.rows.accepted === batchRows,
+      `the batch is ${batchView.state} with ${batchView.rows.accepted}/${batchRows} rows accepted`,
+    );
+
     // Every accepted order: in the ledger, final, consistent with what the provider did.
-    const orders = await system.readOrders(submitted.accepted);
+    const orders = await system.readOrders([...submitted.accepted, ...batchIds]);
     const sim = await system.simOrders([...orders.values()].flatMap((o) => (o ? [o.providerOrderId] : [])));
     const stats = await system.simStats();
     const verdict = verdictOf(orders, sim);
@@ -129,7 +155,10 @@ export const killWorkers: Scenario = {
       'API and ledger disagree on a sampled order',
     );
 
-    checks.figure('orders accepted', `${submitted.accepted.length}/${total} (client ${CLIENT})`);
+    checks.figure(
+      'orders accepted',
+      `${submitted.accepted.length}/${total} (client ${CLIENT}) + a ${batchRows}-row batch (${batchView.state})`,
+    );
     checks.figure('ingest rate (API)', `${round(submitted.accepted.length / submitSeconds)} orders/s`);
     checks.figure(
       'end-to-end rate',
@@ -151,7 +180,7 @@ export const killWorkers: Scenario = {
     checks.figure('CPU seconds by part', JSON.stringify(system.cpuSeconds()));
     checks.figure('lost / not final / disagreeing', `${missing} / ${notFinal} / ${mismatched}`);
     return checks.result(
-      `${submitted.accepted.length} orders, ${kills} kills, ${missing} lost, ${notFinal} not final, max ${maxSubmissions} submission per order (${stats.duplicates} duplicates), ${viaPending} via pending`,
+      `${submitted.accepted.length} orders + ${batchRows} batch rows, ${kills} kills, ${missing} lost, ${notFinal} not final, max ${maxSubmissions} submission per order (${stats.duplicates} duplicates), ${viaPending} via pending`,
     );
   },
 };
