@@ -236,9 +236,9 @@ async function endOfRow(
  * their recharge jobs added (`enqueueBulk`), then the chunk's row results committed (`commitRows`),
  * which is the checkpoint, and its rows counted as released (`releaseRows`). Once a queue is full
  * the rest of the batch's orders wait in the ledger, `queued`, for the batch's release job
- * (release-batch.ts), queued by the caller after the import. A run that crashes anywhere redoes at most the uncommitted chunk: the ledger hands
- * back the orders it already made (same fingerprint: linked, never made twice) and BullMQ ignores
- * job ids it has. Memory stays flat whatever the file size: `pipelineDepth` chunks being written,
+ * (release-batch.ts), queued by the caller after the import. A run that crashes anywhere redoes at
+ * most the uncommitted chunk: the ledger hands back the orders it already made (same fingerprint:
+ * linked, never made twice) and BullMQ ignores job ids it has. Memory stays flat whatever the file size: `pipelineDepth` chunks being written,
  * one being filled and one parsed ahead, plus a compact set of the file's order ids (12 bytes per
  * slot) to refuse repeats.
  *

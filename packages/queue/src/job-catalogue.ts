@@ -8,6 +8,14 @@ const orderKeySchema = z
   })
   .strict();
 
+/** A batch of a client: the payload of its import and of its release. */
+const batchKeySchema = z
+  .object({
+    clientId: z.string().regex(ID_PATTERN),
+    batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/),
+  })
+  .strict();
+
 /**
  * Every job Rechargeflow runs: its queue, payload schema (parsed again when dequeued), attempts
  * and back-off. Payloads carry keys only — never a phone number, amount detail or secret; the
@@ -25,12 +33,7 @@ export const JOB_CATALOGUE = {
   /** Imports one stored CSV upload: validates every row, creates orders, queues their recharges. */
   'batch.import': {
     queue: 'batches',
-    schema: z
-      .object({
-        clientId: z.string().regex(ID_PATTERN),
-        batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/),
-      })
-      .strict(),
+    schema: batchKeySchema,
     attempts: 5,
     backoff: { type: 'exponential', delay: 2_000 },
   },
@@ -41,12 +44,7 @@ export const JOB_CATALOGUE = {
    */
   'batch.release': {
     queue: 'batches',
-    schema: z
-      .object({
-        clientId: z.string().regex(ID_PATTERN),
-        batchId: z.string().regex(/^b_[A-Za-z0-9_-]{8,64}$/),
-      })
-      .strict(),
+    schema: batchKeySchema,
     attempts: 10,
     backoff: { type: 'exponential', delay: 2_000 },
   },

@@ -95,7 +95,8 @@ export class JobProducer {
 
   /**
    * Jobs waiting to start on the queue of `name` (or its partition), delayed ones included: the
-   * backlog its consumers have not taken yet. A CSV import adds recharge jobs only while this is short (batch release).
+   * backlog its consumers have not taken yet. A CSV import adds recharge jobs only while this is
+   * short (batch release).
    */
   async backlog(name: JobName, partition?: string): Promise<number> {
     // Delayed too: jobs waiting out a provider outage or a back-off are work not done yet.
