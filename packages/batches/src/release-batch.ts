@@ -115,13 +115,13 @@ async function jobsOfChunk(
 
 /**
  * Hands a batch's orders to the queue, a commit at a time from the row after `rowsReleased`, while
- * a provider queue it adds to holds fewer than `backlog` waiting jobs (queuesHaveRoom). Each commit: its rows
- * read back, which of their orders are still `queued` and on which provider (queuedProviders), their
- * jobs added, then the checkpoint
- * moved on (`releaseRows`). A crash in between adds the same jobs again on the next run, which job
- * ids make harmless (and a job for an order that is no longer `queued` does nothing). Throws
- * ReleaseWaitError while a queue is full or the import has rows still to commit; answers `released`
- * once the finished import's rows are all released.
+ * a provider queue it adds to holds fewer than `backlog` waiting jobs (queuesHaveRoom). Each commit:
+ * its rows read back, which of their orders are still `queued` and on which provider
+ * (queuedProviders), their jobs added, then the checkpoint moved on (`releaseRows`). A crash in
+ * between adds the same jobs again on the next run: the same job ids, and a job that runs again
+ * cannot send an order twice (the worker's claim in the ledger allows one call per attempt). Throws
+ * ReleaseWaitError while the queues are full or the import has rows still to commit; answers
+ * `released` once the finished import's rows are all released.
  */
 export async function releaseBatch(
   deps: ReleaseDeps,
