@@ -21,12 +21,17 @@ export interface BatchView {
   readonly state: BatchViewState;
   readonly filename: string | null;
   readonly bytes: number;
-  /** Rows read, accepted and rejected; `notRead`: rows after the place reading stopped. */
+  /**
+   * Rows read, accepted and rejected; `notRead`: rows after the place reading stopped; `released`:
+   * rows whose orders have been handed to the queue (a big batch's orders wait in the ledger,
+   * `queued`, until the provider queues have room).
+   */
   readonly rows: {
     readonly read: number;
     readonly accepted: number;
     readonly rejected: number;
     readonly notRead: number;
+    readonly released: number;
   };
   /** Member orders by state now, every state present (0 when none). */
   readonly orders: Readonly<Record<OrderState, number>>;
@@ -75,6 +80,7 @@ export async function batchView(ledger: Pick<BatchStore, 'batchStates'>, batch: 
       accepted: batch.accepted,
       rejected: batch.rejected,
       notRead: batch.error === undefined ? 0 : (batch.rowsNotRead ?? 0),
+      released: batch.rowsReleased,
     },
     orders,
     settled: (state === 'done' || state === 'stopped') && !moving,

@@ -73,6 +73,11 @@ const batchDoc = {
         accepted: { type: 'integer' },
         rejected: { type: 'integer' },
         notRead: { type: 'integer', description: 'rows after the place reading stopped (status not_read)' },
+        released: {
+          type: 'integer',
+          description:
+            "rows whose orders have been handed to the queue; a big batch's orders wait in the ledger, queued, until the provider queues have room",
+        },
       },
     },
     orders: {
