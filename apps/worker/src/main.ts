@@ -187,7 +187,7 @@ async function main(): Promise<void> {
             const result = await releaseBatch(
               { ledger: ledger.store, producer, log: logger, onRowsReleased: released },
               key,
-              { backlog: config.BATCH_RELEASE_BACKLOG },
+              { backlog: config.BATCH_RELEASE_BACKLOG, providers: config.PROVIDERS },
             );
             logger.info({ ...key, result }, 'batch released');
           },

@@ -52,6 +52,12 @@ export interface ReleaseDeps {
 export interface ReleaseSettings {
   /** See DEFAULT_RELEASE_BACKLOG. */
   readonly backlog?: number | undefined;
+  /**
+   * The providers enabled here (PROVIDERS): while every one of their queues is full, a release
+   * waits without reading the next chunk back (a waiting release would otherwise read a chunk and
+   * its orders every RELEASE_WAIT_MS). Absent: the chunk is read to find its providers.
+   */
+  readonly providers?: readonly string[] | undefined;
   /** See RELEASE_WAIT_MS. */
   readonly waitMs?: number | undefined;
 }
@@ -149,6 +155,9 @@ export async function releaseBatch(
         default:
           return batch.state satisfies never;
       }
+    }
+    if (settings.providers !== undefined && !(await queuesHaveRoom(producer, settings.providers, limit))) {
+      throw new ReleaseWaitError('the providers’ queues are full', { retryAfterMs: waitMs, batchId });
     }
     const firstRow = batch.rowsReleased + 1;
     const chunk = await ledger.readRowChunk(batchId, firstRow);

@@ -808,8 +808,20 @@ export function describeBatchFlow(name: string, setup: () => Promise<FlowFixture
       expect(await fx.jobCount('a1topup')).toBe(released);
       expect(await fx.ledger.batchStates(batch.batchId)).toEqual({ queued: 2_000 });
 
-      // The queue is full: the release waits and adds nothing.
+      // The queue is full: the release waits and adds nothing; told the providers enabled here, it
+      // waits without reading the next chunk back.
       await expect(releaseBatch(release, key, { backlog: 500 })).rejects.toBeInstanceOf(ReleaseWaitError);
+      const reads: number[] = [];
+      const counting = override(fx.ledger, {
+        readRowChunk: async (batchId, firstRow) => {
+          reads.push(firstRow);
+          return fx.ledger.readRowChunk(batchId, firstRow);
+        },
+      });
+      await expect(
+        releaseBatch({ ...release, ledger: counting }, key, { backlog: 500, providers: ['a1topup'] }),
+      ).rejects.toBeInstanceOf(ReleaseWaitError);
+      expect(reads).toEqual([]);
       expect(await fx.jobCount('a1topup')).toBe(released);
 
       // One order of the rows not released yet moves on before its turn: it gets no job.
