@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import type { Order } from '@rechargeflow/domain';
 import { createRedisLedgerStore } from '@rechargeflow/ledger';
 import { WORKER_PROCESSES, workerQueuesOf } from '@rechargeflow/runtime';
-import { checkBooks, freePort, type RunningPart, readBooks, startApp, waitFor } from '@rechargeflow/testkit';
+import { checkSimulatorBooks, freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -326,13 +326,7 @@ describe('CSV batches', () => {
         },
         60_000,
       );
-      const lines = await readBooks(simUrl);
-      const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
-      const verdict = checkBooks({
-        books: { a1topup: lines },
-        orders,
-        byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
-      });
+      const { verdict } = await checkSimulatorBooks({ simulators: { a1topup: simUrl }, orders, ledger });
       expect(verdict.problems).toEqual([]);
       expect(verdict.charges).toBeGreaterThanOrEqual(1_980);
       expect(verdict.sentTwice).toEqual([]);

@@ -3,11 +3,10 @@ import { type Order, providerOrderId } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import {
   type BookLine,
-  checkBooks,
+  checkSimulatorBooks,
   deleteByPrefix,
   freePort,
   type RunningPart,
-  readBooks,
   startApp,
   waitFor,
 } from '@rechargeflow/testkit';
@@ -185,14 +184,12 @@ describe('failover while the primary calls back around its refusals', () => {
     const orders = (
       await Promise.all(ids.map((orderId) => ledger.getOrder({ clientId: 'shop', orderId })))
     ).filter((o): o is Order => o !== null);
-    const [primaryBooks, backupBooks] = await Promise.all([readBooks(primary), readBooks(backup)]);
-    const received = [...primaryBooks, ...backupBooks].map((e) => e.orderid);
-    const found = await Promise.all(received.map((poid) => ledger.getOrderByProviderOrderId(poid)));
-    const verdict = checkBooks({
-      books: { a1topup: primaryBooks, a1topup_backup: backupBooks },
+    const { verdict, books } = await checkSimulatorBooks({
+      simulators: { a1topup: primary, a1topup_backup: backup },
       orders,
-      byProviderOrderId: new Map(received.map((poid, i) => [poid, found[i] ?? null])),
+      ledger,
     });
+    const primaryBooks = books.a1topup ?? [];
     const [primaryStats, backupStats] = await Promise.all([stats(primary), stats(backup)]);
     const line = new Map<string, BookLine & { answerCallback?: string }>(
       primaryBooks.map((e) => [e.orderid, e]),

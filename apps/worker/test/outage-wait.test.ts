@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { type Order, providerOrderId } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import {
-  checkBooks,
+  checkSimulatorBooks,
   deleteByPrefix,
   freePort,
   parseCsv,
   type RunningPart,
-  readBooks,
   startApp,
   TcpProxy,
   waitFor,
@@ -175,15 +174,14 @@ async function allFinal(stack: Stack, timeoutMs: number): Promise<Order[]> {
 }
 
 async function books(stack: Stack, orders: readonly Order[]) {
-  const lines = await readBooks(stack.sim);
-  const found = await Promise.all(lines.map((l) => stack.ledger.getOrderByProviderOrderId(l.orderid)));
+  const { verdict, books } = await checkSimulatorBooks({
+    simulators: { a1topup: stack.sim },
+    orders,
+    ledger: stack.ledger,
+  });
   return {
-    lines,
-    verdict: checkBooks({
-      books: { a1topup: lines },
-      orders,
-      byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
-    }),
+    lines: books.a1topup ?? [],
+    verdict,
   };
 }
 

@@ -3,7 +3,7 @@ import { type Order, parseRupees } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { submitOrder } from '@rechargeflow/orders';
 import { createRedisConnection, JobProducer } from '@rechargeflow/queue';
-import { checkBooks, freePort, type RunningPart, readBooks, startApp, waitFor } from '@rechargeflow/testkit';
+import { checkSimulatorBooks, freePort, type RunningPart, startApp, waitFor } from '@rechargeflow/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -79,13 +79,11 @@ async function connectionsFor(name: string, extra: Record<string, string>) {
     requests: { recharge: number };
   };
   // The books check: the simulator's charges against the ledger (each once, on its order's success).
-  const lines = await readBooks(sim);
-  const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
   const final = await Promise.all(orders.map((o) => ledger.getOrder(o)));
-  const books = checkBooks({
-    books: { a1topup: lines },
+  const { verdict: books } = await checkSimulatorBooks({
+    simulators: { a1topup: sim },
     orders: final.filter((o): o is Order => o !== null),
-    byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
+    ledger,
   });
   await worker.stop();
   await simulator.stop();

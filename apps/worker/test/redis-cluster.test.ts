@@ -7,11 +7,10 @@ import type { Order } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import { createClusterConnection, waitForRedis } from '@rechargeflow/queue';
 import {
-  checkBooks,
+  checkSimulatorBooks,
   deleteByPrefix,
   installed,
   type RunningPart,
-  readBooks,
   runCommand,
   startApp,
   startProcess,
@@ -465,13 +464,7 @@ describe('the queue side on a 3-master Redis Cluster, the ledger on its own Redi
 
     // The books: A1Topup's record of every orderid against the ledger...
     const a1Orders = orders.filter((o) => o.provider === 'a1topup');
-    const lines = await readBooks(sim);
-    const found = await Promise.all(lines.map((l) => ledger.getOrderByProviderOrderId(l.orderid)));
-    const verdict = checkBooks({
-      books: { a1topup: lines },
-      orders: a1Orders,
-      byProviderOrderId: new Map(lines.map((l, i) => [l.orderid, found[i] ?? null])),
-    });
+    const { verdict } = await checkSimulatorBooks({ simulators: { a1topup: sim }, orders: a1Orders, ledger });
     expect(verdict.problems).toEqual([]);
     // ...and Telgoo5's applied top-ups (one MDN per order): a success exactly once, anything else never.
     const t5Orders = orders.filter((o) => o.provider === 'telgoo5');

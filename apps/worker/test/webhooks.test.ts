@@ -3,11 +3,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Order } from '@rechargeflow/domain';
 import { createRedisLedgerStore, type LedgerStore } from '@rechargeflow/ledger';
 import {
-  checkBooks,
+  checkSimulatorBooks,
   deleteByPrefix,
   freePort,
   type RunningPart,
-  readBooks,
   startApp,
   waitFor,
 } from '@rechargeflow/testkit';
@@ -364,13 +363,7 @@ describe('signed webhooks on every final order, as real processes', () => {
     const orders = (
       await Promise.all(ORDER_IDS.map((orderId) => ledger.getOrder({ clientId: 'shop', orderId })))
     ).filter((o): o is Order => o !== null);
-    const books = await readBooks(sim);
-    const found = await Promise.all(books.map((line) => ledger.getOrderByProviderOrderId(line.orderid)));
-    const verdict = checkBooks({
-      books: { a1topup: books },
-      orders,
-      byProviderOrderId: new Map(books.map((line, i) => [line.orderid, found[i] ?? null])),
-    });
+    const { verdict } = await checkSimulatorBooks({ simulators: { a1topup: sim }, orders, ledger });
     expect(verdict.problems).toEqual([]);
     expect(verdict.received).toBe(ORDER_IDS.length);
     expect(verdict.charges).toBe(SUCCESS_IDS.length + BATCH_IDS.length);

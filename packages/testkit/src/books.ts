@@ -156,3 +156,37 @@ export async function readBooks(simulatorUrl: string): Promise<BookLine[]> {
   if (!res.ok) throw new Error(`GET /_sim/orders: HTTP ${res.status}`);
   return ((await res.json()) as { orders: BookLine[] }).orders;
 }
+
+/** How the books check finds an orderid's order: the ledger's getOrderByProviderOrderId fits. */
+export interface OrderByProviderOrderId {
+  getOrderByProviderOrderId(providerOrderId: string): Promise<LedgerOrder | null>;
+}
+
+/**
+ * The books check of a run with real processes in one call: reads each simulated provider's books
+ * (`simulators`: provider name → simulator URL), finds every orderid they received in the ledger,
+ * and compares them with `orders` (checkBooks). Answers the verdict and the books read.
+ */
+export async function checkSimulatorBooks(input: {
+  readonly simulators: Readonly<Record<string, string>>;
+  readonly orders: readonly LedgerOrder[];
+  readonly ledger: OrderByProviderOrderId;
+}): Promise<{
+  readonly verdict: BooksVerdict;
+  readonly books: Readonly<Record<string, readonly BookLine[]>>;
+}> {
+  const entries = await Promise.all(
+    Object.entries(input.simulators).map(
+      async ([provider, url]) => [provider, await readBooks(url)] as const,
+    ),
+  );
+  const books = Object.fromEntries(entries);
+  const received = entries.flatMap(([, lines]) => lines.map((line) => line.orderid));
+  const found = await Promise.all(received.map((orderid) => input.ledger.getOrderByProviderOrderId(orderid)));
+  const verdict = checkBooks({
+    books,
+    orders: input.orders,
+    byProviderOrderId: new Map(received.map((orderid, i) => [orderid, found[i] ?? null])),
+  });
+  return { verdict, books };
+}

@@ -3,7 +3,9 @@ export {
   type BooksInput,
   type BooksVerdict,
   checkBooks,
+  checkSimulatorBooks,
   type LedgerOrder,
+  type OrderByProviderOrderId,
   readBooks,
 } from './books.ts';
 export { parseCsv } from './csv.ts';
