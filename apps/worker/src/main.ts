@@ -176,9 +176,9 @@ async function main(): Promise<void> {
             );
             logger.info({ ...key, result }, 'batch import done');
             // The orders the import left in the ledger (the queues were full) go to the queue as
-            // it drains; a release with nothing to do ends at once. Not a reason to fail the
-            // import (its batch.completed still to announce): the stranded sweep queues it too.
-            await queueRelease(producer, key).catch((error: unknown) =>
+            // it drains. Not a reason to fail the import (its batch.completed still to announce):
+            // the stranded sweep queues the release too.
+            await queueRelease({ ledger: ledger.store, producer }, key).catch((error: unknown) =>
               logger.warn({ ...key, err: String(error) }, 'batch release not queued; the sweep will'),
             );
             await announceAfterImport(announcer, key);

@@ -175,15 +175,18 @@ export async function releaseBatch(
 }
 
 /**
- * Makes sure the batch's release job will run (added when missing, retried when it failed): after
- * an import, whatever its outcome, and from the recovery sweep for a batch whose `queued` orders
- * wait unreleased.
+ * After an import, whatever its outcome: makes sure the batch's release job will run (added when
+ * missing, retried when it failed) when the batch has committed rows not released yet; a batch the
+ * import released whole (the usual small one) needs none. The recovery sweep makes sure of the same
+ * job for a batch whose `queued` orders wait unreleased (packages/orders, requeue-stranded.ts).
  */
 export async function queueRelease(
-  producer: ReleaseJobSink,
+  deps: { readonly ledger: Pick<BatchStore, 'getBatch'>; readonly producer: ReleaseJobSink },
   key: { readonly clientId: string; readonly batchId: string },
 ): Promise<void> {
-  await producer.ensureQueued(
+  const batch = await deps.ledger.getBatch(key.clientId, key.batchId);
+  if (batch === null || batch.rowsReleased >= batch.rowsCommitted) return;
+  await deps.producer.ensureQueued(
     'batch.release',
     { clientId: key.clientId, batchId: key.batchId },
     batchReleaseJobId(key.batchId),
