@@ -31,7 +31,13 @@ export type QueueRedisTarget =
   | { readonly kind: 'cluster'; readonly seeds: ClusterSeeds };
 
 export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
-  const common = { connectionName: `rechargeflow:${name}`, lazyConnect: false };
+  // keepAlive: TCP keepalive finds a connection that died silently (ioredis 6 turned it on by default;
+  // 5, which the project uses, does not).
+  const common = {
+    connectionName: `rechargeflow:${name}`,
+    lazyConnect: false,
+    keepAlive: REDIS_KEEP_ALIVE_MS,
+  };
   return coalesceWrites(
     role === 'worker'
       ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
@@ -44,6 +50,9 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
         }),
   );
 }
+
+/** TCP keepalive's first probe on a Redis connection that has been idle this long. */
+export const REDIS_KEEP_ALIVE_MS = 30_000;
 
 /**
  * How long a `worker` connection keeps re-sending a command whose node went away, while the
@@ -83,7 +92,12 @@ export function createClusterConnection(seeds: ClusterSeeds, role: ConnectionRol
         retryDelayOnTryAgain: FAILOVER_RETRY_MS,
         maxRedirections: FAILOVER_RETRIES,
         clusterRetryStrategy: (times) => Math.min(100 + times * 100, 2_000),
-        redisOptions: { ...login, connectionName: `rechargeflow:${name}`, maxRetriesPerRequest: null },
+        redisOptions: {
+          ...login,
+          connectionName: `rechargeflow:${name}`,
+          keepAlive: REDIS_KEEP_ALIVE_MS,
+          maxRetriesPerRequest: null,
+        },
       })
     : new Cluster(nodes, {
         ...common,
@@ -92,6 +106,7 @@ export function createClusterConnection(seeds: ClusterSeeds, role: ConnectionRol
         redisOptions: {
           ...login,
           connectionName: `rechargeflow:${name}`,
+          keepAlive: REDIS_KEEP_ALIVE_MS,
           maxRetriesPerRequest: 1,
           connectTimeout: 2_000,
         },

@@ -10,6 +10,7 @@ export {
   isCluster,
   type QueueConnection,
   type QueueRedisTarget,
+  REDIS_KEEP_ALIVE_MS,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,

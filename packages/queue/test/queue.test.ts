@@ -15,6 +15,7 @@ import {
   JobProducer,
   RedisEvictionPolicyError,
   readAofEnabled,
+  REDIS_KEEP_ALIVE_MS,
   readQueueStats,
   rechargeJobId,
   waitForRedis,
@@ -45,6 +46,19 @@ describe('queue package on real Redis', () => {
     const fake = { config: async () => ['maxmemory-policy', 'allkeys-lru'] } as unknown as Redis;
     await expect(assertNoEviction(fake)).rejects.toThrow(RedisEvictionPolicyError);
     await expect(assertNoEviction(fake)).rejects.toThrow(/allkeys-lru.*noeviction/);
+  });
+
+  it('turns TCP keepalive on for both roles, so a connection that died silently is found', async () => {
+    for (const role of ['worker', 'producer'] as const) {
+      const c = connect(role);
+      await waitForRedis(c);
+      expect(c.options.keepAlive).toBe(REDIS_KEEP_ALIVE_MS);
+      // The kernel's own view of the socket: `ss -o` shows a keepalive timer only where it is on.
+      const port = c.stream.localPort;
+      const ss = spawnSync('ss', ['-tnoH', 'state', 'established', `sport = :${port}`], { encoding: 'utf8' });
+      if (ss.error) continue; // no `ss` here: the option above is what ioredis applies
+      expect(ss.stdout).toMatch(/timer:\(keepalive,/);
+    }
   });
 
   it('reads whether Redis keeps an append-only file: as CONFIG says on the machine Redis, yes on a private one with AOF', async () => {
