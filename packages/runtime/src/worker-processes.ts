@@ -20,15 +20,17 @@ export interface WorkerProcess {
  *   instead of 0.59–0.61 (0.36× the hand-written pipeline instead of ~0.5×, docs/benchmarks.md). 16
  *   MB costs nothing measurable against 64 and keeps the heap well inside 512 MiB.
  * - `importer`: CSV batches, with heap flags that keep a 1,000,000-row import under 256 MB of RSS: a
- *   young generation of 4 MB semi-spaces (Node's own is 64 MB here) and an old generation that grows
+ *   young generation of 8 MB semi-spaces (Node's own is 64 MB here) and an old generation that grows
  *   by 30 % rather than up to 4x between full collections; ~480 MB with Node's own sizing, which
- *   counts on plentiful memory, 256–261 MB with growth of 50 % (2026-12-04). In the recharge worker
+ *   counts on plentiful memory, 256–261 MB with growth of 50 % (2026-12-04). 8 MB rather than 4: the
+ *   garbage collector was ~half the import's CPU at 4 MB; 8 MB cut the import's CPU by ~15 % for
+ *   ~10–15 MB more RSS (230–240 MB against 217–228 MB; 16 MB reached 251 MB). In the recharge worker
  *   such flags cost ~0.05–0.07 ms of CPU per order (docs/benchmarks.md), hence two processes. On the
  *   command line, not in NODE_OPTIONS: V8 refuses --heap-growing-percent there.
  */
 export const WORKER_PROCESSES = {
   worker: { queues: ['recharges', 'webhooks'], nodeFlags: ['--max-semi-space-size=16'] },
-  importer: { queues: ['batches'], nodeFlags: ['--max-semi-space-size=4', '--heap-growing-percent=30'] },
+  importer: { queues: ['batches'], nodeFlags: ['--max-semi-space-size=8', '--heap-growing-percent=30'] },
 } as const satisfies Record<string, WorkerProcess>;
 
 export type WorkerProcessName = keyof typeof WORKER_PROCESSES;
