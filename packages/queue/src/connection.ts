@@ -40,9 +40,11 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
   };
   return coalesceWrites(
     role === 'worker'
-      ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: true })
+      ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: REDIS_READY_CHECK })
       : new Redis(url, {
           ...common,
+          // Never off on a standalone connection under ioredis 5 (REDIS_READY_CHECK).
+          enableReadyCheck: REDIS_READY_CHECK,
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           connectTimeout: 2_000,
@@ -53,6 +55,15 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
 
 /** TCP keepalive's first probe on a Redis connection that has been idle this long. */
 export const REDIS_KEEP_ALIVE_MS = 30_000;
+
+/**
+ * Every standalone Redis connection waits for the server's INFO before it counts as ready. Its
+ * default, said explicitly because ioredis 5 (ioredis issue 2099, fixed in 6) without it can take a
+ * connection that closed during its setup (CLIENT SETNAME, a proxy dropping it while Redis is down)
+ * for ready when a command limit flushed the setup: it then never reconnects, and a worker would
+ * silently stop. packages/queue/test/ready-check.test.ts shows both.
+ */
+export const REDIS_READY_CHECK = true;
 
 /**
  * How long a `worker` connection keeps re-sending a command whose node went away, while the

@@ -11,6 +11,7 @@ export {
   type QueueConnection,
   type QueueRedisTarget,
   REDIS_KEEP_ALIVE_MS,
+  REDIS_READY_CHECK,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,

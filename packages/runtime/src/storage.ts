@@ -7,6 +7,8 @@ import {
   createQueueConnection,
   JobProducer,
   type QueueConnection,
+  REDIS_KEEP_ALIVE_MS,
+  REDIS_READY_CHECK,
   readAofEnabled,
   readAppendFsync,
   waitForRedis,
@@ -103,7 +105,12 @@ function hostOf(url: string): string {
  * Asked on a connection of its own, closed before the ledger opens.
  */
 async function checkLedgerDurability(url: string, allowWithoutAof: boolean, logger: Logger): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectionName: 'rechargeflow:durability-check' });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableReadyCheck: REDIS_READY_CHECK,
+    keepAlive: REDIS_KEEP_ALIVE_MS,
+    connectionName: 'rechargeflow:durability-check',
+  });
   redis.on('error', (error) => logger.warn({ err: error.message }, 'ledger Redis connection error'));
   try {
     await waitForRedis(redis, 10_000);
