@@ -31,8 +31,8 @@ export type QueueRedisTarget =
   | { readonly kind: 'cluster'; readonly seeds: ClusterSeeds };
 
 export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
-  // keepAlive: TCP keepalive finds a connection that died silently (ioredis 6 turned it on by default;
-  // 5, which the project uses, does not).
+  // keepAlive: TCP keepalive finds a connection that died silently within a minute or so, not after
+  // the kernel's default 2 h of idleness (what ioredis 5 asks for when the option is unset).
   const common = {
     connectionName: `rechargeflow:${name}`,
     lazyConnect: false,
@@ -57,11 +57,13 @@ export function createRedisConnection(url: string, role: ConnectionRole, name: s
 export const REDIS_KEEP_ALIVE_MS = 30_000;
 
 /**
- * Every standalone Redis connection waits for the server's INFO before it counts as ready. Its
- * default, said explicitly because ioredis 5 (ioredis issue 2099, fixed in 6) without it can take a
- * connection that closed during its setup (CLIENT SETNAME, a proxy dropping it while Redis is down)
- * for ready when a command limit flushed the setup: it then never reconnects, and a worker would
- * silently stop. packages/queue/test/ready-check.test.ts shows both.
+ * Every standalone Redis connection (and every node connection of a Cluster) waits for the server's
+ * INFO before it counts as ready. Its default, said explicitly because ioredis 5 (ioredis issue 2099,
+ * fixed in 6) without it can take a connection that closed during its setup (CLIENT SETNAME, a proxy
+ * dropping it while Redis is down) for ready when a command limit flushed the setup: it then never
+ * reconnects. That hits the connections with a small limit: the API's producer (the API would answer
+ * 503 for good) and the durability check; packages/queue/test/ready-check.test.ts shows both cases.
+ * (The Cluster-level `enableReadyCheck: false` below is another check, of the cluster's state.)
  */
 export const REDIS_READY_CHECK = true;
 
@@ -107,6 +109,7 @@ export function createClusterConnection(seeds: ClusterSeeds, role: ConnectionRol
           ...login,
           connectionName: `rechargeflow:${name}`,
           keepAlive: REDIS_KEEP_ALIVE_MS,
+          enableReadyCheck: REDIS_READY_CHECK,
           maxRetriesPerRequest: null,
         },
       })
@@ -118,6 +121,7 @@ export function createClusterConnection(seeds: ClusterSeeds, role: ConnectionRol
           ...login,
           connectionName: `rechargeflow:${name}`,
           keepAlive: REDIS_KEEP_ALIVE_MS,
+          enableReadyCheck: REDIS_READY_CHECK,
           maxRetriesPerRequest: 1,
           connectTimeout: 2_000,
         },
@@ -147,7 +151,7 @@ const CONFIG_REFUSED = /unknown command|NOPERM|disabled|\bERR\b/i;
  * BullMQ and the Redis ledger lose data silently if Redis evicts keys: refuse to start unless the
  * policy is `noeviction` (RedisEvictionPolicyError). The one check of it, for the queues' Redis and
  * the Redis ledger alike; on a cluster, of every node, replicas included (each may be promoted).
- * Asks CONFIG GET (a RESP2 list or a RESP3 map); where CONFIG is refused or says nothing, INFO memory.
+ * Asks CONFIG GET (a flat list; a map where a client speaks RESP3); where CONFIG is refused or says nothing, INFO memory.
  */
 export async function assertNoEviction(redis: QueueConnection): Promise<void> {
   if (typeof redis.status === 'string') await waitForRedis(redis);

@@ -23,8 +23,8 @@ export interface WorkerProcess {
  *   young generation of 8 MB semi-spaces (Node's own is 64 MB here) and an old generation that grows
  *   by 30 % rather than up to 4x between full collections; ~480 MB with Node's own sizing, which
  *   counts on plentiful memory, 256–261 MB with growth of 50 % (2026-12-04). 8 MB rather than 4: the
- *   garbage collector was ~half the import's CPU at 4 MB; 8 MB cut the import's CPU by ~15 % for
- *   ~10–15 MB more RSS (230–240 MB against 217–228 MB; 16 MB reached 251 MB). In the recharge worker
+ *   garbage collector was ~half the import's CPU at 4 MB; 8 MB gave it less CPU for ~10 MB more RSS,
+ *   16 MB came too close to 256 (docs/benchmarks.md, "CSV batch import", has the runs). In the recharge worker
  *   such flags cost ~0.05–0.07 ms of CPU per order (docs/benchmarks.md), hence two processes. On the
  *   command line, not in NODE_OPTIONS: V8 refuses --heap-growing-percent there.
  */
