@@ -1,4 +1,4 @@
-import { REDIS_KEEP_ALIVE_MS, REDIS_READY_CHECK } from '@rechargeflow/queue';
+import { redisConnectionBasics } from '@rechargeflow/queue';
 import { Redis } from 'ioredis';
 import type { LedgerStore } from './ledger-store.ts';
 import { createRedisLedgerStore } from './redis-ledger-store.ts';
@@ -55,10 +55,8 @@ export async function openLedger(options: OpenLedgerOptions): Promise<OpenLedger
     };
   }
   const redis = new Redis(options.redisUrl, {
-    connectionName: `rechargeflow:${options.appName}:ledger`,
+    ...redisConnectionBasics(`${options.appName}:ledger`),
     maxRetriesPerRequest: 3,
-    keepAlive: REDIS_KEEP_ALIVE_MS,
-    enableReadyCheck: REDIS_READY_CHECK,
     // The ledger's calls of concurrent jobs and requests, issued in the same tick, go out in one
     // write (one syscall, one reply read): less CPU per order in the API and the workers. Not on
     // BullMQ's connections (BullMQ does not support it).

@@ -30,21 +30,27 @@ export type QueueRedisTarget =
   | { readonly kind: 'single'; readonly url: string }
   | { readonly kind: 'cluster'; readonly seeds: ClusterSeeds };
 
-export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
-  // keepAlive: TCP keepalive finds a connection that died silently within a minute or so, not after
-  // the kernel's default 2 h of idleness (what ioredis 5 asks for when the option is unset).
-  const common = {
+/**
+ * What every standalone Redis connection of the project sets, whatever its role: its name as Redis
+ * lists it (`rechargeflow:<name>`), TCP keepalive (a connection that died silently is found within
+ * a minute or so, not after the kernel's default 2 h that ioredis 5 leaves when unset) and the ready
+ * check (REDIS_READY_CHECK). The queue roles here, the ledger's and the durability check's connections.
+ */
+export function redisConnectionBasics(name: string) {
+  return {
     connectionName: `rechargeflow:${name}`,
-    lazyConnect: false,
     keepAlive: REDIS_KEEP_ALIVE_MS,
-  };
+    enableReadyCheck: REDIS_READY_CHECK,
+  } as const;
+}
+
+export function createRedisConnection(url: string, role: ConnectionRole, name: string): Redis {
+  const common = { ...redisConnectionBasics(name), lazyConnect: false };
   return coalesceWrites(
     role === 'worker'
-      ? new Redis(url, { ...common, maxRetriesPerRequest: null, enableReadyCheck: REDIS_READY_CHECK })
+      ? new Redis(url, { ...common, maxRetriesPerRequest: null })
       : new Redis(url, {
           ...common,
-          // Never off on a standalone connection under ioredis 5 (REDIS_READY_CHECK).
-          enableReadyCheck: REDIS_READY_CHECK,
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
           connectTimeout: 2_000,

@@ -14,6 +14,7 @@ export {
   REDIS_READY_CHECK,
   readAofEnabled,
   readAppendFsync,
+  redisConnectionBasics,
   waitForRedis,
 } from './connection.ts';
 export {

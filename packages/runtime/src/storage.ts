@@ -7,10 +7,9 @@ import {
   createQueueConnection,
   JobProducer,
   type QueueConnection,
-  REDIS_KEEP_ALIVE_MS,
-  REDIS_READY_CHECK,
   readAofEnabled,
   readAppendFsync,
+  redisConnectionBasics,
   waitForRedis,
 } from '@rechargeflow/queue';
 import { Redis } from 'ioredis';
@@ -105,12 +104,7 @@ function hostOf(url: string): string {
  * Asked on a connection of its own, closed before the ledger opens.
  */
 async function checkLedgerDurability(url: string, allowWithoutAof: boolean, logger: Logger): Promise<void> {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: REDIS_READY_CHECK,
-    keepAlive: REDIS_KEEP_ALIVE_MS,
-    connectionName: 'rechargeflow:durability-check',
-  });
+  const redis = new Redis(url, { ...redisConnectionBasics('durability-check'), maxRetriesPerRequest: 1 });
   redis.on('error', (error) => logger.warn({ err: error.message }, 'ledger Redis connection error'));
   try {
     await waitForRedis(redis, 10_000);
